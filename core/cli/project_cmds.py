@@ -1,0 +1,171 @@
+"""Dataset commands: init, cities, import, split, stats, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .. import catalog
+from ..errors import GeoSpottrError
+from ..project import SPLITS, Project
+from .common import job, open_project
+
+
+def _parse_city_list(text: str) -> list[catalog.CatalogCity]:
+    """``seed`` or a comma list where a two-letter item pins the country of the name before it:
+    ``"Santiago,CL,Berlin"`` -> Santiago de Chile and Berlin."""
+    if text.strip().lower() == "seed":
+        return catalog.preset("seed")
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    queries: list[str] = []
+    for part in parts:
+        if len(part) == 2 and part.isalpha() and part.isupper() and queries and "," not in queries[-1]:
+            queries[-1] += f",{part}"
+        else:
+            queries.append(part)
+    return [catalog.resolve(q) for q in queries]
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    cities = _parse_city_list(args.cities) if args.cities else []
+    with Project.init(args.dir, cities, target_count=args.target) as project:
+        names = ", ".join(c.slug for c in project.cities()) or "none yet (add with `geospottr cities --add NAME`)"
+        print(f"project ready at {project.root}\ncities: {names}")
+    return 0
+
+
+def cmd_cities(args: argparse.Namespace) -> int:
+    if args.query and not (args.add or args.remove or args.list):
+        results = catalog.search(args.query, limit=args.limit)
+        if not results:
+            raise GeoSpottrError(f"no city matches {args.query!r}")
+        for c in results:
+            print(f"{c.name},{c.country}\t{c.country_name}\t{c.lat:.4f}, {c.lon:.4f}\tpop {c.population:,}")
+        return 0
+    with open_project(args) as project:
+        if args.add:
+            for city in _parse_city_list(args.add):
+                added = project.add_city(city, target_count=args.target or catalog.DEFAULT_TARGET, radius_km=args.radius_km)
+                print(f"added {added.name} ({added.country}) as {added.slug}")
+        elif args.target is not None or args.radius_km is not None:
+            if not args.query:
+                raise GeoSpottrError("say which city: geospottr cities SLUG --target N")
+            project.update_city(args.query, target_count=args.target, radius_km=args.radius_km)
+        if args.remove:
+            n = project.remove_city(args.remove, delete_images=args.delete_images)
+            print(f"removed {args.remove}" + (f" and its {n} images" if n else ""))
+        counts = project.city_counts()
+        for c in project.cities():
+            radius = f"{c.radius_km:.1f} km" if c.radius_km else "bbox"
+            print(f"{c.slug:<20} {c.name}, {c.country}\t{counts.get(c.slug, 0)}/{c.target_count}\t{radius}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..importing import import_source
+
+    with open_project(args) as project, job() as (on_event, control):
+        report = import_source(project, args.source, max_km=args.max_km, add_cities=args.add_cities,
+                               on_event=on_event, control=control)
+    for where, reason in report.rejected[:50]:
+        print(f"rejected {where}: {reason}")
+    if len(report.rejected) > 50:
+        print(f"... and {len(report.rejected) - 50} more (see `geospottr stats --errors`)")
+    print(report.summary())
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from ..splitting import parse_ratios, split_project
+
+    with open_project(args) as project:
+        counts = split_project(project, parse_ratios(args.ratios), seed=args.seed, group_by=args.group_by)
+    for split in SPLITS:
+        print(f"{split:<5} {sum(counts[split].values()):>7} images")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with open_project(args) as project:
+        stats = project.stats()
+        errors = project.import_errors() if args.errors else []
+    if args.json:
+        print(json.dumps(stats, indent=1))
+        return 0
+    print(f"project {stats['project']}: {stats['images']} images ({stats['unlabelled']} unlabelled)")
+    print(f"{'city':<20}{'have/target':>13}{'accepted':>10}{'pending':>9}{'rejected':>10}{'train':>7}{'val':>6}{'test':>6}")
+    for slug, s in stats["cities"].items():
+        have = f"{s['accepted'] + s['pending']}/{s['target']}"
+        print(f"{slug:<20}{have:>13}{s['accepted']:>10}{s['pending']:>9}{s['rejected']:>10}"
+              f"{s['train']:>7}{s['val']:>6}{s['test']:>6}")
+    for source, reason, at in errors:
+        print(f"{at}  {source}: {reason}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..exporting import export
+
+    with open_project(args) as project, job() as (on_event, control):
+        n = export(project, args.format, args.out, include_rejected=args.include_rejected, split=args.split,
+                   on_event=on_event, control=control)
+    print(f"exported {n} images to {args.out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("init", parents=[common], help="create a project folder",
+                       description="Create a project folder (geospottr.db, images/, runs/, cache/).")
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("--cities", metavar="seed|NAME,...",
+                   help="'seed' for the 22 seed cities, or names such as 'Zagreb,Split,Santiago,CL'")
+    p.add_argument("--target", type=int, default=catalog.DEFAULT_TARGET, help="images wanted per city (default: %(default)s)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("cities", parents=[common], help="search the world city catalog; manage project cities",
+                       description="With a QUERY alone: search the offline GeoNames catalog (name, optional ',CC' "
+                                   "country code). With --add/--remove/--list: change the project's cities.")
+    p.add_argument("query", nargs="?", help="name to search, e.g. 'santiago' or 'santiago,CL'")
+    p.add_argument("--add", metavar="NAME,...", help="add cities ('seed' for the 22-city preset)")
+    p.add_argument("--remove", metavar="SLUG", help="remove a city from the project")
+    p.add_argument("--delete-images", action="store_true", help="with --remove: also delete the city's images")
+    p.add_argument("--list", action="store_true", help="list the project's cities with have/target counts")
+    p.add_argument("--target", type=int, help="images wanted per city (with --add, or for the city named by QUERY)")
+    p.add_argument("--radius-km", type=float, help="sampling radius (with --add, or for the city named by QUERY)")
+    p.add_argument("--limit", type=int, default=20, help="search results to show (default: %(default)s)")
+    p.set_defaults(func=cmd_cities)
+
+    p = sub.add_parser("import", parents=[common], help="import photos from a folder tree or a CSV",
+                       description="Import an ImageFolder tree (root/<city>/*.jpg) or a CSV with path,city or "
+                                   "path,lat,lon columns (optional: location_id, heading, captured_at, licence, "
+                                   "attribution, ...). Coordinates are labelled with the nearest project city. "
+                                   "Files are validated, deduplicated by content and copied, never moved.")
+    p.add_argument("source", type=Path, metavar="SOURCE")
+    p.add_argument("--max-km", type=float, help="with lat/lon: reject photos farther than this from every city")
+    p.add_argument("--add-cities", action="store_true", help="add unknown city names from the catalog instead of failing")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("split", parents=[common], help="assign train/val/test splits (stratified, persisted)",
+                       description="Assign every labelled, non-rejected image to train/val/test, per city, keeping "
+                                   "the images of one place together with --group-by location.")
+    p.add_argument("--ratios", default="0.6,0.2,0.2", help="train,val,test (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same split (default: %(default)s)")
+    p.add_argument("--group-by", choices=("location", "image"), default="location",
+                   help="keep images of one place (location id, panorama or coordinates) in one split (default: %(default)s)")
+    p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("stats", parents=[common], help="counts per city, status and split")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--errors", action="store_true", help="also list files refused by imports, with reasons")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("export", parents=[common], help="export labelled images (imagefolder, csv, geojson)",
+                       description="imagefolder: OUT is a new folder with <city>/<id>.jpg plus cities.json and "
+                                   "manifest.csv (re-importable losslessly). csv / geojson: OUT is a file listing "
+                                   "images with absolute paths, labels and coordinates.")
+    p.add_argument("out", type=Path, metavar="OUT")
+    p.add_argument("--format", choices=("imagefolder", "csv", "geojson"), default="imagefolder")
+    p.add_argument("--split", choices=SPLITS, help="only this split")
+    p.add_argument("--include-rejected", action="store_true")
+    p.set_defaults(func=cmd_export)

@@ -1,0 +1,83 @@
+"""Export a project's labelled images as an ImageFolder tree, a CSV or GeoJSON points.
+
+The ImageFolder export also writes ``cities.json`` and ``manifest.csv`` so that importing it into another
+project restores cities and per-image metadata exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+from .errors import GeoSpottrError
+from .events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
+from .fsutil import atomic_write_text
+from .importing import CITIES_FILE, MANIFEST_FILE
+from .project import ImageRecord, Project
+
+FORMATS = ("imagefolder", "csv", "geojson")
+CSV_COLUMNS = ("path", "city", "lat", "lon", "heading", "pitch", "fov", "location_id", "source", "source_id",
+               "captured_at", "status", "split", "licence", "attribution")
+
+
+def _row(record: ImageRecord, path: str) -> dict[str, object]:
+    values = record.to_dict()
+    row = {k: values.get(k) for k in CSV_COLUMNS}
+    row.update(path=path, city=record.city_slug)
+    return {k: "" if v is None else v for k, v in row.items()}
+
+
+def _csv_text(rows: Sequence[dict[str, object]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def export(project: Project, fmt: str, out: Path | str, *, include_rejected: bool = False,
+           split: str | None = None, on_event: EventCallback = ignore_events,
+           control: Control | None = None) -> int:
+    """Write the export; returns how many images it holds."""
+    control = control or Control()
+    out = Path(out).expanduser()
+    if fmt not in FORMATS:
+        raise GeoSpottrError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    statuses = ("pending", "accepted", "rejected") if include_rejected else ("pending", "accepted")
+    records = [r for r in project.images(status=statuses, split=split) if r.city_slug]
+    if fmt == "imagefolder":
+        _export_imagefolder(project, records, out, on_event, control)
+    elif fmt == "csv":
+        atomic_write_text(out, _csv_text([_row(r, str(project.image_path(r))) for r in records]))
+    else:
+        features = [{"type": "Feature",
+                     "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]} if r.lat is not None else None,
+                     "properties": _row(r, str(project.image_path(r)))} for r in records]
+        atomic_write_text(out, json.dumps({"type": "FeatureCollection", "features": features}, indent=1))
+    on_event(Event(DONE, f"exported {len(records)} images to {out}", done=len(records), total=len(records), scope="export"))
+    return len(records)
+
+
+def _export_imagefolder(project: Project, records: Sequence[ImageRecord], out: Path, on_event: EventCallback,
+                        control: Control) -> None:
+    if out.exists() and any(out.iterdir()):
+        raise GeoSpottrError(f"{out} is not empty; export into a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n, r in enumerate(records, 1):
+        control.checkpoint()
+        rel = f"{r.city_slug}/{r.id}.jpg"
+        (out / r.city_slug).mkdir(exist_ok=True)
+        shutil.copyfile(project.image_path(r), out / rel)
+        rows.append(_row(r, rel))
+        on_event(Event(PROGRESS, rel, done=n, total=len(records), scope="export"))
+    used = {r.city_slug for r in records}
+    cities = [c.to_dict() for c in project.cities() if c.slug in used]
+    for c in cities:
+        c.pop("id")
+    atomic_write_text(out / CITIES_FILE, json.dumps(cities, indent=1))
+    atomic_write_text(out / MANIFEST_FILE, _csv_text(rows))

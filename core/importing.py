@@ -1,0 +1,228 @@
+"""Import photos into a project from an ImageFolder tree (``root/<city>/*.jpg``) or a CSV.
+
+Every file is validated (see `core.imaging`), copied (never moved), deduplicated by content hash and
+committed one by one, so a killed import leaves a consistent project and re-running it completes the
+rest: files already in the project are recognised by hash and skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import catalog, geo
+from .errors import GeoSpottrError
+from .events import DONE, PROGRESS, WARNING, Control, Event, EventCallback, ignore_events
+from .imaging import ImageError, validate_bytes
+from .project import IMAGE_META_FIELDS, Project
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
+#: Written by `export --format imagefolder`, read back here so a round trip keeps every city's details.
+CITIES_FILE = "cities.json"
+MANIFEST_FILE = "manifest.csv"
+
+
+@dataclass
+class ImportReport:
+    """What happened to each file: a user sees these counts and the rejected files with reasons."""
+
+    added: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    cities_added: list[str] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.added + self.duplicates + len(self.rejected)
+
+    def summary(self) -> str:
+        text = f"{self.added} added, {self.duplicates} already in the project, {len(self.rejected)} rejected"
+        if self.cities_added:
+            text += f"; new cities: {', '.join(self.cities_added)}"
+        return text
+
+
+@dataclass(frozen=True)
+class _Item:
+    path: Path
+    city: str | None          # a project city slug (resolved before the copy loop)
+    meta: dict[str, Any]
+
+
+def import_source(project: Project, source: Path | str, *, max_km: float | None = None, add_cities: bool = False,
+                  on_event: EventCallback = ignore_events, control: Control | None = None) -> ImportReport:
+    """Import a folder tree or a CSV file (chosen by what `source` is)."""
+    source = Path(source).expanduser()
+    if source.is_dir():
+        items, report = _folder_items(project, source, add_cities)
+    elif source.is_file() and source.suffix.lower() == ".csv":
+        items, report = _csv_items(project, source, max_km, add_cities)
+    elif source.exists():
+        raise GeoSpottrError(f"{source}: import needs a folder (root/<city>/*.jpg) or a .csv file")
+    else:
+        raise GeoSpottrError(f"{source}: no such file or folder")
+    return _run(project, items, report, on_event, control or Control())
+
+
+def _run(project: Project, items: list[_Item], report: ImportReport, on_event: EventCallback,
+         control: Control) -> ImportReport:
+    total = len(items)
+    on_event(Event(PROGRESS, "importing", done=0, total=total, scope="import"))
+    for n, item in enumerate(items, 1):
+        control.checkpoint()
+        _import_one(project, item, report, on_event)
+        on_event(Event(PROGRESS, item.path.name, done=n, total=total, scope="import"))
+    on_event(Event(DONE, report.summary(), done=total, total=total, scope="import",
+                   data={"added": report.added, "duplicates": report.duplicates, "rejected": len(report.rejected)}))
+    return report
+
+
+def _import_one(project: Project, item: _Item, report: ImportReport, on_event: EventCallback) -> None:
+    try:
+        data = item.path.read_bytes()
+        valid = validate_bytes(data, str(item.path))
+    except ImageError as exc:
+        _reject(project, report, item.path, str(exc).split(": ", 1)[-1], on_event)
+        return
+    except OSError as exc:
+        _reject(project, report, item.path, f"cannot read ({exc.strerror or exc})", on_event)
+        return
+    meta = {"source_id": item.path.name, **item.meta}
+    record = project.add_image(valid.jpeg, sha256=valid.sha256, width=valid.width, height=valid.height,
+                               city=item.city, source=meta.pop("source", "import"), **meta)
+    if record is None:
+        report.duplicates += 1
+    else:
+        report.added += 1
+
+
+def _reject(project: Project, report: ImportReport, where: str | Path, reason: str,
+            on_event: EventCallback = ignore_events) -> None:
+    """Record a refused file (in the report and the project's import log) and tell the listener."""
+    report.rejected.append((str(where), reason))
+    project.record_import_error(str(where), reason)
+    on_event(Event(WARNING, f"{where}: {reason}", scope="import", data={"path": str(where), "reason": reason}))
+
+
+# ---------------------------------------------------------------------------------------------- sources
+def _city_resolver(project: Project, add_cities: bool, report: ImportReport) -> Callable[[str], str]:
+    """Maps a folder or CSV city name to a project slug, adding catalog cities when allowed."""
+    cache: dict[str, str] = {}
+
+    def resolve(name: str) -> str:
+        if name in cache:
+            return cache[name]
+        city = project.find_city(name)
+        if city is None:
+            if not add_cities:
+                raise GeoSpottrError(
+                    f"city {name!r} is not in this project; add it first (geospottr cities add) or pass --add-cities")
+            city = project.add_city(catalog.resolve(name))
+            report.cities_added.append(city.slug)
+        cache[name] = city.slug
+        return city.slug
+
+    return resolve
+
+
+def _folder_items(project: Project, root: Path, add_cities: bool) -> tuple[list[_Item], ImportReport]:
+    report = ImportReport()
+    cities_file = root / CITIES_FILE
+    if cities_file.exists():  # our own export: restore cities with their slug, radius and target
+        for record in json.loads(cities_file.read_text("utf-8")):
+            if project.find_city(record["slug"]) is None:
+                project.add_city_record(record)
+                report.cities_added.append(record["slug"])
+    manifest = _read_manifest(root / MANIFEST_FILE)
+    resolve = _city_resolver(project, add_cities, report)
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise GeoSpottrError(f"{root}: no city folders inside (expected root/<city>/*.jpg)")
+    items: list[_Item] = []
+    for folder in folders:
+        slug = resolve(folder.name)
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    _reject(project, report, path, "not an image file extension")
+                    continue
+                meta = manifest.get(path.relative_to(root).as_posix(), {})
+                items.append(_Item(path, slug, meta))
+    return items, report
+
+
+def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """Per-file metadata written by our export (coordinates, location id, split...), keyed by relative path."""
+    if not path.exists():
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            out[row["path"]] = _meta_from_row(row)
+    return out
+
+
+_FLOAT_FIELDS = {"lat", "lon", "heading", "pitch", "fov"}
+
+
+def _meta_from_row(row: dict[str, str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for key in IMAGE_META_FIELDS:
+        value = (row.get(key) or "").strip()
+        if not value:
+            continue
+        if key in _FLOAT_FIELDS:
+            try:
+                meta[key] = float(value)
+            except ValueError:
+                raise GeoSpottrError(f"column {key!r} has a non-number {value!r}") from None
+        elif key == "status" and value not in ("pending", "accepted", "rejected"):
+            continue
+        elif key == "split" and value not in ("train", "val", "test"):
+            continue
+        else:
+            meta[key] = value
+    if "source" in row and row["source"]:
+        meta["source"] = row["source"]
+    return meta
+
+
+def _csv_items(project: Project, csv_path: Path, max_km: float | None, add_cities: bool) -> tuple[list[_Item], ImportReport]:
+    report = ImportReport()
+    resolve = _city_resolver(project, add_cities, report)
+    items: list[_Item] = []
+    with csv_path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        columns = set(reader.fieldnames or ())
+        if "path" not in columns or not ({"city"} <= columns or {"lat", "lon"} <= columns):
+            raise GeoSpottrError(f"{csv_path}: needs a 'path' column and either 'city' or 'lat','lon' columns "
+                                 f"(found: {', '.join(sorted(columns)) or 'none'})")
+        cities = project.cities()
+        for line, row in enumerate(reader, 2):
+            path = Path(row["path"]).expanduser()
+            if not path.is_absolute():
+                path = csv_path.parent / path
+            try:
+                meta = _meta_from_row(row)
+            except GeoSpottrError as exc:
+                _reject(project, report, f"{csv_path}:{line}", str(exc))
+                continue
+            if row.get("city"):
+                slug = resolve(row["city"])
+            else:
+                if "lat" not in meta or "lon" not in meta:
+                    _reject(project, report, f"{csv_path}:{line}", "missing lat/lon")
+                    continue
+                if not cities:
+                    raise GeoSpottrError("labelling by coordinates needs cities in the project; add some first")
+                city, distance = geo.nearest(meta["lat"], meta["lon"], cities)
+                if max_km is not None and distance > max_km:
+                    _reject(project, report, str(path), f"nearest city {city.name} is {distance:.0f} km away (> --max-km {max_km:g})")
+                    continue
+                slug = city.slug
+            items.append(_Item(path, slug, meta))
+    return items, report
+

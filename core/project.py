@@ -1,0 +1,465 @@
+"""A GeoSpottr project: a folder holding ``geospottr.db`` (SQLite, WAL), ``images/``, ``runs/``, ``cache/``.
+
+The database is the truth about labels and splits; ``images/<city-slug>/<id>.jpg`` is where a file was put
+when it arrived (relabelling changes the database, not the path). Image files are written atomically
+before their row is committed, so a kill leaves no half file and no row without its file; a killed
+writer's temp files are swept on the next open, and a re-run overwrites any file whose row never landed.
+API keys are never stored here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import platformdirs
+
+from . import catalog
+from .errors import GeoSpottrError
+from .fsutil import atomic_write_bytes, sweep_partials
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_NAME = "geospottr.db"
+STATUSES = ("pending", "accepted", "rejected")
+SPLITS = ("train", "val", "test")
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_project_dir() -> Path:
+    """``$GEOSPOTTR_PROJECT``, else ``<platform data dir>/GeoSpottr/default``."""
+    env = os.environ.get("GEOSPOTTR_PROJECT")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("GeoSpottr", appauthor=False)) / "default"
+
+
+@dataclass(frozen=True)
+class City:
+    id: int
+    slug: str
+    name: str
+    country: str
+    lat: float
+    lon: float
+    radius_km: float | None
+    bbox: tuple[float, float, float, float] | None
+    target_count: int
+    population: int | None
+    geonameid: int | None
+    added_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "City":
+        data = dict(row)
+        data["bbox"] = tuple(json.loads(data["bbox"])) if data["bbox"] else None
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: str
+    path: str
+    city_id: int | None
+    lat: float | None
+    lon: float | None
+    source: str
+    source_id: str | None
+    location_id: str | None
+    heading: float | None
+    pitch: float | None
+    fov: float | None
+    captured_at: str | None
+    sha256: str
+    width: int
+    height: int
+    status: str
+    reason: str | None
+    split: str | None
+    licence: str | None
+    attribution: str | None
+    added_at: str
+    city_slug: str | None = None  # joined from cities for convenience
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "ImageRecord":
+        return cls(**dict(row))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: Columns of `images` a caller may set when adding an image (the rest are derived).
+IMAGE_META_FIELDS = (
+    "lat", "lon", "source_id", "location_id", "heading", "pitch", "fov", "captured_at",
+    "status", "reason", "split", "licence", "attribution",
+)
+
+_IMAGE_SELECT = "SELECT images.*, cities.slug AS city_slug FROM images LEFT JOIN cities ON cities.id = images.city_id"
+
+
+class Project:
+    """Open with `Project.open(dir)` or create with `Project.init(dir)`; use as a context manager.
+
+    Safe to share between threads: each thread gets its own SQLite connection (WAL lets readers run
+    beside the one writer).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.db_path = self.root / DB_NAME
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def init(cls, root: Path | str, cities: Iterable[catalog.CatalogCity] = (), target_count: int = catalog.DEFAULT_TARGET) -> "Project":
+        """Create a project folder (or open an existing one) and add `cities` to it."""
+        root = Path(root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise GeoSpottrError(f"{root} exists and is not a folder")
+        root.mkdir(parents=True, exist_ok=True)
+        project = cls.open(root, create=True)
+        for city in cities:
+            project.add_city(city, target_count=target_count)
+        return project
+
+    @classmethod
+    def open(cls, root: Path | str, create: bool = False) -> "Project":
+        """Open the project at `root`, upgrading its schema; with `create`, make it if missing."""
+        root = Path(root).expanduser()
+        if not (root / DB_NAME).exists():
+            if not create:
+                raise GeoSpottrError(f"no GeoSpottr project at {root} (create one with `geospottr init {root}`)")
+            root.mkdir(parents=True, exist_ok=True)
+        project = cls(root)
+        for sub in ("images", "runs", "cache"):
+            (project.root / sub).mkdir(exist_ok=True)
+        project._migrate()
+        sweep_partials(project.images_dir)
+        return project
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on any exception)."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        conn = self.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise GeoSpottrError(
+                f"{self.root} was made by a newer GeoSpottr (schema {version} > {SCHEMA_VERSION}); upgrade GeoSpottr")
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as c:
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    c.execute(statement)
+                c.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # ------------------------------------------------------------------ settings
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                      (key, json.dumps(value)))
+
+    # ------------------------------------------------------------------ cities
+    def add_city(self, city: catalog.CatalogCity, target_count: int = catalog.DEFAULT_TARGET,
+                 radius_km: float | None = None, bbox: Sequence[float] | None = None,
+                 slug: str | None = None) -> City:
+        """Add a catalog city (idempotent: an existing city with the same slug is returned unchanged).
+
+        Two different cities that fold to one slug ("San Jose" CR and US) get the country appended.
+        """
+        slug = slug or city.slug
+        existing = self.find_city(slug)
+        if existing is not None:
+            if existing.geonameid in (None, city.geonameid) or existing.name == city.name and existing.country == city.country:
+                return existing
+            slug = catalog.slugify(f"{city.name}{city.country}")
+            existing = self.find_city(slug)
+            if existing is not None:
+                return existing
+        radius = radius_km if radius_km is not None else (None if bbox else catalog.default_radius_km(city.population))
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO cities(slug, name, country, lat, lon, radius_km, bbox, target_count, population, geonameid, added_at)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (slug, city.name, city.country, city.lat, city.lon, radius, json.dumps(list(bbox)) if bbox else None,
+                 int(target_count), city.population, city.geonameid, utcnow()),
+            )
+        return self.city(slug)
+
+    def add_city_record(self, record: Mapping[str, Any]) -> City:
+        """Add a city from an exported record (``cities.json``), keeping its slug, radius and target."""
+        cat = catalog.CatalogCity(
+            geonameid=record.get("geonameid") or 0, name=record["name"], country=record.get("country", ""),
+            country_name=record.get("country", ""), lat=float(record["lat"]), lon=float(record["lon"]),
+            population=record.get("population") or 0)
+        return self.add_city(cat, target_count=record.get("target_count", catalog.DEFAULT_TARGET),
+                             radius_km=record.get("radius_km"), bbox=record.get("bbox"), slug=record.get("slug"))
+
+    def cities(self) -> list[City]:
+        rows = self.conn.execute("SELECT * FROM cities ORDER BY slug").fetchall()
+        return [City.from_row(r) for r in rows]
+
+    def find_city(self, name_or_slug: str) -> City | None:
+        """The project city named by slug, name or folded name (case and accents ignored)."""
+        key = name_or_slug.strip()
+        row = self.conn.execute("SELECT * FROM cities WHERE slug = ?", (key,)).fetchone()
+        if row:
+            return City.from_row(row)
+        try:
+            slug = catalog.slugify(key.split(",")[0])
+        except GeoSpottrError:
+            return None
+        row = self.conn.execute("SELECT * FROM cities WHERE slug = ?", (slug,)).fetchone()
+        if row:
+            return City.from_row(row)
+        for city in self.cities():
+            if catalog.fold(city.name) == catalog.fold(key):
+                return city
+        return None
+
+    def city(self, name_or_slug: str) -> City:
+        found = self.find_city(name_or_slug)
+        if found is None:
+            known = ", ".join(c.slug for c in self.cities()) or "none yet"
+            raise GeoSpottrError(f"city {name_or_slug!r} is not in this project (cities: {known})")
+        return found
+
+    def city_by_id(self, city_id: int) -> City:
+        row = self.conn.execute("SELECT * FROM cities WHERE id = ?", (city_id,)).fetchone()
+        if row is None:
+            raise GeoSpottrError(f"no city with id {city_id}")
+        return City.from_row(row)
+
+    def update_city(self, slug: str, *, target_count: int | None = None, radius_km: float | None = None,
+                    bbox: Sequence[float] | None = None) -> City:
+        city = self.city(slug)
+        with self.transaction() as c:
+            if target_count is not None:
+                if target_count < 0:
+                    raise GeoSpottrError("a target count cannot be negative")
+                c.execute("UPDATE cities SET target_count = ? WHERE id = ?", (int(target_count), city.id))
+            if radius_km is not None:
+                c.execute("UPDATE cities SET radius_km = ? WHERE id = ?", (float(radius_km), city.id))
+            if bbox is not None:
+                c.execute("UPDATE cities SET bbox = ? WHERE id = ?", (json.dumps(list(bbox)), city.id))
+        return self.city(city.slug)
+
+    def remove_city(self, slug: str, delete_images: bool = False) -> int:
+        """Remove a city. Its images must go with it (`delete_images`) or the call refuses; returns count."""
+        city = self.city(slug)
+        records = self.images(city=city.slug)
+        if records and not delete_images:
+            raise GeoSpottrError(f"{city.name} has {len(records)} images; relabel them or remove them with the city")
+        with self.transaction() as c:
+            c.execute("DELETE FROM images WHERE city_id = ?", (city.id,))
+            c.execute("DELETE FROM cities WHERE id = ?", (city.id,))
+        for r in records:
+            (self.root / r.path).unlink(missing_ok=True)
+        return len(records)
+
+    def city_counts(self, statuses: Sequence[str] = ("pending", "accepted")) -> dict[str, int]:
+        """Images per city slug (all cities, zeros included) counting only `statuses`."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(
+            f"SELECT cities.slug, COUNT(images.id) FROM cities LEFT JOIN images ON images.city_id = cities.id"
+            f" AND images.status IN ({marks}) GROUP BY cities.id", tuple(statuses)).fetchall()
+        return {slug: n for slug, n in rows}
+
+    # ------------------------------------------------------------------ images
+    def has_sha256(self, sha256: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM images WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+    def has_source(self, source: str, source_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM images WHERE source = ? AND source_id = ?",
+                                 (source, source_id)).fetchone() is not None
+
+    def add_image(self, data: bytes, *, sha256: str, width: int, height: int, city: str | None, source: str,
+                  **meta: Any) -> ImageRecord | None:
+        """Store JPEG `data` as a new image; returns None if the same content is already in the project.
+
+        `data` must already be validated (see `core.imaging`). The file is written atomically before its
+        row commits, so a kill in between leaves at most an orphan file that the next add overwrites.
+        """
+        unknown = set(meta) - set(IMAGE_META_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown image fields: {sorted(unknown)}")
+        if self.has_sha256(sha256):
+            return None
+        city_rec = self.city(city) if city else None
+        image_id = sha256[:16]
+        folder = city_rec.slug if city_rec else "_unlabelled"
+        rel = f"images/{folder}/{image_id}.jpg"
+        atomic_write_bytes(self.root / rel, data)
+        columns = {"id": image_id, "path": rel, "city_id": city_rec.id if city_rec else None, "source": source,
+                   "sha256": sha256, "width": int(width), "height": int(height), "added_at": utcnow(),
+                   "status": "pending", **meta}
+        names = ",".join(columns)
+        with self.transaction() as c:
+            try:
+                c.execute(f"INSERT INTO images({names}) VALUES({','.join('?' * len(columns))})", tuple(columns.values()))
+            except sqlite3.IntegrityError:
+                if self.has_sha256(sha256):  # another worker stored it meanwhile
+                    return None
+                raise
+        return self.image(image_id)
+
+    def image(self, image_id: str) -> ImageRecord:
+        row = self.conn.execute(f"{_IMAGE_SELECT} WHERE images.id = ?", (image_id,)).fetchone()
+        if row is None:
+            raise GeoSpottrError(f"no image {image_id!r} in this project")
+        return ImageRecord.from_row(row)
+
+    def images(self, *, city: str | None = None, status: str | Sequence[str] | None = None,
+               split: str | Sequence[str] | None = None, source: str | None = None,
+               order: str = "images.added_at, images.id") -> list[ImageRecord]:
+        """Images filtered by city slug, status(es), split(s) (``"none"`` for unsplit) and source."""
+        where, args = [], []
+        if city is not None:
+            where.append("images.city_id = ?")
+            args.append(self.city(city).id)
+        for column, value in (("status", status), ("split", split)):
+            if value is None:
+                continue
+            values = [value] if isinstance(value, str) else list(value)
+            parts = []
+            if "none" in values:
+                parts.append(f"images.{column} IS NULL")
+                values = [v for v in values if v != "none"]
+            if values:
+                parts.append(f"images.{column} IN ({','.join('?' * len(values))})")
+                args.extend(values)
+            where.append("(" + " OR ".join(parts) + ")")
+        if source is not None:
+            where.append("images.source = ?")
+            args.append(source)
+        sql = _IMAGE_SELECT + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order}"
+        return [ImageRecord.from_row(r) for r in self.conn.execute(sql, args).fetchall()]
+
+    def image_path(self, record: ImageRecord) -> Path:
+        return self.root / record.path
+
+    def set_status(self, image_ids: Sequence[str], status: str, reason: str | None = None) -> None:
+        if status not in STATUSES:
+            raise GeoSpottrError(f"status must be one of {', '.join(STATUSES)}")
+        with self.transaction() as c:
+            c.executemany("UPDATE images SET status = ?, reason = ? WHERE id = ?",
+                          [(status, reason, i) for i in image_ids])
+
+    def set_city(self, image_ids: Sequence[str], city: str | None) -> None:
+        """Relabel images (the file stays where it is; the database is the label's truth)."""
+        city_id = self.city(city).id if city else None
+        with self.transaction() as c:
+            c.executemany("UPDATE images SET city_id = ? WHERE id = ?", [(city_id, i) for i in image_ids])
+
+    def set_splits(self, assignments: Mapping[str, str | None]) -> None:
+        for split in assignments.values():
+            if split is not None and split not in SPLITS:
+                raise GeoSpottrError(f"split must be one of {', '.join(SPLITS)}")
+        with self.transaction() as c:
+            c.executemany("UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in assignments.items()])
+
+    def record_import_error(self, source: str, reason: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO import_errors(source, reason, at) VALUES(?,?,?)", (source, reason, utcnow()))
+
+    def import_errors(self) -> list[tuple[str, str, str]]:
+        return [tuple(r) for r in self.conn.execute("SELECT source, reason, at FROM import_errors ORDER BY id")]
+
+    # ------------------------------------------------------------------ summary
+    def stats(self) -> dict[str, Any]:
+        """Counts a user wants at a glance: per city by status and split, and totals."""
+        rows = self.conn.execute(
+            "SELECT cities.slug, images.status, images.split, COUNT(images.id) FROM cities"
+            " LEFT JOIN images ON images.city_id = cities.id GROUP BY cities.id, images.status, images.split").fetchall()
+        per_city: dict[str, dict[str, int]] = {c.slug: {"target": c.target_count, "total": 0, **{s: 0 for s in STATUSES},
+                                                        **{s: 0 for s in SPLITS}} for c in self.cities()}
+        for slug, status, split, n in rows:
+            if status is None:
+                continue
+            entry = per_city[slug]
+            entry["total"] += n
+            entry[status] += n
+            if split:
+                entry[split] += n
+        unlabelled = self.conn.execute("SELECT COUNT(*) FROM images WHERE city_id IS NULL").fetchone()[0]
+        total = self.conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+        return {"project": str(self.root), "schema": self.schema_version, "images": total,
+                "unlabelled": unlabelled, "cities": per_city}
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (our migrations hold no semicolons inside strings)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,24 @@
+"""Start the desktop app: QApplication, then the main window on the last (or default) project."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # QtWebEngine's Chromium refuses to run its sandbox as root.
+        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    window = QMainWindow()
+    window.setWindowTitle("GeoSpottr")
+    window.setCentralWidget(QLabel("GeoSpottr"))
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
