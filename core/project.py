@@ -107,6 +107,18 @@ IMAGE_META_FIELDS = (
     "status", "reason", "split", "licence", "attribution",
 )
 
+#: Named sort orders for `Project.image_ids` (callers pick a name; only these reach SQL).
+IMAGE_ORDERS: dict[str, str] = {
+    "added": "images.added_at, images.id",
+    "newest": "images.added_at DESC, images.id DESC",
+    "city": "cities.slug, images.added_at, images.id",
+    "status": "images.status, images.added_at, images.id",
+    "split": "images.split, images.added_at, images.id",
+    "source": "images.source, images.added_at, images.id",
+}
+#: Ids per `IN (...)` query: below SQLite's oldest host-parameter limit (999).
+_ID_CHUNK = 900
+
 _IMAGE_SELECT = "SELECT images.*, cities.slug AS city_slug FROM images LEFT JOIN cities ON cities.id = images.city_id"
 
 
@@ -386,6 +398,59 @@ class Project:
                split: str | Sequence[str] | None = None, source: str | None = None,
                order: str = "images.added_at, images.id") -> list[ImageRecord]:
         """Images filtered by city slug, status(es), split(s) (``"none"`` for unsplit) and source."""
+        where, args = self._image_filter(city, status, split, source)
+        sql = _IMAGE_SELECT + where + f" ORDER BY {order}"
+        return [ImageRecord.from_row(r) for r in self.conn.execute(sql, args).fetchall()]
+
+    def image_ids(self, *, city: str | None = None, status: str | Sequence[str] | None = None,
+                  split: str | Sequence[str] | None = None, source: str | None = None,
+                  order: str = "added") -> list[str]:
+        """Ids only, filtered like `images` and sorted by a named `IMAGE_ORDERS` key.
+
+        Why: a view over 30,000 images holds the id list and fetches records a page at a time
+        (`images_by_id`), which is ~10x cheaper than building every `ImageRecord` up front.
+        """
+        if order not in IMAGE_ORDERS:
+            raise GeoSpottrError(f"unknown image order {order!r}; choose one of {', '.join(IMAGE_ORDERS)}")
+        where, args = self._image_filter(city, status, split, source)
+        sql = ("SELECT images.id FROM images LEFT JOIN cities ON cities.id = images.city_id" + where
+               + f" ORDER BY {IMAGE_ORDERS[order]}")
+        return [r[0] for r in self.conn.execute(sql, args).fetchall()]
+
+    def images_by_id(self, image_ids: Sequence[str]) -> dict[str, ImageRecord]:
+        """Records of `image_ids` (unknown ids are left out), fetched in SQLite-sized chunks."""
+        out: dict[str, ImageRecord] = {}
+        for chunk in _chunks(image_ids):
+            rows = self.conn.execute(f"{_IMAGE_SELECT} WHERE images.id IN ({','.join('?' * len(chunk))})", chunk)
+            out.update((r["id"], ImageRecord.from_row(r)) for r in rows)
+        return out
+
+    def label_snapshot(self, image_ids: Sequence[str]) -> dict[str, tuple[int | None, str, str | None]]:
+        """(city_id, status, reason) of each image: what an undoable edit saves to put back later."""
+        out: dict[str, tuple[int | None, str, str | None]] = {}
+        for chunk in _chunks(image_ids):
+            rows = self.conn.execute(
+                f"SELECT id, city_id, status, reason FROM images WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            out.update((r[0], (r[1], r[2], r[3])) for r in rows)
+        return out
+
+    def restore_labels(self, snapshot: Mapping[str, tuple[int | None, str, str | None]]) -> None:
+        """Put back a `label_snapshot` in one transaction (all images or none)."""
+        try:
+            with self.transaction() as c:
+                c.executemany("UPDATE images SET city_id = ?, status = ?, reason = ? WHERE id = ?",
+                              [(city_id, status, reason, i) for i, (city_id, status, reason) in snapshot.items()])
+        except sqlite3.IntegrityError:
+            raise GeoSpottrError("cannot restore those labels: a city they used was removed") from None
+
+    def source_counts(self) -> dict[str, int]:
+        """Images per source (``import``, ``streetview``, ``mapillary``...), for filters and summaries."""
+        rows = self.conn.execute("SELECT source, COUNT(*) FROM images GROUP BY source ORDER BY source").fetchall()
+        return {source: n for source, n in rows}
+
+    def _image_filter(self, city: str | None, status: str | Sequence[str] | None,
+                      split: str | Sequence[str] | None, source: str | None) -> tuple[str, list[Any]]:
+        """The `` WHERE ...`` clause (or "") and its arguments shared by `images` and `image_ids`."""
         where, args = [], []
         if city is not None:
             where.append("images.city_id = ?")
@@ -405,8 +470,7 @@ class Project:
         if source is not None:
             where.append("images.source = ?")
             args.append(source)
-        sql = _IMAGE_SELECT + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order}"
-        return [ImageRecord.from_row(r) for r in self.conn.execute(sql, args).fetchall()]
+        return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def image_path(self, record: ImageRecord) -> Path:
         return self.root / record.path
@@ -458,6 +522,12 @@ class Project:
         total = self.conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
         return {"project": str(self.root), "schema": self.schema_version, "images": total,
                 "unlabelled": unlabelled, "cities": per_city}
+
+
+def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
+    items = list(items)
+    for start in range(0, len(items), _ID_CHUNK):
+        yield items[start:start + _ID_CHUNK]
 
 
 def _statements(script: str) -> list[str]:

@@ -60,6 +60,53 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL              -- JSON
     );
     """,
+    # 2: human-vs-model challenges (core/challenge.py); rounds keep a snapshot of the truth and of the
+    # model's guess so later relabelling or retraining never rewrites a played game
+    """
+    CREATE TABLE challenges (
+        id           INTEGER PRIMARY KEY,
+        model        TEXT NOT NULL,       -- bundle path the model guesses came from
+        run_id       TEXT,
+        split        TEXT NOT NULL,
+        seed         INTEGER NOT NULL,
+        player       TEXT NOT NULL DEFAULT '',
+        created_at   TEXT NOT NULL
+    );
+    CREATE TABLE challenge_rounds (
+        challenge_id     INTEGER NOT NULL REFERENCES challenges(id) ON DELETE CASCADE,
+        number           INTEGER NOT NULL,   -- 1-based
+        image_id         TEXT NOT NULL,
+        image_path       TEXT NOT NULL,      -- relative to the project root
+        true_city        TEXT NOT NULL,
+        true_lat         REAL NOT NULL,
+        true_lon         REAL NOT NULL,
+        model_city       TEXT NOT NULL,
+        model_lat        REAL NOT NULL,
+        model_lon        REAL NOT NULL,
+        model_confidence REAL NOT NULL,
+        guess_city       TEXT,               -- the city guessed, or nearest to the point guessed
+        guess_lat        REAL,               -- the point, or the guessed city's centre
+        guess_lon        REAL,
+        guess_kind       TEXT CHECK (guess_kind IN ('city', 'point')),
+        guess_seconds    REAL,
+        guessed_at       TEXT,
+        PRIMARY KEY (challenge_id, number)
+    );
+    """,
+    # 3: points the downloaders tried, so a resumed or repeated run never asks about the same point twice
+    """
+    CREATE TABLE sample_points (
+        provider   TEXT NOT NULL,       -- streetview | mapillary
+        city_id    INTEGER NOT NULL REFERENCES cities(id) ON DELETE CASCADE,
+        lat_e6     INTEGER NOT NULL,    -- coordinates in 1e-6 degrees
+        lon_e6     INTEGER NOT NULL,
+        outcome    TEXT NOT NULL,       -- saved | duplicate | no_coverage | rejected
+        source_id  TEXT,                -- the panorama / image the point led to
+        tried_at   TEXT NOT NULL,
+        PRIMARY KEY (provider, city_id, lat_e6, lon_e6)
+    );
+    CREATE INDEX sample_points_source ON sample_points(provider, source_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,10 +13,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import Cancelled, GeoSpottrError
-from . import project_cmds
+from . import project_cmds, version_cmd
 
 #: Modules that add subcommands, in the order `--help` lists them.
-COMMAND_MODULES = [project_cmds]
+COMMAND_MODULES = [project_cmds, version_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,9 @@ class ModelSpec:
     #: What `--weights imagenet` means for this model, for help texts.
     pretrained_note: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: Input normalisation the (pretrained) weights expect; stored in every bundle.
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -36,7 +39,7 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 def _ensure_loaded() -> None:
     """Import the modules that register models (kept lazy so `--help` never imports torch)."""
-    from . import baseline  # noqa: F401  (each model module registers itself on import)
+    from . import baseline, efficientnet_lite, geospottr_net  # noqa: F401  (each registers itself on import)
 
 
 def spec(name: str) -> ModelSpec:

@@ -1,0 +1,95 @@
+"""API keys and tokens: found at run time, used in memory, never stored, never shown.
+
+Order of lookup: the explicit value (``--key`` / ``--token``), then an environment variable, then the OS
+keyring (the `keyring` package: macOS Keychain, Windows Credential Locker, Secret Service on Linux).
+A user stores a key once with ``keyring set geospottr google_maps_api_key``. Keys never go into the
+project, events or error messages: `redact` scrubs any text that could echo a URL, and
+`redact_http_logs` scrubs urllib3's debug log lines, which print request URLs with their query string.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+#: Service name under which GeoSpottr looks for secrets in the OS keyring.
+KEYRING_SERVICE = "geospottr"
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """Where one secret may come from: its environment variable and its keyring user name."""
+
+    label: str       # what a user calls it in an error message
+    env_var: str
+    keyring_user: str
+
+
+GOOGLE_KEY = SecretSpec("Google Maps API key", "GOOGLE_MAPS_API_KEY", "google_maps_api_key")
+GOOGLE_SIGNING_SECRET = SecretSpec("URL signing secret", "GOOGLE_MAPS_SIGNING_SECRET", "google_maps_signing_secret")
+MAPILLARY_TOKEN = SecretSpec("Mapillary access token", "MAPILLARY_ACCESS_TOKEN", "mapillary_access_token")
+
+
+def _from_keyring(user: str) -> str | None:
+    """The keyring's value, or None when no keyring backend works here (headless Linux, CI)."""
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            return keyring.get_password(KEYRING_SERVICE, user) or None
+        except KeyringError:
+            return None
+    except Exception:  # noqa: BLE001 - a broken keyring backend must not stop a user who has an env var
+        return None
+
+
+def find_secret(spec: SecretSpec, explicit: str | None = None) -> str | None:
+    """The secret from `explicit`, else ``$env_var``, else the OS keyring; None if none is set."""
+    for value in (explicit, os.environ.get(spec.env_var)):
+        if value and value.strip():
+            return value.strip()
+    return _from_keyring(spec.keyring_user)
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with every secret replaced by ``***`` (for anything that may reach a user or a log)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+#: Loggers that print request URLs (with the key in the query string) at DEBUG level.
+_URL_LOGGERS = ("urllib3.connectionpool",)
+
+
+class redact_http_logs:
+    """Context manager: while active, urllib3's log records have `secrets` replaced by ``***``."""
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        self._filter = _RedactingFilter(tuple(s for s in secrets if s))
+
+    def __enter__(self) -> "redact_http_logs":
+        for name in _URL_LOGGERS:
+            logging.getLogger(name).addFilter(self._filter)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in _URL_LOGGERS:
+            logging.getLogger(name).removeFilter(self._filter)

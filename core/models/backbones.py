@@ -1,0 +1,92 @@
+"""Pretrained backbones, weight loading, and the frozen-trunk + trainable-head split every transfer model uses.
+
+A transfer model is ``FrozenTrunkNet(frozen, head)``: `frozen` (e.g. ResNet50 stem + layer1-3) never
+trains and stays in eval mode (batch-norm statistics keep their ImageNet values), `head` is everything
+that learns. The split is what lets `core.training.cache` compute the frozen outputs once and train
+later epochs on `head` alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from ..errors import GeoSpottrError
+
+
+class FrozenTrunkNet(nn.Module):
+    """``head(frozen(x))`` with `frozen`'s parameters fixed and its batch norm kept in eval mode."""
+
+    def __init__(self, frozen: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.frozen = frozen
+        self.head = head
+        for p in self.frozen.parameters():
+            p.requires_grad_(False)
+        self.frozen.eval()
+
+    def train(self, mode: bool = True) -> "FrozenTrunkNet":
+        super().train(mode)
+        self.frozen.eval()  # frozen stages must not drift their BN statistics towards a tiny dataset
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.frozen(x))
+
+
+def offline_hint(arch: str) -> str:
+    return (f"could not get the ImageNet weights for {arch} (no internet?): pass --weights PATH to a local "
+            f"weights file, --weights none, or use --arch efficientnet-lite0 (its weights ship with GeoSpottr)")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A plain state dict from a local file (``torch.load(weights_only=True)``; a ``state_dict`` key is unwrapped)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise GeoSpottrError(f"weights file {path} not found (use --weights imagenet, none or a .pth path)")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
+        raise GeoSpottrError(f"{path}: not a loadable weights file ({str(exc).splitlines()[0][:120]})") from None
+    if isinstance(data, Mapping) and "state_dict" in data and isinstance(data["state_dict"], Mapping):
+        data = data["state_dict"]
+    if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise GeoSpottrError(f"{path}: not a state dict of tensors")
+    return dict(data)
+
+
+def load_backbone_weights(module: nn.Module, state: Mapping[str, torch.Tensor], source: str,
+                          ignore_prefixes: tuple[str, ...] = ()) -> None:
+    """Load `state` into `module`, allowing only the classifier keys in `ignore_prefixes` to differ."""
+    state = {k: v for k, v in state.items() if not k.startswith(ignore_prefixes)}
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith(ignore_prefixes)]
+    if missing or unexpected:
+        raise GeoSpottrError(f"{source}: weights do not fit this backbone "
+                             f"({len(missing)} missing, {len(unexpected)} unexpected keys, e.g. {(missing + unexpected)[0]})")
+
+
+def resnet50(weights: str | None) -> nn.Module:
+    """A torchvision ResNet50: ``imagenet`` (downloaded once into $TORCH_HOME), ``none``, or a local .pth path."""
+    import torchvision
+
+    if weights in (None, "none"):
+        return torchvision.models.resnet50(weights=None)
+    if weights == "imagenet":
+        try:
+            return torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V2)
+        except Exception:  # noqa: BLE001 - URLError, SSL, HTTP, a truncated cache file: all mean "no weights"
+            raise GeoSpottrError(offline_hint("resnet50")) from None
+    net = torchvision.models.resnet50(weights=None)
+    load_backbone_weights(net, read_state_dict(weights), str(weights), ignore_prefixes=("fc.",))
+    return net
+
+
+def resnet50_trunk(weights: str | None) -> tuple[nn.Sequential, nn.Module]:
+    """(frozen stem + layer1-3, trainable layer4) of a ResNet50."""
+    net = resnet50(weights)
+    frozen = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3)
+    return frozen, net.layer4

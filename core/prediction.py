@@ -1,0 +1,295 @@
+"""Ranked cities for a photo (or for several photos of one place) from a trained model bundle.
+
+`Predictor` is the one object the CLI, the evaluation and the GUI use: it loads a bundle once and then
+predicts a path, a PIL image or raw bytes, singly or in batches. Every image is decoded by
+`core.imaging.load_image` (EXIF orientation, CMYK, 16-bit, alpha, truncation and bomb checks), so a bad
+file becomes a `PredictFailure` with a one-line reason and a batch goes on with the next file.
+
+Multi-view combination (`combine_views`): several photos of one place are combined by averaging their
+log-probabilities (a geometric mean of the per-view distributions, renormalised). A product of
+likelihoods is how independent evidence combines: a city that every view finds plausible beats a city
+that one view loves and the others rule out, which an arithmetic mean of probabilities gets wrong.
+Dividing by the number of views (rather than summing) keeps the result calibrated like a single view,
+because views of one place are strongly correlated, not independent. Each view's probabilities are
+floored at `VIEW_FLOOR` first, so one confidently wrong view (a photo of a wall) cannot veto the city
+that all the other views agree on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, Union
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from .errors import GeoSpottrError
+from .events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
+from .imaging import ImageError, decode, load_image, to_rgb
+from .importing import IMAGE_SUFFIXES
+from .models.bundle import BundleMeta, ClassInfo, load_bundle
+
+#: What a caller may hand to `Predictor.predict`: a file path, a decoded image, or the file's bytes.
+ImageSource = Union[str, Path, Image.Image, bytes, bytearray]
+#: Smallest probability one view may give a city before views are combined (see module docstring).
+VIEW_FLOOR = 1e-4
+DEFAULT_BATCH = 16
+
+
+@dataclass(frozen=True)
+class CityScore:
+    """One entry of a ranking: a city, its coordinates and the model's probability for it."""
+
+    slug: str
+    name: str
+    country: str
+    lat: float
+    lon: float
+    probability: float
+
+    def to_dict(self) -> dict:
+        return {"city": self.slug, "name": self.name, "country": self.country, "lat": self.lat, "lon": self.lon,
+                "probability": self.probability}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one image (or one group of images of a place).
+
+    `probabilities` holds every class in bundle order and sums to 1; `ranking` is its top-k, best first.
+    """
+
+    source: str
+    probabilities: tuple[float, ...]
+    ranking: tuple[CityScore, ...]
+    views: int = 1
+
+    @property
+    def top(self) -> CityScore:
+        return self.ranking[0]
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "views": self.views, "ranking": [c.to_dict() for c in self.ranking]}
+
+
+@dataclass(frozen=True)
+class PredictFailure:
+    """An input that could not be predicted; `reason` is one line that names the file."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GroupPrediction:
+    """Several photos of one place: the combined ranking, each usable view's own ranking, and the failures."""
+
+    combined: Prediction | None          # None when no view could be read
+    views: tuple[Prediction, ...]
+    failures: tuple[PredictFailure, ...] = field(default_factory=tuple)
+
+
+def eval_transform(meta: BundleMeta) -> Callable[[Image.Image], torch.Tensor]:
+    """The single preprocessing of a bundle at predict and evaluate time: shorter side to
+    `meta.image_size`, centre crop, tensor, normalise with the bundle's mean/std."""
+    from torchvision import transforms
+
+    return transforms.Compose([
+        transforms.Resize(meta.image_size),
+        transforms.CenterCrop(meta.image_size),
+        transforms.ToTensor(),
+        transforms.Normalize(meta.mean, meta.std),
+    ])
+
+
+def combine_views(probabilities: np.ndarray) -> np.ndarray:
+    """One distribution from `(views, classes)` per-view probabilities: the mean of the floored
+    log-probabilities, renormalised (softmax). One view gives back that view (up to the floor)."""
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] == 0:
+        raise ValueError("combine_views needs a (views, classes) array with at least one view")
+    logp = np.log(np.clip(probs, VIEW_FLOOR, 1.0)).mean(axis=0)
+    logp -= logp.max()
+    out = np.exp(logp)
+    return out / out.sum()
+
+
+def source_name(source: ImageSource, index: int = 0) -> str:
+    """How a source is named in results and error lines."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    if isinstance(source, Image.Image):
+        return getattr(source, "filename", "") or f"image #{index + 1}"
+    return f"bytes #{index + 1}"
+
+
+class Predictor:
+    """A loaded model and its bundle metadata, ready to rank cities.
+
+    Build it with `Predictor.load(path)` (once; loading takes a while) and call `predict`, `predict_many`
+    or `predict_group` as often as needed. `tta=True` also scores the mirrored image and averages the two
+    distributions (street scenes are left/right symmetric in distribution; costs a second forward pass).
+    Not thread-safe for concurrent calls; give each worker thread its own calls in turn.
+    """
+
+    def __init__(self, model: nn.Module, meta: BundleMeta, device: str | torch.device = "cpu",
+                 tta: bool = False, source: str = "") -> None:
+        self.model = model.to(device).eval()
+        self.meta = meta
+        self.device = torch.device(device)
+        self.tta = tta
+        self.source = source
+        self.transform = _transform_for(meta)
+        self.classes: list[ClassInfo] = list(meta.classes)
+
+    @classmethod
+    def load(cls, path: Path | str, device: str = "cpu", tta: bool = False) -> "Predictor":
+        """Load a bundle (raises `BundleError` with a clear reason for anything that is not one).
+
+        ``device="auto"`` picks CUDA when available.
+        """
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model, meta = load_bundle(path, device)
+        return cls(model, meta, device=device, tta=tta, source=str(path))
+
+    # ------------------------------------------------------------------ decoding
+    def open(self, source: ImageSource, index: int = 0) -> Image.Image:
+        """The source as an oriented RGB image; raises `ImageError` naming it."""
+        draft = (self.meta.image_size, self.meta.image_size)
+        if isinstance(source, Image.Image):
+            return source if source.mode == "RGB" else to_rgb(source)
+        if isinstance(source, (bytes, bytearray)):
+            return decode(bytes(source), source_name(source, index), draft)
+        if isinstance(source, (str, Path)):
+            return load_image(source, draft=draft)
+        raise ImageError(f"{source_name(source, index)}: unsupported input type {type(source).__name__}")
+
+    # ------------------------------------------------------------------ scoring
+    @torch.inference_mode()
+    def probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """`(len(images), classes)` probabilities for decoded RGB images (one forward pass, or two with TTA)."""
+        if not images:
+            return np.zeros((0, len(self.classes)), dtype=np.float64)
+        batch = torch.stack([self.transform(img) for img in images]).to(self.device)
+        probs = torch.softmax(self.model(batch).float(), dim=1)
+        if self.tta:
+            probs = (probs + torch.softmax(self.model(torch.flip(batch, dims=[3])).float(), dim=1)) / 2
+        out = probs.cpu().double().numpy()
+        return out / out.sum(axis=1, keepdims=True)
+
+    def rank(self, probabilities: Sequence[float], top_k: int = 5) -> tuple[CityScore, ...]:
+        """The `top_k` best cities (all of them when `top_k` is 0 or more than there are)."""
+        probs = np.asarray(probabilities, dtype=np.float64)
+        order = np.argsort(-probs, kind="stable")
+        if top_k > 0:
+            order = order[:top_k]
+        return tuple(CityScore(c.slug, c.name, c.country, c.lat, c.lon, float(probs[i]))
+                     for i, c in ((i, self.classes[i]) for i in order))
+
+    def _prediction(self, name: str, probs: np.ndarray, top_k: int, views: int = 1) -> Prediction:
+        return Prediction(source=name, probabilities=tuple(float(p) for p in probs),
+                          ranking=self.rank(probs, top_k), views=views)
+
+    def predict(self, source: ImageSource, top_k: int = 5) -> Prediction:
+        """Rank cities for one image; raises `ImageError` (one line naming the file) if it is unusable."""
+        img = self.open(source)
+        return self._prediction(source_name(source), self.probabilities([img])[0], top_k)
+
+    def predict_many(self, sources: Iterable[ImageSource], top_k: int = 5, batch_size: int = DEFAULT_BATCH,
+                     on_event: EventCallback = ignore_events, control: Control | None = None,
+                     total: int | None = None) -> Iterator[Prediction | PredictFailure]:
+        """Predict in batches, yielding one result per source in input order; unusable files yield a
+        `PredictFailure` and the batch goes on. Emits progress events (scope ``"predict"``)."""
+        control = control or Control()
+        if total is None and isinstance(sources, Sequence):
+            total = len(sources)
+        done = 0
+        pending: list[tuple[str, Image.Image | PredictFailure]] = []
+
+        def flush() -> Iterator[Prediction | PredictFailure]:
+            nonlocal done
+            images = [item for _, item in pending if isinstance(item, Image.Image)]
+            probs = iter(self.probabilities(images))
+            for name, item in pending:
+                yield item if isinstance(item, PredictFailure) else self._prediction(name, next(probs), top_k)
+            done += len(pending)
+            pending.clear()
+            on_event(Event(PROGRESS, done=done, total=total, scope="predict"))
+
+        for index, source in enumerate(sources):
+            control.checkpoint()
+            name = source_name(source, index)
+            try:
+                pending.append((name, self.open(source, index)))
+            except ImageError as exc:
+                pending.append((name, PredictFailure(name, str(exc))))
+            if len(pending) >= batch_size:
+                yield from flush()
+        if pending:
+            yield from flush()
+        on_event(Event(DONE, scope="predict"))
+
+    def predict_group(self, sources: Sequence[ImageSource], top_k: int = 5,
+                      batch_size: int = DEFAULT_BATCH) -> GroupPrediction:
+        """Several photos of one place: each view's ranking and one combined ranking (`combine_views`)."""
+        results = list(self.predict_many(sources, top_k=top_k, batch_size=batch_size))
+        views = tuple(r for r in results if isinstance(r, Prediction))
+        failures = tuple(r for r in results if isinstance(r, PredictFailure))
+        combined = None
+        if views:
+            probs = combine_views(np.array([v.probabilities for v in views]))
+            name = _group_name([v.source for v in views])
+            combined = self._prediction(name, probs, top_k, views=len(views))
+        return GroupPrediction(combined=combined, views=views, failures=failures)
+
+
+def _group_name(names: Sequence[str]) -> str:
+    """A group's name: the folder its files share, else the first file and a count."""
+    parents = {str(Path(n).parent) for n in names}
+    if len(parents) == 1 and parents != {"."}:
+        return parents.pop()
+    return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
+
+
+def _transform_for(meta: BundleMeta) -> Callable[[Image.Image], torch.Tensor]:
+    """The training package's eval transform when it exists (one definition for train and predict),
+    else ours."""
+    try:
+        from .training.transforms import eval_transform as training_eval_transform  # type: ignore[import-not-found]
+    except ImportError:
+        return eval_transform(meta)
+    return training_eval_transform(meta)
+
+
+def expand_inputs(paths: Iterable[Path | str]) -> list[Path]:
+    """Files named directly, plus image files found (recursively, sorted) under named folders.
+
+    A named file is kept whatever its suffix (the decoder says whether it is an image); a missing path
+    raises, because a typo should not silently predict nothing.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise GeoSpottrError(f"{path}: no such file or folder")
+    return out
+
+
+def folder_groups(root: Path | str) -> list[tuple[str, list[Path]]]:
+    """For ``--group-by-folder``: one group per folder under `root` that directly holds image files."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise GeoSpottrError(f"{root}: not a folder (--group-by-folder takes folders with one subfolder per place)")
+    groups: dict[Path, list[Path]] = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            groups.setdefault(p.parent, []).append(p)
+    return [(str(folder), files) for folder, files in sorted(groups.items())]

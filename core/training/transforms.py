@@ -1,0 +1,54 @@
+"""Image -> tensor transforms. `eval_transform` is THE preprocessing of every model input at inference time
+(evaluation and prediction import it), so a bundle's model always sees what it saw in validation.
+
+Eval: resize the shorter side to S, center crop S x S, scale to [0, 1], normalise with the bundle's
+mean/std. Train: street-scene augmentations (random resized crop, horizontal flip, colour jitter); never a
+vertical flip (skies are up) or large rotations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torchvision.transforms.v2 as T
+from PIL import Image
+
+from ..imaging import load_image
+
+
+def draft_size(image_size: int) -> tuple[int, int]:
+    """The JPEG draft request for a model input of `image_size`: decode at the smallest DCT scale >= it."""
+    return (image_size, image_size)
+
+
+def _normalise(mean: Sequence[float], std: Sequence[float]) -> list:
+    return [T.ToImage(), T.ToDtype(torch.float32, scale=True), T.Normalize(list(mean), list(std))]
+
+
+def eval_transform(meta_or_size: Any, mean: Sequence[float] | None = None,
+                   std: Sequence[float] | None = None) -> Callable[[Image.Image], torch.Tensor]:
+    """PIL RGB image -> normalised (3, S, S) tensor, from a `BundleMeta` or from (size, mean, std)."""
+    if isinstance(meta_or_size, int):
+        size = meta_or_size
+        if mean is None or std is None:
+            raise TypeError("eval_transform(size, mean, std) needs mean and std")
+    else:
+        size, mean, std = meta_or_size.image_size, mean or meta_or_size.mean, std or meta_or_size.std
+    return T.Compose([T.Resize(size, antialias=True), T.CenterCrop(size), *_normalise(mean, std)])
+
+
+def train_transform(size: int, mean: Sequence[float], std: Sequence[float]) -> Callable[[Image.Image], torch.Tensor]:
+    """Augmented (3, S, S) tensor: crops keep >= 35% of the frame so the scene stays recognisable."""
+    return T.Compose([
+        T.RandomResizedCrop(size, scale=(0.35, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
+        T.RandomHorizontalFlip(),
+        T.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.03),
+        *_normalise(mean, std),
+    ])
+
+
+def load_for_model(path: str | Path, size: int, transform: Callable[[Image.Image], torch.Tensor]) -> torch.Tensor:
+    """Decode `path` fast (JPEG draft at about the model size) and apply `transform`."""
+    return transform(load_image(path, draft=draft_size(size)))

@@ -1,0 +1,87 @@
+"""Versions of GeoSpottr and what it runs on, for the About dialog and ``geospottr versions``.
+
+Bug reports are only useful with these figures, and both skins must show the same ones, so they are
+gathered here. Qt is never imported by this module: PySide6's version comes from the installed package
+metadata, and the running Qt library is asked only when the GUI has already loaded it.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .models.bundle import BundleMeta
+
+NOT_INSTALLED = "not installed"
+
+
+def _dist_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return NOT_INSTALLED
+
+
+def _torch_version() -> str:
+    """``torch.__version__`` keeps the build tag (``+cpu``, ``+cu130``) that package metadata may not show."""
+    try:
+        import torch
+    except ImportError:
+        return NOT_INSTALLED
+    return str(torch.__version__)
+
+
+def _device_description() -> str:
+    """The accelerator torch would use: CUDA (with the GPU's name), Apple MPS, or the CPU."""
+    try:
+        import torch
+    except ImportError:
+        return NOT_INSTALLED
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        more = f" (+{count - 1} more)" if count > 1 else ""
+        return f"cuda: {torch.cuda.get_device_name(0)}{more}, CUDA {torch.version.cuda}"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _bundle_description(meta: "BundleMeta") -> str:
+    made = ", ".join(f"{k} {v}" for k, v in sorted(meta.versions.items()))
+    run = f" from run {meta.run_id}" if meta.run_id else ""
+    return f"{meta.arch}, {len(meta.classes)} cities{run}, made {meta.created_at} with {made}"
+
+
+def runtime_versions(bundle: "BundleMeta | None" = None) -> dict[str, str]:
+    """Label -> version text, in display order: GeoSpottr, Python, torch, torchvision, PySide6,
+    Qt (only when the GUI has loaded it), platform, compute device, and the model bundle if given.
+
+    Imports torch (about a second the first time), so call it when the versions are shown, not at startup.
+    """
+    versions = {
+        "GeoSpottr": __version__,
+        "Python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "torch": _torch_version(),
+        "torchvision": _dist_version("torchvision"),
+        "PySide6": _dist_version("PySide6"),
+    }
+    qtcore = sys.modules.get("PySide6.QtCore")
+    if qtcore is not None:
+        versions["Qt"] = qtcore.qVersion()
+    versions["Platform"] = f"{platform.system()} {platform.release()} ({platform.machine()})"
+    versions["Device"] = _device_description()
+    if bundle is not None:
+        versions["Model bundle"] = _bundle_description(bundle)
+    return versions
+
+
+def format_versions(versions: dict[str, str]) -> str:
+    """Aligned ``label: value`` lines (what ``geospottr versions`` prints and the About dialog can copy)."""
+    width = max(len(label) for label in versions)
+    return "\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in versions.items())

@@ -1,0 +1,314 @@
+"""Live training curves: loss per iteration (raw faint, EMA-smoothed on top), val loss, accuracy, LR.
+
+Points arrive many times a second while the run's total can reach 100k iterations, so the widget never
+redraws per point: `add_iteration` / `add_epoch` only append to growable numpy buffers and mark the
+plots dirty; a 10 Hz timer hands whole arrays to pyqtgraph, whose ``clipToView`` + peak downsampling
+draw at most a few thousand segments whatever the length. The smoothed curve is extended incrementally
+(only the new points are filtered), and recomputed in full only when the slider moves.
+
+Earlier runs can be overlaid (dashed, one colour per run) for comparison; their series are read back
+from ``metrics.jsonl`` by the runs list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+#: Redraw period; faster buys nothing visible and costs CPU the training needs.
+REDRAW_MS = 100
+#: Default EMA weight of the previous smoothed value (TensorBoard's 0.6 is too jumpy for per-batch loss).
+DEFAULT_SMOOTHING = 0.9
+
+
+class Buffer:
+    """An append-only float array that grows by doubling, so appending n points costs O(n) overall."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._data = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+
+    def append(self, value: float) -> None:
+        if self._n == len(self._data):
+            self._data = np.resize(self._data, 2 * len(self._data))
+        self._data[self._n] = value
+        self._n += 1
+
+    def extend(self, values: Iterable[float]) -> None:
+        arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.float64)
+        need = self._n + len(arr)
+        if need > len(self._data):
+            self._data = np.resize(self._data, max(need, 2 * len(self._data)))
+        self._data[self._n:need] = arr
+        self._n = need
+
+    def clear(self) -> None:
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def view(self) -> np.ndarray:
+        """The filled part (a view: copy it before keeping it past the next append)."""
+        return self._data[: self._n]
+
+
+class EmaSmoother:
+    """Bias-corrected exponential moving average, extended incrementally as points arrive.
+
+    ``s_t = a * s_(t-1) + (1 - a) * x_t`` divided by ``1 - a^t`` so the start is not dragged towards 0.
+    Non-finite losses (a diverged batch) are carried over rather than poisoning every later value.
+    """
+
+    def __init__(self, alpha: float = DEFAULT_SMOOTHING) -> None:
+        self.alpha = alpha
+        self.out = Buffer()
+        self._state = 0.0
+        self._weight = 0.0
+
+    def reset(self, alpha: float | None = None) -> None:
+        if alpha is not None:
+            self.alpha = alpha
+        self.out.clear()
+        self._state = self._weight = 0.0
+
+    def extend(self, values: np.ndarray) -> None:
+        a, state, weight = self.alpha, self._state, self._weight
+        result = np.empty(len(values), dtype=np.float64)
+        for i, x in enumerate(values.tolist()):
+            if x == x and abs(x) != float("inf"):
+                state = a * state + (1.0 - a) * x
+                weight = a * weight + (1.0 - a)
+            result[i] = state / weight if weight > 0 else float("nan")
+        self._state, self._weight = state, weight
+        self.out.extend(result)
+
+
+@dataclass
+class RunSeries:
+    """Everything plotted for one run: per-iteration loss/LR and per-epoch losses/accuracies."""
+
+    label: str = ""
+    iteration: Buffer = field(default_factory=Buffer)
+    loss: Buffer = field(default_factory=Buffer)
+    lr: Buffer = field(default_factory=Buffer)
+    epoch: Buffer = field(default_factory=Buffer)
+    train_loss: Buffer = field(default_factory=Buffer)
+    val_loss: Buffer = field(default_factory=Buffer)
+    train_acc: Buffer = field(default_factory=Buffer)
+    val_acc: Buffer = field(default_factory=Buffer)
+
+    def add_iteration(self, data: Mapping[str, Any]) -> None:
+        self.iteration.append(_num(data.get("iteration"), len(self.iteration) + 1))
+        self.loss.append(_num(data.get("loss")))
+        self.lr.append(_num(data.get("lr")))
+
+    def add_epoch(self, data: Mapping[str, Any]) -> None:
+        self.epoch.append(_num(data.get("epoch"), len(self.epoch) + 1))
+        for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+            getattr(self, key).append(_num(data.get(key)))
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]], label: str = "") -> "RunSeries":
+        """Rebuild a run's curves from its metrics records (``{"kind": ..., ...data}`` per line).
+
+        A resumed run repeats iterations it had logged before the kill; the later record wins, so the
+        curve shows what the resumed run actually did instead of a zig-zag.
+        """
+        iters: dict[float, Mapping[str, Any]] = {}
+        epochs: dict[float, Mapping[str, Any]] = {}
+        for rec in records:
+            data = rec.get("data", rec) if isinstance(rec.get("data"), Mapping) else rec
+            if rec.get("kind") == "iteration":
+                iters[_num(data.get("iteration"), len(iters) + 1)] = data
+            elif rec.get("kind") == "epoch":
+                epochs[_num(data.get("epoch"), len(epochs) + 1)] = data
+        series = cls(label=label)
+        for key in sorted(iters):
+            series.add_iteration({**iters[key], "iteration": key})
+        for key in sorted(epochs):
+            series.add_epoch({**epochs[key], "epoch": key})
+        return series
+
+
+def _num(value: Any, default: float = float("nan")) -> float:
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _curve(plot: pg.PlotItem, pen: Any, name: str | None = None, symbol: str | None = None) -> pg.PlotDataItem:
+    item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=5,
+                     symbolBrush=pen.color() if symbol else None, symbolPen=None)
+    # Only the visible x-range is drawn, decimated to about one min/max pair per pixel column.
+    item.setClipToView(True)
+    item.setDownsampling(auto=True, method="peak")
+    return item
+
+
+class TrainingPlots(QWidget):
+    """Four linked plots of the current run plus optional overlays of earlier runs."""
+
+    smoothing_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=False, background="w", foreground="k")
+        self.current = RunSeries(label="current")
+        self._smooth = EmaSmoother()
+        self._overlays: dict[str, tuple[RunSeries, dict[str, pg.PlotDataItem]]] = {}
+        self._dirty = False
+        self.redraws = 0
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        g = self.graphics
+        self.loss_plot = g.addPlot(row=0, col=0, title="Training loss (per iteration)")
+        self.val_loss_plot = g.addPlot(row=0, col=1, title="Loss per epoch")
+        self.acc_plot = g.addPlot(row=1, col=0, title="Accuracy per epoch")
+        self.lr_plot = g.addPlot(row=1, col=1, title="Learning rate")
+        for plot, xlabel in ((self.loss_plot, "iteration"), (self.val_loss_plot, "epoch"),
+                             (self.acc_plot, "epoch"), (self.lr_plot, "iteration")):
+            # No grid: pyqtgraph's translucent grid lines cost ~50 ms per paint on a software raster.
+            plot.setLabel("bottom", xlabel)
+            plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        self.lr_plot.setLogMode(y=False)
+
+        blue = pg.mkColor(31, 119, 180)
+        orange = pg.mkColor(255, 127, 14)
+        faint = pg.mkColor(31, 119, 180, 60)
+        self.raw_curve = _curve(self.loss_plot, pg.mkPen(faint, width=1), "raw")
+        self.smooth_curve = _curve(self.loss_plot, pg.mkPen(blue, width=2), "smoothed")
+        self.epoch_train_loss = _curve(self.val_loss_plot, pg.mkPen(blue, width=2), "train", "o")
+        self.epoch_val_loss = _curve(self.val_loss_plot, pg.mkPen(orange, width=2), "val", "o")
+        self.train_acc_curve = _curve(self.acc_plot, pg.mkPen(blue, width=2), "train", "o")
+        self.val_acc_curve = _curve(self.acc_plot, pg.mkPen(orange, width=2), "val", "o")
+        self.lr_curve = _curve(self.lr_plot, pg.mkPen(pg.mkColor(44, 160, 44), width=2), "lr")
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 99)  # alpha = value / 100, capped below 1
+        self.slider.setValue(int(DEFAULT_SMOOTHING * 100))
+        self.slider.setToolTip("Exponential smoothing of the loss curve (0 = raw)")
+        self.slider_label = QLabel()
+        self.slider.valueChanged.connect(self._on_slider)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Smoothing"))
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.slider_label)
+        controls.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+        self._on_slider(self.slider.value())
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.flush)
+        self._timer.start()
+
+    # ---- data in --------------------------------------------------------------------------------------
+
+    @property
+    def smoothing(self) -> float:
+        return self._smooth.alpha
+
+    def clear(self) -> None:
+        """Forget the current run's points (a new run starts)."""
+        self.current = RunSeries(label="current")
+        self._smooth.reset()
+        self._dirty = True
+
+    def set_current(self, series: RunSeries) -> None:
+        """Show a run read back from disk (resuming it continues these curves)."""
+        self.current = series
+        self._smooth.reset()
+        self._dirty = True
+
+    def add_iteration(self, data: Mapping[str, Any]) -> None:
+        self.current.add_iteration(data)
+        self._dirty = True
+
+    def add_epoch(self, data: Mapping[str, Any]) -> None:
+        self.current.add_epoch(data)
+        self._dirty = True
+
+    def set_overlays(self, runs: Mapping[str, RunSeries]) -> None:
+        """Draw these earlier runs (by run id) dashed behind the current one; others are removed."""
+        for run_id in list(self._overlays):
+            if run_id not in runs:
+                for item in self._overlays.pop(run_id)[1].values():
+                    for owner in (self.loss_plot, self.val_loss_plot, self.acc_plot, self.lr_plot):
+                        if item in owner.items:
+                            owner.removeItem(item)
+                            if owner.legend is not None:
+                                owner.legend.removeItem(item)
+        for index, (run_id, series) in enumerate(runs.items()):
+            if run_id in self._overlays:
+                continue
+            color = pg.intColor(index + 3, hues=9, values=1, maxValue=200)
+            pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine)
+            label = series.label or run_id
+            smooth = EmaSmoother(self.smoothing)
+            smooth.extend(series.loss.view)
+            items = {
+                "loss": _curve(self.loss_plot, pen, label),
+                "val_loss": _curve(self.val_loss_plot, pen, f"{label} val", "t"),
+                "val_acc": _curve(self.acc_plot, pen, f"{label} val", "t"),
+                "lr": _curve(self.lr_plot, pen, label),
+            }
+            items["loss"].setData(series.iteration.view.copy(), smooth.out.view.copy())
+            items["val_loss"].setData(series.epoch.view.copy(), series.val_loss.view.copy())
+            items["val_acc"].setData(series.epoch.view.copy(), series.val_acc.view.copy())
+            items["lr"].setData(series.iteration.view.copy(), series.lr.view.copy())
+            self._overlays[run_id] = (series, items)
+
+    def overlay_ids(self) -> list[str]:
+        return list(self._overlays)
+
+    # ---- drawing ------------------------------------------------------------------------------------------
+
+    def _on_slider(self, value: int) -> None:
+        alpha = value / 100.0
+        self.slider_label.setText(f"{alpha:.2f}")
+        self._smooth.reset(alpha)
+        for run_id, (series, items) in self._overlays.items():
+            smooth = EmaSmoother(alpha)
+            smooth.extend(series.loss.view)
+            items["loss"].setData(series.iteration.view.copy(), smooth.out.view.copy())
+        self._dirty = True
+        self.smoothing_changed.emit(alpha)
+
+    def flush(self) -> None:
+        """Hand the buffers to pyqtgraph if anything changed since the last redraw."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        cur = self.current
+        done = len(self._smooth.out)
+        if done < len(cur.loss):
+            self._smooth.extend(cur.loss.view[done:])
+        # pyqtgraph keeps references to the arrays it gets; hand it copies so later appends cannot
+        # reallocate underneath a paint.
+        x = cur.iteration.view.copy()
+        self.raw_curve.setData(x, cur.loss.view.copy())
+        self.smooth_curve.setData(x, self._smooth.out.view.copy())
+        self.lr_curve.setData(x, cur.lr.view.copy())
+        ex = cur.epoch.view.copy()
+        self.epoch_train_loss.setData(ex, cur.train_loss.view.copy())
+        self.epoch_val_loss.setData(ex, cur.val_loss.view.copy())
+        self.train_acc_curve.setData(ex, cur.train_acc.view.copy())
+        self.val_acc_curve.setData(ex, cur.val_acc.view.copy())
+        self.redraws += 1
+
+    def smoothed_loss(self) -> np.ndarray:
+        self.flush()
+        return self._smooth.out.view.copy()

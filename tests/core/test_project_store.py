@@ -1,0 +1,90 @@
+"""The project folder and its SQLite store: schema, migrations, cities, atomic images."""
+
+import sqlite3
+
+import pytest
+
+from core import catalog
+from core.errors import GeoSpottrError
+from core.imaging import validate_bytes
+from core.project import DB_NAME, Project
+from core.schema import SCHEMA_VERSION
+
+
+def test_init_creates_layout_and_wal(tmp_path):
+    with Project.init(tmp_path / "p", [catalog.resolve("Zagreb,HR")]) as project:
+        for sub in ("images", "runs", "cache"):
+            assert (project.root / sub).is_dir()
+        assert project.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert project.schema_version == SCHEMA_VERSION
+        assert [c.slug for c in project.cities()] == ["zagreb"]
+
+
+def test_open_missing_project_is_a_clear_error(tmp_path):
+    with pytest.raises(GeoSpottrError, match="no GeoSpottr project"):
+        Project.open(tmp_path / "nothing")
+
+
+def test_newer_schema_is_refused(tmp_path):
+    Project.init(tmp_path / "p").close()
+    conn = sqlite3.connect(tmp_path / "p" / DB_NAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(GeoSpottrError, match="newer GeoSpottr"):
+        Project.open(tmp_path / "p")
+
+
+def test_add_image_is_atomic_and_deduplicated(tmp_path, photo_factory):
+    project = Project.init(tmp_path / "p", [catalog.resolve("Split,HR")])
+    data = photo_factory("a.jpg", 1).read_bytes()
+    valid = validate_bytes(data)
+    rec = project.add_image(valid.jpeg, sha256=valid.sha256, width=valid.width, height=valid.height,
+                            city="split", source="import", lat=43.5, lon=16.4)
+    assert rec is not None and rec.city_slug == "split" and rec.status == "pending"
+    assert (project.root / rec.path).read_bytes() == data
+    assert rec.path == f"images/split/{rec.id}.jpg"
+    again = project.add_image(valid.jpeg, sha256=valid.sha256, width=1, height=1, city="split", source="import")
+    assert again is None
+    assert len(project.images()) == 1
+    assert not list(project.images_dir.rglob("*.part"))
+
+
+def test_leftover_partial_files_are_swept_on_open(tmp_path):
+    Project.init(tmp_path / "p").close()
+    stray = tmp_path / "p" / "images" / "x" / ".1.jpg.abc.part"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half")
+    Project.open(tmp_path / "p").close()
+    assert not stray.exists()
+
+
+def test_city_slug_collision_gets_country(tmp_path):
+    project = Project.init(tmp_path / "p")
+    a = project.add_city(catalog.resolve("San Jose,US"))
+    b = project.add_city(catalog.resolve("San Jose,CR"))
+    assert a.slug == "sanjose" and b.slug == "sanjosecr"
+    assert project.add_city(catalog.resolve("San Jose,US")).id == a.id  # idempotent
+
+
+def test_remove_city_refuses_to_orphan_images(tmp_path, photo_factory):
+    project = Project.init(tmp_path / "p", [catalog.resolve("Rijeka,HR")])
+    valid = validate_bytes(photo_factory("a.jpg", 2).read_bytes())
+    rec = project.add_image(valid.jpeg, sha256=valid.sha256, width=valid.width, height=valid.height,
+                            city="rijeka", source="import")
+    with pytest.raises(GeoSpottrError, match="has 1 images"):
+        project.remove_city("rijeka")
+    assert project.remove_city("rijeka", delete_images=True) == 1
+    assert not (project.root / rec.path).exists()
+    assert project.cities() == []
+
+
+def test_curation_updates_persist(tmp_path, tiny_project):
+    ids = [r.id for r in tiny_project.images(city="zagreb")[:3]]
+    tiny_project.set_status(ids, "rejected", "blurred")
+    tiny_project.set_city(ids[:1], "split")
+    reopened = Project.open(tiny_project.root)
+    assert {r.status for r in reopened.images() if r.id in ids} == {"rejected"}
+    assert reopened.image(ids[0]).city_slug == "split"
+    assert reopened.image(ids[1]).reason == "blurred"
+    stats = reopened.stats()
+    assert stats["cities"]["zagreb"]["rejected"] == 2
