@@ -305,6 +305,8 @@ def write_report(report: EvaluationReport, folder: Path | str, prefix: str = "")
         paths["places"] = folder / f"{prefix}{PLACES_FILE}"
         rows = [{**asdict(p), "correct": int(p.correct)} for p in report.places]
         atomic_write_text(paths["places"], _csv_text(rows))
+    else:  # no stale per-place file from an earlier evaluation beside this report
+        (folder / f"{prefix}{PLACES_FILE}").unlink(missing_ok=True)
     atomic_write_bytes(paths["confusion"], confusion_png(report.confusion, report.class_names))
     return paths
 
@@ -391,8 +393,10 @@ def choose_model(project: Project | None, run: str | None = None, model: Path | 
     if run is not None:
         if project is None:
             raise GeoSpottrError("--run needs a project (--project DIR)")
+        from .training.runs import BEST, LAST
+
         folder = project.runs_dir / run
-        for name in ("best.pt", "last.pt"):
+        for name in (BEST, LAST):
             if (folder / name).is_file():
                 return ModelChoice(folder / name, folder, run)
         known = sorted(p.name for p in project.runs_dir.iterdir() if p.is_dir()) if project.runs_dir.is_dir() else []

@@ -10,16 +10,17 @@ log-probabilities (a geometric mean of the per-view distributions, renormalised)
 likelihoods is how independent evidence combines: a city that every view finds plausible beats a city
 that one view loves and the others rule out, which an arithmetic mean of probabilities gets wrong.
 Dividing by the number of views (rather than summing) keeps the result calibrated like a single view,
-because views of one place are strongly correlated, not independent. Each view's probabilities are
-floored at `VIEW_FLOOR` first, so one confidently wrong view (a photo of a wall) cannot veto the city
-that all the other views agree on.
+because views of one place are strongly correlated, not independent: four identical views give back
+that view (up to the floor), not a sharpened one. Each view's probabilities are floored at `VIEW_FLOOR`
+first, so no single view can claim more than 100:1 odds against a city: one confidently wrong view (a
+photo of a wall) cannot veto the city the other views agree on. A group of one view is that view.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -30,12 +31,13 @@ from .errors import GeoSpottrError
 from .events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
 from .imaging import ImageError, decode, load_image, to_rgb
 from .importing import IMAGE_SUFFIXES
-from .models.bundle import BundleMeta, ClassInfo, load_bundle
+from .models.bundle import BundleError, BundleMeta, ClassInfo, load_bundle
+from .training.transforms import draft_size, eval_transform
 
 #: What a caller may hand to `Predictor.predict`: a file path, a decoded image, or the file's bytes.
 ImageSource = Union[str, Path, Image.Image, bytes, bytearray]
 #: Smallest probability one view may give a city before views are combined (see module docstring).
-VIEW_FLOOR = 1e-4
+VIEW_FLOOR = 1e-2
 DEFAULT_BATCH = 16
 
 
@@ -92,25 +94,14 @@ class GroupPrediction:
     failures: tuple[PredictFailure, ...] = field(default_factory=tuple)
 
 
-def eval_transform(meta: BundleMeta) -> Callable[[Image.Image], torch.Tensor]:
-    """The single preprocessing of a bundle at predict and evaluate time: shorter side to
-    `meta.image_size`, centre crop, tensor, normalise with the bundle's mean/std."""
-    from torchvision import transforms
-
-    return transforms.Compose([
-        transforms.Resize(meta.image_size),
-        transforms.CenterCrop(meta.image_size),
-        transforms.ToTensor(),
-        transforms.Normalize(meta.mean, meta.std),
-    ])
-
-
 def combine_views(probabilities: np.ndarray) -> np.ndarray:
     """One distribution from `(views, classes)` per-view probabilities: the mean of the floored
-    log-probabilities, renormalised (softmax). One view gives back that view (up to the floor)."""
+    log-probabilities, renormalised (softmax). One view gives back that view."""
     probs = np.asarray(probabilities, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] == 0:
         raise ValueError("combine_views needs a (views, classes) array with at least one view")
+    if probs.shape[0] == 1:
+        return probs[0] / probs[0].sum()
     logp = np.log(np.clip(probs, VIEW_FLOOR, 1.0)).mean(axis=0)
     logp -= logp.max()
     out = np.exp(logp)
@@ -142,7 +133,7 @@ class Predictor:
         self.device = torch.device(device)
         self.tta = tta
         self.source = source
-        self.transform = _transform_for(meta)
+        self.transform = eval_transform(meta)
         self.classes: list[ClassInfo] = list(meta.classes)
 
     @classmethod
@@ -153,13 +144,18 @@ class Predictor:
         """
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        model, meta = load_bundle(path, device)
+        try:
+            model, meta = load_bundle(path, device)
+        except BundleError:
+            raise
+        except GeoSpottrError as exc:  # e.g. an architecture this version does not have
+            raise BundleError(f"{path}: {exc}") from None
         return cls(model, meta, device=device, tta=tta, source=str(path))
 
     # ------------------------------------------------------------------ decoding
     def open(self, source: ImageSource, index: int = 0) -> Image.Image:
         """The source as an oriented RGB image; raises `ImageError` naming it."""
-        draft = (self.meta.image_size, self.meta.image_size)
+        draft = draft_size(self.meta.image_size)
         if isinstance(source, Image.Image):
             return source if source.mode == "RGB" else to_rgb(source)
         if isinstance(source, (bytes, bytearray)):
@@ -253,16 +249,6 @@ def _group_name(names: Sequence[str]) -> str:
     if len(parents) == 1 and parents != {"."}:
         return parents.pop()
     return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
-
-
-def _transform_for(meta: BundleMeta) -> Callable[[Image.Image], torch.Tensor]:
-    """The training package's eval transform when it exists (one definition for train and predict),
-    else ours."""
-    try:
-        from .training.transforms import eval_transform as training_eval_transform  # type: ignore[import-not-found]
-    except ImportError:
-        return eval_transform(meta)
-    return training_eval_transform(meta)
 
 
 def expand_inputs(paths: Iterable[Path | str]) -> list[Path]:

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -119,7 +120,16 @@ IMAGE_ORDERS: dict[str, str] = {
 #: Ids per `IN (...)` query: below SQLite's oldest host-parameter limit (999).
 _ID_CHUNK = 900
 
+_OPEN_PROJECTS: "weakref.WeakSet[Project]" = weakref.WeakSet()
+
 _IMAGE_SELECT = "SELECT images.*, cities.slug AS city_slug FROM images LEFT JOIN cities ON cities.id = images.city_id"
+
+
+def release_thread_connections() -> None:
+    """Close the calling thread's connections to every project: a short-lived worker thread (one per GUI
+    job) calls this as it ends, so connections do not pile up for the life of the project."""
+    for project in list(_OPEN_PROJECTS):
+        project.release_connection()
 
 
 class Project:
@@ -135,6 +145,7 @@ class Project:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        _OPEN_PROJECTS.add(self)
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -189,6 +200,16 @@ class Project:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def release_connection(self) -> None:
+        """Close the calling thread's connection (a worker thread about to end; see `release_thread_connections`)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._lock:
+                if conn in self._connections:
+                    self._connections.remove(conn)
+            conn.close()
 
     def close(self) -> None:
         with self._lock:

@@ -107,6 +107,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX sample_points_source ON sample_points(provider, source_id);
     """,
+    # 4: data-quality findings (core/quality): reviewed by the user, applied as reversible rejections
+    """
+    CREATE TABLE findings (
+        id           INTEGER PRIMARY KEY,
+        image_id     TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        kind         TEXT NOT NULL,       -- corrupt | placeholder | dark | bright | blurry | duplicate | ...
+        score        REAL NOT NULL,       -- higher = more certainly a problem (sorts the review list)
+        grp          TEXT,                -- duplicate group key, NULL for single-image findings
+        message      TEXT NOT NULL,
+        details      TEXT NOT NULL DEFAULT '{}',   -- JSON: what was measured
+        created      TEXT NOT NULL,
+        resolved     TEXT,                -- when applied or dismissed, NULL while open
+        resolution   TEXT CHECK (resolution IN ('rejected', 'dismissed')),
+        batch        INTEGER,             -- apply batch, for `geospottr clean --undo`
+        prev_status  TEXT,                -- the image's status and reason before it was rejected
+        prev_reason  TEXT
+    );
+    CREATE INDEX findings_open ON findings(resolved, kind);
+    CREATE INDEX findings_image ON findings(image_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,10 +1,16 @@
-"""State the workspaces share: the open project and the signals that keep views in step."""
+"""State the workspaces share: the open project, its curation history, and the signals that keep views in step."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from core.curation import CurationHistory, Edit
 from core.project import Project
+
+#: How many recently opened projects File > Recent lists.
+MAX_RECENT = 8
 
 
 class AppContext(QObject):
@@ -13,21 +19,51 @@ class AppContext(QObject):
     ``project_changed(Project)`` fires when another project is opened; ``images_changed()`` when images
     were added, relabelled, rejected or split (counts and grids refresh); ``status(str)`` shows a message
     in the status bar; ``model_selected(str)`` announces a model bundle path chosen in one view (Train ->
-    Evaluate / Predict / Challenge pick it up).
+    Evaluate / Predict / Challenge pick it up); ``curated(Edit)`` carries each curation edit, undo or redo
+    (as applied) so a grid can repaint just those images.
+
+    `history` is the project's undoable curation history (`core.curation`); every view that accepts,
+    rejects or relabels goes through it so Edit > Undo covers all of them.
     """
 
     project_changed = Signal(object)
     images_changed = Signal()
     status = Signal(str)
     model_selected = Signal(str)
+    curated = Signal(object)
 
     def __init__(self, project: Project, settings: QSettings | None = None) -> None:
         super().__init__()
-        self.project = project
         self.settings = settings or QSettings("GeoSpottr", "GeoSpottr")
+        self.project = project
+        self.history = self._new_history(project)
+        self.remember_project(project.root)
 
     def set_project(self, project: Project) -> None:
         old, self.project = self.project, project
         if old is not project:
             old.close()
+            self.history = self._new_history(project)
+        self.remember_project(project.root)
         self.project_changed.emit(project)
+
+    def _new_history(self, project: Project) -> CurationHistory:
+        history = CurationHistory(project)
+        history.add_listener(self._on_edit)
+        return history
+
+    def _on_edit(self, edit: Edit) -> None:
+        self.curated.emit(edit)
+        self.images_changed.emit()
+
+    # ------------------------------------------------------------------ recent projects
+    def recent_projects(self) -> list[str]:
+        value = self.settings.value("recentProjects", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [p for p in items if p]
+
+    def remember_project(self, root: Path) -> None:
+        path = str(root)
+        recent = [path] + [p for p in self.recent_projects() if p != path]
+        self.settings.setValue("recentProjects", recent[:MAX_RECENT])
+        self.settings.setValue("lastProject", path)

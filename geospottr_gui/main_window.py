@@ -1,17 +1,35 @@
-"""The main window: workspace navigation on the left, the current workspace on the right.
+"""The main window: workspace navigation, menus, status bar, drag-and-drop import, saved window state.
 
 Workspaces are listed in `WORKSPACES` as (title, module, class); each class takes an `AppContext`.
 Modules are imported when the window is built, never torch: views import core ML modules lazily
-inside the jobs they start, so the first window appears fast.
+inside the jobs they start, and the compute device is probed by a job after the window shows, so the
+first window appears fast.
 """
 
 from __future__ import annotations
 
+import html
 import importlib
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any
 
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, QListWidget, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QStackedWidget, QWidget)
+
+from core.events import PROGRESS, Control, Event, EventCallback
+from core.exporting import FORMATS, export
+from core.importing import import_source
+from core.project import Project
 
 from .context import AppContext
+from .views.dialogs import AboutDialog, ShortcutsDialog
+from .workers import JobHandle, start_job, stop_all_jobs
+
+log = logging.getLogger(__name__)
 
 WORKSPACES: list[tuple[str, str, str]] = [
     ("Dataset", "geospottr_gui.views.dataset_view", "DatasetView"),
@@ -20,23 +38,44 @@ WORKSPACES: list[tuple[str, str, str]] = [
     ("Predict", "geospottr_gui.views.predict_view", "PredictView"),
     ("Challenge", "geospottr_gui.views.challenge_view", "ChallengeView"),
 ]
+#: Wait this long after the window shows before probing the compute device (imports torch, ~1-2 s).
+DEVICE_PROBE_DELAY_MS = 1200
+
+
+def probe_versions(*, on_event: EventCallback, control: Control) -> dict[str, str]:  # noqa: ARG001
+    """Job: versions and compute device (`core.versions`; imports torch, so never on the UI thread)."""
+    from core.versions import runtime_versions
+
+    return runtime_versions()
+
+
+def open_project_job(path: str, create: bool, *, on_event: EventCallback, control: Control) -> Project:  # noqa: ARG001
+    """Job: open (or create) a project; opening sweeps temp files and may migrate, so not on the UI thread."""
+    return Project.init(path) if create else Project.open(path)
+
+
+def importable_paths(paths: list[Path]) -> list[Path]:
+    """What a drop may import: folders and CSV files."""
+    return [p for p in paths if p.is_dir() or (p.is_file() and p.suffix.lower() == ".csv")]
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, context: AppContext) -> None:
+    """`workspaces` defaults to `WORKSPACES`; tests of one workspace pass just theirs."""
+
+    def __init__(self, context: AppContext, workspaces: list[tuple[str, str, str]] | None = None) -> None:
         super().__init__()
         self.context = context
-        self.setWindowTitle("GeoSpottr")
+        self.versions: dict[str, str] | None = None
+        self.import_job: JobHandle | None = None
+        self.setAcceptDrops(True)
         self.nav = QListWidget()
         self.nav.setFixedWidth(140)
         self.stack = QStackedWidget()
         self.workspaces: dict[str, QWidget] = {}
-        for title, module, cls in WORKSPACES:
-            try:
-                view_cls = getattr(importlib.import_module(module), cls)
-            except ModuleNotFoundError:
-                continue  # a workspace still under construction in this checkout
-            view = view_cls(context)
+        for title, module, cls in WORKSPACES if workspaces is None else workspaces:
+            view = self._make_workspace(title, module, cls)
+            if view is None:
+                continue
             self.workspaces[title] = view
             self.nav.addItem(title)
             self.stack.addWidget(view)
@@ -47,5 +86,247 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.nav)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
-        self.nav.setCurrentRow(0)
-        self.resize(1280, 820)
+        dataset = self.workspaces.get("Dataset")
+        if dataset is not None and hasattr(dataset, "navigate"):
+            dataset.navigate.connect(self.show_workspace)
+
+        self._build_menus()
+        self._build_status_bar()
+        context.status.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        context.project_changed.connect(self._project_changed)
+        context.images_changed.connect(self._counts_timer.start)
+        context.curated.connect(lambda _edit: self._update_undo())
+        self._project_changed(context.project)
+        self._restore_state()
+        QTimer.singleShot(DEVICE_PROBE_DELAY_MS, self, self._probe_device)
+
+    def _make_workspace(self, title: str, module: str, cls: str) -> QWidget | None:
+        """A workspace widget; None when its module is not in this build; an error panel if it fails."""
+        if importlib.util.find_spec(module) is None:
+            return None  # a workspace still under construction in this checkout
+        try:
+            return getattr(importlib.import_module(module), cls)(self.context)
+        except Exception as exc:  # noqa: BLE001 - one broken workspace must not keep the app from starting
+            log.exception("workspace %s failed to load", title)
+            label = QLabel(f"The {html.escape(title)} workspace could not be loaded:<br>{html.escape(str(exc))}")
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            return label
+
+    # ------------------------------------------------------------------ menus
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [shortcut])
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&New project…", self.new_project, QKeySequence.StandardKey.New)
+        self._action(file, "&Open project…", self.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        self._action(file, "&Import folder…", self.import_folder_dialog, QKeySequence("Ctrl+I"))
+        self._action(file, "Import &CSV…", self.import_csv_dialog)
+        self._action(file, "&Export…", self.export_dialog, QKeySequence("Ctrl+E"))
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence("Ctrl+Z"))
+        self.redo_action = self._action(edit, "&Redo", self.redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        view = bar.addMenu("&View")
+        for n, title in enumerate(self.workspaces, 1):
+            self._action(view, title, lambda _checked=False, t=title: self.show_workspace(t), QKeySequence(f"Ctrl+{n}"))
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", lambda: ShortcutsDialog(self).exec(), QKeySequence("F1"))
+        self._action(help_menu, "&About GeoSpottr", lambda: AboutDialog(self.versions, self).exec())
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.context.recent_projects():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_project(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def show_workspace(self, title: str) -> None:
+        titles = list(self.workspaces)
+        if title in titles:
+            self.nav.setCurrentRow(titles.index(title))
+
+    # ------------------------------------------------------------------ status bar
+    def _build_status_bar(self) -> None:
+        self.project_label = QLabel()
+        self.counts_label = QLabel()
+        self.device_label = QLabel("device: probing…")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(200)
+        self.progress.hide()
+        self.progress_cancel = QPushButton("Cancel")
+        self.progress_cancel.hide()
+        self.progress_cancel.clicked.connect(lambda: self.import_job and self.import_job.cancel())
+        status = self.statusBar()
+        for widget in (self.progress, self.progress_cancel, self.project_label, self.counts_label, self.device_label):
+            status.addPermanentWidget(widget)
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(300)
+        self._counts_timer.timeout.connect(self._update_counts)
+
+    def _update_counts(self) -> None:
+        stats = self.context.project.stats()
+        rejected = sum(c["rejected"] for c in stats["cities"].values())
+        text = f"{stats['images']:,} images"
+        if rejected:
+            text += f" ({rejected:,} rejected)"
+        self.counts_label.setText(f"{text} · {len(stats['cities'])} cities")
+
+    def _probe_device(self) -> None:
+        start_job(self, probe_versions, on_finished=self._device_known,
+                  on_failed=lambda message: self.device_label.setText("device: unknown"))
+
+    def _device_known(self, versions: dict[str, str]) -> None:
+        self.versions = versions
+        self.device_label.setText(f"device: {versions.get('Device', 'unknown')}")
+
+    def _project_changed(self, project: Project) -> None:
+        self.project_label.setText(f"project: {project.root.name}")
+        self.project_label.setToolTip(str(project.root))
+        self.setWindowTitle(f"GeoSpottr — {project.root.name}")
+        self._update_counts()
+        self._update_undo()
+
+    # ------------------------------------------------------------------ undo / redo
+    def _update_undo(self) -> None:
+        history = self.context.history
+        self.undo_action.setEnabled(history.can_undo)
+        self.redo_action.setEnabled(history.can_redo)
+        self.undo_action.setText(f"&Undo {history.undo_text}" if history.can_undo else "&Undo")
+        self.redo_action.setText(f"&Redo {history.redo_text}" if history.can_redo else "&Redo")
+
+    def undo(self) -> None:
+        self._history_step(self.context.history.undo, "Undid")
+
+    def redo(self) -> None:
+        self._history_step(self.context.history.redo, "Redid")
+
+    def _history_step(self, step: Any, verb: str) -> None:
+        try:
+            edit = step()
+        except Exception as exc:  # noqa: BLE001 - GeoSpottrError or a database error: tell, keep running
+            QMessageBox.warning(self, "GeoSpottr", str(exc))
+            return
+        if edit is not None:
+            self.statusBar().showMessage(f"{verb}: {edit.text}", 4000)
+        self._update_undo()
+
+    # ------------------------------------------------------------------ projects
+    def new_project(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "New project: choose an empty folder")
+        if path:
+            self.open_project(path, create=True)
+
+    def open_project_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a GeoSpottr project folder")
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str, create: bool = False) -> JobHandle:
+        self.statusBar().showMessage(f"opening {path}…")
+        return start_job(self, open_project_job, path, create, on_finished=self.context.set_project,
+                         on_failed=lambda message: QMessageBox.warning(self, "Open project", message))
+
+    # ------------------------------------------------------------------ import / export
+    def import_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Import a folder (one sub-folder per city)")
+        if path:
+            self.import_paths([Path(path)])
+
+    def import_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a CSV", "", "CSV files (*.csv)")
+        if path:
+            self.import_paths([Path(path)])
+
+    def import_paths(self, paths: list[Path]) -> JobHandle | None:
+        """Import folders / CSVs one after the other in one job (new city names are added from the catalog)."""
+        if self.import_job is not None and self.import_job.running:
+            self.statusBar().showMessage("an import is already running", 4000)
+            return None
+        project = self.context.project
+
+        def run(*, on_event: EventCallback, control: Control) -> list[str]:
+            return [import_source(project, p, add_cities=True, on_event=on_event, control=control).summary()
+                    for p in paths]
+
+        self.progress.setValue(0)
+        self.progress.show()
+        self.progress_cancel.show()
+        self.import_job = start_job(self, run, on_event=self._import_event, on_finished=self._imported,
+                                    on_failed=self._import_failed, on_cancelled=lambda: self._import_ended("import cancelled"))
+        return self.import_job
+
+    def _import_event(self, event: Event) -> None:
+        if event.kind == PROGRESS and event.total:
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done or 0)
+
+    def _imported(self, summaries: list[str]) -> None:
+        self._import_ended("import: " + "; ".join(summaries))
+
+    def _import_failed(self, message: str) -> None:
+        self._import_ended("import failed")
+        QMessageBox.warning(self, "Import", message)
+
+    def _import_ended(self, message: str) -> None:
+        self.progress.hide()
+        self.progress_cancel.hide()
+        self.statusBar().showMessage(message, 10000)
+        self.context.images_changed.emit()
+
+    def export_dialog(self) -> None:
+        fmt, ok = QInputDialog.getItem(self, "Export", "Format", list(FORMATS), 0, False)
+        if not ok:
+            return
+        if fmt == "imagefolder":
+            out = QFileDialog.getExistingDirectory(self, "Export into an empty folder")
+        else:
+            out, _ = QFileDialog.getSaveFileName(self, "Export to", f"geospottr.{fmt}", f"{fmt} (*.{fmt})")
+        if out:
+            start_job(self, export, self.context.project, fmt, out,
+                      on_finished=lambda n: self.statusBar().showMessage(f"exported {n:,} images to {out}", 8000),
+                      on_failed=lambda message: QMessageBox.warning(self, "Export", message))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if importable_paths(paths):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = importable_paths([Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()])
+        if paths:
+            event.acceptProposedAction()
+            self.import_paths(paths)
+
+    # ------------------------------------------------------------------ window state
+    def _restore_state(self) -> None:
+        settings = self.context.settings
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        state = settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self.nav.setCurrentRow(min(int(settings.value("window/workspace", 0)), max(0, self.nav.count() - 1)))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        settings = self.context.settings
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/workspace", self.nav.currentRow())
+        stop_all_jobs()
+        super().closeEvent(event)

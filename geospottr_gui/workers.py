@@ -13,10 +13,11 @@ import logging
 import time
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from core.errors import Cancelled, GeoSpottrError
 from core.events import PROGRESS, Control, Event
+from core.project import release_thread_connections
 
 log = logging.getLogger(__name__)
 
@@ -57,69 +58,122 @@ class Worker(QObject):
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
             self.finished.emit(result)
+        finally:
+            release_thread_connections()  # this thread ends now; its SQLite connections must not linger
+            # End the thread from inside, so a UI thread blocked in `JobHandle.wait` is not waiting
+            # on its own queued `_end` call.
+            QThread.currentThread().quit()
+
+
+#: Jobs still running, so the window can stop them all before it closes (a QThread destroyed while
+#: running aborts the process).
+_LIVE: set["JobHandle"] = set()
+
+
+def stop_all_jobs(wait_ms: int = 30000) -> None:
+    """Cancel every running job and wait for its thread (app shutdown, test teardown)."""
+    handles = list(_LIVE)
+    for handle in handles:
+        handle.cancel()
+    for handle in handles:
+        handle.wait(wait_ms)
+        _LIVE.discard(handle)
 
 
 class JobHandle(QObject):
-    """A running job: cancel / pause / resume it; `done` fires once it has ended in any way."""
+    """A running job: cancel / pause / resume it; `done` fires once it has ended in any way.
+
+    The handle lives on the UI thread and relays the worker's signals to the caller's callbacks, so
+    every callback (a lambda included) runs on the UI thread: PySide would run a plain callable
+    connected straight to the worker in the worker's thread.
+    """
 
     done = Signal()
 
-    def __init__(self, worker: Worker, thread: QThread, parent: QObject | None = None) -> None:
+    def __init__(self, worker: Worker, thread: QThread, callbacks: dict[str, Callable[..., None] | None],
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
         self.thread = thread
         self.running = True
-        for signal in (worker.finished, worker.failed, worker.cancelled):
-            signal.connect(self._end)
+        self._control = worker.control  # the worker object is deleted when its thread ends
+        self._callbacks = callbacks
+        worker.event.connect(self._on_event)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
 
     @property
     def control(self) -> Control:
-        return self.worker.control
+        return self._control
 
     def cancel(self) -> None:
-        self.worker.control.cancel()
+        self._control.cancel()
 
     def pause(self) -> None:
-        self.worker.control.pause()
+        self._control.pause()
 
     def resume(self) -> None:
-        self.worker.control.resume()
+        self._control.resume()
 
     def wait(self, ms: int = 30000) -> bool:
         """Block until the thread ends (for shutdown and tests)."""
-        return self.thread.wait(ms)
+        try:
+            return self.thread.wait(ms)
+        except RuntimeError:  # the QThread was already deleted: it had ended
+            return True
+
+    @Slot(object)
+    def _on_event(self, event: Event) -> None:
+        self._call("on_event", event)
+
+    @Slot(object)
+    def _on_finished(self, result: object) -> None:
+        self._end("on_finished", result)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._end("on_failed", message)
 
     @Slot()
-    def _end(self, *_: object) -> None:
+    def _on_cancelled(self) -> None:
+        self._end("on_cancelled")
+
+    def _call(self, name: str, *args: object) -> None:
+        callback = self._callbacks.get(name)
+        if callback is not None:
+            callback(*args)
+
+    def _end(self, name: str, *args: object) -> None:
         self.running = False
-        self.thread.quit()
-        self.done.emit()
+        _LIVE.discard(self)
+        try:
+            self._call(name, *args)
+        finally:
+            self.done.emit()
 
 
 def start_job(parent: QObject, fn: Callable[..., Any], *args: Any, control: Control | None = None,
               on_event: Callable[[Event], None] | None = None, on_finished: Callable[[Any], None] | None = None,
               on_failed: Callable[[str], None] | None = None, on_cancelled: Callable[[], None] | None = None,
               **kwargs: Any) -> JobHandle:
-    """Run ``fn(*args, on_event=, control=, **kwargs)`` in a new QThread owned by `parent`.
+    """Run ``fn(*args, on_event=, control=, **kwargs)`` in a new QThread; the handle is a child of `parent`.
 
-    The callbacks run on the UI thread. Keep the returned handle to cancel the job.
+    The callbacks run on the UI thread (call this from the UI thread). Keep the returned handle to
+    cancel the job.
     """
     control = control or Control()
-    thread = QThread(parent)
+    # The thread belongs to the application, not to `parent`: closing a view while a job that cannot stop
+    # at once (a catalog load) still runs must not destroy a running QThread, which aborts the process.
+    thread = QThread(QCoreApplication.instance())
     worker = Worker(fn, args, kwargs, control)
     worker.moveToThread(thread)
-    handle = JobHandle(worker, thread, parent)
-    if on_event:
-        worker.event.connect(on_event)
-    if on_finished:
-        worker.finished.connect(on_finished)
-    if on_failed:
-        worker.failed.connect(on_failed)
-    if on_cancelled:
-        worker.cancelled.connect(on_cancelled)
+    handle = JobHandle(worker, thread, {"on_event": on_event, "on_finished": on_finished, "on_failed": on_failed,
+                                        "on_cancelled": on_cancelled}, parent)
     thread.started.connect(worker.run)
     thread.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
     handle._keep = worker  # the worker must outlive this function
+    _LIVE.add(handle)
     thread.start()
     return handle
-

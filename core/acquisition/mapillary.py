@@ -65,8 +65,11 @@ class MapillaryClient:
             raise GeoSpottrError(f"{URL_ENV} must be an http(s) URL, got {self.base_url!r}")
         self._auth = {"Authorization": f"OAuth {token}"}
 
-    def _api(self, path: str, what: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _api(self, path: str, what: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The JSON answer; None for 404 (an image deleted since the search)."""
         response = self.http.get(f"{self.base_url}{path}", what, params=params, headers=self._auth)
+        if response.status_code == 404:
+            return None
         if response.status_code in (401, 403):
             raise ApiDenied(redact(f"Mapillary refused the token: {_error_message(response)}", (self.token,)))
         if response.status_code != 200:
@@ -83,6 +86,8 @@ class MapillaryClient:
         """Images whose computed position lies in `bbox` (min_lon, min_lat, max_lon, max_lat)."""
         body = self._api("/images", "search", {"bbox": ",".join(f"{v:.6f}" for v in bbox),
                                                 "fields": SEARCH_FIELDS, "limit": min(limit, MAX_LIMIT)})
+        if body is None:
+            raise RequestFailed(f"search: HTTP 404 (is {URL_ENV} right?)")
         out = []
         for item in body.get("data") or []:
             parsed = _parse(item)
@@ -92,7 +97,7 @@ class MapillaryClient:
 
     def thumbnail_url(self, image_id: str) -> str | None:
         body = self._api(f"/{image_id}", "thumbnail url", {"fields": "thumb_1024_url"})
-        url = body.get("thumb_1024_url")
+        url = body.get("thumb_1024_url") if body is not None else None
         return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
 
     def download(self, image: MapillaryImage) -> bytes | None:

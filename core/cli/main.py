@@ -13,10 +13,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import Cancelled, GeoSpottrError
-from . import project_cmds, version_cmd
+from . import project_cmds, version_cmd, eval_cmds, download_cmds, train_cmds, clean_cmds
 
 #: Modules that add subcommands, in the order `--help` lists them.
-COMMAND_MODULES = [project_cmds, version_cmd]
+COMMAND_MODULES = [project_cmds, version_cmd, eval_cmds, download_cmds, train_cmds, clean_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,6 +50,9 @@ class Buffer:
     def clear(self) -> None:
         self._n = 0
 
+    def truncate(self, n: int) -> None:
+        self._n = min(self._n, max(0, n))
+
     def __len__(self) -> int:
         return self._n
 
@@ -104,36 +107,45 @@ class RunSeries:
     train_acc: Buffer = field(default_factory=Buffer)
     val_acc: Buffer = field(default_factory=Buffer)
 
+    #: Bumped whenever points are dropped, so a smoothed copy knows to start over.
+    version: int = 0
+
     def add_iteration(self, data: Mapping[str, Any]) -> None:
-        self.iteration.append(_num(data.get("iteration"), len(self.iteration) + 1))
+        """Append one iteration; one that is not after the last replaces the tail from there on.
+
+        A resumed run repeats the iterations it did after its last checkpoint: keeping both copies would
+        draw a zig-zag, so the curve shows what the resumed run actually did.
+        """
+        it = _num(data.get("iteration"), len(self.iteration) + 1)
+        if len(self.iteration) and it <= self.iteration.view[-1]:
+            keep = int(np.searchsorted(self.iteration.view, it))
+            for buf in (self.iteration, self.loss, self.lr):
+                buf.truncate(keep)
+            self.version += 1
+        self.iteration.append(it)
         self.loss.append(_num(data.get("loss")))
         self.lr.append(_num(data.get("lr")))
 
     def add_epoch(self, data: Mapping[str, Any]) -> None:
-        self.epoch.append(_num(data.get("epoch"), len(self.epoch) + 1))
+        ep = _num(data.get("epoch"), len(self.epoch) + 1)
+        if len(self.epoch) and ep <= self.epoch.view[-1]:
+            keep = int(np.searchsorted(self.epoch.view, ep))
+            for buf in (self.epoch, self.train_loss, self.val_loss, self.train_acc, self.val_acc):
+                buf.truncate(keep)
+        self.epoch.append(ep)
         for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
             getattr(self, key).append(_num(data.get(key)))
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]], label: str = "") -> "RunSeries":
-        """Rebuild a run's curves from its metrics records (``{"kind": ..., ...data}`` per line).
-
-        A resumed run repeats iterations it had logged before the kill; the later record wins, so the
-        curve shows what the resumed run actually did instead of a zig-zag.
-        """
-        iters: dict[float, Mapping[str, Any]] = {}
-        epochs: dict[float, Mapping[str, Any]] = {}
-        for rec in records:
-            data = rec.get("data", rec) if isinstance(rec.get("data"), Mapping) else rec
-            if rec.get("kind") == "iteration":
-                iters[_num(data.get("iteration"), len(iters) + 1)] = data
-            elif rec.get("kind") == "epoch":
-                epochs[_num(data.get("epoch"), len(epochs) + 1)] = data
+        """Rebuild a run's curves from its metrics.jsonl records (``{"kind": ..., "data": {...}}``)."""
         series = cls(label=label)
-        for key in sorted(iters):
-            series.add_iteration({**iters[key], "iteration": key})
-        for key in sorted(epochs):
-            series.add_epoch({**epochs[key], "epoch": key})
+        for rec in records:
+            data = rec.get("data") or {}
+            if rec.get("kind") == "iteration":
+                series.add_iteration(data)
+            elif rec.get("kind") == "epoch":
+                series.add_epoch(data)
         return series
 
 
@@ -163,6 +175,7 @@ class TrainingPlots(QWidget):
         pg.setConfigOptions(antialias=False, background="w", foreground="k")
         self.current = RunSeries(label="current")
         self._smooth = EmaSmoother()
+        self._smooth_version = 0
         self._overlays: dict[str, tuple[RunSeries, dict[str, pg.PlotDataItem]]] = {}
         self._dirty = False
         self.redraws = 0
@@ -293,6 +306,9 @@ class TrainingPlots(QWidget):
             return
         self._dirty = False
         cur = self.current
+        if cur.version != self._smooth_version or len(self._smooth.out) > len(cur.loss):
+            self._smooth.reset()
+            self._smooth_version = cur.version
         done = len(self._smooth.out)
         if done < len(cur.loss):
             self._smooth.extend(cur.loss.view[done:])

@@ -28,7 +28,7 @@ def _train(project, steps: int = 60) -> tuple[torch.nn.Module, "object"]:
     from core.imaging import load_image
     from core.models import registry
     from core.models.bundle import BundleMeta, ClassInfo
-    from core.prediction import eval_transform
+    from core.training.transforms import eval_transform
 
     cities = project.cities()
     meta = BundleMeta(arch="baseline", image_size=IMAGE_SIZE, run_id="tiny",

@@ -1,0 +1,598 @@
+"""A download job: fill each city up to a target count from Street View or Mapillary, resumably.
+
+API for the CLI and the GUI (call from a worker thread; events arrive on the job's threads, one at a
+time)::
+
+    config = DownloadConfig(provider="streetview", cities=["zagreb"], per_city=100, workers=4, seed=0)
+    estimate = estimate_cost(project, config)          # what is missing and what it may cost
+    summary = run_download(project, config, on_event, control)
+
+Meaning of the target: a city is done when it holds ``per_city`` non-rejected images *from this
+provider* (imports and the other provider do not count; images a user rejected in review do not count,
+so a re-run replaces them). Re-running the same command therefore resumes: it downloads only what is
+missing, walking the same seeded point sequence and skipping points tried before.
+
+Why a kill loses nothing and duplicates nothing: an image file is written atomically and then its row
+committed (`Project.add_image`); a point is recorded as tried only after its outcome is stored; panoramas
+already in the project are recognised by ``(source, source_id)`` before any billed request; and the
+heading is seeded by the pano id, so a point re-tried after a kill asks for the very same frame.
+Workers of one job claim a panorama before downloading it, and a lock file lets one download job at a
+time work on a project.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from filelock import FileLock, Timeout
+
+from .. import geo
+from ..errors import Cancelled, GeoSpottrError
+from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventCallback, ignore_events
+from ..imaging import ImageError, ValidImage
+from ..project import City, Project, utcnow
+from . import keys, mapillary, streetview
+from .http import HttpClient, RequestFailed, RetryPolicy
+from .photos import accept_photo
+from .sampling import AddressBook, Area, PointKey, PointSource, point_key, seeded, tile_around, uniform_points
+
+PROVIDERS = ("streetview", "mapillary")
+#: USD per 1,000 Street View Static images at Google's list price for the first 100k a month; metadata is
+#: free. Prices change and differ by contract: pass your own.
+DEFAULT_PRICE_PER_1000 = 7.0
+
+NO_COVERAGE, DUPLICATE, SAVED, REJECTED = "no_coverage", "duplicate", "saved", "rejected"
+
+
+@dataclass
+class DownloadConfig:
+    """Everything a download needs. `key` (Street View API key or Mapillary token) and `signing_secret`
+    are looked up in the environment and the OS keyring when None; they are never stored or printed."""
+
+    provider: str = "streetview"
+    cities: Sequence[str] | None = None        # slugs or names; None: every city of the project
+    per_city: int | None = None                # None: each city's own target_count
+    workers: int = 4
+    seed: int = 0
+    addresses: Path | None = None              # address book to sample from; None: uniform in the area
+    key: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
+    streetview: streetview.StreetViewParams = field(default_factory=streetview.StreetViewParams)
+    mapillary: mapillary.MapillaryParams = field(default_factory=mapillary.MapillaryParams)
+    price_per_1000: float = DEFAULT_PRICE_PER_1000
+    max_image_requests: int | None = None      # the request budget: image downloads, the billed calls
+    qps: float | None = 25.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    points_per_image: int = 25                 # give up on a city after this many points per missing image
+    max_consecutive_errors: int = 20           # a dead server stops the job instead of spinning
+    base_url: str | None = None                # else $GEOSPOTTR_STREETVIEW_URL / $GEOSPOTTR_MAPILLARY_URL
+
+    def check(self) -> None:
+        if self.provider not in PROVIDERS:
+            raise GeoSpottrError(f"provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}")
+        if self.workers < 1:
+            raise GeoSpottrError("--workers must be at least 1")
+        if self.per_city is not None and self.per_city < 0:
+            raise GeoSpottrError("--per-city cannot be negative")
+        if self.max_image_requests is not None and self.max_image_requests < 0:
+            raise GeoSpottrError("the request budget cannot be negative")
+
+
+@dataclass(frozen=True)
+class CityPlan:
+    slug: str
+    name: str
+    have: int      # non-rejected images of this city from this provider
+    target: int
+
+    @property
+    def needed(self) -> int:
+        return max(0, self.target - self.have)
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a run would download and an upper bound of what it costs (every image request billed)."""
+
+    provider: str
+    plans: tuple[CityPlan, ...]
+    price_per_1000: float
+
+    @property
+    def images(self) -> int:
+        return sum(p.needed for p in self.plans)
+
+    @property
+    def cost(self) -> float:
+        return self.images * self.price_per_1000 / 1000 if self.provider == "streetview" else 0.0
+
+    def describe(self) -> str:
+        lines = [f"{p.slug:<20} have {p.have:>6} / {p.target:<6} to download {p.needed}" for p in self.plans]
+        if self.provider == "streetview":
+            lines.append(f"{self.images} Street View images x ${self.price_per_1000:g} per 1,000 = about "
+                         f"${self.cost:,.2f} (metadata lookups are free; placeholders refused may add a little)")
+        else:
+            lines.append(f"{self.images} Mapillary images (free with an access token)")
+        return "\n".join(lines)
+
+
+@dataclass
+class CityResult:
+    slug: str
+    target: int
+    have: int
+    saved: int = 0
+    no_coverage: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: int = 0
+    points: int = 0
+    stop_reason: str | None = None   # why the city ended short of its target
+
+    def counts(self) -> dict[str, int]:
+        return {"saved": self.saved, "no_coverage": self.no_coverage, "duplicates": self.duplicates,
+                "rejected": self.rejected, "errors": self.errors, "have": self.have, "target": self.target}
+
+
+@dataclass
+class DownloadSummary:
+    provider: str
+    price_per_1000: float
+    cities: dict[str, CityResult] = field(default_factory=dict)
+    image_requests: int = 0
+    requests: int = 0
+    retries: int = 0
+    stop_reason: str | None = None
+
+    @property
+    def cost(self) -> float:
+        """Upper bound of the money spent: every image request counted as billed."""
+        return self.image_requests * self.price_per_1000 / 1000 if self.provider == "streetview" else 0.0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(c, name) for c in self.cities.values())
+
+    def lines(self) -> list[str]:
+        out = [f"{'city':<20}{'have/target':>13}{'saved':>7}{'no coverage':>13}{'duplicates':>12}{'rejected':>10}{'errors':>8}"]
+        for c in self.cities.values():
+            out.append(f"{c.slug:<20}{f'{c.have}/{c.target}':>13}{c.saved:>7}{c.no_coverage:>13}{c.duplicates:>12}"
+                       f"{c.rejected:>10}{c.errors:>8}" + (f"  ({c.stop_reason})" if c.stop_reason else ""))
+        cost = f", about ${self.cost:,.2f}" if self.provider == "streetview" else " (free)"
+        out.append(f"saved {self.total('saved')}, skipped for no coverage {self.total('no_coverage')}, duplicates "
+                   f"{self.total('duplicates')}, rejected {self.total('rejected')}, errors {self.total('errors')}; "
+                   f"{self.image_requests} image requests{cost}; {self.requests} HTTP requests, {self.retries} retries")
+        if self.stop_reason:
+            out.append(f"stopped: {self.stop_reason}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "cost": round(self.cost, 4), "image_requests": self.image_requests,
+                "requests": self.requests, "retries": self.retries, "stop_reason": self.stop_reason,
+                "cities": {slug: {**c.counts(), "stop_reason": c.stop_reason} for slug, c in self.cities.items()}}
+
+
+class DownloadCancelled(Cancelled):
+    """The user cancelled; `summary` holds what was done (everything saved so far stays saved)."""
+
+    def __init__(self, summary: DownloadSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+# ---------------------------------------------------------------------------------------------- planning
+def _source(provider: str) -> str:
+    return streetview.SOURCE if provider == "streetview" else mapillary.SOURCE
+
+
+def _have(project: Project, city: City, source: str) -> int:
+    return project.conn.execute("SELECT COUNT(*) FROM images WHERE city_id = ? AND source = ? AND status != 'rejected'",
+                                (city.id, source)).fetchone()[0]
+
+
+def _selected_cities(project: Project, names: Sequence[str] | None) -> list[City]:
+    cities = project.cities() if names is None else [project.city(n) for n in names]
+    if not cities:
+        raise GeoSpottrError("this project has no cities yet; add some with `geospottr cities --add NAME`")
+    return list({c.slug: c for c in cities}.values())
+
+
+def plan(project: Project, config: DownloadConfig) -> list[CityPlan]:
+    """Per selected city: images held from this provider, the target, hence what is missing."""
+    config.check()
+    source = _source(config.provider)
+    return [CityPlan(c.slug, c.name, _have(project, c, source), c.target_count if config.per_city is None else config.per_city)
+            for c in _selected_cities(project, config.cities)]
+
+
+def estimate_cost(project: Project, config: DownloadConfig) -> CostEstimate:
+    """The plan and its price before anything is requested (show it and ask before `run_download`)."""
+    return CostEstimate(config.provider, tuple(plan(project, config)), config.price_per_1000)
+
+
+# ---------------------------------------------------------------------------------------------- providers
+@dataclass(frozen=True)
+class _Candidate:
+    """An image a point led to: its id, the metadata to store, and the (billed) call that fetches it."""
+
+    source_id: str
+    meta: dict[str, Any]
+    fetch: Callable[[], bytes | None]
+
+
+Taken = Callable[[str], bool]
+
+
+class _StreetViewSource:
+    source = streetview.SOURCE
+
+    def __init__(self, client: streetview.StreetViewClient, params: streetview.StreetViewParams, seed: int) -> None:
+        self.client, self.params, self.seed = client, params, seed
+
+    def find(self, lat: float, lon: float, taken: Taken) -> _Candidate | str:
+        pano = self.client.metadata(lat, lon, self.params)
+        if pano is None:
+            return NO_COVERAGE
+        if taken(pano.pano_id):
+            return DUPLICATE
+        heading = self.params.heading(pano.pano_id, self.seed)
+        meta = {"lat": pano.lat, "lon": pano.lon, "location_id": pano.pano_id, "heading": heading,
+                "pitch": self.params.pitch, "fov": self.params.fov, "captured_at": pano.date,
+                "licence": streetview.LICENCE, "attribution": pano.copyright}
+        return _Candidate(pano.pano_id, meta, lambda: self.client.image(pano, heading, self.params))
+
+    def accept(self, data: bytes, name: str) -> ValidImage:
+        return accept_photo(data, name, (self.params.size, self.params.size))
+
+
+class _MapillarySource:
+    source = mapillary.SOURCE
+
+    def __init__(self, client: mapillary.MapillaryClient, params: mapillary.MapillaryParams) -> None:
+        self.client, self.params = client, params
+
+    def find(self, lat: float, lon: float, taken: Taken) -> _Candidate | str:
+        found = [i for i in self.client.search(tile_around(lat, lon, self.params.tile_m))
+                 if self.params.include_panos or not i.is_pano]
+        if not found:
+            return NO_COVERAGE
+        fresh = [i for i in found if not taken(i.id)]
+        if not fresh:
+            return DUPLICATE
+        best = min(fresh, key=lambda i: (geo.haversine_km(lat, lon, i.lat, i.lon), i.id))
+        meta = {"lat": best.lat, "lon": best.lon, "heading": best.compass_angle, "captured_at": best.captured_at,
+                "licence": mapillary.LICENCE, "attribution": best.attribution}
+        return _Candidate(best.id, meta, lambda: self.client.download(best))
+
+    def accept(self, data: bytes, name: str) -> ValidImage:
+        return accept_photo(data, name, None, self.params.min_side)
+
+
+# ---------------------------------------------------------------------------------------------- the job
+class _Stop(Exception):
+    """Internal: the whole job ends (budget reached, fatal error already stored)."""
+
+
+@dataclass
+class _Task:
+    """One city's share of the job."""
+
+    city: City
+    result: CityResult
+    points: PointSource
+    max_points: int
+
+
+class _Job:
+    """Shared state of one run: claims, budget, counters; the worker loop and one point's handling."""
+
+    def __init__(self, project: Project, config: DownloadConfig, provider: Any, emit: EventCallback,
+                 control: Control, summary: DownloadSummary) -> None:
+        self.project, self.config, self.provider, self.emit = project, config, provider, emit
+        self.control, self.summary = control, summary
+        self.cond = threading.Condition()
+        self.claimed: set[str] = set()
+        self.reserved = 0
+        self.consecutive_errors = 0
+        self.stop = threading.Event()
+        self.halted = False
+        self.fatal: BaseException | None = None
+
+    # -------------------------------------------------------------- database helpers
+    def taken(self, source_id: str) -> bool:
+        """Already stored, being fetched by another worker, or refused before (never pay twice)."""
+        if source_id in self.claimed or self.project.has_source(self.provider.source, source_id):
+            return True
+        return self.project.conn.execute(
+            "SELECT 1 FROM sample_points WHERE provider = ? AND source_id = ? AND outcome IN (?, ?)",
+            (self.config.provider, source_id, REJECTED, NO_COVERAGE)).fetchone() is not None
+
+    def was_tried(self, city: City) -> Callable[[PointKey], bool]:
+        def check(key: PointKey) -> bool:
+            return self.project.conn.execute(
+                "SELECT 1 FROM sample_points WHERE provider = ? AND city_id = ? AND lat_e6 = ? AND lon_e6 = ?",
+                (self.config.provider, city.id, *key)).fetchone() is not None
+        return check
+
+    def record(self, city: City, point: tuple[float, float], outcome: str, source_id: str | None) -> None:
+        with self.project.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO sample_points(provider, city_id, lat_e6, lon_e6, outcome, source_id, tried_at)"
+                      " VALUES(?,?,?,?,?,?,?)", (self.config.provider, city.id, *point_key(*point), outcome, source_id, utcnow()))
+
+    # -------------------------------------------------------------- the worker pool
+    def run(self, tasks: list[_Task]) -> None:
+        """Work through the cities in order with one pool of threads for the whole job (each thread keeps
+        one SQLite connection). Threads meet at a barrier after each city; its action reports the city
+        and decides, once for all, whether to go on."""
+        if not tasks:
+            return
+        size = min(self.config.workers, max(t.result.target - t.result.have for t in tasks))
+        position = iter(range(1, len(tasks) + 1))
+
+        def city_finished() -> None:
+            index = next(position)
+            self._city_done(tasks[index - 1])
+            self.halted = self.stop.is_set() or self.control.cancelled
+            if index < len(tasks) and not self.halted:
+                self.progress(tasks[index].city, tasks[index].result, "starting")
+
+        barrier = threading.Barrier(size, action=city_finished)
+        threads = [threading.Thread(target=self._pool_thread, args=(tasks, barrier), name=f"download-{i}", daemon=True)
+                   for i in range(size)]
+        self.progress(tasks[0].city, tasks[0].result, "starting")
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)
+        except KeyboardInterrupt:
+            self.control.cancel()
+            for t in threads:
+                t.join()
+            raise
+
+    def _pool_thread(self, tasks: list[_Task], barrier: threading.Barrier) -> None:
+        try:
+            for task in tasks:
+                self._worker(task)
+                barrier.wait()
+                if self.halted:
+                    return
+        except threading.BrokenBarrierError:
+            return
+        except BaseException as exc:  # noqa: BLE001 - a denied key, a dead server, a bug: the main thread raises it
+            with self.cond:
+                self.fatal = self.fatal or exc
+            self.stop.set()
+            barrier.abort()
+
+    def _city_done(self, task: _Task) -> None:
+        result = task.result
+        self.emit(Event(DONE, f"{result.slug}: {result.have}/{result.target}", done=result.have, total=result.target,
+                        scope=result.slug, data=result.counts()))
+        if result.stop_reason and result.have < result.target:
+            self.emit(Event(WARNING, f"{result.slug}: {result.stop_reason}", scope=result.slug))
+
+    def _worker(self, task: _Task) -> None:
+        """Take points for one city until it is full, its points run out, or the job stops."""
+        city, result, points, max_points = task.city, task.result, task.points, task.max_points
+        try:
+            while not self.stop.is_set():
+                self.control.checkpoint()
+                with self.cond:
+                    while (result.have + self.reserved >= result.target and self.reserved
+                           and not self.control.cancelled and not self.stop.is_set()):
+                        self.cond.wait(0.1)  # the last slots are being fetched: wait to see if they fail
+                    if self.control.cancelled:
+                        continue  # the checkpoint at the top of the loop raises
+                    if result.have >= result.target or self.stop.is_set():
+                        return
+                    if result.points >= max_points:
+                        result.stop_reason = result.stop_reason or (
+                            f"only {result.have} found after {result.points} points: little coverage in this area")
+                        return
+                point = points.next()
+                with self.cond:
+                    if point is None:
+                        result.stop_reason = result.stop_reason or "the address book has no more untried points here"
+                        return
+                    result.points += 1
+                self._point(city, result, point)
+        except Cancelled:
+            return
+        except _Stop:
+            self.stop.set()
+
+    def _point(self, city: City, result: CityResult, point: tuple[float, float]) -> None:
+        try:
+            outcome, source_id = self._try(city, result, point)
+        except (RequestFailed, ImageError) as exc:
+            with self.cond:
+                result.errors += 1
+                self.consecutive_errors += 1
+                too_many = self.consecutive_errors >= self.config.max_consecutive_errors
+            self.emit(Event(ERROR, str(exc), scope=city.slug, data={"city": city.slug}))
+            if too_many:
+                raise GeoSpottrError(f"stopped after {self.consecutive_errors} failed requests in a row "
+                                     f"(last: {exc}); check the network or the service URL") from None
+            self.progress(city, result, "error")
+            return
+        with self.cond:
+            self.consecutive_errors = 0
+        if outcome:
+            self.progress(city, result, outcome if source_id is None else f"{outcome} {source_id}")
+
+    def _try(self, city: City, result: CityResult, point: tuple[float, float]) -> tuple[str | None, str | None]:
+        """Handle one point; returns (outcome, source id) or (None, None) when the point went unused."""
+        found = self.provider.find(point[0], point[1], self.taken)
+        if isinstance(found, str):
+            self.record(city, point, found, None)
+            with self.cond:
+                if found == NO_COVERAGE:
+                    result.no_coverage += 1
+                else:
+                    result.duplicates += 1
+            return found, None
+        with self.cond:
+            if result.have + self.reserved >= result.target:
+                return None, None  # target met meanwhile: leave the point untried for a later run
+            if self.taken(found.source_id):
+                duplicate = True
+            else:
+                duplicate = False
+                budget = self.config.max_image_requests
+                if budget is not None and self.summary.image_requests >= budget:
+                    self.summary.stop_reason = f"the request budget of {budget} images is spent"
+                    raise _Stop()
+                self.claimed.add(found.source_id)
+                self.reserved += 1
+                self.summary.image_requests += 1
+        if duplicate:
+            self.record(city, point, DUPLICATE, found.source_id)
+            with self.cond:
+                result.duplicates += 1
+            return DUPLICATE, found.source_id
+        outcome = None
+        try:
+            outcome = self._fetch_and_store(city, result, found)
+        finally:
+            with self.cond:
+                self.reserved -= 1
+                if outcome is None:  # failed: another point may lead to this image again
+                    self.claimed.discard(found.source_id)
+                self.cond.notify_all()
+        self.record(city, point, outcome, found.source_id)
+        return outcome, found.source_id
+
+    def _fetch_and_store(self, city: City, result: CityResult, found: _Candidate) -> str:
+        data = found.fetch()
+        if data is None:
+            with self.cond:
+                result.no_coverage += 1
+            return NO_COVERAGE
+        name = f"{self.provider.source} image {found.source_id}"
+        try:
+            valid = self.provider.accept(data, name)
+        except ImageError as exc:
+            with self.cond:
+                result.rejected += 1
+            self.emit(Event(WARNING, str(exc), scope=city.slug, data={"city": city.slug, "source_id": found.source_id}))
+            return REJECTED
+        record = self.project.add_image(valid.jpeg, sha256=valid.sha256, width=valid.width, height=valid.height,
+                                        city=city.slug, source=self.provider.source, source_id=found.source_id,
+                                        **found.meta)
+        with self.cond:
+            if record is None:  # byte-identical to an image already stored (another source id, same frame)
+                result.duplicates += 1
+                return DUPLICATE
+            result.have += 1
+            result.saved += 1
+        return SAVED
+
+    def progress(self, city: City, result: CityResult, message: str) -> None:
+        with self.cond:
+            data = {**result.counts(), "city": city.slug, "cost": round(self.summary.cost, 4),
+                    "image_requests": self.summary.image_requests}
+        if self.config.provider == "streetview":
+            message = f"{message}, ${data['cost']:.2f} so far"
+        self.emit(Event(PROGRESS, message, done=data["have"], total=result.target, scope=city.slug, data=data))
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+def _client(config: DownloadConfig, http: HttpClient, secret: str, signing_secret: str | None) -> Any:
+    if config.provider == "streetview":
+        client = streetview.StreetViewClient(http, secret, signing_secret, config.base_url)
+        return _StreetViewSource(client, config.streetview, config.seed)
+    return _MapillarySource(mapillary.MapillaryClient(http, secret, config.base_url), config.mapillary)
+
+
+def _credentials(config: DownloadConfig) -> tuple[str, str | None]:
+    if config.provider == "streetview":
+        key = keys.find_secret(keys.GOOGLE_KEY, config.key)
+        if not key:
+            raise GeoSpottrError("no Google Maps API key: pass --key, set GOOGLE_MAPS_API_KEY, or store it with "
+                                 "`keyring set geospottr google_maps_api_key`")
+        return key, keys.find_secret(keys.GOOGLE_SIGNING_SECRET, config.signing_secret)
+    token = keys.find_secret(keys.MAPILLARY_TOKEN, config.key)
+    if not token:
+        raise GeoSpottrError("no Mapillary access token: pass --token, set MAPILLARY_ACCESS_TOKEN, or store it "
+                             "with `keyring set geospottr mapillary_access_token` (free at mapillary.com/dashboard/developers)")
+    return token, None
+
+
+def run_download(project: Project, config: DownloadConfig, on_event: EventCallback = ignore_events,
+                 control: Control | None = None) -> DownloadSummary:
+    """Download until every selected city holds its target from `config.provider`; returns the summary.
+
+    Events: ``progress`` per point tried (scope = city slug; done/total = have/target; data = counts,
+    ``cost`` so far and ``image_requests``), ``warning`` for refused images, ``error`` for failed requests,
+    ``done`` per city and finally with scope ``"download"`` (data = `DownloadSummary.to_dict()`).
+    Raises `GeoSpottrError` for a refused key (the API's message, key redacted) or a dead server, and
+    `DownloadCancelled` (a `Cancelled`, carrying the summary) once `control.cancel()` has let the images
+    in flight finish.
+    """
+    control = control or Control()
+    plans = plan(project, config)
+    secret, signing_secret = _credentials(config)
+    secrets = (secret, signing_secret)
+    summary = DownloadSummary(config.provider, config.price_per_1000)
+    lock = FileLock(str(project.cache_dir / "download.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise GeoSpottrError("another download is running on this project; wait for it or cancel it") from None
+    emit = _serialized(on_event)
+    http: HttpClient | None = None
+    try:
+        with keys.redact_http_logs(secrets):
+            def on_retry(what: str, reason: str, delay: float) -> None:
+                emit(Event(LOG, f"{what}: {reason}; retrying in {delay:.2f} s", scope="download"))
+
+            http = HttpClient(config.retry, control, config.qps, secrets, on_retry, seed=config.seed)
+            job = _Job(project, config, _client(config, http, secret, signing_secret), emit, control, summary)
+            cities = {c.slug: c for c in _selected_cities(project, config.cities)}
+            book = _address_book(config, cities, job)
+            tasks = []
+            for p in plans:
+                city = cities[p.slug]
+                result = summary.cities[p.slug] = CityResult(p.slug, p.target, p.have)
+                if p.needed:
+                    sampler = (book.points(p.slug, seeded(config.seed, "addresses", p.slug)) if book is not None
+                               else uniform_points(Area.of(city), seeded(config.seed, "uniform", p.slug)))
+                    tasks.append(_Task(city, result, PointSource(sampler, job.was_tried(city)),
+                                       max(100, config.points_per_image * p.needed)))
+            job.run(tasks)
+            if job.fatal is not None:
+                raise job.fatal
+            if control.cancelled:
+                raise DownloadCancelled(summary)
+            job.emit(Event(DONE, "download finished", scope="download", data=summary.to_dict()))
+            return summary
+    finally:
+        if http is not None:
+            summary.requests, summary.retries = http.requests_sent, http.retries
+            http.close()
+        lock.release()
+
+
+def _serialized(on_event: EventCallback) -> EventCallback:
+    """`on_event` called by one worker at a time (tqdm bars and Qt re-emitters are not re-entrant)."""
+    lock = threading.Lock()
+
+    def emit(event: Event) -> None:
+        with lock:
+            on_event(event)
+    return emit
+
+
+def _address_book(config: DownloadConfig, cities: dict[str, City], job: _Job) -> AddressBook | None:
+    if config.addresses is None:
+        return None
+    job.emit(Event(LOG, f"reading addresses from {config.addresses}", scope="download"))
+    book = AddressBook(config.addresses, {slug: Area.of(c) for slug, c in cities.items()})
+    inside = ", ".join(f"{slug} {book.count(slug)}" for slug in cities)
+    job.emit(Event(LOG, f"{book.read:,} addresses read; inside the cities: {inside}", scope="download"))
+    return book

@@ -1,0 +1,116 @@
+"""``geospottr download``: fill the project's cities from Street View or Mapillary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import GeoSpottrError
+from .common import job, open_project
+
+TERMS = """\
+Sources and their terms:
+  streetview  Google Street View Static API (billed per image; metadata lookups are free). Google's
+              Maps Platform Terms restrict storing, caching and redistributing Street View content and
+              using it to train models; check that your use is allowed before you download.
+              Key: --key, else $GOOGLE_MAPS_API_KEY, else the OS keyring
+              (`keyring set geospottr google_maps_api_key`); optional URL signing secret from
+              $GOOGLE_MAPS_SIGNING_SECRET or `keyring set geospottr google_maps_signing_secret`.
+  mapillary   Mapillary API v4 (free access token). Images are CC BY-SA 4.0: credit each creator
+              (stored per image with its link) and share derived datasets under the same licence.
+              Token: --token, else $MAPILLARY_ACCESS_TOKEN, else `keyring set geospottr mapillary_access_token`.
+Keys and tokens are never written to the project or printed.
+
+--per-city N means: until each city holds N images from this provider (rejected ones do not count).
+Re-running the same command resumes: it downloads only what is missing and never retries a point.
+Service URLs: $GEOSPOTTR_STREETVIEW_URL, $GEOSPOTTR_MAPILLARY_URL (proxies, testing)."""
+
+
+def _config(args: argparse.Namespace):  # noqa: ANN202 - DownloadConfig, imported lazily
+    from ..acquisition.http import RetryPolicy
+    from ..acquisition.jobs import DEFAULT_PRICE_PER_1000, DownloadConfig
+    from ..acquisition.mapillary import MapillaryParams
+    from ..acquisition.streetview import StreetViewParams
+
+    if args.all and args.cities:
+        raise GeoSpottrError("give --cities or --all, not both")
+    cities = None if args.all or not args.cities else [c.strip() for c in args.cities.split(",") if c.strip()]
+    return DownloadConfig(
+        provider=args.provider, cities=cities, per_city=args.per_city, workers=args.workers, seed=args.seed,
+        addresses=args.addresses, key=args.key if args.provider == "streetview" else args.token,
+        streetview=StreetViewParams(size=args.size, pitch=args.pitch, fov=args.fov, radius_m=args.radius_m,
+                                    outdoor=args.outdoor),
+        mapillary=MapillaryParams(tile_m=args.tile_m, include_panos=args.include_panos),
+        price_per_1000=DEFAULT_PRICE_PER_1000 if args.price_per_1000 is None else args.price_per_1000, max_image_requests=args.budget, qps=args.qps or None,
+        retry=RetryPolicy(max_retries=args.retries, base_delay_s=args.backoff, timeout_s=args.timeout))
+
+
+def _confirm(text: str) -> bool:
+    if not sys.stdin.isatty():
+        raise GeoSpottrError("this download costs money: confirm with --yes when not running interactively")
+    answer = input(f"{text}\nProceed? [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from ..acquisition.jobs import DownloadCancelled, estimate_cost, run_download
+
+    config = _config(args)
+    with open_project(args) as project:
+        estimate = estimate_cost(project, config)
+        if estimate.images == 0:
+            print("every selected city already has its images from this provider; nothing to download")
+            return 0
+        if estimate.cost > 0 and not args.yes:
+            if not _confirm(estimate.describe()):
+                print("nothing downloaded")
+                return 1
+        else:
+            print(estimate.describe())
+        try:
+            with job() as (on_event, control):
+                summary = run_download(project, config, on_event=on_event, control=control)
+        except DownloadCancelled as exc:
+            print("\n".join(exc.summary.lines()))
+            raise
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("download", parents=[common], help="download street imagery for the project's cities",
+                       description="Download Street View or Mapillary images until each city has --per-city images "
+                                   "from that provider, at points sampled uniformly in the city's area or from an "
+                                   "address book. Shows the cost and asks first (unless --yes).",
+                       epilog=TERMS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--provider", choices=("streetview", "mapillary"), required=True)
+    p.add_argument("--cities", metavar="A,B", help="city slugs or names (default: all the project's cities)")
+    p.add_argument("--all", action="store_true", help="every city of the project")
+    p.add_argument("--per-city", type=int, metavar="N",
+                   help="target images per city from this provider (default: each city's own target)")
+    p.add_argument("--workers", type=int, default=4, metavar="K", help="concurrent downloads (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same points (default: %(default)s)")
+    p.add_argument("--addresses", type=Path, metavar="FILE",
+                   help="sample points from an address book: OpenAddresses GeoJSON, GeoJSON-seq or CSV with lon/lat (.gz ok)")
+    p.add_argument("--yes", action="store_true", help="do not ask to confirm the cost")
+    p.add_argument("--key", help="Google Maps API key (prefer $GOOGLE_MAPS_API_KEY or the keyring: shell history keeps this)")
+    p.add_argument("--token", help="Mapillary access token (prefer $MAPILLARY_ACCESS_TOKEN or the keyring)")
+    p.add_argument("--budget", type=int, metavar="N", help="stop after N image requests (the billed calls)")
+    p.add_argument("--price-per-1000", type=float, metavar="USD",
+                   help="Street View price per 1,000 images for the estimate (default: Google's list price, 7)")
+    p.add_argument("--qps", type=float, default=25.0, help="requests per second at most, 0 for no limit (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=20.0, metavar="S", help="per-request timeout (default: %(default)s)")
+    p.add_argument("--retries", type=int, default=6, help="retries of 429/5xx/timeouts (default: %(default)s)")
+    p.add_argument("--backoff", type=float, default=0.5, metavar="S", help="first backoff delay, doubling (default: %(default)s)")
+    sv = p.add_argument_group("Street View image parameters (defaults: the seed dataset's)")
+    sv.add_argument("--size", type=int, default=640, help="square image side in px (default: %(default)s)")
+    sv.add_argument("--pitch", type=float, default=20.0, help="(default: %(default)s)")
+    sv.add_argument("--fov", type=float, default=90.0, help="(default: %(default)s)")
+    sv.add_argument("--radius-m", type=int, default=50, help="how far a point may snap to a panorama (default: %(default)s)")
+    sv.add_argument("--any-source", dest="outdoor", action="store_false",
+                    help="also indoor panoramas (default: source=outdoor only)")
+    mly = p.add_argument_group("Mapillary")
+    mly.add_argument("--tile-m", type=float, default=300.0, help="side of the area searched per point (default: %(default)s)")
+    mly.add_argument("--include-panos", action="store_true", help="also 360-degree images (equirectangular)")
+    p.set_defaults(func=cmd_download)

@@ -1,0 +1,305 @@
+"""Model commands that use a trained bundle: evaluate, predict, challenge (human vs model)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import GeoSpottrError
+from ..events import ignore_events
+from ..project import SPLITS, Project
+from .common import job, open_project
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", metavar="ID", help="a training run of the project: runs/ID/best.pt (else last.pt)")
+    which.add_argument("--model", type=Path, metavar="FILE", help="a model bundle file (.pt)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: %(default)s)")
+    p.add_argument("--tta", action="store_true", help="also score the mirrored image and average (slower, a bit better)")
+
+
+def _choose(args: argparse.Namespace, project: Project | None):
+    from ..evaluation import choose_model
+
+    return choose_model(project, run=args.run, model=args.model)
+
+
+def _load(bundle: Path, args: argparse.Namespace):
+    from ..prediction import Predictor
+
+    return Predictor.load(bundle, device=args.device, tta=args.tta)
+
+
+# ---------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate, format_table, write_report
+
+    with open_project(args) as project:
+        choice = _choose(args, project)
+        predictor = _load(choice.bundle, args)
+        with job() as (on_event, control):
+            report = evaluate(project, predictor, split=args.split, batch_size=args.batch_size,
+                              on_event=on_event, control=control)
+        prefix = "" if args.split == "test" else f"{args.split}-"
+        paths = write_report(report, args.out or choice.report_dir, prefix=prefix)
+    for path, reason in report.failures:
+        print(f"unreadable: {reason}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        print(format_table(report))
+        mistakes = report.most_confident_mistakes(5)
+        if mistakes:
+            print("\nmost confident mistakes:")
+            for r in mistakes:
+                print(f"  {r.confidence:6.1%} {r.predicted_city:<16} (true {r.true_city}, {r.distance_km:.0f} km)  {r.path}")
+        print("\nwrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+# ---------------------------------------------------------------------- predict
+class _Output:
+    """Writes results as text, JSON Lines or CSV on stdout; failures as one line each on stderr."""
+
+    CSV_FIELDS = ["source", "views", "rank", "city", "name", "country", "lat", "lon", "probability"]
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.failed = 0
+        self.writer = csv.DictWriter(sys.stdout, fieldnames=self.CSV_FIELDS) if fmt == "csv" else None
+        if self.writer:
+            self.writer.writeheader()
+
+    def failure(self, reason: str) -> None:
+        self.failed += 1
+        print(f"skipped: {reason}", file=sys.stderr)
+        if self.fmt == "json":
+            print(json.dumps({"error": reason}), flush=True)
+
+    def prediction(self, pred, views: Iterable = ()) -> None:
+        if self.fmt == "json":
+            data = pred.to_dict()
+            views = list(views)
+            if views:
+                data["per_view"] = [v.to_dict() for v in views]
+            print(json.dumps(data), flush=True)
+        elif self.writer:
+            for rank, c in enumerate(pred.ranking, start=1):
+                self.writer.writerow({"source": pred.source, "views": pred.views, "rank": rank, **c.to_dict(),
+                                      "probability": round(c.probability, 6)})
+        else:
+            label = f"{pred.source}" + (f"  ({pred.views} views combined)" if pred.views > 1 else "")
+            print(label)
+            for rank, c in enumerate(pred.ranking, start=1):
+                print(f"  {rank}. {c.name}, {c.country:<3} {c.probability:7.2%}   ({c.lat:.4f}, {c.lon:.4f})")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..prediction import Prediction, expand_inputs, folder_groups
+
+    if not args.inputs:
+        raise GeoSpottrError("give at least one IMAGE or folder")
+    if args.group and args.group_by_folder:
+        raise GeoSpottrError("use --group or --group-by-folder, not both")
+    if args.run:
+        with open_project(args) as project:
+            bundle = _choose(args, project).bundle
+    else:
+        bundle = args.model
+    predictor = _load(bundle, args)
+    out = _Output("json" if args.json else "csv" if args.csv else "text")
+    if args.group or args.group_by_folder:
+        groups = ([("group", expand_inputs(args.inputs))] if args.group
+                  else [g for root in args.inputs for g in folder_groups(root)])
+        for _name, files in groups:
+            result = predictor.predict_group(files, top_k=args.top_k, batch_size=args.batch_size)
+            for f in result.failures:
+                out.failure(f.reason)
+            if result.combined is not None:
+                out.prediction(result.combined, result.views)
+    else:
+        files = expand_inputs(args.inputs)
+        with job() as (on_event, control):
+            for result in predictor.predict_many(files, top_k=args.top_k, batch_size=args.batch_size,
+                                                 on_event=on_event if len(files) > 1 else ignore_events,
+                                                 control=control):
+                if isinstance(result, Prediction):
+                    out.prediction(result)
+                else:
+                    out.failure(result.reason)
+    if out.failed:
+        print(f"geospottr: {out.failed} file(s) could not be predicted", file=sys.stderr)
+    return 1 if out.failed else 0
+
+
+# ---------------------------------------------------------------------- challenge
+def _open_viewer(path: Path) -> None:
+    """Show the image in the desktop's viewer when there is one; the path is printed anyway."""
+    try:
+        if sys.platform == "darwin":
+            subprocess.Popen(["open", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elif os.name == "nt":
+            os.startfile(str(path))  # type: ignore[attr-defined]
+        elif shutil.which("xdg-open") and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            subprocess.Popen(["xdg-open", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        pass
+
+
+def _enable_completion(words: list[str]) -> None:
+    """Tab-complete city names and slugs when reading from a terminal with readline."""
+    if not sys.stdin.isatty():
+        return
+    try:
+        import readline
+    except ImportError:
+        return
+
+    def complete(text: str, state: int):  # noqa: ANN202
+        matches = [w for w in words if w.lower().startswith(text.lower())]
+        return matches[state] if state < len(matches) else None
+
+    readline.set_completer_delims("\t\n")
+    readline.set_completer(complete)
+    readline.parse_and_bind("tab: complete")
+
+
+def _ask(challenge, number: int, project: Project):
+    """Prompt until a valid guess: a city name/slug, or 'lat,lon'. Returns the revealed round or None on EOF."""
+    start = time.monotonic()
+    while True:
+        try:
+            text = input("your guess (city, or lat,lon; ? lists cities): ").strip()
+        except EOFError:
+            return None
+        if text in ("", "?"):
+            print("cities: " + ", ".join(c.name for c in project.cities()))
+            continue
+        seconds = time.monotonic() - start
+        try:
+            parts = text.split(",")
+            if len(parts) == 2 and all(_is_number(p) for p in parts):
+                return challenge.guess_point(number, float(parts[0]), float(parts[1]), seconds)
+            return challenge.guess_city(number, text, seconds)
+        except GeoSpottrError as exc:
+            print(exc)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _print_summary(s) -> None:  # noqa: ANN001
+    print(f"\nchallenge {s.challenge_id}: {s.rounds_played}/{s.rounds_total} rounds played")
+    if not s.human:
+        return
+    print(f"{'':<8}{'accuracy':>9}{'mean pts':>10}{'total':>8}{'median km':>11}{'mean s':>8}")
+    for label, side in (("you", s.human), ("model", s.model_side)):
+        secs = f"{side.mean_seconds:8.1f}" if side.mean_seconds is not None else f"{'':>8}"
+        print(f"{label:<8}{side.accuracy:>9.0%}{side.mean_points:>10.0f}{side.total_points:>8}{side.median_km:>11.1f}{secs}")
+    print({"human": "you win!", "model": "the model wins.", "tie": "a tie."}[s.winner])
+
+
+def cmd_challenge(args: argparse.Namespace) -> int:
+    from ..challenge import Challenge, scoreboard, start_challenge
+
+    with open_project(args) as project:
+        if args.scoreboard:
+            for s in scoreboard(project):
+                h, m = s.human, s.model_side
+                print(f"#{s.challenge_id:<4} {s.created_at}  {s.player or '-':<12} {s.rounds_played:>3} rounds  "
+                      f"you {h.total_points:>6} pts {h.accuracy:4.0%}   model {m.total_points:>6} pts {m.accuracy:4.0%}")
+            return 0
+        if args.resume is not None:
+            challenge = Challenge(project, args.resume)
+        else:
+            if not (args.run or args.model):
+                raise GeoSpottrError("say which model plays: --run ID or --model FILE")
+            choice = _choose(args, project)
+            predictor = _load(choice.bundle, args)
+            challenge = start_challenge(project, predictor, rounds=args.rounds, seed=args.seed, split=args.split,
+                                        player=args.player, run_id=choice.run_id)
+        _enable_completion(sorted({w for c in project.cities() for w in (c.name, c.slug)}))
+        rounds = challenge.rounds()
+        for rnd in rounds:
+            if rnd.played:
+                continue
+            print(f"\nround {rnd.number}/{len(rounds)}: {rnd.image_path}")
+            if not args.no_open:
+                _open_viewer(rnd.image_path)
+            done = _ask(challenge, rnd.number, project)
+            if done is None:
+                print(f"\nstopped; resume with: geospottr challenge --resume {challenge.id}")
+                break
+            h, m = done.human, done.model
+            print(f"truth: {done.true_city} ({done.true_lat:.4f}, {done.true_lon:.4f})")
+            print(f"  you:   {h.city:<16} {h.distance_km:8.1f} km {h.points:>6} pts" + ("  correct" if h.correct else ""))
+            print(f"  model: {m.city:<16} {m.distance_km:8.1f} km {m.points:>6} pts  ({m.confidence:.0%} sure)"
+                  + ("  correct" if m.correct else ""))
+        _print_summary(challenge.summary())
+    return 0
+
+
+# ---------------------------------------------------------------------- registration
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("evaluate", parents=[common], help="score a model on the test split (accuracy, F1, km, points)",
+                       description="Predict every image of a split and report accuracy, top-3/top-5, per-city "
+                                   "precision/recall/F1 with macro and weighted averages, the confusion matrix, "
+                                   "distance errors (km from the predicted city to the photo's coordinates) and "
+                                   "GeoGuessr points; per place too when images carry a location id. Writes "
+                                   "report.json, predictions.csv, places.csv and confusion.png into the run folder "
+                                   "(for --model FILE: <project>/reports/<file name>/).")
+    _model_args(p)
+    p.add_argument("--split", choices=SPLITS, default="test", help="default: %(default)s (other splits get a prefix)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--out", type=Path, metavar="DIR", help="write the report files here instead")
+    p.add_argument("--json", action="store_true", help="print report.json instead of the table")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", parents=[common], help="rank cities for photos (files, folders, or one place)",
+                       description="Rank the model's cities for each photo, with probabilities (over all cities "
+                                   "they sum to 1) and coordinates. Folders are searched recursively and predicted in "
+                                   "batches. --group combines all given photos as views of one place; "
+                                   "--group-by-folder does that for each folder (one folder per place). Unreadable "
+                                   "files are reported on stderr and skipped; the exit status is 1 if any were.")
+    _model_args(p)
+    p.add_argument("inputs", nargs="*", type=Path, metavar="IMAGE|DIR")
+    p.add_argument("--top-k", type=int, default=5, help="cities to list per photo, 0 for all (default: %(default)s)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON Lines: one object per photo or place")
+    fmt.add_argument("--csv", action="store_true", help="CSV: one row per photo and rank")
+    p.add_argument("--group", action="store_true", help="all inputs are photos of one place: one combined ranking")
+    p.add_argument("--group-by-folder", action="store_true", help="each folder under DIR is one place")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("challenge", parents=[common], help="play human vs model on test photos in the terminal",
+                       description="Draw test photos (seeded), ask for your guess of each one's city (Tab completes "
+                                   "names; 'lat,lon' guesses a point), then reveal the truth, the model's guess, "
+                                   "distances and GeoGuessr points. Games are kept in the project.")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", metavar="ID", help="the model of a training run (runs/ID/best.pt)")
+    which.add_argument("--model", type=Path, metavar="FILE", help="a model bundle file")
+    which.add_argument("--resume", type=int, metavar="GAME", help="continue an unfinished game")
+    which.add_argument("--scoreboard", action="store_true", help="list played games")
+    p.add_argument("--rounds", type=int, default=10, help="default: %(default)s")
+    p.add_argument("--seed", type=int, help="same seed, same photos (default: random)")
+    p.add_argument("--split", choices=SPLITS, default="test")
+    p.add_argument("--player", default="", help="your name on the scoreboard")
+    p.add_argument("--no-open", action="store_true", help="do not open photos in the image viewer")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--tta", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_challenge)

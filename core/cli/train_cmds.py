@@ -1,0 +1,118 @@
+"""``geospottr train``, ``geospottr runs`` and ``geospottr models``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from .common import cancel_on_interrupt, open_project
+from .render import ProgressPrinter
+
+ARCH_HELP = "model architecture (see `geospottr models`; default: geospottr)"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..events import LOG, Event
+    from ..training.trainer import TrainConfig, TrainControl, train
+
+    main_rank = os.environ.get("RANK", "0") == "0"
+    settings = {k: getattr(args, k) for k in (
+        "arch", "epochs", "batch_size", "image_size", "lr", "optimizer", "weights", "device", "label_smoothing",
+        "geo_tau_km", "num_workers", "patience", "seed", "max_steps", "cache_cap_gb", "schedule", "weight_decay")
+        if getattr(args, k) is not None}
+    for flag in ("cache_features", "geo_smoothing"):
+        if getattr(args, flag):
+            settings[flag] = True
+    if args.no_amp:
+        settings["amp"] = False
+    control = TrainControl()
+    restore = cancel_on_interrupt(control)  # Ctrl+C: stop after this iteration, keep a resumable last.pt
+    try:
+        with open_project(args) as project, ProgressPrinter() as printer:
+            def on_event(event: Event) -> None:
+                if event.kind == LOG and "run_id" in event.data:
+                    print(f"run id: {event.data['run_id']}", flush=True)
+                printer(event)
+
+            if args.resume:
+                result = train(project, on_event=on_event, control=control, resume=args.resume, overrides=settings)
+            else:
+                result = train(project, TrainConfig(**settings), on_event=on_event, control=control)
+    finally:
+        restore()
+    if main_rank:
+        print(f"run {result.run_id}: {result.status} after {result.epochs_done} epochs ({result.stop_reason})")
+        if result.best_val_acc is not None:
+            print(f"best val accuracy {result.best_val_acc:.3f}")
+        if result.status == "stopped":
+            print(f"resume with: geospottr train --resume {result.run_id}")
+        print(f"best checkpoint: {result.best_checkpoint}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from ..training.runs import list_runs
+
+    with open_project(args) as project:
+        infos = list_runs(project)
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=1))
+        return 0
+    if not infos:
+        print("no training runs yet (start one with `geospottr train`)")
+    for i in infos:
+        acc = f"{i.best_val_acc:.3f}" if i.best_val_acc is not None else "-"
+        print(f"{i.run_id:<40} {i.arch:<20} {i.status:<9} epoch {i.epochs_done}/{i.epochs:<4} best val acc {acc}"
+              f"  {i.best_checkpoint or ''}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:  # noqa: ARG001
+    from ..models import registry
+
+    for name in registry.names():
+        s = registry.spec(name)
+        print(f"{name:<20} {s.default_image_size:>4}px  {s.description}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "train", parents=[common], help="train a city classifier on the project's train/val split",
+        description="Train on the persisted train split, validate on val each epoch, keep last.pt and best.pt "
+                    "in runs/<id>/. Prints the run id first and the best checkpoint's path at the end. Ctrl+C "
+                    "stops after the current iteration and saves a resumable checkpoint. Multi-GPU/multi-node: "
+                    "launch with `torchrun --nproc_per_node N -m core train ...`.")
+    p.add_argument("--arch", help=ARCH_HELP)
+    p.add_argument("--epochs", type=int, help="epochs (default: 10; with --resume: a new total)")
+    p.add_argument("--batch-size", type=int, help="images per step and process (default: 32)")
+    p.add_argument("--image-size", type=int, help="input size S (SxS; default: the model's, e.g. 224)")
+    p.add_argument("--lr", type=float, help="base learning rate (default: 0.01 SGD, 0.001 AdamW)")
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), help="default: sgd with momentum 0.9")
+    p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="lr schedule after warmup (default: cosine)")
+    p.add_argument("--weight-decay", type=float, help="default: 1e-4")
+    p.add_argument("--weights", metavar="imagenet|none|PATH",
+                   help="backbone weights: imagenet (download once; efficientnet-lite0's ship offline), none, or a file")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: auto (cuda > mps > cpu)")
+    p.add_argument("--cache-features", action="store_true",
+                   help="compute the frozen stages once (fp16 on disk) and train only the rest; flip-only augmentation")
+    p.add_argument("--cache-cap-gb", type=float, help="refuse a feature cache larger than this (default: 8)")
+    p.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default: 0)")
+    p.add_argument("--geo-smoothing", action="store_true",
+                   help="haversine label smoothing: nearer cities get more target mass than far ones")
+    p.add_argument("--geo-tau-km", type=float, help="geo smoothing scale (default: median nearest-city distance / 3)")
+    p.add_argument("--patience", type=int, help="stop after N epochs without a val-loss improvement (default: 5; 0: never)")
+    p.add_argument("--workers", dest="num_workers", type=int, help="image decoding processes (default: 2)")
+    p.add_argument("--seed", type=int, help="default: 0")
+    p.add_argument("--max-steps", type=int, help="at most N iterations per epoch (quick trials)")
+    p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument("--resume", metavar="ID", help="continue run ID from its last checkpoint")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("runs", parents=[common], help="list training runs with status and best val accuracy")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("models", parents=[common], help="list the model architectures")
+    p.set_defaults(func=cmd_models)

@@ -1,0 +1,102 @@
+"""Near-duplicate detection with two perceptual hashes, grouped, with the best copy kept.
+
+Two images are near-duplicates when BOTH their DCT hash (``imagehash.phash``) and their gradient hash
+(``imagehash.dhash``) differ in at most `hamming` of 64 bits. Requiring both cuts false matches: on the
+400 real Street View frames of gsv-croatia the closest pair of different views was 8 bits apart in phash
+alone but 16 bits in max(phash, dhash), while a resized, re-encoded (JPEG q50), brightened or 1.5 %
+cropped copy stays within 8. The default of 10 sits between the two; the four headings of one place
+(90 degrees apart) are 16+ bits apart and are never grouped.
+
+All pairs are compared (vectorised XOR + popcount in blocks: 30,000 images take seconds) and matching
+pairs are joined by union-find, so a chain of near-copies forms one group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import imagehash
+import numpy as np
+from PIL import Image
+
+DEFAULT_HAMMING = 10
+_BLOCK = 1024
+
+
+def image_hashes(img: Image.Image) -> tuple[int, int]:
+    """(phash, dhash) of an image as 64-bit integers."""
+    return _as_int(imagehash.phash(img)), _as_int(imagehash.dhash(img))
+
+
+def _as_int(h: imagehash.ImageHash) -> int:
+    return int(np.packbits(h.hash.flatten()).view(">u8")[0])
+
+
+def close_pairs(hashes: Sequence[tuple[int, int]], hamming: int = DEFAULT_HAMMING) -> list[tuple[int, int, int]]:
+    """``(i, j, distance)`` for every pair i < j whose hashes both differ in at most `hamming` bits;
+    distance is the larger of the two hash distances."""
+    if len(hashes) < 2:
+        return []
+    arr = np.array(hashes, dtype=np.uint64).reshape(-1, 2)
+    p, d = arr[:, 0], arr[:, 1]
+    out: list[tuple[int, int, int]] = []
+    for start in range(0, len(arr), _BLOCK):
+        stop = min(start + _BLOCK, len(arr))
+        dist = np.maximum(np.bitwise_count(p[start:stop, None] ^ p[None, :]),
+                          np.bitwise_count(d[start:stop, None] ^ d[None, :]))
+        rows, cols = np.nonzero(dist <= hamming)
+        for r, c in zip(rows.tolist(), cols.tolist()):
+            i = start + r
+            if c > i:
+                out.append((i, c, int(dist[r, c])))
+    return out
+
+
+class UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        a, b = self.find(i), self.find(j)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Indices of near-duplicate images; `keep` is the one to keep, `distance` the largest pair distance."""
+
+    members: tuple[int, ...]
+    keep: int
+    distance: int
+
+
+def group_duplicates(hashes: Sequence[tuple[int, int]], quality: Sequence[tuple[float, ...]],
+                     hamming: int = DEFAULT_HAMMING) -> list[DuplicateGroup]:
+    """Groups of 2+ near-duplicates. The kept member maximises `quality` (a sortable tuple per image,
+    e.g. (pixels, sharpness)); ties keep the earliest index."""
+    pairs = close_pairs(hashes, hamming)
+    uf = UnionFind(len(hashes))
+    for i, j, _ in pairs:
+        uf.union(i, j)
+    members: dict[int, list[int]] = {}
+    worst: dict[int, int] = {}
+    for i, j, dist in pairs:
+        root = uf.find(i)
+        worst[root] = max(worst.get(root, 0), dist)
+    for i in range(len(hashes)):
+        members.setdefault(uf.find(i), []).append(i)
+    groups = []
+    for root, idx in members.items():
+        if len(idx) < 2:
+            continue
+        keep = max(idx, key=lambda k: (tuple(quality[k]), -k))
+        groups.append(DuplicateGroup(tuple(idx), keep, worst.get(root, 0)))
+    return sorted(groups, key=lambda g: g.members[0])

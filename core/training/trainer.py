@@ -1,0 +1,540 @@
+"""The training loop: one call, ``train(project, config, on_event, control) -> TrainResult``.
+
+It trains on the project's persisted ``train`` split, validates on ``val`` after every epoch, keeps
+``last.pt`` (resume state) and ``best.pt`` (highest val accuracy) in ``runs/<id>/`` as self-describing
+model bundles, and reports through events that the CLI, ``metrics.jsonl`` and the GUI all consume:
+
+* ``"iteration"``: loss, lr, images_per_s, epoch, iteration (global step), step / steps (within the epoch)
+* ``"epoch"``: train_loss, train_acc, val_loss, val_acc, val_macro_f1, epoch_time, eta_s, best_val_acc
+* ``"checkpoint"``: path, which ("last" / "best"), epoch
+* ``PROGRESS`` (scope "training": iterations done / total), ``LOG`` (one line per epoch), ``DONE``.
+
+`Control.checkpoint()` runs before every iteration, so pause and stop take effect within one iteration; a
+stop saves ``last.pt`` at that point and returns a result with status "stopped" (resume with `resume=`).
+`TrainControl.request_checkpoint()` asks for a ``last.pt`` after the iteration in flight.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..errors import Cancelled, GeoSpottrError
+from ..events import DONE, LOG, PROGRESS, Control, Event, EventCallback, ignore_events
+from ..models import registry
+from ..models.backbones import FrozenTrunkNet
+from ..models.bundle import BundleMeta, read_bundle, save_bundle
+from ..project import Project
+from . import cache as feature_cache
+from . import distributed, runs
+from .data import ImageDataset, load_training_data, split_samples
+from .losses import TrainingLoss, default_geo_tau_km, geo_targets
+from .transforms import eval_transform, train_transform
+
+DEFAULT_LR = {"sgd": 0.01, "adamw": 1e-3}
+#: Settings a resumed run may change (the rest must stay as the run started).
+RESUME_OVERRIDES = ("epochs", "num_workers", "device", "patience", "max_steps", "cache_cap_gb")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (saved as ``runs/<id>/config.json``)."""
+
+    arch: str = registry.DEFAULT_ARCH
+    epochs: int = 10
+    batch_size: int = 32
+    image_size: int | None = None  # None: the model's default
+    lr: float | None = None  # None: 0.01 for SGD, 1e-3 for AdamW
+    optimizer: str = "sgd"  # sgd | adamw
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"  # cosine | step | constant (after warmup)
+    warmup_epochs: float = 1.0
+    step_epochs: int = 10  # step schedule: multiply the lr by step_gamma every step_epochs
+    step_gamma: float = 0.1
+    label_smoothing: float = 0.0
+    geo_smoothing: bool = False
+    geo_tau_km: float | None = None  # None: derived from the inter-city distances (see losses.py)
+    weights: str = "imagenet"  # imagenet | none | path to a weights file
+    device: str = "auto"  # auto | cpu | cuda | mps
+    amp: bool = True  # mixed precision (CUDA only)
+    cache_features: bool = False
+    cache_cap_gb: float = feature_cache.DEFAULT_CAP_GB
+    num_workers: int = 2
+    patience: int = 5  # epochs without a val-loss improvement before stopping early; 0 = never
+    seed: int = 0
+    max_steps: int | None = None  # cap on iterations per epoch (quick trials)
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.optimizer not in DEFAULT_LR:
+            raise GeoSpottrError(f"--optimizer must be one of {', '.join(DEFAULT_LR)}")
+        if self.schedule not in ("cosine", "step", "constant"):
+            raise GeoSpottrError("schedule must be cosine, step or constant")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise GeoSpottrError("epochs and batch size must be at least 1")
+        if self.image_size is not None and self.image_size < 16:
+            raise GeoSpottrError("--image-size must be at least 16")
+        if not 0 <= self.label_smoothing < 1:
+            raise GeoSpottrError("label smoothing must be in [0, 1)")
+        if self.geo_tau_km is not None and self.geo_tau_km <= 0:
+            raise GeoSpottrError("--geo-tau-km must be positive")
+        registry.spec(self.arch)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class TrainControl(Control):
+    """`Control` plus "save a checkpoint now" (honoured after the iteration in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._save = threading.Event()
+
+    def request_checkpoint(self) -> None:
+        self._save.set()
+
+    def take_checkpoint_request(self) -> bool:
+        if self._save.is_set():
+            self._save.clear()
+            return True
+        return False
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    run_dir: str
+    status: str  # finished | stopped
+    epochs_done: int
+    best_val_acc: float | None
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    stop_reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: CUDA, else Apple MPS, else CPU; an explicit choice that is unavailable is an error."""
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GeoSpottrError("--device cuda: no CUDA GPU is available (use --device auto or cpu)")
+    if name == "mps" and not has_mps:
+        raise GeoSpottrError("--device mps: Apple Metal is not available (use --device auto or cpu)")
+    if name not in ("cpu", "cuda", "mps"):
+        raise GeoSpottrError("--device must be auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def lr_factor(step: int, total: int, warmup: int, cfg: TrainConfig, steps_per_epoch: int) -> float:
+    """Linear warmup to the base lr, then cosine to 0, a step decay, or constant."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if cfg.schedule == "cosine":
+        span = max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
+    if cfg.schedule == "step":
+        return cfg.step_gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
+    return 1.0
+
+
+def _param_groups(net: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """No weight decay on biases and batch-norm weights (decaying them only hurts)."""
+    decay, no_decay = [], []
+    for p in net.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _make_optimizer(net: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    groups = _param_groups(net, cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, loader: DataLoader, device: torch.device, num_classes: int,
+             autocast: Any) -> dict[str, float]:
+    """Val loss (plain CE), accuracy and macro F1 of `net` over `loader`."""
+    was_training = net.training
+    net.eval()
+    loss_sum, n = 0.0, 0
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    for images, labels, _ in loader:
+        images = _to_device(images, device)
+        with autocast():
+            logits = net(images)
+        loss_sum += F.cross_entropy(logits.float().cpu(), labels, reduction="sum").item()
+        preds = logits.argmax(1).cpu()
+        confusion += torch.bincount(labels * num_classes + preds, minlength=num_classes ** 2).view(num_classes, -1)
+        n += len(labels)
+    net.train(was_training)
+    tp = confusion.diag().double()
+    denom = 2 * tp + (confusion.sum(0) - confusion.diag()) + (confusion.sum(1) - confusion.diag())
+    present = denom > 0
+    f1 = (2 * tp[present] / denom[present]).mean().item() if present.any() else 0.0
+    return {"val_loss": loss_sum / max(1, n), "val_acc": tp.sum().item() / max(1, n), "val_macro_f1": f1}
+
+
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    if device.type == "cuda" and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+class _Emitter:
+    """Fans events out to the caller's listener and metrics.jsonl; silent on non-zero ranks."""
+
+    def __init__(self, on_event: EventCallback, writer: runs.MetricsWriter | None) -> None:
+        self.on_event, self.writer = on_event, writer
+
+    def __call__(self, event: Event) -> None:
+        if self.writer is not None:
+            self.writer(event)
+        self.on_event(event)
+
+
+def _resolve(project: Project, config: TrainConfig | None, resume: str | None,
+             overrides: Mapping[str, Any] | None) -> tuple[TrainConfig, Path | None, Any]:
+    """(config, run dir, resume bundle) for a fresh run or a resumed one."""
+    if resume is None:
+        if config is None:
+            raise TypeError("train() needs a config or resume=")
+        config.validate()
+        return config, None, None
+    path = runs.run_dir(project.runs_dir, resume)
+    saved = runs.read_json(path / runs.CONFIG)
+    cfg = TrainConfig.from_dict(saved)
+    for key, value in (overrides or {}).items():
+        if key in RESUME_OVERRIDES and value is not None:
+            setattr(cfg, key, value)
+    if not (path / runs.LAST).is_file():
+        raise GeoSpottrError(f"run {resume} has no last.pt to resume from (it was killed before its first checkpoint)")
+    cfg.validate()
+    return cfg, path, read_bundle(path / runs.LAST)
+
+
+def train(project: Project, config: TrainConfig | None = None, on_event: EventCallback = ignore_events,
+          control: Control | None = None, *, resume: str | None = None,
+          overrides: Mapping[str, Any] | None = None) -> TrainResult:
+    """Train a model on `project` (or continue run `resume`, changing only `overrides` in RESUME_OVERRIDES)."""
+    control = control or TrainControl()
+    cfg, path, raw = _resolve(project, config, resume, overrides)
+    device = pick_device(cfg.device)
+    ctx = distributed.setup(device.type)
+    if ctx.enabled and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+    try:
+        return _Run(project, cfg, path, raw, device, ctx, on_event, control).run()
+    finally:
+        distributed.teardown(ctx)
+
+
+class _Run:
+    """One training run's state; `run()` is the loop. Kept as a class so checkpointing sees everything."""
+
+    def __init__(self, project: Project, cfg: TrainConfig, path: Path | None, raw: Any, device: torch.device,
+                 ctx: distributed.DistContext, on_event: EventCallback, control: Control) -> None:
+        self.project, self.cfg, self.raw, self.device, self.ctx, self.control = project, cfg, raw, device, ctx, control
+        spec = registry.spec(cfg.arch)
+        cfg.image_size = cfg.image_size or spec.default_image_size
+        self.lr = cfg.lr or DEFAULT_LR[cfg.optimizer]
+        torch.manual_seed(cfg.seed)
+
+        if raw is None:
+            classes, self.train_samples, self.val_samples = load_training_data(project)
+        else:
+            classes = raw.meta.classes
+            self.train_samples = split_samples(project, "train", classes)
+            self.val_samples = split_samples(project, "val", classes)
+            if not self.train_samples or not self.val_samples:
+                raise GeoSpottrError("the project no longer has train/val images of this run's cities")
+        if cfg.geo_smoothing and cfg.geo_tau_km is None:
+            cfg.geo_tau_km = round(default_geo_tau_km(classes), 1)
+
+        run_id = None
+        if ctx.is_main:
+            run_id = path.name if path else runs.new_run_id(cfg.arch, project.runs_dir)
+        self.run_id = distributed.broadcast(ctx, run_id)
+        self.dir = project.runs_dir / self.run_id
+        writer = None
+        if ctx.is_main:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            created = runs.read_json(self.dir / runs.CONFIG).get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+            runs.write_json(self.dir / runs.CONFIG, {**asdict(cfg), "lr": self.lr, "created": created,
+                                                     "classes": [c.slug for c in classes], "world_size": ctx.world_size,
+                                                     "train_images": len(self.train_samples),
+                                                     "val_images": len(self.val_samples)})
+            runs.set_status(self.dir, "running")
+            writer = runs.MetricsWriter(self.dir / runs.METRICS)
+        self.emit = _Emitter(on_event if ctx.is_main else ignore_events, writer)
+        self.writer = writer
+        try:
+            self._prepare(classes, spec)
+        except BaseException as exc:
+            self._finish_failed(exc)
+            raise
+
+    def _finish_failed(self, exc: BaseException) -> None:
+        if self.ctx.is_main:
+            status = "stopped" if isinstance(exc, Cancelled) else "failed"
+            runs.set_status(self.dir, status, error=str(exc)[:300])
+            self.emit(Event("error", f"training {status}: {exc}"))
+            self.writer.close()
+
+    def _prepare(self, classes: list, spec: registry.ModelSpec) -> None:
+        cfg, raw, device, ctx = self.cfg, self.raw, self.device, self.ctx
+        self.model = registry.build(cfg.arch, len(classes), weights="none" if raw else cfg.weights, **cfg.arch_kwargs)
+        if raw is not None:
+            self.model.load_state_dict(raw.state_dict)
+        self.meta = BundleMeta(arch=cfg.arch, classes=list(classes), image_size=cfg.image_size, mean=spec.mean,
+                               std=spec.std, arch_kwargs=dict(cfg.arch_kwargs), run_id=self.run_id)
+        self.classes = classes
+        self.model.to(device)
+        if device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+        self.use_amp = cfg.amp and device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
+
+        self.net, train_set, val_set = self._datasets()
+        self.train_set = train_set
+        self.val_loader = DataLoader(val_set, batch_size=cfg.batch_size, shuffle=False,
+                                     num_workers=0 if cfg.cache_features else cfg.num_workers)
+        self.sampler = distributed.ResumableSampler(train_set, ctx, seed=cfg.seed)
+        self.ddp = self.net
+        if ctx.enabled:
+            self.ddp = nn.parallel.DistributedDataParallel(
+                self.net, device_ids=[device.index] if device.type == "cuda" else None)
+        self.optimizer = _make_optimizer(self.net, cfg, self.lr)
+        geo = None
+        if cfg.geo_smoothing:
+            geo = geo_targets([s.label for s in self.train_samples], [(s.lat, s.lon) for s in self.train_samples],
+                              classes, cfg.geo_tau_km)
+        self.loss_fn = TrainingLoss(cfg.label_smoothing, geo)
+
+        self.steps_per_epoch = math.ceil(self.sampler.num_samples / cfg.batch_size)
+        if cfg.max_steps:
+            self.steps_per_epoch = min(self.steps_per_epoch, cfg.max_steps)
+        # Progress state (restored on resume).
+        self.epoch = 0  # completed epochs
+        self.step_in_epoch = 0
+        self.global_step = 0
+        self.best_val_acc: float | None = None
+        self.best_val_loss = math.inf
+        self.bad_epochs = 0
+        self.running = [0.0, 0.0, 0.0]  # loss sum, correct, seen in the current epoch (this rank)
+        self.epoch_elapsed = 0.0
+        if raw is not None:
+            self._restore(raw.extra)
+
+    # ------------------------------------------------------------------ setup
+    def _datasets(self) -> tuple[nn.Module, Any, Any]:
+        cfg, mean, std = self.cfg, self.meta.mean, self.meta.std
+        evaluation = eval_transform(cfg.image_size, mean, std)
+        if not cfg.cache_features:
+            return (self.model, ImageDataset(self.train_samples, cfg.image_size, train_transform(cfg.image_size, mean, std)),
+                    ImageDataset(self.val_samples, cfg.image_size, evaluation))
+        if not isinstance(self.model, FrozenTrunkNet):
+            raise GeoSpottrError(f"--cache-features needs a model with frozen stages; {cfg.arch} has none")
+        frozen = self.model.frozen
+        shape = feature_cache.feature_shape(frozen.cpu(), cfg.image_size)
+        frozen.to(self.device)
+        n = len(self.train_samples) + len(self.val_samples)
+        need = feature_cache.check_size(shape, n, cfg.cache_cap_gb)
+        key = feature_cache.cache_key(frozen, cfg.image_size, mean, std, self.train_samples + self.val_samples)
+        folder = feature_cache.cache_folder(self.project.cache_dir, key)
+        self.emit(Event(LOG, f"feature cache: {n} images x {shape} fp16 = {feature_cache.human_bytes(need)} in {folder}",
+                        data={"cache_bytes": need, "cache_dir": str(folder)}))
+        arrays = {}
+        for split, samples in (("train", self.train_samples), ("val", self.val_samples)):
+            if self.ctx.is_main:
+                arrays[split] = feature_cache.build_split(
+                    frozen, ImageDataset(samples, cfg.image_size, evaluation), folder / f"{split}.npy", self.device,
+                    cfg.batch_size, cfg.num_workers, self.emit, self.control, split)
+            distributed.barrier(self.ctx)
+            if not self.ctx.is_main:
+                arrays[split] = np.load(folder / f"{split}.npy", mmap_mode="r")
+        if self.ctx.is_main:
+            feature_cache.write_cache_note(folder, {"arch": cfg.arch, "image_size": cfg.image_size,
+                                                    "shape": list(shape), "bytes": need})
+        return (self.model.head,
+                feature_cache.FeatureDataset(arrays["train"], [s.label for s in self.train_samples], flip=True),
+                feature_cache.FeatureDataset(arrays["val"], [s.label for s in self.val_samples], flip=False))
+
+    def _restore(self, extra: Mapping[str, Any]) -> None:
+        self.optimizer.load_state_dict(extra["optimizer"])
+        if self.scaler is not None and extra.get("scaler"):
+            self.scaler.load_state_dict(extra["scaler"])
+        for key in ("epoch", "step_in_epoch", "global_step", "best_val_loss", "bad_epochs", "epoch_elapsed"):
+            setattr(self, key, extra[key])
+        self.best_val_acc = extra.get("best_val_acc")
+        self.running = list(extra["running"]) if self.ctx.world_size == extra.get("world_size", 1) else [0.0, 0.0, 0.0]
+        if "rng" in extra:
+            torch.set_rng_state(extra["rng"])
+
+    def _extra(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict() if self.scaler else {},
+                "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+                "best_val_acc": self.best_val_acc, "best_val_loss": self.best_val_loss, "bad_epochs": self.bad_epochs,
+                "running": list(self.running), "epoch_elapsed": self.epoch_elapsed, "rng": torch.get_rng_state(),
+                "world_size": self.ctx.world_size}
+
+    def _save(self, which: str, metrics: Mapping[str, Any]) -> Path | None:
+        if not self.ctx.is_main:
+            return None
+        self.meta.metrics = {**metrics, "epoch": self.epoch}
+        target = self.dir / (runs.LAST if which == "last" else runs.BEST)
+        save_bundle(target, self.model, self.meta, self._extra() if which == "last" else {})
+        self.emit(Event("checkpoint", f"saved {which} checkpoint", scope="checkpoint",
+                        data={"path": str(target), "which": which, "epoch": self.epoch, "iteration": self.global_step}))
+        return target
+
+    def _autocast(self):
+        if self.use_amp:
+            return torch.autocast("cuda", dtype=torch.float16)
+        return torch.autocast(self.device.type, enabled=False)
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> TrainResult:
+        cfg = self.cfg
+        total = cfg.epochs * self.steps_per_epoch
+        self.emit(Event(LOG, f"run {self.run_id}: {cfg.arch} on {self.device}, {len(self.classes)} cities, "
+                             f"{len(self.train_samples)} train / {len(self.val_samples)} val images, "
+                             f"{cfg.epochs} epochs x {self.steps_per_epoch} steps"
+                             + (f", geo smoothing tau {cfg.geo_tau_km} km" if cfg.geo_smoothing else ""),
+                        data={"run_id": self.run_id, "device": str(self.device), "world_size": self.ctx.world_size}))
+        status, reason = "finished", f"{cfg.epochs} epochs done"
+        epoch_times: list[float] = []
+        last_metrics: dict[str, Any] = {}
+        try:
+            while self.epoch < cfg.epochs:
+                self._train_epoch(total)
+                started = time.perf_counter()
+                train_loss, correct, seen = distributed.all_sum(self.ctx, self.running)
+                val = evaluate(self.net, self.val_loader, self.device, len(self.classes), self._autocast) \
+                    if self.ctx.is_main else None
+                val = distributed.broadcast(self.ctx, val)
+                elapsed = self.epoch_elapsed + time.perf_counter() - started
+                self.epoch += 1
+                self.step_in_epoch, self.running, self.epoch_elapsed = 0, [0.0, 0.0, 0.0], 0.0
+                epoch_times.append(elapsed)
+                improved = self.best_val_acc is None or val["val_acc"] > self.best_val_acc
+                if improved:
+                    self.best_val_acc = val["val_acc"]
+                if val["val_loss"] < self.best_val_loss - 1e-4:
+                    self.best_val_loss, self.bad_epochs = val["val_loss"], 0
+                else:
+                    self.bad_epochs += 1
+                last_metrics = {"train_loss": train_loss / max(1, seen), "train_acc": correct / max(1, seen), **val,
+                                "best_val_acc": self.best_val_acc}
+                if improved:
+                    self._save("best", last_metrics)
+                self._save("last", last_metrics)
+                eta = (cfg.epochs - self.epoch) * (sum(epoch_times) / len(epoch_times))
+                data = {"epoch": self.epoch, "epochs": cfg.epochs, **last_metrics, "epoch_time": elapsed, "eta_s": eta}
+                line = (f"epoch {self.epoch}/{cfg.epochs}  train loss {data['train_loss']:.4f} acc {data['train_acc']:.3f}"
+                        f"  val loss {val['val_loss']:.4f} acc {val['val_acc']:.3f} F1 {val['val_macro_f1']:.3f}"
+                        f"  {elapsed:.1f}s" + ("  *best*" if improved else ""))
+                self.emit(Event("epoch", line, done=self.epoch, total=cfg.epochs, scope="epoch", data=data))
+                self.emit(Event(LOG, line))
+                if cfg.patience and self.bad_epochs >= cfg.patience and self.epoch < cfg.epochs:
+                    status, reason = "finished", f"early stop: val loss did not improve for {cfg.patience} epochs"
+                    self.emit(Event(LOG, reason))
+                    break
+        except Cancelled:
+            status, reason = "stopped", "stopped by the user"
+            self._save("last", last_metrics)
+        except BaseException as exc:
+            self._finish_failed(exc)
+            raise
+        result = TrainResult(run_id=self.run_id, run_dir=str(self.dir), status=status, epochs_done=self.epoch,
+                             best_val_acc=self.best_val_acc,
+                             best_checkpoint=str(self.dir / runs.BEST) if (self.dir / runs.BEST).is_file() else None,
+                             last_checkpoint=str(self.dir / runs.LAST) if (self.dir / runs.LAST).is_file() else None,
+                             stop_reason=reason)
+        if self.ctx.is_main:
+            runs.set_status(self.dir, status, reason=reason)
+            self.emit(Event(DONE, reason, scope="training", data=result.to_dict()))
+            self.writer.close()
+        return result
+
+    def _train_epoch(self, total: int) -> None:
+        cfg = self.cfg
+        self.sampler.set_epoch(self.epoch)
+        self.sampler.set_start(self.step_in_epoch * cfg.batch_size)
+        generator = torch.Generator().manual_seed(cfg.seed * 100_003 + self.epoch * 101 + self.ctx.rank)
+        loader = DataLoader(self.train_set, batch_size=cfg.batch_size, sampler=self.sampler,
+                            num_workers=0 if cfg.cache_features else cfg.num_workers, generator=generator,
+                            pin_memory=self.device.type == "cuda", drop_last=False)
+        warmup = int(cfg.warmup_epochs * self.steps_per_epoch)
+        take_request = getattr(self.control, "take_checkpoint_request", lambda: False)
+        self.net.train()
+        tick = time.perf_counter()
+        epoch_start = tick
+        try:
+            self._iterate(loader, total, warmup, take_request, tick)
+        finally:
+            self.epoch_elapsed += time.perf_counter() - epoch_start
+
+    def _iterate(self, loader: DataLoader, total: int, warmup: int, take_request: Any, tick: float) -> None:
+        cfg = self.cfg
+        for images, labels, index in loader:
+            if self.step_in_epoch >= self.steps_per_epoch:
+                break
+            self.control.checkpoint()  # pause blocks here; stop raises Cancelled before any half step
+            lr = self.lr * lr_factor(self.global_step, total, warmup, cfg, self.steps_per_epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            images, targets = _to_device(images, self.device), labels.to(self.device, non_blocking=True)
+            with self._autocast():
+                logits = self.ddp(images)
+                loss = self.loss_fn(logits, targets, index)
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise GeoSpottrError(f"the loss became {value} at iteration {self.global_step}: lower --lr")
+            n = len(labels)
+            self.running[0] += value * n
+            self.running[1] += (logits.detach().argmax(1) == targets).sum().item()
+            self.running[2] += n
+            self.step_in_epoch += 1
+            self.global_step += 1
+            now = time.perf_counter()
+            ips = n * self.ctx.world_size / max(now - tick, 1e-9)
+            tick = now
+            self.emit(Event("iteration", scope="train", data={
+                "loss": value, "lr": lr, "images_per_s": ips, "epoch": self.epoch + 1, "iteration": self.global_step,
+                "step": self.step_in_epoch, "steps": self.steps_per_epoch}))
+            self.emit(Event(PROGRESS, f"epoch {self.epoch + 1}/{cfg.epochs} loss {value:.3f}", done=self.global_step,
+                            total=total, scope="training"))
+            if take_request():
+                self._save("last", {"train_loss": self.running[0] / max(1, self.running[2])})

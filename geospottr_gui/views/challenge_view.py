@@ -1,0 +1,411 @@
+"""The Challenge workspace: the human-vs-model game on the project's test split (`core.challenge`).
+
+A game is drawn in the background (the model is loaded and its guesses computed then, once). Each round
+shows a photo; the player picks a city from a searchable list, clicks a city on the map, or clicks any
+point of the map; the reveal shows the truth, both guesses, their distances and GeoGuessr points on a
+map, and the running scoreboard. Every answer is stored through `Challenge.guess_city/guess_point`, so
+games survive a restart and the terminal game shares them; the end shows the summary and past games.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSizePolicy,
+    QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
+)
+
+from core.catalog import fold as _fold
+from core.errors import GeoSpottrError
+
+from ..context import AppContext
+from ..workers import JobHandle, start_job
+from .map_view import MapView, assets_dir, online_tiles, pages_dir
+from .predict_view import MODEL_KEY
+
+ROUNDS_KEY = "challenge/rounds"
+PLAYER_KEY = "challenge/player"
+
+
+def start_game(project, model_path: str, rounds: int, player: str, seed: int | None = None, *,
+               on_event, control) -> int:
+    """Worker job: load the model, draw the rounds and compute the model's guesses; returns the game id."""
+    from core.challenge import start_challenge
+    from core.prediction import Predictor
+
+    predictor = Predictor.load(model_path)
+    control.checkpoint()
+    assets_dir()
+    return start_challenge(project, predictor, rounds=rounds, seed=seed, player=player).id
+
+
+class ChallengeView(QWidget):
+    """See the module docstring."""
+
+    game_started = Signal(int)        # challenge id
+    round_shown = Signal(int)         # round number
+    revealed = Signal(object)         # core.challenge.Round, played
+    game_over = Signal(object)        # core.challenge.ChallengeSummary
+
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
+        self.challenge = None
+        self.round = None
+        self.model_path: str | None = None
+        self._job: JobHandle | None = None
+        self._pending: tuple | None = None     # ("city", slug) | ("point", lat, lon)
+        self._started_at = 0.0
+        self._pick_page: Path | None = None
+        self._build()
+        context.model_selected.connect(self.set_model)
+        context.project_changed.connect(lambda _: self._reset())
+        saved = context.settings.value(MODEL_KEY, "", type=str)
+        if saved and Path(saved).is_file():
+            self.set_model(saved)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        settings = self.context.settings
+        self.rounds = QSpinBox()
+        self.rounds.setRange(1, 100)
+        self.rounds.setValue(settings.value(ROUNDS_KEY, 5, type=int))
+        self.rounds.setSuffix(" rounds")
+        self.player = QLineEdit(settings.value(PLAYER_KEY, "", type=str))
+        self.player.setPlaceholderText("your name")
+        self.player.setMaximumWidth(160)
+        self.model_label = QLabel("No model chosen")
+        choose = QPushButton("Choose model…")
+        choose.clicked.connect(self._choose_model)
+        self.start_button = QPushButton("New game")
+        self.start_button.clicked.connect(lambda: self.new_game())
+        self.score = QLabel("")
+        self.score.setStyleSheet("font-weight: 600")
+        bar = QHBoxLayout()
+        for w in (self.rounds, self.player, self.model_label, choose, self.start_button):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.score)
+
+        self.photo = QLabel("Start a game: the model and you guess where test photos were taken.")
+        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.photo.setWordWrap(True)
+        self.photo.setMinimumSize(320, 240)
+        self.photo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._pixmap: QPixmap | None = None
+        self.map = MapView()
+        self.map.message.connect(self._on_map_message)
+        self.map.load_failed.connect(self.context.status)
+
+        # pick panel
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search a city…")
+        self.search.textChanged.connect(self._filter)
+        self.search.returnPressed.connect(self._pick_first_visible)
+        self.cities = QListWidget()
+        self.cities.currentItemChanged.connect(self._list_pick)
+        self.choice = QLabel("Pick a city in the list or on the map, or click any point of the map.")
+        self.choice.setWordWrap(True)
+        self.guess_button = QPushButton("Guess")
+        self.guess_button.setEnabled(False)
+        self.guess_button.clicked.connect(self.submit)
+        pick = QWidget()
+        pick_layout = QVBoxLayout(pick)
+        pick_layout.setContentsMargins(0, 0, 0, 0)
+        pick_layout.addWidget(self.search)
+        pick_layout.addWidget(self.cities, 1)
+        pick_layout.addWidget(self.choice)
+        pick_layout.addWidget(self.guess_button)
+        # reveal panel
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.result.setTextFormat(Qt.TextFormat.RichText)
+        self.next_button = QPushButton("Next round")
+        self.next_button.clicked.connect(self.next_round)
+        reveal = QWidget()
+        reveal_layout = QVBoxLayout(reveal)
+        reveal_layout.setContentsMargins(0, 0, 0, 0)
+        reveal_layout.addWidget(self.result, 1)
+        reveal_layout.addWidget(self.next_button)
+        # summary panel
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.panel = QStackedWidget()
+        for w in (pick, reveal, self.summary):
+            self.panel.addWidget(w)
+        self.panel.setMaximumWidth(340)
+
+        right = QSplitter(Qt.Orientation.Horizontal)
+        right.addWidget(self.map)
+        right.addWidget(self.panel)
+        right.setSizes([560, 300])
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(self.photo)
+        main.addWidget(right)
+        main.setSizes([480, 800])
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(main, 1)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.challenge = self.round = None
+        self.score.setText("")
+        self.panel.setCurrentIndex(2)
+        self.summary.setText(self._past_games())
+
+    # ------------------------------------------------------------------ model and start
+    def set_model(self, path: str) -> None:
+        self.model_path = str(path)
+        self.model_label.setText(f"Model: {Path(path).name}")
+
+    def _choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model bundle", str(self.context.project.runs_dir),
+                                              "Model bundles (*.pt);;All files (*)")
+        if path:
+            self.set_model(path)
+
+    def new_game(self, seed: int | None = None) -> None:
+        if self._job is not None:
+            return
+        if not self.model_path:
+            self.context.status.emit("choose a model first (Choose model…)")
+            self.summary.setText("Choose a model bundle first (Choose model…), or train one.")
+            return
+        self.context.settings.setValue(ROUNDS_KEY, self.rounds.value())
+        self.context.settings.setValue(PLAYER_KEY, self.player.text())
+        self.start_button.setEnabled(False)
+        self.summary.setText("Drawing photos and letting the model guess…")
+        self.panel.setCurrentIndex(2)
+        self._job = start_job(self, start_game, self.context.project, self.model_path, self.rounds.value(),
+                              self.player.text().strip(), seed, on_finished=self._game_ready,
+                              on_failed=self._start_failed)
+        self._job.done.connect(self._job_done)
+
+    def _job_done(self) -> None:
+        self._job = None
+        self.start_button.setEnabled(True)
+
+    def _start_failed(self, message: str) -> None:
+        self.summary.setText(f"Could not start a game: {message}")
+        self.context.status.emit(message)
+
+    def _game_ready(self, challenge_id: int) -> None:
+        from core.challenge import Challenge
+        from core.maps import pick_map
+
+        self.challenge = Challenge(self.context.project, challenge_id)
+        cities = self.context.project.cities()
+        self.cities.clear()
+        for c in sorted(cities, key=lambda c: _fold(c.name)):
+            item = QListWidgetItem(f"{c.name}, {c.country}")
+            item.setData(Qt.ItemDataRole.UserRole, c.slug)
+            self.cities.addItem(item)
+        self._pick_page = pick_map(cities, pages_dir() / f"pick-{id(self)}.html", assets_dir(),
+                                   online_tiles(self.context.settings))
+        self.game_started.emit(challenge_id)
+        self.next_round()
+
+    # ------------------------------------------------------------------ rounds
+    def next_round(self) -> None:
+        if self.challenge is None:
+            return
+        self.round = self.challenge.next_round()
+        if self.round is None:
+            self._finish()
+            return
+        self._pending = None
+        self.guess_button.setEnabled(False)
+        self.choice.setText("Pick a city in the list or on the map, or click any point of the map.")
+        self.search.clear()
+        self.cities.blockSignals(True)
+        self.cities.clearSelection()
+        self.cities.setCurrentItem(None)
+        self.cities.blockSignals(False)
+        self._show_photo(self.round.image_path)
+        self.map.show_page(self._pick_page)
+        self.panel.setCurrentIndex(0)
+        self._update_score()
+        self._started_at = time.monotonic()
+        self.search.setFocus()
+        self.round_shown.emit(self.round.number)
+
+    def _show_photo(self, path: Path) -> None:
+        from core.imaging import ImageError, load_image
+
+        try:
+            img = load_image(path, draft=(1280, 1280))
+        except (ImageError, OSError) as exc:
+            self._pixmap = None
+            self.photo.setText(f"(photo unreadable: {exc})")
+            return
+        img.thumbnail((1280, 1280))
+        qimage = QImage(img.tobytes("raw", "RGB"), img.width, img.height, 3 * img.width,
+                        QImage.Format.Format_RGB888).copy()
+        self._pixmap = QPixmap.fromImage(qimage)
+        self._rescale()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pixmap is not None:
+            self.photo.setPixmap(self._pixmap.scaled(self.photo.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                                     Qt.TransformationMode.SmoothTransformation))
+
+    # ------------------------------------------------------------------ picking
+    def _filter(self, text: str) -> None:
+        key = _fold(text.strip())
+        for i in range(self.cities.count()):
+            item = self.cities.item(i)
+            item.setHidden(bool(key) and key not in _fold(item.text()))
+
+    def _pick_first_visible(self) -> None:
+        for i in range(self.cities.count()):
+            if not self.cities.item(i).isHidden():
+                self.cities.setCurrentRow(i)
+                return
+
+    def _list_pick(self, item: QListWidgetItem | None, _previous=None) -> None:
+        if item is None or self.round is None or self.round.played:
+            return
+        slug = item.data(Qt.ItemDataRole.UserRole)
+        self._pending = ("city", slug)
+        self.choice.setText(f"Your guess: <b>{_escape(item.text())}</b>")
+        self.guess_button.setEnabled(True)
+        self.map.run_js(f"window.geospottrSelect && window.geospottrSelect({json.dumps(slug)})")
+
+    def _on_map_message(self, message: dict) -> None:
+        if self.round is None or self.round.played:
+            return
+        if message.get("type") == "pick":
+            self.select_city(str(message.get("slug", "")))
+        elif message.get("type") == "click":
+            try:
+                lat, lon = float(message["lat"]), float(message["lon"])
+            except (KeyError, TypeError, ValueError):
+                return
+            self.cities.blockSignals(True)
+            self.cities.setCurrentItem(None)
+            self.cities.blockSignals(False)
+            self._pending = ("point", lat, lon)
+            self.choice.setText(f"Your guess: the point {lat:.3f}, {lon:.3f}")
+            self.guess_button.setEnabled(True)
+
+    def select_city(self, slug: str) -> None:
+        """Select a city as the guess (from the list or the map)."""
+        for i in range(self.cities.count()):
+            if self.cities.item(i).data(Qt.ItemDataRole.UserRole) == slug:
+                self.cities.setCurrentRow(i)
+                return
+
+    def submit(self) -> None:
+        """Record the pending guess and reveal the round."""
+        if self.round is None or self._pending is None or self.round.played:
+            return
+        seconds = round(time.monotonic() - self._started_at, 2)
+        try:
+            if self._pending[0] == "city":
+                played = self.challenge.guess_city(self.round.number, self._pending[1], seconds)
+            else:
+                played = self.challenge.guess_point(self.round.number, self._pending[1], self._pending[2], seconds)
+        except GeoSpottrError as exc:
+            self.context.status.emit(str(exc))
+            return
+        self.round = played
+        self._reveal(played)
+
+    def _reveal(self, played) -> None:
+        from core.maps import RevealPoint, reveal_map
+
+        project = self.context.project
+        truth = project.city(played.true_city)
+        you, model = played.human, played.model
+
+        def city_name(slug: str) -> str:
+            found = project.find_city(slug)
+            return found.name if found else slug
+
+        you_text = city_name(you.city) if you.kind == "city" else f"a point near {city_name(you.city)}"
+        lines = [
+            f"<b>The photo is from {_escape(truth.name)}, {_escape(truth.country)}.</b>",
+            f"You: {_escape(you_text)} — {you.distance_km:,.0f} km, <b>{you.points:,}</b> points"
+            + (" ✓" if you.correct else ""),
+            f"Model: {_escape(city_name(model.city))} ({(model.confidence or 0):.0%}) — {model.distance_km:,.0f} km,"
+            f" <b>{model.points:,}</b> points" + (" ✓" if model.correct else ""),
+        ]
+        self.result.setText("<br><br>".join(lines))
+        last = played.number == len(self.challenge.rounds())
+        self.next_button.setText("See the result" if last else "Next round")
+        points = [RevealPoint("truth", played.true_lat, played.true_lon, f"{truth.name} (truth)"),
+                  RevealPoint("human", you.lat, you.lon, f"You: {you.distance_km:,.0f} km, {you.points:,} pts"),
+                  RevealPoint("model", model.lat, model.lon, f"Model: {model.distance_km:,.0f} km, {model.points:,} pts")]
+        page = reveal_map(points, pages_dir() / f"reveal-{id(self)}.html", assets_dir(),
+                          online_tiles(self.context.settings))
+        self.map.show_page(page)
+        self.panel.setCurrentIndex(1)
+        self._update_score()
+        self.revealed.emit(played)
+
+    def _update_score(self) -> None:
+        if self.challenge is None:
+            return
+        s = self.challenge.summary()
+        you = s.human.total_points if s.human else 0
+        model = s.model_side.total_points if s.model_side else 0
+        self.score.setText(f"Round {min(s.rounds_played + (0 if self.round and self.round.played else 1), s.rounds_total)}"
+                           f"/{s.rounds_total}    You {you:,} — Model {model:,}")
+
+    def _finish(self) -> None:
+        summary = self.challenge.summary()
+        h, m = summary.human, summary.model_side
+        verdict = {"human": "You win!", "model": "The model wins.", "tie": "A tie."}.get(summary.winner or "", "")
+        rows = [f"<h3>{verdict}</h3>", "<table cellpadding='3'><tr><th></th><th>You</th><th>Model</th></tr>"]
+        if h and m:
+            for label, a, b in (("Points", f"{h.total_points:,}", f"{m.total_points:,}"),
+                                ("Correct city", f"{h.accuracy:.0%}", f"{m.accuracy:.0%}"),
+                                ("Median distance", f"{h.median_km:,.0f} km", f"{m.median_km:,.0f} km"),
+                                ("Mean time", f"{h.mean_seconds:.1f} s" if h.mean_seconds is not None else "–", "–")):
+                rows.append(f"<tr><td>{label}</td><td>{a}</td><td>{b}</td></tr>")
+        rows.append("</table>")
+        self.summary.setText("".join(rows) + self._past_games())
+        self.panel.setCurrentIndex(2)
+        self.round = None
+        self.game_over.emit(summary)
+
+    def _past_games(self) -> str:
+        from core.challenge import scoreboard
+
+        games = scoreboard(self.context.project, limit=8)
+        if not games:
+            return ""
+        rows = ["<h4>Past games</h4><table cellpadding='2'>"]
+        for g in games:
+            you = g.human.total_points if g.human else 0
+            model = g.model_side.total_points if g.model_side else 0
+            who = _escape(g.player or "you")
+            rows.append(f"<tr><td>{_escape(g.created_at[:16])}</td><td>{who} {you:,}</td>"
+                        f"<td>model {model:,}</td><td>{g.rounds_played}/{g.rounds_total}</td></tr>")
+        return "".join(rows) + "</table>"
+
+    def shutdown(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self._job.wait()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def _escape(text: str) -> str:
+    return html.escape(str(text))

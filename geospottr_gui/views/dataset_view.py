@@ -1,0 +1,380 @@
+"""The Dataset workspace: cities and downloads on the left; the curation grid (and the map) on the right.
+
+Every curation action goes through the project's `CurationHistory` (context.history), so it is saved at
+once and Edit > Undo / Redo covers it; the grid repaints only the rows an edit touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSplitter,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+
+from core.curation import Edit
+from core.errors import GeoSpottrError
+from core.project import SPLITS, STATUSES, IMAGE_ORDERS
+
+from ..context import AppContext
+from .cities_panel import CitiesPanel
+from .dialogs import CityPickerDialog
+from .download_panel import DownloadPanel
+from .image_detail import ImageDetail
+from .image_grid import ImageGridModel, ImageGridView, ThumbnailProvider
+
+ALL = "All"
+_ORDER_LABELS = {"added": "Oldest first", "newest": "Newest first", "city": "City", "status": "Status",
+                 "split": "Split", "source": "Source"}
+
+
+class GetStartedPanel(QFrame):
+    """First-run guide: the four steps from an empty project to a prediction, each a button."""
+
+    step_requested = Signal(str)  # "cities", "download", "train", "predict"
+    dismissed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setObjectName("getStarted")
+        layout = QHBoxLayout(self)
+        title = QLabel("<b>Get started</b>")
+        layout.addWidget(title)
+        steps = (("cities", "1. Add cities"), ("download", "2. Get images"), ("train", "3. Train"),
+                 ("predict", "4. Predict"))
+        for n, (step, label) in enumerate(steps):
+            if n:
+                layout.addWidget(QLabel("→"))
+            button = QPushButton(label)
+            button.clicked.connect(lambda _checked=False, s=step: self.step_requested.emit(s))
+            layout.addWidget(button)
+        layout.addWidget(QLabel("  Or drop a folder of photos (one sub-folder per city) or a CSV on this window."), 1)
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Hide this guide")
+        close.clicked.connect(self.dismissed.emit)
+        layout.addWidget(close)
+
+
+class CurationPanel(QWidget):
+    """Filter / sort bar, the thumbnail grid, bulk buttons, and the detail pane."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.thumbnails = ThumbnailProvider(self)
+        self.model = ImageGridModel(context.project, self.thumbnails, self)
+        self.grid = ImageGridView()
+        self.grid.setModel(self.model)
+        self.detail = ImageDetail(self.thumbnails)
+
+        self.city = QComboBox()
+        self.status = QComboBox()
+        self.split = QComboBox()
+        self.source = QComboBox()
+        self.order = QComboBox()
+        self.status.addItems([ALL, *STATUSES])
+        self.split.addItems([ALL, *SPLITS, "none"])
+        for key in IMAGE_ORDERS:
+            self.order.addItem(_ORDER_LABELS.get(key, key), key)
+        self.count = QLabel()
+        self.accept_button = QPushButton("Accept (A)")
+        self.reject_button = QPushButton("Reject (R)")
+        self.relabel_button = QPushButton("Relabel… (L)")
+        self.problems_button = QPushButton("Find problems…")
+        self.problems_button.setToolTip("Look for broken, blank, blurry and duplicate images to review")
+        self.problems_button.setVisible(importlib.util.find_spec("geospottr_gui.views.problems_dialog") is not None)
+
+        bar = QHBoxLayout()
+        for label, combo in (("City", self.city), ("Status", self.status), ("Split", self.split),
+                             ("Source", self.source), ("Sort", self.order)):
+            bar.addWidget(QLabel(label))
+            bar.addWidget(combo)
+            combo.currentIndexChanged.connect(self.apply_query)
+        bar.addStretch(1)
+        bar.addWidget(self.count)
+        actions = QHBoxLayout()
+        for button in (self.accept_button, self.reject_button, self.relabel_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        actions.addWidget(self.problems_button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(bar)
+        left_layout.addWidget(self.grid, 1)
+        left_layout.addLayout(actions)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+        self.grid.accept_requested.connect(self.accept)
+        self.grid.reject_requested.connect(self.reject)
+        self.grid.pending_requested.connect(lambda: self._edit(lambda ids: context.history.reset(ids)))
+        self.grid.relabel_requested.connect(self.relabel_to_number)
+        self.grid.pick_city_requested.connect(self.pick_city)
+        self.accept_button.clicked.connect(self.accept)
+        self.reject_button.clicked.connect(self.reject)
+        self.relabel_button.clicked.connect(self.pick_city)
+        self.problems_button.clicked.connect(self.find_problems)
+        self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.grid.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
+        self.model.modelReset.connect(self._selection_changed)
+        context.curated.connect(self._curated)
+        context.images_changed.connect(self._schedule_reload)
+        context.project_changed.connect(self._project_changed)
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(250)
+        self._reload_timer.timeout.connect(self.reload)
+        self._fill_filters()
+        self.apply_query()
+
+    # ------------------------------------------------------------------ query
+    def _fill_filters(self) -> None:
+        project = self.context.project
+        for combo, values in ((self.city, [c.slug for c in project.cities()]),
+                              (self.source, list(project.source_counts()))):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([ALL, *values])
+            combo.setCurrentIndex(max(0, combo.findText(current)))
+            combo.blockSignals(False)
+
+    def filters(self) -> dict[str, Any]:
+        def value(combo: QComboBox) -> str | None:
+            return None if combo.currentText() == ALL else combo.currentText()
+        return {"city": value(self.city), "status": value(self.status), "split": value(self.split),
+                "source": value(self.source)}
+
+    def apply_query(self) -> None:
+        try:
+            self.model.set_query(self.filters(), self.order.currentData())
+        except GeoSpottrError as exc:  # a city removed meanwhile
+            self.context.status.emit(str(exc))
+            self.city.setCurrentIndex(0)
+        self._update_count()
+
+    def show_city(self, slug: str) -> None:
+        self.city.setCurrentIndex(max(0, self.city.findText(slug)))
+
+    def reveal(self, image_id: str) -> None:
+        if self.model.row_of(image_id) is None:
+            for combo in (self.city, self.status, self.split, self.source):
+                combo.blockSignals(True)
+                combo.setCurrentIndex(0)
+                combo.blockSignals(False)
+            self.apply_query()
+        row = self.model.row_of(image_id)
+        if row is not None:
+            index = self.model.index(row)
+            self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.grid.scrollTo(index)
+            self.grid.setFocus()
+
+    def _schedule_reload(self) -> None:
+        self._reload_timer.start()
+
+    def reload(self) -> None:
+        """Re-run the query after images arrived or changed, keeping the selection and current image."""
+        selected = set(self.grid.selected_ids())
+        current = self.grid.currentIndex()
+        current_id = self.model.image_id(current.row()) if current.isValid() else None
+        current_row = current.row() if current.isValid() else -1
+        self._fill_filters()
+        self.apply_query()
+        self._restore(selected, current_id, current_row)
+
+    def _restore(self, selected: set[str], current_id: str | None, current_row: int) -> None:
+        rows = sorted(r for r in (self.model.row_of(i) for i in selected) if r is not None)
+        selection = QItemSelection()
+        start = prev = None
+        for row in rows + [None]:
+            if row is not None and prev is not None and row == prev + 1:
+                prev = row
+                continue
+            if start is not None:
+                selection.select(self.model.index(start), self.model.index(prev))
+            start = prev = row
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+        self.grid.selectionModel().select(selection, flags)
+        row = self.model.row_of(current_id) if current_id else None
+        if row is None and current_row >= 0 and self.model.rowCount():
+            row = min(current_row, self.model.rowCount() - 1)
+            self.grid.selectionModel().select(self.model.index(row), flags)
+        if row is not None:
+            self.grid.selectionModel().setCurrentIndex(self.model.index(row), QItemSelectionModel.SelectionFlag.NoUpdate)
+
+    def _project_changed(self, project: Any) -> None:
+        self.model.set_project(project)
+        self._fill_filters()
+        self.apply_query()
+
+    # ------------------------------------------------------------------ curation
+    def _targets(self) -> list[str]:
+        ids = self.grid.selected_ids()
+        if not ids and self.grid.currentIndex().isValid():
+            ids = [self.model.image_id(self.grid.currentIndex().row())]
+        return ids
+
+    def _edit(self, action: Any) -> Edit | None:
+        ids = self._targets()
+        if not ids:
+            self.context.status.emit("select images first")
+            return None
+        try:
+            edit = action(ids)
+        except GeoSpottrError as exc:
+            QMessageBox.warning(self, "GeoSpottr", str(exc))
+            return None
+        if edit is not None:
+            self.context.status.emit(edit.text)
+            if len(ids) == 1:
+                self._advance()
+        return edit
+
+    def _advance(self) -> None:
+        """After judging one image, move to the next, as a reviewer expects."""
+        row = self.grid.currentIndex().row() + 1
+        if 0 < row < self.model.rowCount():
+            index = self.model.index(row)
+            self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.grid.scrollTo(index)
+
+    def accept(self) -> None:
+        self._edit(self.context.history.accept)
+
+    def reject(self) -> None:
+        self._edit(lambda ids: self.context.history.reject(ids, reason="rejected in review"))
+
+    def relabel_to_number(self, number: int) -> None:
+        cities = self.context.project.cities()
+        if number >= len(cities):
+            self.context.status.emit(f"there is no city {number + 1} (the project has {len(cities)})")
+            return
+        slug = cities[number].slug
+        self._edit(lambda ids: self.context.history.relabel(ids, slug))
+
+    def pick_city(self) -> None:
+        if not self._targets():
+            self.context.status.emit("select images first")
+            return
+        dialog = CityPickerDialog(self.context.project.cities(), self)
+        if dialog.exec() and dialog.selected_slug():
+            slug = dialog.selected_slug()
+            self._edit(lambda ids: self.context.history.relabel(ids, slug))
+
+    def _curated(self, edit: Edit) -> None:
+        self.model.refresh(edit.image_ids)
+        self._selection_changed()
+
+    def find_problems(self) -> None:
+        module = importlib.import_module("geospottr_gui.views.problems_dialog")
+        dialog_cls = getattr(module, "ProblemsDialog")
+        dialog_cls(self.context, self).exec()
+
+    # ------------------------------------------------------------------ detail
+    def _selection_changed(self, *_: Any) -> None:
+        ids = self.grid.selected_ids()
+        current = self.grid.currentIndex()
+        record = None
+        if len(ids) <= 1 and current.isValid():
+            record = self.model.record(current.row())
+        self.detail.show_record(self.context.project, record, selected=len(ids))
+        self._update_count(len(ids))
+
+    def _update_count(self, selected: int | None = None) -> None:
+        selected = len(self.grid.selected_ids()) if selected is None else selected
+        text = f"{self.model.rowCount():,} images"
+        if selected > 1:
+            text += f" · {selected:,} selected"
+        self.count.setText(text)
+
+
+class DatasetView(QWidget):
+    """Workspace: [Cities | Download] tabs beside [Images | Map] tabs, under a first-run guide."""
+
+    navigate = Signal(str)  # a workspace title the get-started guide asks for ("Train", "Predict")
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.get_started = GetStartedPanel()
+        self.cities = CitiesPanel(context)
+        self.download = DownloadPanel(context)
+        self.curation = CurationPanel(context)
+        self.left = QTabWidget()
+        self.left.addTab(self.cities, "Cities")
+        self.left.addTab(self.download, "Download")
+        self.right = QTabWidget()
+        self.right.addTab(self.curation, "Images")
+        self.map: QWidget | None = None
+        if importlib.util.find_spec("geospottr_gui.views.dataset_map") is not None:
+            # Built when first shown: the map brings in QtWebEngine, too slow for the first window.
+            self._map_slot = QWidget()
+            QVBoxLayout(self._map_slot).setContentsMargins(0, 0, 0, 0)
+            self.right.addTab(self._map_slot, "Map")
+            self.right.currentChanged.connect(self._tab_changed)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.left)
+        self.splitter.addWidget(self.right)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([330, 1050])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.get_started)
+        layout.addWidget(self.splitter, 1)
+
+        self.cities.city_activated.connect(self.show_city)
+        self.get_started.step_requested.connect(self._step)
+        self.get_started.dismissed.connect(self._dismiss_guide)
+        context.images_changed.connect(self._update_guide)
+        context.project_changed.connect(lambda _p: self._update_guide())
+        self._update_guide()
+
+    def _tab_changed(self, index: int) -> None:
+        if self.map is None and self.right.widget(index) is self._map_slot:
+            module = importlib.import_module("geospottr_gui.views.dataset_map")
+            self.map = module.DatasetMapView(self.context)
+            self._map_slot.layout().addWidget(self.map)
+            if hasattr(self.map, "image_clicked"):
+                self.map.image_clicked.connect(self.reveal_image)
+
+    def reveal_image(self, image_id: str) -> None:
+        """Show one image in the grid (clearing filters that hide it) and select it."""
+        self.right.setCurrentWidget(self.curation)
+        self.curation.reveal(image_id)
+
+    def show_city(self, slug: str) -> None:
+        self.curation.show_city(slug)
+        if self.map is not None and hasattr(self.map, "show_city"):
+            self.map.show_city(slug)
+
+    # ------------------------------------------------------------------ first-run guide
+    def _update_guide(self) -> None:
+        project = self.context.project
+        dismissed = self.context.settings.value("ui/getStartedDismissed", False, type=bool)
+        empty = not any(project.city_counts().values())
+        self.get_started.setVisible(empty and not dismissed)
+
+    def _dismiss_guide(self) -> None:
+        self.context.settings.setValue("ui/getStartedDismissed", True)
+        self.get_started.hide()
+
+    def _step(self, step: str) -> None:
+        if step == "cities":
+            self.left.setCurrentWidget(self.cities)
+            self.cities.search.setFocus()
+        elif step == "download":
+            self.left.setCurrentWidget(self.download)
+        else:
+            self.navigate.emit(step.capitalize())

@@ -1,0 +1,388 @@
+"""The Download panel: fill the project's cities from Street View or Mapillary through `core.acquisition`.
+
+Nothing here talks to a network or a keyring on the UI thread: the cost estimate, the download, and
+storing a key in the OS keyring all run as jobs (`workers.start_job`). Keys are masked, never logged,
+and kept only where the user asks: the OS keyring (default) or, when explicitly chosen, QSettings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
+                               QProgressBar, QPushButton, QRadioButton, QSpinBox, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from core.acquisition import keys
+from core.acquisition.jobs import (DEFAULT_PRICE_PER_1000, CostEstimate, DownloadConfig, DownloadSummary,
+                                   estimate_cost, run_download)
+from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventCallback
+from core.project import Project
+
+from ..context import AppContext
+from ..workers import JobHandle, start_job
+
+PROVIDERS = (("streetview", "Google Street View"), ("mapillary", "Mapillary"))
+SECRETS = {"streetview": keys.GOOGLE_KEY, "mapillary": keys.MAPILLARY_TOKEN}
+#: Ask before starting a Street View download estimated to cost at least this many dollars.
+CONFIRM_COST_USD = 1.0
+LOG_LINES = 500
+_COLUMNS = ("City", "Progress", "Saved", "No coverage", "Errors")
+
+
+def explain(message: str) -> str:
+    """A core error in plain words, with what to do about it (the core's own text follows)."""
+    low = message.lower()
+    if "over_query_limit" in low or "429" in low or "quota" in low or "budget" in low:
+        hint = "The provider's quota or your request budget is used up: wait, or raise the quota in its console."
+    elif "refused" in low or "denied" in low or ("invalid" in low and "key" in low):
+        hint = "The provider refused the key or token: check it, and that the API is enabled for it."
+    elif "no google maps api key" in low or "no mapillary access token" in low:
+        hint = "Enter a key or token above (or store one in the OS keyring)."
+    elif "coverage" in low:
+        hint = "There is little or no imagery in this area: try a larger radius or another provider."
+    elif "gave up" in low or "request failed" in low or "failed requests in a row" in low:
+        hint = "The service could not be reached: check the network connection."
+    elif "another download" in low:
+        hint = "Another download is running on this project."
+    else:
+        return message
+    return f"{hint}\n({message})"
+
+
+def store_secret(spec: keys.SecretSpec, value: str, *, on_event: EventCallback, control: Control) -> bool:  # noqa: ARG001
+    """Job: save a key in the OS keyring (may block on a desktop unlock prompt); False when no keyring works."""
+    try:
+        import keyring
+
+        keyring.set_password(keys.KEYRING_SERVICE, spec.keyring_user, value)
+    except Exception:  # noqa: BLE001 - headless Linux has no keyring backend; the key still works this session
+        return False
+    return True
+
+
+def estimate_job(project: Project, config: DownloadConfig, *, on_event: EventCallback,
+                 control: Control) -> CostEstimate:  # noqa: ARG001
+    """Job wrapper: the cost estimate reads the database, so it stays off the UI thread."""
+    return estimate_cost(project, config)
+
+
+class DownloadPanel(QWidget):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.job: JobHandle | None = None
+        #: Extra `DownloadConfig` fields (tests point at a loopback server with fast retries here).
+        self.config_overrides: dict[str, Any] = {}
+        self._estimate_seq = 0
+        self._estimate: CostEstimate | None = None
+        self._rows: dict[str, int] = {}
+        settings = context.settings
+
+        self.provider = QComboBox()
+        for value, label in PROVIDERS:
+            self.provider.addItem(label, value)
+        self.provider.setCurrentIndex(max(0, self.provider.findData(settings.value("download/provider", "streetview"))))
+        self.key = QLineEdit()
+        self.key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remember = QCheckBox("Remember in the OS keyring")
+        self.remember.setChecked(True)
+        self.in_settings = QCheckBox("Store in GeoSpottr's settings instead (plain text; only on a private machine)")
+        self.per_city = QSpinBox()
+        self.per_city.setRange(0, 1_000_000)
+        self.per_city.setSpecialValueText("each city's target")
+        self.per_city.setValue(int(settings.value("download/perCity", 0)))
+        self.random = QRadioButton("Random points within each city's radius")
+        self.addresses = QRadioButton("Addresses from a file (CSV / GeoJSON)")
+        self.random.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.random)
+        group.addButton(self.addresses)
+        self.address_file = QLineEdit()
+        self.address_file.setPlaceholderText("address-book file")
+        self.browse = QPushButton("Browse…")
+        self.workers = QSpinBox()
+        self.workers.setRange(1, 16)
+        self.workers.setValue(4)
+        self.price = QDoubleSpinBox()
+        self.price.setRange(0, 1000)
+        self.price.setDecimals(2)
+        self.price.setPrefix("$")
+        self.price.setSuffix(" per 1,000")
+        self.price.setValue(DEFAULT_PRICE_PER_1000)
+        self.estimate = QLabel("…")
+        self.estimate.setWordWrap(True)
+        self.start_button = QPushButton("Start download")
+        self.pause_button = QPushButton("Pause")
+        self.cancel_button = QPushButton("Cancel")
+        self.overall = QProgressBar()
+        self.cost = QLabel()
+        self.table = QTableWidget(0, len(_COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(_COLUMNS))
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b3261e")
+        self.error.hide()
+
+        form = QFormLayout()
+        form.addRow("Provider", self.provider)
+        self.key_label = QLabel()
+        form.addRow(self.key_label, self.key)
+        form.addRow("", self.remember)
+        form.addRow("", self.in_settings)
+        form.addRow("Images per city", self.per_city)
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.address_file, 1)
+        file_row.addWidget(self.browse)
+        sampling = QVBoxLayout()
+        sampling.addWidget(self.random)
+        sampling.addWidget(self.addresses)
+        sampling.addLayout(file_row)
+        form.addRow("Sampling", sampling)
+        form.addRow("Parallel requests", self.workers)
+        self.price_label = QLabel("Price")
+        form.addRow(self.price_label, self.price)
+        form.addRow("Estimate", self.estimate)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.pause_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.error)
+        layout.addWidget(self.overall)
+        layout.addWidget(self.cost)
+        layout.addWidget(self.table, 2)
+        layout.addWidget(self.log, 1)
+
+        self._estimate_timer = QTimer(self)
+        self._estimate_timer.setSingleShot(True)
+        self._estimate_timer.setInterval(200)
+        self._estimate_timer.timeout.connect(self._run_estimate)
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setInterval(3000)
+        self._counts_timer.timeout.connect(context.images_changed.emit)
+        for signal in (self.provider.currentIndexChanged, self.per_city.valueChanged, self.price.valueChanged):
+            signal.connect(lambda *_: self._estimate_timer.start())
+        self.provider.currentIndexChanged.connect(self._provider_changed)
+        self.addresses.toggled.connect(self._sampling_changed)
+        self.browse.clicked.connect(self._browse)
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.cancel_button.clicked.connect(self.cancel)
+        context.images_changed.connect(self._estimate_timer.start)
+        context.project_changed.connect(lambda _p: self._estimate_timer.start())
+        self._provider_changed()
+        self._sampling_changed()
+        self._set_running(False)
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def provider_id(self) -> str:
+        return self.provider.currentData()
+
+    def _provider_changed(self) -> None:
+        streetview = self.provider_id == "streetview"
+        self.key_label.setText("API key" if streetview else "Access token")
+        spec = SECRETS[self.provider_id]
+        self.key.setPlaceholderText(f"empty: use ${spec.env_var} or the OS keyring")
+        self.key.setText(str(self.context.settings.value(f"download/secret/{self.provider_id}", "")))
+        self.in_settings.setChecked(bool(self.key.text()))
+        self.price.setVisible(streetview)
+        self.price_label.setVisible(streetview)
+        self._estimate_timer.start()
+
+    def _sampling_changed(self) -> None:
+        self.address_file.setEnabled(self.addresses.isChecked())
+        self.browse.setEnabled(self.addresses.isChecked())
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Address book", "", "Addresses (*.csv *.geojson *.json);;All files (*)")
+        if path:
+            self.address_file.setText(path)
+            self.addresses.setChecked(True)
+
+    def config(self) -> DownloadConfig:
+        """The download the form describes (the key is only in memory, in this object)."""
+        address = self.address_file.text().strip() if self.addresses.isChecked() else ""
+        config = DownloadConfig(provider=self.provider_id, per_city=self.per_city.value() or None,
+                                workers=self.workers.value(), addresses=Path(address) if address else None,
+                                key=self.key.text().strip() or None, price_per_1000=self.price.value())
+        return replace(config, **self.config_overrides)
+
+    # ------------------------------------------------------------------ estimate
+    def _run_estimate(self) -> None:
+        if not self.context.project.cities():
+            self.estimate.setText("Add cities first.")
+            self._estimate = None
+            return
+        self._estimate_seq += 1
+        seq = self._estimate_seq
+        start_job(self, estimate_job, self.context.project, self.config(),
+                  on_finished=lambda est: self._show_estimate(seq, est),
+                  on_failed=lambda message: self.estimate.setText(message))
+
+    def _show_estimate(self, seq: int, estimate: CostEstimate) -> None:
+        if seq != self._estimate_seq:
+            return
+        self._estimate = estimate
+        cities = sum(1 for p in estimate.plans if p.needed)
+        if estimate.images == 0:
+            text = "Every city has reached its target from this provider."
+        elif estimate.provider == "streetview":
+            text = (f"{estimate.images:,} images for {cities} cities: about ${estimate.cost:,.2f} at most "
+                    "(metadata lookups are free).")
+        else:
+            text = f"{estimate.images:,} images for {cities} cities (free with a Mapillary token)."
+        self.estimate.setText(text)
+        if self.job is None or not self.job.running:
+            self._fill_table(estimate)
+
+    def _fill_table(self, estimate: CostEstimate) -> None:
+        self.table.setRowCount(len(estimate.plans))
+        self._rows = {}
+        for row, p in enumerate(estimate.plans):
+            self._rows[p.slug] = row
+            self.table.setItem(row, 0, QTableWidgetItem(p.name))
+            bar = QProgressBar()
+            bar.setRange(0, max(1, p.target))
+            bar.setValue(min(p.have, p.target))
+            bar.setFormat(f"{p.have:,} / {p.target:,}")
+            self.table.setCellWidget(row, 1, bar)
+            for col in range(2, len(_COLUMNS)):
+                self.table.setItem(row, col, QTableWidgetItem("0"))
+        total = sum(p.target for p in estimate.plans)
+        self.overall.setRange(0, max(1, total))
+        self.overall.setValue(sum(min(p.have, p.target) for p in estimate.plans))
+        self.overall.setFormat(f"overall %v / {total:,}")
+
+    # ------------------------------------------------------------------ run
+    def start(self) -> None:
+        if self.job is not None and self.job.running:
+            return
+        self.error.hide()
+        estimate = self._estimate
+        if (estimate is not None and estimate.provider == "streetview" and estimate.cost >= CONFIRM_COST_USD
+                and QMessageBox.question(self, "Start download",
+                                         f"Download {estimate.images:,} Street View images for about "
+                                         f"${estimate.cost:,.2f}?") != QMessageBox.StandardButton.Yes):
+            return
+        config = self.config()
+        self._keep_secret(config.key)
+        self.context.settings.setValue("download/provider", self.provider_id)
+        self.context.settings.setValue("download/perCity", self.per_city.value())
+        if estimate is not None:
+            self._fill_table(estimate)
+        self.log.appendPlainText(f"starting a {dict(PROVIDERS)[self.provider_id]} download…")
+        self.job = start_job(self, run_download, self.context.project, config, on_event=self._on_event,
+                             on_finished=self._finished, on_failed=self._failed, on_cancelled=self._cancelled)
+        self._set_running(True)
+        self._counts_timer.start()
+
+    def toggle_pause(self) -> None:
+        if self.job is None or not self.job.running:
+            return
+        if self.job.control.paused:
+            self.job.resume()
+            self.pause_button.setText("Pause")
+            self.log.appendPlainText("resumed")
+        else:
+            self.job.pause()
+            self.pause_button.setText("Resume")
+            self.log.appendPlainText("paused (requests in flight finish first)")
+
+    def cancel(self) -> None:
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.log.appendPlainText("cancelling after the images in flight…")
+
+    def _keep_secret(self, secret: str | None) -> None:
+        settings_key = f"download/secret/{self.provider_id}"
+        if secret and self.in_settings.isChecked():
+            self.context.settings.setValue(settings_key, secret)
+        else:
+            self.context.settings.remove(settings_key)
+            if secret and self.remember.isChecked():
+                start_job(self, store_secret, SECRETS[self.provider_id], secret, on_finished=self._stored)
+
+    def _stored(self, ok: bool) -> None:
+        self.log.appendPlainText("key saved in the OS keyring" if ok else
+                                 "no OS keyring is available here: the key is used for this session only")
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind == PROGRESS and event.scope in self._rows:
+            row = self._rows[event.scope]
+            data = event.data
+            bar = self.table.cellWidget(row, 1)
+            if isinstance(bar, QProgressBar) and event.total:
+                bar.setRange(0, event.total)
+                bar.setValue(min(event.done or 0, event.total))
+                bar.setFormat(f"{event.done:,} / {event.total:,}")
+            for col, name in ((2, "saved"), (3, "no_coverage"), (4, "errors")):
+                item = self.table.item(row, col)
+                if item is not None:
+                    item.setText(f"{data.get(name, 0):,}")
+            self._update_overall()
+            if data.get("cost") and self.provider_id == "streetview":
+                self.cost.setText(f"{data.get('image_requests', 0):,} image requests, about ${data['cost']:,.2f} so far")
+        elif event.kind == DONE and event.scope in self._rows:
+            self.log.appendPlainText(event.message)
+            self.context.images_changed.emit()
+        elif event.kind in (WARNING, ERROR, LOG) or event.kind == DONE:
+            prefix = {WARNING: "warning: ", ERROR: "error: "}.get(event.kind, "")
+            self.log.appendPlainText(prefix + event.message)
+
+    def _update_overall(self) -> None:
+        done = 0
+        for row in range(self.table.rowCount()):
+            bar = self.table.cellWidget(row, 1)
+            if isinstance(bar, QProgressBar):
+                done += bar.value()
+        self.overall.setValue(done)
+
+    def _finished(self, summary: DownloadSummary) -> None:
+        for line in summary.lines():
+            self.log.appendPlainText(line)
+        self._ended(f"download finished: {summary.total('saved'):,} images saved")
+
+    def _failed(self, message: str) -> None:
+        self.error.setText(explain(message))
+        self.error.show()
+        self.log.appendPlainText(f"stopped: {message}")
+        self._ended("download stopped")
+
+    def _cancelled(self) -> None:
+        self.log.appendPlainText("cancelled; every image saved so far is kept (Start resumes)")
+        self._ended("download cancelled")
+
+    def _ended(self, status: str) -> None:
+        self._counts_timer.stop()
+        self._set_running(False)
+        self.context.status.emit(status)
+        self.context.images_changed.emit()
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.pause_button.setText("Pause")
+        self.cancel_button.setEnabled(running)
+        for widget in (self.provider, self.key, self.per_city, self.random, self.addresses, self.workers, self.price):
+            widget.setEnabled(not running)
+        if running:
+            self.address_file.setEnabled(False)
+            self.browse.setEnabled(False)
+        else:
+            self._sampling_changed()

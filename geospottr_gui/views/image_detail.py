@@ -1,0 +1,96 @@
+"""The detail pane: the selected image large, with its metadata and attribution (every value escaped)."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap, QResizeEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from core.project import ImageRecord, Project
+
+from .image_grid import ThumbnailProvider
+
+PREVIEW_SIZE = 640
+
+
+def metadata_html(record: ImageRecord, city_name: str | None) -> str:
+    """A two-column table of what a curator needs to judge one image; every value is escaped."""
+    def coord(value: float | None) -> str:
+        return "—" if value is None else f"{value:.5f}"
+
+    rows = [
+        ("City", city_name or "unlabelled"),
+        ("Status", record.status + (f" ({record.reason})" if record.reason else "")),
+        ("Split", record.split or "none"),
+        ("Source", record.source + (f" · {record.source_id}" if record.source_id else "")),
+        ("Location", f"{coord(record.lat)}, {coord(record.lon)}"),
+        ("Heading / pitch / fov", " / ".join("—" if v is None else f"{v:g}" for v in (record.heading, record.pitch, record.fov))),
+        ("Captured", record.captured_at or "—"),
+        ("Size", f"{record.width} × {record.height}"),
+        ("Licence", record.licence or "—"),
+        ("Attribution", record.attribution or "—"),
+        ("Id", record.id),
+    ]
+    body = "".join(f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+class ImageDetail(QWidget):
+    """Shows one record; the large preview is made off the UI thread by the shared thumbnail job."""
+
+    def __init__(self, thumbnails: ThumbnailProvider, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self.project: Project | None = None
+        self.record: ImageRecord | None = None
+        self._pixmap: QPixmap | None = None
+        self.image = QLabel("Select an image")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(240, 180)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.meta = QLabel()
+        self.meta.setTextFormat(Qt.TextFormat.RichText)
+        self.meta.setWordWrap(True)
+        self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.meta.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.image, 3)
+        layout.addWidget(self.meta, 2)
+        thumbnails.ready.connect(self._ready)
+
+    def show_record(self, project: Project, record: ImageRecord | None, selected: int = 1) -> None:
+        self.project, self.record, self._pixmap = project, record, None
+        if record is None:
+            self.image.setPixmap(QPixmap())
+            self.image.setText(f"{selected:,} images selected" if selected > 1 else "Select an image")
+            self.meta.setText("")
+            return
+        city = project.city_by_id(record.city_id).name if record.city_id is not None else None
+        self.meta.setText(metadata_html(record, city))
+        image = self.thumbnails.get(project, record, PREVIEW_SIZE, keep_on_disk=False)
+        if image is not None:
+            self._pixmap = QPixmap.fromImage(image)
+            self._fit()
+        else:
+            self.image.setPixmap(QPixmap())
+            self.image.setText("loading…")
+
+    def _ready(self, image_id: str, size: int) -> None:
+        if self.record is not None and self.project is not None and image_id == self.record.id and size == PREVIEW_SIZE:
+            image = self.thumbnails.get(self.project, self.record, PREVIEW_SIZE, keep_on_disk=False)
+            if image is None:
+                self.image.setText("this image cannot be read")
+                return
+            self._pixmap = QPixmap.fromImage(image)
+            self._fit()
+
+    def _fit(self) -> None:
+        if self._pixmap is not None:
+            self.image.setPixmap(self._pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                                     Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()

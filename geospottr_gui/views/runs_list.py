@@ -1,0 +1,206 @@
+"""The project's training runs: status, progress, best accuracy; tick runs to overlay their curves.
+
+Runs are read from disk (``core.training.runs``: config.json, status.json, metrics.jsonl), so after a
+restart, or after a run was killed with the app, they are all here; a stopped run can be resumed from its
+``last.pt``. A run's metrics.jsonl can hold 100k lines, so curves are parsed in a worker (`start_job`),
+never on the UI thread, and cached until the file changes. The folder is watched for new or removed runs;
+the list is not polled (reading every metrics file each few seconds would cost more than it shows).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.events import Control
+from core.project import Project
+
+from ..workers import JobHandle, start_job
+from .plots import RunSeries
+
+COLUMNS = ["Run", "Model", "Status", "Epochs", "Best val acc"]
+
+
+def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) -> RunSeries:  # noqa: ARG001
+    """Parse a run's metrics.jsonl into plot series (a worker job: big files take a while)."""
+    from core.training.runs import read_metrics
+
+    return RunSeries.from_records(read_metrics(run_dir, ("iteration", "epoch")), label=label)
+
+
+class RunsList(QWidget):
+    """Table of runs. Signals: ``overlays_changed(dict run_id -> RunSeries)`` when the ticked set's curves
+    are ready, ``resume_requested(run_id)``, ``model_chosen(best checkpoint path)``."""
+
+    overlays_changed = Signal(object)
+    resume_requested = Signal(str)
+    model_chosen = Signal(str)
+
+    def __init__(self, project: Project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.runs: list[Any] = []   # core.training.runs.RunInfo, newest first
+        self._series: dict[str, tuple[float, RunSeries]] = {}   # run id -> (metrics mtime, series)
+        self._loading: dict[str, JobHandle] = {}
+        self._exclude: str | None = None   # the run being trained now is plotted live, not as an overlay
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setToolTip("Tick runs to overlay their curves on the plots")
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+
+        self.resume_button = QPushButton("Resume run")
+        self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint")
+        self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self.selected_run_id() or ""))
+        self.use_button = QPushButton("Use best model")
+        self.use_button.setToolTip("Evaluate / Predict / Challenge use this run's best checkpoint")
+        self.use_button.clicked.connect(self._use_model)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        buttons = QHBoxLayout()
+        for b in (self.resume_button, self.use_button, refresh):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(lambda _: self._debounce.start())
+        self._debounce = QTimer(self, singleShot=True, interval=300)
+        self._debounce.timeout.connect(self.refresh)
+        self.set_project(project)
+
+    def set_project(self, project: Project) -> None:
+        self.project = project
+        self._series.clear()
+        if self._watcher.directories():
+            self._watcher.removePaths(self._watcher.directories())
+        if project.runs_dir.is_dir():
+            self._watcher.addPath(str(project.runs_dir))
+        self.refresh()
+
+    def set_live_run(self, run_id: str | None) -> None:
+        """The run now training: drawn live by the plots, so not overlaid (and not resumable twice)."""
+        self._exclude = run_id
+        self._emit_overlays()
+        self._update_buttons()
+
+    # ---- table -------------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        from core.training.runs import list_runs  # torch-free: config/status/metrics files only
+
+        checked = set(self.checked_run_ids())
+        selected = self.selected_run_id()
+        self.runs = list(reversed(list_runs(self.project)))
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self.runs))
+        for row, run in enumerate(self.runs):
+            acc = f"{run.best_val_acc:.1%}" if run.best_val_acc is not None else "—"
+            values = [run.run_id, run.arch, run.status, f"{run.epochs_done}/{run.epochs}", acc]
+            for col, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if col == 0:
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    item.setCheckState(Qt.CheckState.Checked if run.run_id in checked else Qt.CheckState.Unchecked)
+                    item.setData(Qt.ItemDataRole.UserRole, run.run_id)
+                    item.setToolTip(run.path)
+                self.table.setItem(row, col, item)
+            if run.run_id == selected:
+                self.table.selectRow(row)
+        self.table.blockSignals(False)
+        self._update_buttons()
+        self._emit_overlays()
+
+    def run(self, run_id: str) -> Any:
+        return next((r for r in self.runs if r.run_id == run_id), None)
+
+    def selected_run_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.runs[rows[0].row()].run_id if rows and rows[0].row() < len(self.runs) else None
+
+    def select_run(self, run_id: str) -> None:
+        for row, run in enumerate(self.runs):
+            if run.run_id == run_id:
+                self.table.selectRow(row)
+
+    def checked_run_ids(self) -> list[str]:
+        out = []
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.checkState() == Qt.CheckState.Checked:
+                out.append(item.data(Qt.ItemDataRole.UserRole))
+        return out
+
+    def set_checked(self, run_id: str, checked: bool = True) -> None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item.data(Qt.ItemDataRole.UserRole) == run_id:
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def _update_buttons(self) -> None:
+        run = self.run(self.selected_run_id() or "")
+        self.resume_button.setEnabled(bool(run and run.status in ("stopped", "failed") and run.last_checkpoint
+                                           and run.run_id != self._exclude))
+        self.use_button.setEnabled(bool(run and (run.best_checkpoint or run.last_checkpoint)))
+
+    def _use_model(self) -> None:
+        run = self.run(self.selected_run_id() or "")
+        if run is not None and (run.best_checkpoint or run.last_checkpoint):
+            self.model_chosen.emit(run.best_checkpoint or run.last_checkpoint)
+
+    # ---- overlays ----------------------------------------------------------------------------------------
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() == 0:
+            self._emit_overlays()
+
+    def _metrics_mtime(self, run: Any) -> float:
+        path = Path(run.path) / "metrics.jsonl"
+        return path.stat().st_mtime if path.is_file() else 0.0
+
+    def _emit_overlays(self) -> None:
+        """Emit the ticked runs' series once all are parsed; start parsing those not cached (or stale)."""
+        wanted = [r for r in (self.run(i) for i in self.checked_run_ids()) if r and r.run_id != self._exclude]
+        missing = False
+        for run in wanted:
+            cached = self._series.get(run.run_id)
+            if cached is None or cached[0] != self._metrics_mtime(run):
+                missing = True
+                if run.run_id not in self._loading:
+                    self._start_load(run)
+        if not missing:
+            self.overlays_changed.emit({r.run_id: self._series[r.run_id][1] for r in wanted})
+
+    def _start_load(self, run: Any) -> None:
+        mtime = self._metrics_mtime(run)
+
+        def loaded(series: RunSeries, run_id: str = run.run_id) -> None:
+            self._series[run_id] = (mtime, series)
+            self._loading.pop(run_id, None)
+            self._emit_overlays()
+
+        def failed(message: str, run_id: str = run.run_id) -> None:
+            self._loading.pop(run_id, None)
+            self.set_checked(run_id, False)
+
+        self._loading[run.run_id] = start_job(self, load_series, run.path, run.run_id,
+                                              on_finished=loaded, on_failed=failed)
+
+    def shutdown(self) -> None:
+        for job in list(self._loading.values()):
+            job.cancel()
+            job.wait()
+        self._loading.clear()

@@ -1,0 +1,106 @@
+"""Evaluation of the tiny trained model on its project's test split: metrics agree with the per-image
+results, report files are written, places are scored when the images carry location ids."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import geo
+from core.errors import GeoSpottrError
+from core.evaluation import choose_model, confusion_png, evaluate, format_table, write_report
+
+
+@pytest.fixture(scope="module")
+def report(trained):
+    from core.prediction import Predictor
+    from core.project import Project
+
+    with Project.open(trained.project_root) as project:
+        return evaluate(project, Predictor.load(trained.bundle))
+
+
+def test_metrics_agree_with_the_per_image_results(report, project):
+    test_ids = {r.id for r in project.images(split="test")}
+    assert {r.image_id for r in report.images} == test_ids
+    n = len(report.images)
+    assert report.scores.count == n
+    assert report.scores.accuracy == pytest.approx(sum(r.correct for r in report.images) / n)
+    assert report.scores.accuracy >= 0.75   # the palettes are learnable
+    assert report.scores.top3 >= report.scores.accuracy and report.scores.top5 == 1.0   # 4 classes
+    conf = np.array(report.confusion)
+    assert conf.sum() == n and np.trace(conf) == sum(r.correct for r in report.images)
+    assert [c.support for c in report.per_city] == conf.sum(axis=1).tolist()
+    norm = np.array(report.confusion_normalized)
+    np.testing.assert_allclose(norm.sum(axis=1)[conf.sum(axis=1) > 0], 1.0, atol=1e-3)
+    for c, row in zip(report.per_city, norm):
+        assert c.recall == pytest.approx(row[report.classes.index(c.slug)], abs=1e-3)
+    assert report.class_names == [c.name for c in project.cities()]
+
+
+def test_distances_and_points_follow_the_formula(report, project):
+    for r in report.images:
+        record = project.image(r.image_id)
+        assert (r.lat, r.lon) == (record.lat, record.lon)   # measured to the photo, not the city centre
+        guess = project.city(r.predicted_city)
+        km = geo.haversine_km(guess.lat, guess.lon, r.lat, r.lon)
+        assert r.distance_km == pytest.approx(km)
+        assert r.points == round(5000 * np.exp(-km / 1492.7))
+    kms = [r.distance_km for r in report.images]
+    assert report.scores.median_km == pytest.approx(float(np.median(kms)))
+    assert report.scores.within_km["750"] == pytest.approx(np.mean([k <= 750 for k in kms]))
+
+
+def test_places_combine_the_views_of_each_location(report, project):
+    locations = {r.location_id for r in project.images(split="test")}
+    assert report.place_scores is not None and len(report.places) == len(locations)
+    assert sum(p.views for p in report.places) == len(report.images)
+    assert {p.place for p in report.places} == locations
+
+
+def test_report_files(report, tmp_path):
+    paths = write_report(report, tmp_path / "out")
+    data = json.loads(paths["report"].read_text())
+    assert data["scores"]["accuracy"] == report.scores.accuracy
+    assert len(data["per_city"]) == 4 and data["macro"]["f1"] >= 0
+    with paths["predictions"].open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(report.images) and rows[0]["path"].endswith(".jpg")
+    assert Image.open(paths["confusion"]).format == "PNG"
+    assert paths["places"].exists()
+    table = format_table(report)
+    assert "macro avg" in table and "per place" in table
+
+
+def test_most_confident_mistakes_are_mistakes_sorted_by_confidence(report):
+    mistakes = report.most_confident_mistakes()
+    assert all(not m.correct for m in mistakes)
+    assert [m.confidence for m in mistakes] == sorted((m.confidence for m in mistakes), reverse=True)
+
+
+def test_confusion_png_handles_empty_rows():
+    png = confusion_png([[3, 1, 0], [0, 0, 0], [1, 0, 2]], ["Zagreb", "Split", "Rijeka"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_choose_model(project, trained, tmp_path):
+    run = choose_model(project, run=trained.run_id)
+    assert run.bundle == trained.bundle and run.report_dir == trained.bundle.parent
+    (project.runs_dir / "only-last").mkdir()
+    (project.runs_dir / "only-last" / "last.pt").write_bytes(b"x")
+    assert choose_model(project, run="only-last").bundle.name == "last.pt"
+    other = choose_model(project, model=tmp_path / "m.pt")
+    assert other.report_dir == project.root / "reports" / "m"
+    with pytest.raises(GeoSpottrError, match="runs:"):
+        choose_model(project, run="nope")
+    with pytest.raises(GeoSpottrError):
+        choose_model(project)
+
+
+def test_unknown_split_is_a_clear_error(project, predictor):
+    with pytest.raises(GeoSpottrError, match="split must be"):
+        evaluate(project, predictor, split="nope")

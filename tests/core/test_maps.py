@@ -1,0 +1,111 @@
+"""core.maps writes offline pages: local Leaflet only, escaped labels, the basemap, no class mutation."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import pytest
+
+from core import maps
+
+EVIL = 'Zagreb</script><script>alert("x")</script> & <img src=x onerror=alert(1)>'
+
+
+@dataclass(frozen=True)
+class Score:
+    slug: str
+    name: str
+    country: str
+    lat: float
+    lon: float
+    probability: float
+
+
+@pytest.fixture
+def assets(tmp_path):
+    return maps.write_assets(tmp_path / "pages")
+
+
+def remote_loads(page: str) -> list[str]:
+    """Scripts, stylesheets and images the page would fetch from the network."""
+    return re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="(https?:[^"]+)"', page)
+
+
+def test_assets_come_from_the_installed_package_and_the_basemap(assets):
+    assert (assets / "leaflet.js").read_text().lstrip().startswith("/* @preserve")
+    assert "Leaflet 1." in (assets / "leaflet.js").read_text()[:200]
+    world = (assets / "world.js").read_text()
+    assert world.startswith("window.GEOSPOTTR_WORLD = ")
+    data = json.loads(world[len("window.GEOSPOTTR_WORLD = "):].rstrip().rstrip(";"))
+    assert len(data["features"]) > 150
+    names = {f["properties"]["name"] for f in data["features"]}
+    assert {"Croatia", "Brazil", "Japan"} <= names
+    before = {p.name: p.stat().st_mtime_ns for p in assets.iterdir()}
+    maps.write_assets(assets.parent)  # a second call rewrites nothing
+    assert before == {p.name: p.stat().st_mtime_ns for p in assets.iterdir()}
+
+
+def test_basemap_has_no_antimeridian_stripes():
+    data = json.loads((Path(maps._resources_dir()) / "maps" / maps.BASEMAP_FILE).read_text())
+    for feature in data["features"]:
+        geom = feature["geometry"]
+        polygons = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]
+        for ring in (r for poly in polygons for r in poly):
+            jumps = [(a, b) for a, b in zip(ring, ring[1:]) if abs(a[0] - b[0]) > 180 and abs(a[1]) != 90]
+            assert not jumps, feature["properties"]["name"]
+            assert ring[0] == ring[-1]
+
+
+def test_prediction_page_is_local_escaped_and_leaves_folium_defaults_alone(tmp_path, assets):
+    defaults = (list(folium.Map.default_js), list(folium.Map.default_css))
+    ranking = [Score("zagreb", EVIL, "HR", 45.81, 15.98, 0.7), Score("split", "Split", "HR", 43.5, 16.44, 0.2),
+               Score("rijeka", "Rijeka", "HR", 45.33, 14.44, 0.1)]
+    page = maps.prediction_map(ranking, tmp_path / "pages" / "p.html", assets).read_text()
+    assert remote_loads(page) == []
+    assert 'src="leaflet-' in page and "leaflet.js" in page
+    assert "<script>alert" not in page and "<img src=x" not in page and "</script><script>" not in page
+    data = json.loads(re.search(r"var data = (\[.*?\]);\n", page).group(1))
+    assert len(data) == 3 and sum(d["top"] for d in data) == 1
+    top = next(d for d in data if d["top"])
+    assert "&lt;/script&gt;" in top["popup"] and "&amp;" in top["popup"]
+    assert top["radius"] > max(d["radius"] for d in data if not d["top"])
+    assert maps.OSM_TILES in page and "OpenStreetMap" in page and maps.BASEMAP_ATTRIBUTION in page
+    assert (list(folium.Map.default_js), list(folium.Map.default_css)) == defaults
+    offline = maps.prediction_map(ranking, tmp_path / "pages" / "q.html", assets, online_tiles=False).read_text()
+    assert maps.OSM_TILES not in offline
+
+
+def test_dataset_page_clusters_only_when_many(tmp_path, assets, tiny_project):
+    cities = tiny_project.cities()
+    few = [maps.ImagePoint(f"id{i}", 45.0 + i * 1e-3, 15.0, cities[i % 4].slug) for i in range(10)]
+    page = maps.dataset_map(cities, few, tmp_path / "pages" / "d.html", assets).read_text()
+    assert "markercluster.js" not in page and "cluster = false" in page
+    assert remote_loads(page) == []
+    many = few * (maps.CLUSTER_MIN_POINTS // 10 + 1)
+    page = maps.dataset_map(cities, many, tmp_path / "pages" / "e.html", assets).read_text()
+    assert "markercluster.js" in page and "cluster = true" in page
+
+
+def test_reveal_and_pick_pages_escape_labels(tmp_path, assets, tiny_project):
+    pick = maps.pick_map(tiny_project.cities(), tmp_path / "pages" / "pick.html", assets).read_text()
+    assert remote_loads(pick) == [] and "geospottrSelect" in pick
+    points = [maps.RevealPoint("truth", 45.8, 16.0, EVIL), maps.RevealPoint("human", 43.5, 16.4, "You: 250 km")]
+    page = maps.reveal_map(points, tmp_path / "pages" / "r.html", assets).read_text()
+    assert "<img src=x" not in page and "&lt;img src=x" in page.replace("\\u0026", "&").replace("\\u003c", "<")
+
+
+def test_js_json_cannot_close_a_script():
+    text = maps.js_json({"a": "</script><!-- \u2028 &"})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"a": "</script><!-- \u2028 &"}
+
+
+def test_colour_and_size_scales_are_monotonic():
+    sizes = [maps.probability_radius(p / 10) for p in range(11)]
+    assert sizes == sorted(sizes) and sizes[0] >= 6
+    assert maps.probability_color(0) != maps.probability_color(1)
+    assert len(set(maps.city_colors(20))) == 20

@@ -1,0 +1,26 @@
+"""GUI test setup shared by every tests/gui module.
+
+QtWebEngine must be imported, and OpenGL contexts shared, before pytest-qt creates the QApplication.
+"""
+
+import pytest
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6 import QtWebEngineWidgets  # noqa: F401  (import before the QApplication exists)
+
+QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+
+
+@pytest.fixture
+def random_bundle(tiny_project):
+    """A randomly initialised baseline bundle over the tiny project's cities, saved as run r1: enough for
+    UI plumbing (rankings, markers, challenge rounds); accuracy is tested elsewhere."""
+    import torch
+
+    from core.models import registry
+    from core.models.bundle import BundleMeta, ClassInfo, save_bundle
+
+    torch.manual_seed(0)
+    cities = tiny_project.cities()
+    meta = BundleMeta(arch="baseline", image_size=32, run_id="r1",
+                      classes=[ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in cities])
+    return save_bundle(tiny_project.runs_dir / "r1" / "best.pt", registry.build("baseline", len(cities)).eval(), meta)

@@ -1,0 +1,87 @@
+"""The Challenge workspace plays a real 3-round game on the tiny project's test split."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.challenge import Challenge
+from geospottr_gui.context import AppContext
+from geospottr_gui.views.challenge_view import ChallengeView
+from geospottr_gui.views.map_view import evaluate_js
+
+
+@pytest.fixture
+def view(qtbot, tiny_project, random_bundle):
+    v = ChallengeView(AppContext(tiny_project))
+    qtbot.addWidget(v)
+    v.resize(1200, 800)
+    v.show()
+    v.set_model(str(random_bundle))
+    yield v
+    v.shutdown()
+    v.deleteLater()
+    qtbot.wait(50)  # pages must be gone before QtWebEngine's profile at exit
+
+
+def test_three_rounds_by_list_city_marker_and_map_point(qtbot, view, tiny_project):
+    view.rounds.setValue(3)
+    view.player.setText("Ana <b>")
+    with qtbot.waitSignal(view.round_shown, timeout=30000):
+        view.new_game(seed=7)
+    assert view.panel.currentIndex() == 0 and view.photo.pixmap() is not None
+    assert "Round 1/3" in view.score.text()
+
+    # Round 1: search the list and press Enter.
+    view.search.setText("osij")
+    assert sum(not view.cities.item(i).isHidden() for i in range(view.cities.count())) == 1
+    view.search.returnPressed.emit()
+    with qtbot.waitSignal(view.revealed, timeout=10000) as reveal:
+        view.guess_button.click()
+    first = reveal.args[0]
+    assert first.human.city == "osijek" and first.human.kind == "city"
+    assert view.panel.currentIndex() == 1 and "km" in view.result.text()
+    qtbot.waitUntil(lambda: view.map.is_loaded, timeout=20000)
+    assert evaluate_js(view.map, "document.querySelectorAll('.gs-reveal').length") == 3
+
+    # Round 2: click a city marker on the map.
+    with qtbot.waitSignal(view.round_shown, timeout=10000):
+        view.next_button.click()
+    qtbot.waitUntil(lambda: view.map.is_loaded, timeout=20000)
+    assert evaluate_js(view.map, "typeof L") == "object"
+    assert evaluate_js(view.map, "document.querySelectorAll('.gs-city').length") == len(tiny_project.cities())
+    view.map.run_js("geospottrMap.eachLayer(function (l) {"
+                    " if (l.getTooltip && l.getTooltip() && l.getTooltip().getContent().indexOf('Split') === 0)"
+                    " l.fire('click'); })")
+    qtbot.waitUntil(lambda: view._pending == ("city", "split"), timeout=10000)
+    with qtbot.waitSignal(view.revealed, timeout=10000) as reveal:
+        view.guess_button.click()
+    assert reveal.args[0].human.city == "split"
+
+    # Round 3: click a point of the map (near Rijeka).
+    with qtbot.waitSignal(view.round_shown, timeout=10000):
+        view.next_button.click()
+    qtbot.waitUntil(lambda: view.map.is_loaded, timeout=20000)
+    view.map.run_js("geospottrMap.fire('click', {latlng: L.latLng(45.3, 14.5)})")
+    qtbot.waitUntil(lambda: view._pending is not None and view._pending[0] == "point", timeout=10000)
+    with qtbot.waitSignal(view.revealed, timeout=10000) as reveal:
+        view.guess_button.click()
+    third = reveal.args[0]
+    assert third.human.kind == "point" and third.human.city == "rijeka"
+
+    with qtbot.waitSignal(view.game_over, timeout=10000) as over:
+        view.next_button.click()
+    summary = over.args[0]
+    assert summary.rounds_played == 3 and summary.player == "Ana <b>"
+    assert view.panel.currentIndex() == 2
+    assert "Past games" in view.summary.text() and "Ana &lt;b&gt;" in view.summary.text()
+    stored = Challenge(tiny_project, summary.challenge_id).summary()
+    assert stored.human.total_points == summary.human.total_points
+
+
+def test_starting_without_a_model_says_so(qtbot, tiny_project):
+    v = ChallengeView(AppContext(tiny_project))
+    assert v.model_path is None
+    v.new_game()
+    assert "choose a model" in v.summary.text().lower() and v.challenge is None
+    v.deleteLater()
+    qtbot.wait(50)

@@ -1,0 +1,74 @@
+"""The main window opens on a project, shows its counts, imports dropped folders, and keeps its state."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from core.project import Project
+from geospottr_gui.main_window import importable_paths
+from geospottr_gui.views.dialogs import ATTRIBUTIONS, about_html
+
+from .dataset_support import dataset, make_window
+
+
+def test_window_opens_with_workspaces_menus_and_status(qtbot, tiny_project, tmp_path):
+    window = make_window(qtbot, tiny_project, tmp_path, all_workspaces=True)
+    assert list(window.workspaces)[0] == "Dataset"
+    assert window.nav.count() == len(window.workspaces)
+    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert menus[:2] == ["File", "Edit"] and "Help" in menus
+    assert window.project_label.text() == "project: project"
+    assert window.counts_label.text() == "48 images · 4 cities"
+    assert not window.undo_action.isEnabled()
+    qtbot.waitUntil(lambda: dataset(window).curation.model.rowCount() == 48)
+
+
+def test_first_run_guide_shows_on_an_empty_project(qtbot, tmp_path):
+    window = make_window(qtbot, Project.init(tmp_path / "empty"), tmp_path)
+    view = dataset(window)
+    assert view.get_started.isVisible()
+    assert "No cities yet" in view.cities.summary.text()
+    view.get_started.dismissed.emit()
+    assert not view.get_started.isVisible()
+    assert window.context.settings.value("ui/getStartedDismissed", type=bool)
+
+
+def test_dropping_a_folder_imports_it_into_the_grid(qtbot, tmp_path, photo_factory):
+    project = Project.init(tmp_path / "p")
+    for i in range(3):
+        photo_factory(f"Zagreb/{i}.jpg", seed=i)
+        photo_factory(f"Osijek/{i}.jpg", seed=10 + i)
+    source = tmp_path / "src"
+    (source / "notes.txt").write_text("not importable")
+    assert importable_paths([source, source / "notes.txt"]) == [source]
+    window = make_window(qtbot, project, tmp_path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(source))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    qtbot.waitUntil(lambda: not window.import_job.running, timeout=30000)
+    view = dataset(window)
+    qtbot.waitUntil(lambda: view.curation.model.rowCount() == 6, timeout=5000)
+    assert sorted(c.slug for c in project.cities()) == ["osijek", "zagreb"]
+    qtbot.waitUntil(lambda: window.counts_label.text() == "6 images · 2 cities")
+    assert view.cities.table.rowCount() == 2
+
+
+def test_window_state_and_workspace_are_restored(qtbot, tiny_project, tmp_path):
+    window = make_window(qtbot, tiny_project, tmp_path)
+    window.show_workspace(list(window.workspaces)[-1])
+    window.resize(900, 700)
+    window.close()
+    again = make_window(qtbot, Project.open(tiny_project.root), tmp_path)
+    assert again.nav.currentRow() == len(again.workspaces) - 1
+    assert again.context.recent_projects()[0] == str(tiny_project.root)
+
+
+def test_about_lists_data_attributions_escaped():
+    text = about_html({"Device": "<cpu>"})
+    assert all(html.escape(what) in text for what, _ in ATTRIBUTIONS)
+    assert "&lt;cpu&gt;" in text and "<cpu>" not in text

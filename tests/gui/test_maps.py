@@ -1,0 +1,55 @@
+"""The web map widget and the dataset map in a real QtWebEngine, with no network."""
+
+from __future__ import annotations
+
+import pytest
+
+from geospottr_gui.context import AppContext
+from geospottr_gui.views.dataset_map import DatasetMapView
+from geospottr_gui.views.map_view import MapView, evaluate_js
+
+
+@pytest.fixture
+def dataset_map(qtbot, tiny_project):
+    v = DatasetMapView(AppContext(tiny_project))
+    qtbot.addWidget(v)
+    v.resize(900, 700)
+    with qtbot.waitSignal(v.refreshed, timeout=30000):
+        v.show()
+    qtbot.waitUntil(lambda: v.map.is_loaded, timeout=20000)
+    yield v
+    v.shutdown()
+    v.deleteLater()
+    qtbot.wait(50)  # pages must be gone before QtWebEngine's profile at exit
+
+
+def test_dataset_map_draws_every_point_and_area_and_a_click_opens_the_image(qtbot, dataset_map, tiny_project):
+    images = [r for r in tiny_project.images(status=("pending", "accepted")) if r.lat is not None]
+    assert evaluate_js(dataset_map.map, "typeof L") == "object"
+    assert evaluate_js(dataset_map.map, "geospottrPointCount") == len(images)
+    assert evaluate_js(dataset_map.map, "document.querySelectorAll('.gs-point').length") == len(images)
+    assert evaluate_js(dataset_map.map, "document.querySelectorAll('.gs-area').length") == len(tiny_project.cities())
+    assert f"{len(images)} images in 4 cities" in dataset_map.summary.text()
+    with qtbot.waitSignal(dataset_map.image_clicked, timeout=10000) as clicked:
+        dataset_map.map.run_js("document.querySelector('.gs-point').dispatchEvent("
+                               "new MouseEvent('click', {bubbles: true}))")
+    assert clicked.args[0] in {r.id for r in images}
+    assert dataset_map.map.script_errors == []
+
+
+def test_dataset_map_refreshes_when_images_change_while_visible(qtbot, dataset_map, tiny_project):
+    victim = tiny_project.images()[0]
+    tiny_project.conn.execute("UPDATE images SET status = 'rejected' WHERE id = ?", (victim.id,))
+    with qtbot.waitSignal(dataset_map.refreshed, timeout=30000) as refreshed:
+        dataset_map.context.images_changed.emit()
+    assert refreshed.args[0] == len(tiny_project.images()) - 1
+
+
+def test_a_missing_page_is_reported_not_blank(qtbot, tmp_path):
+    view = MapView()
+    view.show()
+    with qtbot.waitSignal(view.load_failed, timeout=20000) as failed:
+        view.show_page(tmp_path / "nowhere.html")
+    assert "nowhere.html" in failed.args[0]
+    view.deleteLater()
+    qtbot.wait(50)

@@ -1,0 +1,160 @@
+"""The Train workspace drives the real trainer on a generated project: plots fill, pause/stop/resume work,
+runs are read back from disk after a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geospottr_gui.context import AppContext
+from geospottr_gui.views.train_view import TrainView, fmt_duration
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_view(qtbot, project) -> TrainView:
+    view = TrainView(AppContext(project))
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    with qtbot.waitSignal(view.ready, timeout=TIMEOUT_MS):
+        view.show()
+    return view
+
+
+def tiny_settings(view: TrainView, epochs: int, batch: int = 8) -> None:
+    form = view.form
+    form.model.setCurrentIndex(form.model.findData("baseline"))
+    form.epochs.setValue(epochs)
+    form.batch_size.setValue(batch)
+    form.image_size.setValue(32)
+    form.weights.setCurrentIndex(form.weights.findData("none"))
+    form.device.setCurrentIndex(form.device.findText("cpu"))
+    form.num_workers.setValue(0)
+
+
+def settle(qtbot, view, quiet_ms: int = 300) -> int:
+    """Wait until no new iteration has arrived for `quiet_ms`; return the count."""
+    count = -1
+    for _ in range(50):
+        if len(view.plots.current.iteration) == count:
+            return count
+        count = len(view.plots.current.iteration)
+        qtbot.wait(quiet_ms)
+    raise AssertionError("iterations never stopped arriving")
+
+
+@pytest.fixture
+def view(qtbot, tiny_project):
+    v = make_view(qtbot, tiny_project)
+    yield v
+    v.shutdown()
+
+
+def test_form_has_working_defaults_from_the_registry(view):
+    from core.models import registry
+
+    form = view.form
+    assert [form.model.itemData(i) for i in range(form.model.count())] == registry.names()
+    assert registry.spec(form.model.currentData()).description in form.model_note.text()
+    cfg = form.config()
+    assert cfg["epochs"] >= 1 and cfg["batch_size"] >= 1 and cfg["device"] == "auto"
+    assert view.start_button.isEnabled() and not view.pause_button.isEnabled()
+
+
+def test_a_tiny_model_trains_from_the_gui_and_the_plots_receive_points(qtbot, view, tiny_project):
+    tiny_settings(view, epochs=2)
+    chosen = []
+    view.context.model_selected.connect(chosen.append)
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS) as blocker:
+        view.start_button.click()
+    result = blocker.args[0]
+    assert result is not None and result.status == "finished" and result.epochs_done == 2
+    plots = view.plots
+    n = len(plots.current.iteration)
+    assert n >= 2 and list(plots.current.iteration.view) == list(range(1, n + 1))
+    assert len(plots.smoothed_loss()) == n
+    x, y = plots.raw_curve.getOriginalDataset()
+    assert len(x) == n
+    assert list(plots.current.epoch.view) == [1, 2]
+    assert len(plots.val_acc_curve.getOriginalDataset()[0]) == 2
+    assert "2/2" in view.info.values["epoch"].text() and view.info.values["device"].text() == "cpu"
+    assert view.info.values["best"].text().endswith("%")
+    assert chosen == [result.best_checkpoint]
+    assert [r.run_id for r in view.runs.runs] == [result.run_id]
+    assert view.runs.runs[0].status == "finished"
+    assert view.state == "idle" and view.start_button.isEnabled()
+
+
+def test_pause_stop_and_resume_a_run(qtbot, view, tiny_project):
+    tiny_settings(view, epochs=500, batch=4)
+    view.start_button.click()
+    qtbot.waitUntil(lambda: view.state == "running", timeout=TIMEOUT_MS)
+    view.pause_button.click()
+    assert view.state == "paused" and view.resume_button.isEnabled() and not view.pause_button.isEnabled()
+    frozen = settle(qtbot, view)  # the iteration in flight and the queued events arrive
+    qtbot.wait(800)
+    assert len(view.plots.current.iteration) == frozen, "iterations continued while paused"
+
+    view.save_button.click()  # honoured after the next iteration
+    view.resume_button.click()
+    assert view.state == "running"
+    qtbot.waitUntil(lambda: len(view.plots.current.iteration) > frozen + 2, timeout=TIMEOUT_MS)
+    run_dir = Path(tiny_project.runs_dir / view.run_id)
+    qtbot.waitUntil(lambda: (run_dir / "last.pt").is_file(), timeout=TIMEOUT_MS)
+
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS) as blocker:
+        view.stop_button.click()
+    result = blocker.args[0]
+    assert result.status == "stopped" and result.last_checkpoint
+    stopped_at = int(view.plots.current.iteration.view[-1])
+    assert view.runs.run(result.run_id).status == "stopped"
+
+    # Resume from the runs list with fewer epochs: it continues the same run and curve.
+    view.form.epochs.setValue(1 + stopped_at // 8)
+    view.runs.select_run(result.run_id)
+    assert view.runs.resume_button.isEnabled()
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS) as blocker:
+        view.runs.resume_button.click()
+    resumed = blocker.args[0]
+    assert resumed.run_id == result.run_id and resumed.status == "finished"
+    its = list(view.plots.current.iteration.view)
+    assert its == sorted(its) and len(set(its)) == len(its) and its[-1] > stopped_at
+
+
+def test_runs_are_read_back_after_a_restart_and_overlaid(qtbot, tiny_project):
+    first = make_view(qtbot, tiny_project)
+    tiny_settings(first, epochs=1)
+    with qtbot.waitSignal(first.run_finished, timeout=TIMEOUT_MS) as blocker:
+        first.start_button.click()
+    run_id = blocker.args[0].run_id
+    n = len(first.plots.current.iteration)
+    first.shutdown()
+
+    again = make_view(qtbot, tiny_project)  # a fresh view: state comes from runs/<id>/ only
+    try:
+        assert [r.run_id for r in again.runs.runs] == [run_id]
+        with qtbot.waitSignal(again.runs.overlays_changed, timeout=TIMEOUT_MS) as blocker:
+            again.runs.set_checked(run_id)
+        series = blocker.args[0][run_id]
+        assert len(series.iteration) == n and len(series.epoch) == 1
+        assert again.plots.overlay_ids() == [run_id]
+        with qtbot.waitSignal(again.runs.overlays_changed, timeout=TIMEOUT_MS):
+            again.runs.set_checked(run_id, False)
+        assert again.plots.overlay_ids() == []
+    finally:
+        again.shutdown()
+
+
+def test_fmt_duration():
+    assert [fmt_duration(s) for s in (None, 5, 65, 3725)] == ["—", "5s", "1m 05s", "1h 02m"]
