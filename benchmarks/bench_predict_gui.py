@@ -58,11 +58,17 @@ def main() -> int:
     photos = [make_photo(tmp / "photos" / f"{i}.jpg", seed=i, size=(1024, 768)) for i in range(args.drops + 1)]
 
     def wait(predicate, timeout_s: float = 120.0) -> None:
-        end = time.perf_counter() + timeout_s
-        while not predicate():
-            if time.perf_counter() > end:
-                raise TimeoutError
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        """Run the real event loop (idle between events, as in the app) until `predicate` holds."""
+        loop = QEventLoop()
+        poll = QTimer(interval=2)
+        poll.timeout.connect(lambda: predicate() and loop.quit())
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        poll.start()
+        if not predicate():
+            loop.exec()
+        poll.stop()
+        if not predicate():
+            raise TimeoutError
 
     view = PredictView(AppContext(Project.init(tmp / "project")))
     view.resize(1280, 820)

@@ -5,15 +5,15 @@ predicts a path, a PIL image or raw bytes, singly or in batches. Every image is 
 `core.imaging.load_image` (EXIF orientation, CMYK, 16-bit, alpha, truncation and bomb checks), so a bad
 file becomes a `PredictFailure` with a one-line reason and a batch goes on with the next file.
 
-Multi-view combination (`combine_views`): several photos of one place are combined by averaging their
-log-probabilities (a geometric mean of the per-view distributions, renormalised). A product of
-likelihoods is how independent evidence combines: a city that every view finds plausible beats a city
-that one view loves and the others rule out, which an arithmetic mean of probabilities gets wrong.
-Dividing by the number of views (rather than summing) keeps the result calibrated like a single view,
-because views of one place are strongly correlated, not independent: four identical views give back
-that view (up to the floor), not a sharpened one. Each view's probabilities are floored at `VIEW_FLOOR`
-first, so no single view can claim more than 100:1 odds against a city: one confidently wrong view (a
-photo of a wall) cannot veto the city the other views agree on. A group of one view is that view.
+Multi-view combination (`combine_views`): several photos of one place give the mean of their probability
+distributions. We compared it with the mean of log-probabilities (a geometric mean: the product-of-
+evidence rule) on the gsv-croatia places (4 headings each, EfficientNet-Lite0 run): the arithmetic mean
+scored better (place accuracy val 40% vs 35%, test 47% vs 42%; only ~20 places each, so one place
+is 5 points). A classifier trained on a
+small dataset is overconfident, and under a product one confidently wrong view (a wall, a hedge)
+outvotes three moderately sure right ones; under the mean every view has exactly 1/n of the say and no
+view can veto a city. The mean also gives back a single view unchanged, does not sharpen identical
+(strongly correlated) views, and ignores the order of the views.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from .training.transforms import draft_size, eval_transform
 
 #: What a caller may hand to `Predictor.predict`: a file path, a decoded image, or the file's bytes.
 ImageSource = Union[str, Path, Image.Image, bytes, bytearray]
-#: Smallest probability one view may give a city before views are combined (see module docstring).
-VIEW_FLOOR = 1e-2
 DEFAULT_BATCH = 16
 
 
@@ -95,16 +93,12 @@ class GroupPrediction:
 
 
 def combine_views(probabilities: np.ndarray) -> np.ndarray:
-    """One distribution from `(views, classes)` per-view probabilities: the mean of the floored
-    log-probabilities, renormalised (softmax). One view gives back that view."""
+    """One distribution from `(views, classes)` per-view probabilities: their mean (see the module
+    docstring for why the mean and not the mean of log-probabilities)."""
     probs = np.asarray(probabilities, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] == 0:
         raise ValueError("combine_views needs a (views, classes) array with at least one view")
-    if probs.shape[0] == 1:
-        return probs[0] / probs[0].sum()
-    logp = np.log(np.clip(probs, VIEW_FLOOR, 1.0)).mean(axis=0)
-    logp -= logp.max()
-    out = np.exp(logp)
+    out = probs.mean(axis=0)
     return out / out.sum()
 
 
@@ -254,18 +248,16 @@ def _group_name(names: Sequence[str]) -> str:
 def expand_inputs(paths: Iterable[Path | str]) -> list[Path]:
     """Files named directly, plus image files found (recursively, sorted) under named folders.
 
-    A named file is kept whatever its suffix (the decoder says whether it is an image); a missing path
-    raises, because a typo should not silently predict nothing.
+    A named file is kept whatever its suffix or even if it is missing: predicting it then fails with a
+    one-line reason naming it, and the rest of the batch goes on.
     """
     out: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
             out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
-        elif path.exists():
-            out.append(path)
         else:
-            raise GeoSpottrError(f"{path}: no such file or folder")
+            out.append(path)
     return out
 
 

@@ -21,13 +21,19 @@ def run_smoke_test(app: QApplication, window: QMainWindow) -> int:
     """Run the event loop until a web page has loaded (or TIMEOUT_MS passed), close `window`; exit code."""
     from PySide6.QtWebEngineWidgets import QWebEngineView
 
+    from .native_libs import preload_before_chromium
+
+    preload_before_chromium()  # as every web view must (see native_libs); harmless if done already
     view = QWebEngineView()
     view.resize(200, 100)
     outcome: dict[str, bool] = {}
 
     def finish(ok: bool) -> None:
-        outcome.setdefault("ok", ok)
-        # A moment more of event processing with the window shown, then leave.
+        if "ok" in outcome:
+            return
+        outcome["ok"] = ok
+        # A moment more of event processing with the window shown, then leave (the page goes first).
+        view.deleteLater()
         QTimer.singleShot(300, window.close)
         QTimer.singleShot(400, app.quit)
 
@@ -36,7 +42,6 @@ def run_smoke_test(app: QApplication, window: QMainWindow) -> int:
     view.setHtml(PAGE)
     view.show()
     app.exec()
-    view.deleteLater()
     if not outcome.get("ok"):
         print("geospottr-gui: smoke test failed: QtWebEngine did not load a page", file=sys.stderr)
         return 1

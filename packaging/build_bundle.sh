@@ -3,7 +3,8 @@
 #
 #   packaging/build_bundle.sh [OUT_DIR]        default OUT_DIR: ./dist-bundle
 #
-# Env: PYTHON (default: .venv/bin/python if present, else python3), NICE=1 to build at low CPU priority.
+# Env: PYTHON (default: .venv/bin/python if present, else python3), NICE=1 to build at low CPU priority,
+#      CLEAN=0 to reuse PyInstaller's cache in OUT_DIR/build from an earlier build (faster rebuilds).
 # Needs the app's dependencies plus the `packaging` extra installed in that Python:
 #   pip install torch==2.14.1 torchvision==0.29.1 && pip install -e ".[packaging]"
 # Result: OUT_DIR/dist/GeoSpottr/{geospottr-gui,geospottr} (+ GeoSpottr.app on macOS); prints its size.
@@ -21,7 +22,8 @@ if [ "${NICE:-0}" = 1 ] && command -v nice >/dev/null 2>&1; then PREFIX=(nice -n
 
 cd "$REPO"
 start=$(date +%s)
-"${PREFIX[@]}" "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
+CLEAN_FLAG=(--clean); [ "${CLEAN:-1}" = 0 ] && CLEAN_FLAG=()
+"${PREFIX[@]}" "$PYTHON" -m PyInstaller --noconfirm "${CLEAN_FLAG[@]}" --log-level WARN \
   --distpath "$OUT/dist" --workpath "$OUT/build" packaging/geospottr.spec
 echo "build_bundle: built in $(( $(date +%s) - start )) s"
 

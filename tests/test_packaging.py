@@ -149,3 +149,30 @@ def test_gui_smoke_test_flag_opens_the_window_and_exits_0(tmp_path):
 def test_pyinstaller_spec_compiles():
     source = (REPO / "packaging" / "geospottr.spec").read_text(encoding="utf-8")
     compile(source, "geospottr.spec", "exec")
+
+
+def test_torch_import_after_chromium_started_does_not_crash(tmp_path):
+    """libtriton loaded after Chromium segfaults (Linux CUDA torch); preload_before_chromium prevents it."""
+    code = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from geospottr_gui.native_libs import preload_before_chromium
+preload_before_chromium()
+from PySide6.QtWebEngineWidgets import QWebEngineView
+app = QApplication(sys.argv)
+view = QWebEngineView()
+loaded = []
+def then_import_torch(ok):
+    loaded.append(ok)
+    import torchvision.models  # noqa: F401 - the import that used to crash
+    app.quit()
+view.loadFinished.connect(then_import_torch)
+QTimer.singleShot(120_000, app.quit)
+view.setHtml("<p>ok</p>")
+view.show()
+app.exec()
+sys.exit(0 if loaded == [True] else 3)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-1500:]}"

@@ -80,6 +80,12 @@ def cmd_clean(args: argparse.Namespace) -> int:
                 checks = parse_checks(None) + tuple(c for c, given in (("scene", args.weights), ("labels", args.model)) if given)
             with job() as (on_event, control):
                 findings = scan(project, checks, on_event=on_event, control=control, options=options)
+        if args.only:
+            kinds = [k.strip() for k in args.only.split(",") if k.strip()]
+            unknown = [k for k in kinds if k not in KINDS]
+            if unknown:
+                raise GeoSpottrError(f"--only: unknown kind {unknown[0]!r}; kinds: {', '.join(KINDS)}")
+            findings = [f for f in findings if f.kind in kinds]
         records = project.images_by_id([f.image_id for f in findings])
         for kind, items in group_by_kind(findings).items():
             print(f"\n{KINDS.get(kind, kind)}: {len(items)}")
@@ -117,6 +123,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--model", type=Path, metavar="FILE", help="a trained model bundle for the label-error check")
     p.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="tune a check (see below)")
     p.add_argument("--apply", action="store_true", help="reject the images of the listed findings (undo with --undo)")
+    p.add_argument("--only", metavar="KINDS", help="list (and apply) only these kinds, e.g. duplicate,dark "
+                                                  "(kinds: corrupt, placeholder, dark, bright, blurry, duplicate, "
+                                                  "label_conflict, scene, outlier, label_error)")
     p.add_argument("--list", action="store_true", help="list the stored open findings without scanning again")
     p.add_argument("--undo", action="store_true", help="put back the images rejected by the last --apply")
     p.add_argument("--all", action="store_true", help=f"list every finding (default: the first {MAX_LISTED} of each kind)")

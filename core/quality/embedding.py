@@ -11,6 +11,8 @@ two looks (old town and suburbs) from flagging one of them.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -18,6 +20,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ..fsutil import atomic_write_bytes
 from ..models.efficientnet_lite import build_efficientnet_lite0
 from ..models.registry import spec
 from .findings import Finding, Sample
@@ -26,7 +29,11 @@ K = 5
 DEFAULT_Z = 3.5
 #: Cities with fewer images than this are not scored (a z-score of a handful says nothing).
 MIN_CITY_IMAGES = 8
+#: Smallest spread used for z-scores, as a share of the median kNN distance (see `robust_z`).
+MIN_SPREAD = 0.2
 INPUT_SIZE = 224
+#: Written into the embedding cache; a cache made by another backbone or preprocessing is ignored.
+CACHE_KEY = f"efficientnet-lite0/imagenet/{INPUT_SIZE}/v1"
 _ROW_BLOCK = 1024
 
 
@@ -80,30 +87,46 @@ def knn_scores(vectors: np.ndarray, k: int = K) -> np.ndarray:
     return out
 
 
-def robust_z(values: np.ndarray) -> np.ndarray:
-    med = np.median(values)
-    mad = np.median(np.abs(values - med)) * 1.4826
-    return (values - med) / max(mad, 1e-6)
+def robust_z(values: np.ndarray, min_spread: float = MIN_SPREAD) -> np.ndarray:
+    """(value - median) / (1.4826 MAD), the spread floored at `min_spread` x median.
+
+    The floor matters only for unnaturally tight cities (near-identical frames): without it a tiny MAD
+    turns ordinary differences into huge z-scores. On real Street View cities the MAD is already
+    0.22-0.34 x median, so the floor leaves them alone.
+    """
+    med = float(np.median(values))
+    mad = float(np.median(np.abs(values - med))) * 1.4826
+    return (values - med) / max(mad, min_spread * med, 1e-6)
 
 
 class OutlierCheck:
-    """Collects embeddings during the scan; scores them per city at the end."""
+    """Collects embeddings during the scan; scores them per city at the end.
+
+    With `cache` (a ``.npz`` in the project's cache folder) embeddings are kept by image id between
+    scans, as float16: an id is a hash of the file's content, so a stored vector never goes stale, and
+    a re-scan after a clean-up embeds only new images (embedding is by far the slowest check on a CPU).
+    """
 
     input_size = INPUT_SIZE
 
-    def __init__(self, z_threshold: float | None = None, model: nn.Module | None = None) -> None:
+    def __init__(self, z_threshold: float | None = None, model: nn.Module | None = None,
+                 cache: Path | None = None) -> None:
         self.z_threshold = DEFAULT_Z if z_threshold is None else float(z_threshold)
         self.model = (model or Lite0Embedder()).to(best_device())
         self.transform = lite0_transform()
+        self.cache = cache
+        self._cached = _read_cache(cache)
         self._ids: dict[str, list[str]] = {}
         self._vectors: dict[str, list[np.ndarray]] = {}
 
     def observe(self, samples: Sequence[Sample]) -> list[Finding]:
         labelled = [s for s in samples if s.record.city_slug]
-        vectors = embed(self.model, self.transform, [s.image for s in labelled])
-        for s, v in zip(labelled, vectors):
+        todo = [s for s in labelled if s.record.id not in self._cached]
+        fresh = dict(zip((s.record.id for s in todo), embed(self.model, self.transform, [s.image for s in todo])))
+        for s in labelled:
+            vector = fresh[s.record.id] if s.record.id in fresh else self._cached[s.record.id].astype(np.float32)
             self._ids.setdefault(s.record.city_slug, []).append(s.record.id)
-            self._vectors.setdefault(s.record.city_slug, []).append(v)
+            self._vectors.setdefault(s.record.city_slug, []).append(vector)
         return []
 
     def finish(self) -> list[Finding]:
@@ -118,4 +141,29 @@ class OutlierCheck:
                     out.append(Finding(image_id, "outlier", round(float(score), 3),
                                        f"looks unlike the other {city} images (robust z {score:.1f} > {self.z_threshold:g})",
                                        details={"city": city, "knn_distance": round(float(d), 4), "z": round(float(score), 3)}))
+        self._write_cache()
         return out
+
+    def _write_cache(self) -> None:
+        """Keep the vectors of this scan's images (dropping those of images gone since)."""
+        if self.cache is None or not self._ids:
+            return
+        ids = [i for city in self._ids for i in self._ids[city]]
+        vectors = np.stack([v for city in self._ids for v in self._vectors[city]]).astype(np.float16)
+        buf = io.BytesIO()
+        np.savez(buf, key=np.array(CACHE_KEY), ids=np.array(ids), vectors=vectors)
+        atomic_write_bytes(self.cache, buf.getvalue())
+
+
+def _read_cache(path: Path | None) -> dict[str, np.ndarray]:
+    """Stored vectors by image id; an unreadable or foreign cache is ignored (it is only a cache)."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            key, ids, vectors = str(data["key"]), data["ids"], data["vectors"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    if key != CACHE_KEY or vectors.ndim != 2 or len(ids) != len(vectors):
+        return {}
+    return {str(i): v for i, v in zip(ids, vectors)}

@@ -51,6 +51,8 @@ CHECK_KINDS: dict[str, tuple[str, ...]] = {
     "labels": ("label_error",),
 }
 REASON_PREFIX = "quality: "
+#: Where the outlier check keeps image embeddings between scans (under the project's cache folder).
+EMBEDDING_CACHE = "quality/lite0-embeddings.npz"
 
 
 @dataclass(frozen=True)
@@ -131,12 +133,12 @@ def scan(project: Project, checks: str | Iterable[str] | None = None, on_event: 
     Checks that need a file the user did not give (scene weights, a model) are skipped with one log
     line. A cancelled scan stores nothing.
     """
-    from .duplicates import DEFAULT_HAMMING, group_duplicates, image_hashes
+    from .duplicates import DEFAULT_HAMMING, image_hashes
 
     names = parse_checks(checks)
     options = options or ScanOptions()
     control = control or Control()
-    models = _model_checks(names, options, on_event)
+    models = _model_checks(project, names, options, on_event)
     ran = [n for n in names if n in ("frames", "duplicates") or n in models]
     records = project.images(status=list(options.statuses))
     draft = max([ANALYSIS_SIZE] + [m.input_size for m in models.values()])
@@ -168,7 +170,7 @@ def scan(project: Project, checks: str | Iterable[str] | None = None, on_event: 
             on_event(Event(PROGRESS, "scanning", done=min(start + len(batch), total), total=total, scope="clean"))
     control.checkpoint()
     if "duplicates" in names:
-        findings.extend(_duplicate_findings(hashed, options.hamming or DEFAULT_HAMMING, group_duplicates))
+        findings.extend(_duplicate_findings(hashed, options.hamming or DEFAULT_HAMMING))
     for check in models.values():
         findings.extend(check.finish())
     kinds = ("corrupt",) + tuple(k for n in ran for k in CHECK_KINDS[n])
@@ -178,32 +180,35 @@ def scan(project: Project, checks: str | Iterable[str] | None = None, on_event: 
     return stored
 
 
-def _model_checks(names: Sequence[str], options: ScanOptions, on_event: EventCallback) -> dict[str, Any]:
+def _model_checks(project: Project, names: Sequence[str], options: ScanOptions,
+                  on_event: EventCallback) -> dict[str, Any]:
     """The model-based checks that can run, loaded once; the others are skipped with one clear line."""
     checks: dict[str, Any] = {}
     if "scene" in names:
         if options.scene_weights is None:
             on_event(Event(LOG, "scene check skipped: it needs Places365 ResNet weights from MIT CSAIL "
-                                "(--weights PATH to resnet18_places365.pth.tar or resnet50_places365.pth.tar)"))
+                                "(resnet18_places365.pth.tar or resnet50_places365.pth.tar; CLI: --weights PATH)"))
         else:
             from .scene import SceneCheck
             checks["scene"] = SceneCheck.load(options.scene_weights, indoor=options.indoor, street=options.street)
     if "outliers" in names:
         from .embedding import OutlierCheck
-        checks["outliers"] = OutlierCheck(z_threshold=options.outlier_z)
+        checks["outliers"] = OutlierCheck(z_threshold=options.outlier_z, cache=project.cache_dir / EMBEDDING_CACHE)
     if "labels" in names:
         if options.model is None:
-            on_event(Event(LOG, "label check skipped: it needs a trained model (--model FILE, a bundle from `geospottr train`)"))
+            on_event(Event(LOG, "label check skipped: it needs a trained model bundle from `geospottr train` (CLI: --model FILE)"))
         else:
             from .label_errors import LabelCheck
             checks["labels"] = LabelCheck.load(options.model, confidence=options.label_confidence)
     return checks
 
 
-def _duplicate_findings(hashed: Sequence[tuple[ImageRecord, tuple[int, int], tuple[float, ...]]], hamming: int,
-                        group_duplicates: Any) -> list[Finding]:
+def _duplicate_findings(hashed: Sequence[tuple[ImageRecord, tuple[int, int], tuple[float, ...]]],
+                        hamming: int) -> list[Finding]:
     """One finding per extra copy, or, when a group mixes cities, one label conflict per member (which
     label is right is for the user to decide, so no copy is preferred)."""
+    from .duplicates import group_duplicates
+
     groups = group_duplicates([h for _, h, _ in hashed], [q for _, _, q in hashed], hamming)
     out = []
     for g in groups:
@@ -336,3 +341,13 @@ def undo_last_apply(project: Project) -> int:
                   " prev_reason = NULL WHERE batch = ?", (batch,))
     return len(restore)
 
+
+
+def reopen_unrejected(project: Project) -> int:
+    """Reopen applied findings whose image is no longer rejected (an undo through the curation history
+    put it back), so the review list shows them again. Returns how many were reopened."""
+    with project.transaction() as c:
+        cur = c.execute("UPDATE findings SET resolved = NULL, resolution = NULL, batch = NULL, prev_status = NULL,"
+                        " prev_reason = NULL WHERE resolution = 'rejected' AND image_id IN"
+                        " (SELECT id FROM images WHERE status != 'rejected')")
+    return cur.rowcount

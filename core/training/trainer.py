@@ -291,6 +291,8 @@ class _Run:
             writer = runs.MetricsWriter(self.dir / runs.METRICS)
         self.emit = _Emitter(on_event if ctx.is_main else ignore_events, writer)
         self.writer = writer
+        self.emit(Event(LOG, f"run {self.run_id} ({'resumed' if raw else 'new'})",
+                        data={"run_id": self.run_id, "device": str(device), "world_size": ctx.world_size}))
         try:
             self._prepare(classes, spec)
         except BaseException as exc:
@@ -420,11 +422,10 @@ class _Run:
     def run(self) -> TrainResult:
         cfg = self.cfg
         total = cfg.epochs * self.steps_per_epoch
-        self.emit(Event(LOG, f"run {self.run_id}: {cfg.arch} on {self.device}, {len(self.classes)} cities, "
+        self.emit(Event(LOG, f"{cfg.arch} on {self.device}, {len(self.classes)} cities, "
                              f"{len(self.train_samples)} train / {len(self.val_samples)} val images, "
                              f"{cfg.epochs} epochs x {self.steps_per_epoch} steps"
-                             + (f", geo smoothing tau {cfg.geo_tau_km} km" if cfg.geo_smoothing else ""),
-                        data={"run_id": self.run_id, "device": str(self.device), "world_size": self.ctx.world_size}))
+                             + (f", geo smoothing tau {cfg.geo_tau_km} km" if cfg.geo_smoothing else "")))
         status, reason = "finished", f"{cfg.epochs} epochs done"
         epoch_times: list[float] = []
         last_metrics: dict[str, Any] = {}

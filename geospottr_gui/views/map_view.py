@@ -16,14 +16,13 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QEventLoop, QSettings, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineUrlRequestInfo, QWebEngineUrlRequestInterceptor
+from PySide6.QtWebEngineCore import QWebEngineLoadingInfo, QWebEnginePage, QWebEngineUrlRequestInfo, QWebEngineUrlRequestInterceptor
 from PySide6.QtWebEngineWidgets import QWebEngineView
 
 from core import __version__
@@ -99,7 +98,8 @@ class _BridgePage(QWebEnginePage):
 
 
 class MapView(QWebEngineView):
-    """Shows one map page at a time. `show_page(path)` loads it; `loaded(ok)` follows each load.
+    """Shows one map page at a time. `show_page(path)` loads it; `loaded(ok)` follows the load of the
+    latest page only (a load cut short by a newer `show_page` is ignored), and `generation` counts pages.
 
     Signals: ``message(dict)`` (a page's bridge message), ``loaded(bool)``, ``load_failed(str)``.
     """
@@ -113,10 +113,11 @@ class MapView(QWebEngineView):
         self._page = _BridgePage(self)
         self.setPage(self._page)
         self._page.message.connect(self.message)
-        self.loadFinished.connect(self._on_load)
+        self._page.loadingChanged.connect(self._on_loading)
         self.current: Path | None = None
         self.is_loaded = False
-        self._generation = 0
+        self.generation = 0
+        self._requested = QUrl()
         self.setMinimumSize(240, 180)
 
     @property
@@ -127,9 +128,10 @@ class MapView(QWebEngineView):
         """Load a page written by `core.maps` (a query string forces a reload of a rewritten file)."""
         self.current = Path(path)
         self.is_loaded = False
-        self._generation += 1
+        self.generation += 1
         url = QUrl.fromLocalFile(str(self.current))
-        url.setQuery(f"v={self._generation}")
+        url.setQuery(f"v={self.generation}")
+        self._requested = url
         self.load(url)
 
     def run_js(self, script: str, callback: Callable[[Any], None] | None = None) -> None:
@@ -138,14 +140,21 @@ class MapView(QWebEngineView):
         else:
             self._page.runJavaScript(script, 0, callback)
 
-    def _on_load(self, ok: bool) -> None:
-        self.is_loaded = ok
-        if not ok and self.current is not None:
-            reason = f"the map page {self.current.name} could not be loaded"
+    def _on_loading(self, info: QWebEngineLoadingInfo) -> None:
+        if info.url() != self._requested:
+            return  # an older page, or the notice below
+        status = info.status()
+        if status == QWebEngineLoadingInfo.LoadStatus.LoadSucceededStatus:
+            self.is_loaded = True
+            self.loaded.emit(True)
+        elif status == QWebEngineLoadingInfo.LoadStatus.LoadFailedStatus:
+            reason = f"the map page {self.current.name if self.current else ''} could not be loaded"
+            if info.errorString():
+                reason += f" ({info.errorString()})"
             log.warning(reason)
             self.load_failed.emit(reason)
             self.setHtml(f"<p style='font-family:sans-serif;color:#666'>{html.escape(reason)}</p>")
-        self.loaded.emit(ok)
+            self.loaded.emit(False)
 
 
 def evaluate_js(view: MapView, script: str, timeout_ms: int = 10000) -> Any:
@@ -167,12 +176,3 @@ def evaluate_js(view: MapView, script: str, timeout_ms: int = 10000) -> Any:
         raise TimeoutError(f"no answer from the map page within {timeout_ms} ms: {script[:80]}")
     return None if box["value"] in (None, "") else json.loads(box["value"])
 
-
-def prepare_application() -> None:
-    """Call before the QApplication exists: QtWebEngine needs shared GL contexts (and, as root, no
-    Chromium sandbox, which refuses to start)."""
-    from PySide6.QtCore import QCoreApplication, Qt
-
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)

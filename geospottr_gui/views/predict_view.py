@@ -482,6 +482,11 @@ class PredictView(QWidget):
             self._show(self.current)
         self._pump()
 
+    @property
+    def busy(self) -> bool:
+        """True while photos wait or a prediction job runs (its results are still being shown)."""
+        return self._job is not None or any(not e.done for e in self.entries)
+
     def cancel(self) -> None:
         if self._job is not None:
             self._job.cancel()

@@ -36,24 +36,26 @@ def drop(view, paths):
     view.drop.dropEvent(event)
 
 
-def shown_with_map(qtbot, view):
-    """Wait for the next ranking and for its map page (which loads a moment after the list)."""
-    return MultiWait(qtbot, view)
+class shown_with_map:  # noqa: N801 - used like qtbot.waitSignal
+    """Wait for the next ranking and then for its own map page (which follows the list a moment later)."""
 
-
-class MultiWait:
     def __init__(self, qtbot, view) -> None:
-        self.map = qtbot.waitSignal(view.map.loaded, timeout=20000)
+        self.qtbot, self.view = qtbot, view
         self.shown = qtbot.waitSignal(view.prediction_shown, timeout=20000)
 
     def __enter__(self):
-        self.map.__enter__()
-        self.shown.__enter__()
-        return self.shown
+        self.before = self.view.map.generation
+        return self.shown.__enter__()
 
     def __exit__(self, *exc):
-        self.shown.__exit__(*exc)
-        return self.map.__exit__(*exc)
+        result = self.shown.__exit__(*exc)
+        if exc[0] is None:
+            wait_new_map(self.qtbot, self.view, self.before)
+        return result
+
+
+def wait_new_map(qtbot, view, before: int) -> None:
+    qtbot.waitUntil(lambda: view.map.generation > before and view.map.is_loaded, timeout=20000)
 
 
 def test_dropping_a_photo_ranks_cities_and_maps_one_marker_each(qtbot, view, photo_factory):
@@ -73,9 +75,10 @@ def test_dropping_a_photo_ranks_cities_and_maps_one_marker_each(qtbot, view, pho
     assert evaluate_js(view.map, "document.querySelectorAll('.leaflet-basemap-pane path').length") > 100
     assert view.map.script_errors == []
     # top-k re-cuts the shown ranking and map without predicting again
-    with qtbot.waitSignal(view.map.loaded, timeout=20000):
-        view.top_k.setValue(2)
+    before = view.map.generation
+    view.top_k.setValue(2)
     assert view.ranking.rowCount() == 2
+    wait_new_map(qtbot, view, before)
     assert evaluate_js(view.map, "document.querySelectorAll('.gs-candidate').length") == 2
 
 
@@ -84,7 +87,7 @@ def test_several_photos_queue_and_can_be_combined_as_one_place(qtbot, view, phot
     bad = tmp_path / "src" / "broken.jpg"
     bad.write_bytes(b"not an image")
     drop(view, photos + [bad])
-    qtbot.waitUntil(lambda: all(e.done for e in view.entries), timeout=30000)
+    qtbot.waitUntil(lambda: not view.busy, timeout=30000)
     assert view.queue.count() == 4
     assert view.queue.item(3).text().startswith("✗") and "broken.jpg" in view.queue.item(3).text()
     assert view.offer.isVisible()
@@ -109,7 +112,8 @@ def test_a_folder_is_predicted_in_batch_and_a_pasted_image_too(qtbot, view, phot
         photo_factory(f"batch/{i}.jpg", seed=10 + i)
     view.add_paths([tmp_path / "src" / "batch"])
     assert not view.offer.isVisible()
-    qtbot.waitUntil(lambda: len(view.entries) == 5 and all(e.done for e in view.entries), timeout=30000)
+    qtbot.waitUntil(lambda: not view.busy, timeout=30000)
+    assert len(view.entries) == 5 and all("→" in view.queue.item(i).text() for i in range(5))
     image = QImage(64, 48, QImage.Format.Format_RGB32)
     image.fill(Qt.GlobalColor.darkGreen)
     QGuiApplication.clipboard().setImage(image)

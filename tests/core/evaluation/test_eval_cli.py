@@ -31,13 +31,15 @@ def test_predict_json_csv_and_bad_files(trained, tmp_path, capsys):
     for i in range(3):
         make_photo(folder / f"{i}.jpg", seed=900 + i, kind=i)
     (folder / "broken.jpg").write_bytes(b"")
-    rc = main(["predict", "--model", str(trained.bundle), "--json", "--top-k", "2", str(folder)])
+    missing = tmp_path / "missing.jpg"
+    rc = main(["predict", "--model", str(trained.bundle), "--json", "--top-k", "2", str(missing), str(folder)])
     captured = capsys.readouterr()
-    assert rc == 1   # one file failed, the others were predicted
+    assert rc == 1   # two files failed, the others were still predicted
     lines = [json.loads(line) for line in captured.out.splitlines()]
     ok = [d for d in lines if "ranking" in d]
     assert len(ok) == 3 and all(len(d["ranking"]) == 2 for d in ok)
-    assert "broken.jpg: empty file" in captured.err
+    assert "broken.jpg: empty file" in captured.err and "missing.jpg: cannot read" in captured.err
+    assert "2 file(s) could not be predicted" in captured.err
     rc = main(["predict", "--model", str(trained.bundle), "--csv", "--top-k", "0", str(folder / "0.jpg")])
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rc == 0 and len(rows) == 4

@@ -32,8 +32,10 @@ def test_lite0_embeddings_are_unit_vectors_and_see_similarity():
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
 
 
-def test_scan_flags_the_image_unlike_its_city(tmp_path):
+def test_scan_flags_the_image_unlike_its_city_and_reuses_cached_vectors(tmp_path, monkeypatch):
+    import core.quality.embedding as embedding
     from core.quality import scan
+    from core.quality.findings import EMBEDDING_CACHE
 
     from .conftest import by_name, write_project
 
@@ -44,3 +46,8 @@ def test_scan_flags_the_image_unlike_its_city(tmp_path):
         findings = scan(project, "outliers")
         assert [f.image_id for f in findings] == [by_name(project)["odd"]]
         assert findings[0].kind == "outlier" and findings[0].details["city"] == "zagreb"
+        assert (project.cache_dir / EMBEDDING_CACHE).is_file()
+        real_embed = embedding.embed
+        monkeypatch.setattr(embedding, "embed", lambda m, tr, imgs: real_embed(m, tr, imgs) if not imgs else 1 / 0)
+        again = scan(project, "outliers")  # every vector comes from the cache: embed is never asked for one
+        assert [(f.image_id, round(f.score)) for f in again] == [(f.image_id, round(f.score)) for f in findings]

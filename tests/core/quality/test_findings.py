@@ -125,3 +125,12 @@ def test_cli_bad_threshold_is_one_line(bad_project, capsys):
     assert main(["clean", "--project", str(bad_project.root), "--threshold", "blur"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "NAME=VALUE" in err
+
+
+def test_cli_only_applies_the_chosen_kinds(bad_project, capsys):
+    root = str(bad_project.root)
+    assert main(["clean", "--project", root, "--checks", "frames", "--only", "dark,bright", "--apply"]) == 0
+    assert "rejected 2 images" in capsys.readouterr().out
+    assert {r.source_id for r in bad_project.images(status="rejected")} == {"dark", "bright"}
+    assert main(["clean", "--project", root, "--list", "--only", "darkk"]) == 1
+    assert "unknown kind 'darkk'" in capsys.readouterr().err

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from core.errors import GeoSpottrError
 from core.events import DONE, Event
@@ -32,22 +34,23 @@ def test_baseline_learns_the_city_palettes(small_project):
     assert result.best_val_acc > 0.25  # chance is 0.25
 
 
-@pytest.mark.parametrize("arch,cache", [("geospottr", True), ("geospottr-map", False),
-                                        ("resnet50-linear", True), ("efficientnet-lite0", False)])
-def test_each_transfer_model_trains_and_its_loss_falls(small_project, arch, cache):
-    kw = {"widths": (16, 16, 32, 32), "blocks": 1, "hidden": 32} if arch.startswith("geospottr") else {}
+@pytest.mark.parametrize("arch,weights,cache", [
+    ("geospottr", "none", True), ("geospottr-map", "none", True), ("resnet50-linear", "none", True),
+    ("efficientnet-lite0", "imagenet", False)])
+def test_each_transfer_model_trains_and_its_loss_falls(small_project, arch, weights, cache):
+    """Random-init ResNet trunks (no downloads here) give weak features, so their heads learn slowly: 8 cheap
+    cached-feature epochs; EfficientNet-Lite0 uses its shipped ImageNet weights and the full image path."""
+    kw = {"widths": (16, 16, 32, 32), "blocks": 1, "hidden": 32, "dropout": 0.1} if arch.startswith("geospottr") else {}
     events: list[Event] = []
-    result = train(small_project, fast_config(arch=arch, epochs=3, batch_size=16, cache_features=cache,
-                                              lr=0.02, optimizer="adamw" if arch == "resnet50-linear" else "sgd",
-                                              arch_kwargs=kw),
+    result = train(small_project, fast_config(arch=arch, epochs=8, batch_size=16, cache_features=cache, lr=1e-3,
+                                              optimizer="adamw", weights=weights, arch_kwargs=kw),
                    on_event=events.append)
     losses = [d["train_loss"] for d in _epochs(events)]
-    assert result.epochs_done == 3
-    assert min(losses[1:]) < losses[0]
+    assert result.epochs_done == 8
+    assert sum(losses[-2:]) / 2 < losses[0]
     model, meta = load_bundle(result.best_checkpoint)
     assert meta.arch == arch and meta.image_size == 32 and [c.slug for c in meta.classes] == sorted(c.slug for c in meta.classes)
-    x = eval_transform(meta)(__import__("PIL.Image", fromlist=["Image"]).new("RGB", (50, 40)))
-    assert model(x[None]).shape == (1, 4)
+    assert model(eval_transform(meta)(Image.new("RGB", (50, 40)))[None]).shape == (1, 4)
 
 
 def test_events_reach_the_listener_and_metrics_jsonl(small_project):
@@ -61,7 +64,7 @@ def test_events_reach_the_listener_and_metrics_jsonl(small_project):
     assert any(e.kind == "checkpoint" and e.data["which"] == "best" for e in events)
     lines = runs.read_metrics(result.run_dir)
     assert [line["kind"] for line in lines] == [e.kind for e in events]
-    assert json.loads((result.run_dir + "/config.json") and open(result.run_dir + "/config.json").read())["arch"] == "baseline"
+    assert json.loads((Path(result.run_dir) / "config.json").read_text())["arch"] == "baseline"
     info = {r.run_id: r for r in runs.list_runs(small_project)}[result.run_id]
     assert info.status == "finished" and info.best_checkpoint == result.best_checkpoint
     assert info.best_val_acc == result.best_val_acc and info.epochs_done == 2

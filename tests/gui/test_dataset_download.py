@@ -1,0 +1,84 @@
+"""The Download panel against the acquisition tests' loopback Street View server: a download completes and
+updates the counts; cancel stops one midway; a bad key is explained in plain words."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import catalog
+from core.acquisition.streetview import StreetViewParams
+from core.project import Project
+from tests.core.acquisition.conftest import CITIES, FAST_RETRY, RADIUS_KM, make_world
+from tests.core.acquisition.fake_apis import FakeApis
+
+from .dataset_support import dataset, make_window
+
+
+@pytest.fixture
+def apis():
+    with FakeApis(make_world()) as server:
+        yield server
+
+
+def _panel(qtbot, tmp_path, apis, target: int):
+    project = Project.init(tmp_path / "p")
+    for query in CITIES:
+        project.add_city(catalog.resolve(query), target_count=target, radius_km=RADIUS_KM)
+    window = make_window(qtbot, project, tmp_path)
+    view = dataset(window)
+    panel = view.download
+    view.left.setCurrentWidget(panel)
+    panel.config_overrides = {"base_url": apis.streetview_url, "retry": FAST_RETRY, "qps": None,
+                              "streetview": StreetViewParams(size=64, radius_m=300)}
+    panel.remember.setChecked(False)
+    panel.key.setText(apis.world.key)
+    return window, project, panel
+
+
+def test_download_completes_and_updates_counts(qtbot, tmp_path, apis):
+    window, project, panel = _panel(qtbot, tmp_path, apis, target=6)
+    qtbot.waitUntil(lambda: "18 images for 3 cities" in panel.estimate.text(), timeout=10000)
+    assert "$0.13" in panel.estimate.text()
+    panel.start_button.click()
+    assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.job.running, timeout=60000)
+    assert not panel.error.isVisible(), panel.error.text()
+    assert project.city_counts() == {"rijeka": 6, "split": 6, "zagreb": 6}
+    assert panel.overall.value() == 18
+    cities = dataset(window).cities
+    qtbot.waitUntil(lambda: {cities.table.item(r, 1).text() for r in range(3)} == {"6 / 6"})
+    qtbot.waitUntil(lambda: dataset(window).curation.model.rowCount() == 18)
+    assert "Every city has reached its target" in panel.estimate.text() or panel._estimate_timer.isActive() \
+        or qtbot.waitUntil(lambda: "reached its target" in panel.estimate.text())
+    assert apis.world.key not in panel.log.toPlainText()
+    assert panel.context.settings.value("download/secret/streetview") is None  # not kept unless asked
+
+
+def test_cancel_stops_the_download(qtbot, tmp_path, apis):
+    apis.world.image_delay_s = 0.05
+    window, project, panel = _panel(qtbot, tmp_path, apis, target=200)
+    qtbot.waitUntil(lambda: panel._estimate is not None, timeout=10000)
+    panel.workers.setValue(2)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: sum(project.city_counts().values()) >= 2, timeout=30000)
+    panel.pause_button.click()
+    assert panel.job.control.paused and panel.pause_button.text() == "Resume"
+    panel.pause_button.click()
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.job.running, timeout=30000)
+    assert "cancelled" in panel.log.toPlainText()
+    stopped_at = sum(project.city_counts().values())
+    assert 2 <= stopped_at < 600
+    qtbot.wait(300)
+    assert sum(project.city_counts().values()) == stopped_at  # nothing runs after the cancel
+    assert panel.start_button.isEnabled()
+
+
+def test_a_bad_key_is_explained(qtbot, tmp_path, apis):
+    window, project, panel = _panel(qtbot, tmp_path, apis, target=3)
+    panel.key.setText("wrong-key")
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: not panel.job.running, timeout=30000)
+    assert panel.error.isVisible()
+    assert panel.error.text().startswith("The provider refused the key")
+    assert "wrong-key" not in panel.error.text()
