@@ -57,6 +57,8 @@ def _open(data: bytes, name: str) -> Image.Image:
         raise ImageError(f"{name}: not an image file (or a format Pillow cannot read)") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # e.g. a header cut short: "Truncated File Read"
+        raise ImageError(f"{name}: truncated or damaged file ({exc})") from None
     w, h = img.size
     if w * h > MAX_PIXELS:
         raise ImageError(f"{name}: refused as a decompression bomb ({w}x{h} pixels > {MAX_PIXELS:,})")

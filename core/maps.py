@@ -120,7 +120,7 @@ def city_colors(n: int) -> list[str]:
 
 def probability_color(p: float) -> str:
     """Pale yellow (unlikely) through orange to dark red (certain)."""
-    stops = [(0.0, (255, 237, 160)), (0.35, (253, 141, 60)), (1.0, (177, 0, 38))]
+    stops = [(0.0, (254, 217, 118)), (0.35, (253, 141, 60)), (1.0, (177, 0, 38))]
     p = min(1.0, max(0.0, p))
     for (p0, c0), (p1, c1) in zip(stops, stops[1:]):
         if p <= p1:
@@ -189,6 +189,7 @@ _PAGE_JS = """
 <style>
   .leaflet-container { background: {{ this.sea }}; }
   .gs-label { font-weight: 600; }
+  .leaflet-tooltip.gs-name { font-size: 11px; padding: 1px 5px; }
   .gs-cluster div { width: 30px; height: 30px; margin: 2px; border-radius: 50%; color: #fff;
     font: 600 12px/30px sans-serif; text-align: center; border: 2px solid rgba(255,255,255,.85);
     box-shadow: 0 0 4px rgba(0,0,0,.4); }
@@ -287,11 +288,12 @@ _CANDIDATES_JS = """
   var layer = L.featureGroup().addTo(map);
   data.forEach(function (d) {
     var marker = L.circleMarker([d.lat, d.lon], {
-      radius: d.radius, color: d.top ? '#111' : '#fff', weight: d.top ? 3 : 1.5,
+      radius: d.radius, color: d.top ? '#111' : '#555', weight: d.top ? 3 : 1,
       fillColor: d.color, fillOpacity: 0.85, className: d.top ? 'gs-candidate gs-top' : 'gs-candidate'});
     marker.bindPopup(d.popup);
-    marker.bindTooltip(d.label, {permanent: d.top, direction: 'right', offset: [d.radius, 0],
-                                 className: d.top ? 'gs-label' : ''});
+    // Labels stay on: with no tiles there are no place names on the map. 'auto' keeps them inside.
+    marker.bindTooltip(d.label, {permanent: true, direction: 'auto', offset: [d.radius * 0.7, 0],
+                                 className: d.top ? 'gs-label' : 'gs-name'});
     marker.addTo(layer);
   });
   window.geospottrCandidates = layer;
@@ -311,7 +313,7 @@ def prediction_map(candidates: Sequence[Candidate], out_path: Path, assets: Path
         data.append({
             "lat": float(c.lat), "lon": float(c.lon), "top": rank == 1,
             "radius": probability_radius(c.probability), "color": probability_color(c.probability),
-            "label": f"{rank}. {html.escape(c.name)} {c.probability:.0%}" if rank == 1 else name,
+            "label": f"{rank}. {html.escape(c.name)} {c.probability:.0%}",
             "popup": f"<b>{name}</b><br>#{rank} &middot; {c.probability:.1%}",
         })
     m = _base_map(assets, Path(out_path), online_tiles)
@@ -393,7 +395,7 @@ _PICK_JS = """
   var chosen = {radius: 9, color: '#fff', weight: 2.5, fillColor: '#1f6feb', fillOpacity: 1};
   cities.forEach(function (c) {
     var marker = L.circleMarker([c.lat, c.lon], Object.assign({className: 'gs-city'}, idle));
-    marker.bindTooltip(c.name);
+    marker.bindTooltip(c.name, {permanent: true, direction: 'auto', offset: [7, 0], className: 'gs-name'});
     marker.on('click', function (e) {
       L.DomEvent.stopPropagation(e);
       window.geospottrSelect(c.slug);
@@ -427,7 +429,7 @@ _REVEAL_JS = """
     }
     var marker = L.circleMarker([p.lat, p.lon], {radius: p.role === 'truth' ? 10 : 8, color: '#fff',
       weight: 2.5, fillColor: p.color, fillOpacity: 1, className: 'gs-reveal gs-' + p.role});
-    marker.bindTooltip(p.label, {permanent: true, direction: 'right', offset: [10, 0]});
+    marker.bindTooltip(p.label, {permanent: true, direction: 'auto', offset: [6, 0]});
     marker.addTo(map);
     bounds.push([p.lat, p.lon]);
   });

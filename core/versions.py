@@ -36,6 +36,16 @@ def _torch_version() -> str:
     return str(torch.__version__)
 
 
+def _torchvision_version() -> str:
+    """The version, flagged when its C++ ops did not load (a broken install or bundle; models then fail)."""
+    try:
+        import torchvision
+        from torchvision.extension import _has_ops
+    except (ImportError, RuntimeError) as exc:
+        return f"{_dist_version('torchvision')} (import failed: {str(exc).splitlines()[0][:80]})"
+    return str(torchvision.__version__) + ("" if _has_ops() else " (C++ ops missing)")
+
+
 def _device_description() -> str:
     """The accelerator torch would use: CUDA (with the GPU's name), Apple MPS, or the CPU."""
     try:
@@ -68,7 +78,7 @@ def runtime_versions(bundle: "BundleMeta | None" = None) -> dict[str, str]:
         "GeoSpottr": __version__,
         "Python": f"{platform.python_version()} ({platform.python_implementation()})",
         "torch": _torch_version(),
-        "torchvision": _dist_version("torchvision"),
+        "torchvision": _torchvision_version(),
         "PySide6": _dist_version("PySide6"),
     }
     qtcore = sys.modules.get("PySide6.QtCore")

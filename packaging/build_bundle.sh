@@ -23,7 +23,8 @@ if [ "${NICE:-0}" = 1 ] && command -v nice >/dev/null 2>&1; then PREFIX=(nice -n
 cd "$REPO"
 start=$(date +%s)
 CLEAN_FLAG=(--clean); [ "${CLEAN:-1}" = 0 ] && CLEAN_FLAG=()
-"${PREFIX[@]}" "$PYTHON" -m PyInstaller --noconfirm "${CLEAN_FLAG[@]}" --log-level WARN \
+# ${a[@]+"${a[@]}"}: empty arrays are "unbound" under `set -u` in macOS's bash 3.2.
+${PREFIX[@]+"${PREFIX[@]}"} "$PYTHON" -m PyInstaller --noconfirm ${CLEAN_FLAG[@]+"${CLEAN_FLAG[@]}"} --log-level WARN \
   --distpath "$OUT/dist" --workpath "$OUT/build" packaging/geospottr.spec
 echo "build_bundle: built in $(( $(date +%s) - start )) s"
 

@@ -246,7 +246,8 @@ def cmd_challenge(args: argparse.Namespace) -> int:
                 break
             h, m = done.human, done.model
             print(f"truth: {done.true_city} ({done.true_lat:.4f}, {done.true_lon:.4f})")
-            print(f"  you:   {h.city:<16} {h.distance_km:8.1f} km {h.points:>6} pts" + ("  correct" if h.correct else ""))
+            said = h.city if h.kind == "city" else f"{h.lat:.2f},{h.lon:.2f} (near {h.city})"
+            print(f"  you:   {said:<16} {h.distance_km:8.1f} km {h.points:>6} pts" + ("  correct" if h.correct else ""))
             print(f"  model: {m.city:<16} {m.distance_km:8.1f} km {m.points:>6} pts  ({m.confidence:.0%} sure)"
                   + ("  correct" if m.correct else ""))
         _print_summary(challenge.summary())

@@ -7,6 +7,9 @@ alone but 16 bits in max(phash, dhash), while a resized, re-encoded (JPEG q50), 
 cropped copy stays within 8. The default of 10 sits between the two; the four headings of one place
 (90 degrees apart) are 16+ bits apart and are never grouped.
 
+Featureless frames (near-uniform: placeholders, black or white frames) are left out by the scan: their
+hashes carry no information, so each would match every other; the frame check reports them instead.
+
 All pairs are compared (vectorised XOR + popcount in blocks, dhash only where phash passed: 30,000
 images take about 5 s on a busy 2-core machine) and matching pairs are joined by union-find, so a chain
 of near-copies forms one group.

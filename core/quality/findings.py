@@ -163,14 +163,16 @@ def scan(project: Project, checks: str | Iterable[str] | None = None, on_event: 
                         kind, score, message = problem
                         findings.append(Finding(s.record.id, kind, round(score, 4), message, details=s.stats.to_dict()))
             if "duplicates" in names:
-                hashed.extend(zip((s.record for s in samples), pool.map(lambda s: image_hashes(s.image), samples),
-                                  ((s.record.width * s.record.height, s.stats.sharpness) for s in samples)))
+                # a featureless frame's hash says nothing (every blank frame would match every other one)
+                textured = [s for s in samples if s.stats.uniform_fraction < options.frames.uniform]
+                hashed.extend(zip((s.record for s in textured), pool.map(lambda s: image_hashes(s.image), textured),
+                                  ((s.record.width * s.record.height, s.stats.sharpness) for s in textured)))
             for check in models.values():
                 findings.extend(check.observe(samples))
             on_event(Event(PROGRESS, "scanning", done=min(start + len(batch), total), total=total, scope="clean"))
     control.checkpoint()
     if "duplicates" in names:
-        findings.extend(_duplicate_findings(hashed, options.hamming or DEFAULT_HAMMING))
+        findings.extend(_duplicate_findings(hashed, DEFAULT_HAMMING if options.hamming is None else options.hamming))
     for check in models.values():
         findings.extend(check.finish())
     kinds = ("corrupt",) + tuple(k for n in ran for k in CHECK_KINDS[n])

@@ -65,6 +65,10 @@ def build_places_model(path: Path | str) -> nn.Module:
     """A torchvision ResNet-18 or ResNet-50 with 365 outputs holding the CSAIL weights at `path`."""
     from torchvision.models import resnet18, resnet50
 
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise GeoSpottrError(f"{path}: no such file (the scene check needs CSAIL's resnet18_places365.pth.tar "
+                             "or resnet50_places365.pth.tar)")
     state = strip_prefix(read_state_dict(path))
     fc = state.get("fc.weight")
     if fc is None or "conv1.weight" not in state:

@@ -346,9 +346,11 @@ class ChallengeView(QWidget):
         self.result.setText("<br><br>".join(lines))
         last = played.number == len(self.challenge.rounds())
         self.next_button.setText("See the result" if last else "Next round")
-        points = [RevealPoint("truth", played.true_lat, played.true_lon, f"{truth.name} (truth)"),
-                  RevealPoint("human", you.lat, you.lon, f"You: {you.distance_km:,.0f} km, {you.points:,} pts"),
-                  RevealPoint("model", model.lat, model.lon, f"Model: {model.distance_km:,.0f} km, {model.points:,} pts")]
+        points = [RevealPoint("truth", played.true_lat, played.true_lon, f"Truth: {truth.name}"),
+                  RevealPoint("human", you.lat, you.lon,
+                              f"You: {you_text} · {you.distance_km:,.0f} km · {you.points:,} pts"),
+                  RevealPoint("model", model.lat, model.lon,
+                              f"Model: {city_name(model.city)} · {model.distance_km:,.0f} km · {model.points:,} pts")]
         page = reveal_map(points, pages_dir() / f"reveal-{id(self)}.html", assets_dir(),
                           online_tiles(self.context.settings))
         self.map.show_page(page)

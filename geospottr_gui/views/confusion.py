@@ -98,6 +98,9 @@ class ConfusionView(QTableView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setMouseTracking(True)  # tooltips follow the pointer cell by cell
         self.setCornerButtonEnabled(False)
+        # Cells stay big enough to click and to read a 3-digit count; long names widen their column.
+        self.horizontalHeader().setMinimumSectionSize(56)
+        self.verticalHeader().setMinimumSectionSize(34)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setToolTip("predicted city")

@@ -238,7 +238,8 @@ class DownloadPanel(QWidget):
         if seq != self._estimate_seq:
             return
         self._estimate = estimate
-        cities = sum(1 for p in estimate.plans if p.needed)
+        count = sum(1 for p in estimate.plans if p.needed)
+        cities = f"{count} cit{'y' if count == 1 else 'ies'}"
         if estimate.images == 0:
             text = "Every city has reached its target from this provider."
         elif estimate.provider == "streetview":

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QListView, QListWidget,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListView, QListWidget,
                                QListWidgetItem, QProgressBar, QPushButton, QSplitter, QTableView, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -135,6 +135,7 @@ class EvaluateView(QWidget):
         self.context = context
         self.report: Any = None
         self._job: JobHandle | None = None
+        self._files: list[str] = []   # bundles picked outside the project's runs
 
         self.model_combo = QComboBox()
         self.model_combo.setMinimumWidth(280)
@@ -176,10 +177,14 @@ class EvaluateView(QWidget):
         self.city_table.setSortingEnabled(True)
         self.city_table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
         self.city_table.verticalHeader().setVisible(False)
-        self.city_table.horizontalHeader().setStretchLastSection(True)
+        self.city_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
         self.confusion = ConfusionView()
         self.confusion.cell_clicked.connect(self.show_cell)
+        legend = QLabel("Confusion: rows = true city, columns = predicted city, colour = share of the "
+                        "true city's images. Hover for counts, click a cell for its images.")
+        legend.setWordWrap(True)
+        legend.setStyleSheet("color: #555")
         self.cell_title = QLabel("Click a cell to see its images.")
         self.cell_images = ThumbList(context.project)
         self.mistakes = ThumbList(context.project)
@@ -193,8 +198,13 @@ class EvaluateView(QWidget):
         self.tabs.addTab(cell_box, "Cell images")
         self.tabs.addTab(self.mistakes, "Most confident mistakes")
 
+        heat_box = QWidget()
+        heat_layout = QVBoxLayout(heat_box)
+        heat_layout.setContentsMargins(0, 0, 0, 0)
+        heat_layout.addWidget(legend)
+        heat_layout.addWidget(self.confusion, 1)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.confusion)
+        right.addWidget(heat_box)
         right.addWidget(self.tabs)
         right.setSizes([420, 300])
         body = QSplitter(Qt.Orientation.Horizontal)
@@ -214,20 +224,27 @@ class EvaluateView(QWidget):
     # ---- model list -----------------------------------------------------------------------------------
 
     def refresh_models(self) -> None:
-        """Re-list the project's runs, keeping the current choice when it still exists."""
+        """Re-list the project's runs (plus files picked by hand), keeping the current choice."""
         current = self.model_path()
+        self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for label, path in run_models(self.context.project):
             self.model_combo.addItem(label, str(path))
-        if current:
-            self.select_model(current)
+        for path in self._files:
+            self.model_combo.addItem(Path(path).name, path)
+        self.model_combo.blockSignals(False)
+        if current and self.model_combo.findData(current) >= 0:
+            self.model_combo.setCurrentIndex(self.model_combo.findData(current))
 
     def select_model(self, path: str) -> None:
-        index = self.model_combo.findData(str(path))
-        if index < 0:
-            self.model_combo.addItem(Path(path).name, str(path))
-            index = self.model_combo.count() - 1
-        self.model_combo.setCurrentIndex(index)
+        """Choose a bundle: a run's (listed after a refresh if it is new) or any file."""
+        path = str(path)
+        if self.model_combo.findData(path) < 0:
+            self.refresh_models()
+        if self.model_combo.findData(path) < 0:
+            self._files.append(path)
+            self.model_combo.addItem(Path(path).name, path)
+        self.model_combo.setCurrentIndex(self.model_combo.findData(path))
 
     def model_path(self) -> str | None:
         return self.model_combo.currentData()
@@ -239,6 +256,7 @@ class EvaluateView(QWidget):
             self.select_model(path)
 
     def _on_project(self, project: Project) -> None:
+        self._files.clear()
         self.cell_images.stop()
         self.mistakes.stop()
         self.cell_images.project = self.mistakes.project = project
@@ -316,7 +334,8 @@ class EvaluateView(QWidget):
         self.confusion.set_matrix(report.class_names, report.confusion)
         self.cell_title.setText("Click a cell to see its images.")
         self.cell_images.show_items([])
-        self.mistakes.show_items([self._thumb_row(r) for r in report.most_confident_mistakes(40)])
+        self.mistakes.show_items([self._thumb_row(r, with_truth=True)
+                                  for r in report.most_confident_mistakes(40)])
         self.export_button.setEnabled(True)
         self.evaluated.emit(report)
 
@@ -345,8 +364,10 @@ class EvaluateView(QWidget):
     def _name(self, slug: str) -> str:
         return self.report.class_names[self.report.classes.index(slug)]
 
-    def _thumb_row(self, r: Any) -> tuple[str, str, str, str]:
+    def _thumb_row(self, r: Any, with_truth: bool = False) -> tuple[str, str, str, str]:
         caption = f"{self._name(r.predicted_city)} {r.confidence:.0%}"
+        if with_truth:
+            caption = f"{self._name(r.true_city)} → {caption}"
         tip = (f"{Path(r.path).name}\ntrue: {self._name(r.true_city)}\npredicted: {self._name(r.predicted_city)}"
                f" ({r.confidence:.1%}), true city at {r.true_probability:.1%}\n{r.distance_km:.0f} km off, "
                f"{r.points} points")

@@ -28,6 +28,8 @@ from PySide6.QtWebEngineWidgets import QWebEngineView
 from core import __version__
 from core.maps import BRIDGE_PREFIX, OSM_TILES, write_assets
 
+from ..native_libs import preload_before_chromium
+
 log = logging.getLogger(__name__)
 
 #: QSettings key: lay OpenStreetMap tiles over the offline basemap when they load (default on).
@@ -109,6 +111,7 @@ class MapView(QWebEngineView):
     load_failed = Signal(str)
 
     def __init__(self, parent: Any = None) -> None:
+        preload_before_chromium()  # before Chromium starts, or a later torch import can crash (native_libs)
         super().__init__(parent)
         self._page = _BridgePage(self)
         self.setPage(self._page)

@@ -22,6 +22,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 #: Redraw period; faster buys nothing visible and costs CPU the training needs.
 REDRAW_MS = 100
+#: Overlay colours: hues not used by the current run's curves (blue, orange, green).
+OVERLAY_COLORS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34),
+                  (23, 190, 207), (214, 39, 40))
 #: Default EMA weight of the previous smoothed value (TensorBoard's 0.6 is too jumpy for per-batch loss).
 DEFAULT_SMOOTHING = 0.9
 
@@ -267,7 +270,7 @@ class TrainingPlots(QWidget):
         for index, (run_id, series) in enumerate(runs.items()):
             if run_id in self._overlays:
                 continue
-            color = pg.intColor(index + 3, hues=9, values=1, maxValue=200)
+            color = pg.mkColor(*OVERLAY_COLORS[index % len(OVERLAY_COLORS)])
             pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine)
             label = series.label or run_id
             smooth = EmaSmoother(self.smoothing)

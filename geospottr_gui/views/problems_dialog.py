@@ -165,6 +165,7 @@ class ProblemsDialog(QDialog):
             top = QTreeWidgetItem(self.tree, [f"{KINDS.get(kind, kind)} ({len(items)})"])
             top.setFlags(top.flags() | Qt.ItemFlag.ItemIsAutoTristate | Qt.ItemFlag.ItemIsUserCheckable)
             top.setCheckState(0, Qt.CheckState.Checked)
+            top.setFirstColumnSpanned(True)
             for f in items:
                 record = records.get(f.image_id)
                 label = f"{record.city_slug or 'unlabelled'} · {f.image_id}" if record else f.image_id

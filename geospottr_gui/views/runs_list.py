@@ -22,7 +22,7 @@ from core.project import Project
 from ..workers import JobHandle, start_job
 from .plots import RunSeries
 
-COLUMNS = ["Run", "Model", "Status", "Epochs", "Best val acc"]
+COLUMNS = ["Run", "Status", "Epochs", "Best val"]
 
 
 def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) -> RunSeries:  # noqa: ARG001
@@ -109,14 +109,14 @@ class RunsList(QWidget):
         self.table.setRowCount(len(self.runs))
         for row, run in enumerate(self.runs):
             acc = f"{run.best_val_acc:.1%}" if run.best_val_acc is not None else "—"
-            values = [run.run_id, run.arch, run.status, f"{run.epochs_done}/{run.epochs}", acc]
+            values = [run.run_id, run.status, f"{run.epochs_done}/{run.epochs}", acc]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if col == 0:
                     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                     item.setCheckState(Qt.CheckState.Checked if run.run_id in checked else Qt.CheckState.Unchecked)
                     item.setData(Qt.ItemDataRole.UserRole, run.run_id)
-                    item.setToolTip(run.path)
+                    item.setToolTip(f"{run.arch}, created {run.created}\n{run.path}")
                 self.table.setItem(row, col, item)
             if run.run_id == selected:
                 self.table.selectRow(row)

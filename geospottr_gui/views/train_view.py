@@ -393,7 +393,7 @@ class TrainView(QWidget):
         left_layout.addWidget(self.form)
         left_layout.addLayout(buttons)
         left_layout.addWidget(runs_box, 1)
-        left.setMinimumWidth(330)
+        left.setMinimumWidth(380)
 
         self.info = InfoStrip()
         self.plots = TrainingPlots()
@@ -411,7 +411,7 @@ class TrainView(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
-        split.setSizes([360, 900])
+        split.setSizes([400, 880])
         layout = QVBoxLayout(self)
         layout.addWidget(split)
 

@@ -24,3 +24,13 @@ def random_bundle(tiny_project):
     meta = BundleMeta(arch="baseline", image_size=32, run_id="r1",
                       classes=[ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in cities])
     return save_bundle(tiny_project.runs_dir / "r1" / "best.pt", registry.build("baseline", len(cities)).eval(), meta)
+
+
+def context_for(project, tmp_path):
+    """An AppContext whose settings live in tmp_path: Qt caches the user settings path per process, so
+    the default QSettings would carry one test's choices (a model path) into the next."""
+    from PySide6.QtCore import QSettings
+
+    from geospottr_gui.context import AppContext
+
+    return AppContext(project, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from core.challenge import Challenge
-from geospottr_gui.context import AppContext
+from tests.gui.conftest import context_for
 from geospottr_gui.views.challenge_view import ChallengeView
 from geospottr_gui.views.map_view import evaluate_js
 
 
 @pytest.fixture
-def view(qtbot, tiny_project, random_bundle):
-    v = ChallengeView(AppContext(tiny_project))
+def view(qtbot, tmp_path, tiny_project, random_bundle):
+    v = ChallengeView(context_for(tiny_project, tmp_path))
     qtbot.addWidget(v)
     v.resize(1200, 800)
     v.show()
@@ -78,8 +78,8 @@ def test_three_rounds_by_list_city_marker_and_map_point(qtbot, view, tiny_projec
     assert stored.human.total_points == summary.human.total_points
 
 
-def test_starting_without_a_model_says_so(qtbot, tiny_project):
-    v = ChallengeView(AppContext(tiny_project))
+def test_starting_without_a_model_says_so(qtbot, tmp_path, tiny_project):
+    v = ChallengeView(context_for(tiny_project, tmp_path))
     assert v.model_path is None
     v.new_game()
     assert "choose a model" in v.summary.text().lower() and v.challenge is None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from geospottr_gui.context import AppContext
+from tests.gui.conftest import context_for
 from geospottr_gui.views.dataset_map import DatasetMapView
 from geospottr_gui.views.map_view import MapView, evaluate_js
 
 
 @pytest.fixture
-def dataset_map(qtbot, tiny_project):
-    v = DatasetMapView(AppContext(tiny_project))
+def dataset_map(qtbot, tmp_path, tiny_project):
+    v = DatasetMapView(context_for(tiny_project, tmp_path))
     qtbot.addWidget(v)
     v.resize(900, 700)
     with qtbot.waitSignal(v.refreshed, timeout=30000):

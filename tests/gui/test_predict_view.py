@@ -8,14 +8,14 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-from geospottr_gui.context import AppContext
+from tests.gui.conftest import context_for
 from geospottr_gui.views.map_view import evaluate_js
 from geospottr_gui.views.predict_view import PredictView
 
 
 @pytest.fixture
-def view(qtbot, tiny_project, random_bundle):
-    v = PredictView(AppContext(tiny_project))
+def view(qtbot, tmp_path, tiny_project, random_bundle):
+    v = PredictView(context_for(tiny_project, tmp_path))
     qtbot.addWidget(v)
     v.top_k.setValue(3)
     v.resize(1200, 800)

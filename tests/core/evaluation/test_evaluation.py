@@ -104,3 +104,38 @@ def test_choose_model(project, trained, tmp_path):
 def test_unknown_split_is_a_clear_error(project, predictor):
     with pytest.raises(GeoSpottrError, match="split must be"):
         evaluate(project, predictor, split="nope")
+
+
+@pytest.mark.slow
+def test_real_street_view_places(gsv_croatia, tmp_path):
+    """A slice of gsv-croatia (real 640px photos, 4 headings per place): labelled by nearest city,
+    split by place, and evaluated per image and per place with distances to the photos' coordinates."""
+    from core import catalog
+    from core.importing import import_source
+    from core.models.bundle import BundleMeta, ClassInfo, save_bundle
+    from core.models import registry
+    from core.prediction import Predictor
+    from core.project import Project
+    from core.splitting import split_project
+    from tests.conftest import CROATIA_CITIES
+
+    with (gsv_croatia / "manifest.csv").open() as fh:
+        rows = list(csv.DictReader(fh))[:64]   # 16 places x 4 headings
+    subset = tmp_path / "manifest.csv"
+    with subset.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "path": str(gsv_croatia / r["path"])} for r in rows)
+    with Project.init(tmp_path / "p", [catalog.resolve(q) for q in CROATIA_CITIES]) as project:
+        import_source(project, subset)
+        split_project(project, ratios=(0.5, 0.0, 0.5), seed=0)
+        cities = project.cities()
+        meta = BundleMeta(arch="baseline", image_size=32,
+                          classes=[ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in cities])
+        bundle = save_bundle(tmp_path / "m.pt", registry.build("baseline", len(cities)), meta)
+        report = evaluate(project, Predictor.load(bundle))
+        test = project.images(split="test")
+    assert report.scores.count == len(test) > 0
+    assert all(p.views == 4 for p in report.places)
+    assert len(report.places) == len({r.location_id for r in test}) == len(test) // 4
+    assert all(r.distance_km > 0 for r in report.images)   # real coordinates, never a city centre exactly

@@ -134,3 +134,26 @@ def test_cli_only_applies_the_chosen_kinds(bad_project, capsys):
     assert {r.source_id for r in bad_project.images(status="rejected")} == {"dark", "bright"}
     assert main(["clean", "--project", root, "--list", "--only", "darkk"]) == 1
     assert "unknown kind 'darkk'" in capsys.readouterr().err
+
+
+def test_thresholds_reach_their_checks():
+    from core.cli.clean_cmds import parse_thresholds
+
+    options = parse_thresholds(["blur=0.1", "hamming=4", "indoor=0.7", "outlier=5", "label=0.9", "bright=250"])
+    assert (options.frames.blur, options.frames.bright, options.frames.dark) == (0.1, 250.0, 40.0)
+    assert (options.hamming, options.indoor, options.outlier_z, options.label_confidence) == (4, 0.7, 5.0, 0.9)
+    with pytest.raises(GeoSpottrError, match="not a number"):
+        parse_thresholds(["blur=soft"])
+
+
+def test_blank_frames_are_not_duplicates_of_each_other(tmp_path):
+    from PIL import Image
+
+    from .conftest import write_project
+
+    images = {"grey": (Image.new("RGB", (640, 640), (228, 227, 223)), "Zagreb", "JPEG"),
+              "black": (Image.new("RGB", (64, 64), (3, 3, 3)), "Zagreb", "JPEG"),
+              "white": (Image.new("RGB", (64, 64), (253, 253, 253)), "Split", "JPEG")}
+    with write_project(tmp_path, images) as project:
+        kinds = sorted(f.kind for f in scan(project, "frames,duplicates"))
+    assert kinds == ["bright", "dark", "placeholder"]

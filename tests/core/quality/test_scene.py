@@ -52,7 +52,7 @@ def test_wrong_checkpoints_are_one_line_errors(tmp_path):
     torch.save({"state_dict": {"features.0.weight": torch.zeros(1)}}, tmp_path / "b.pth")
     with pytest.raises(GeoSpottrError, match="not a Places365 ResNet"):
         build_places_model(tmp_path / "b.pth")
-    with pytest.raises(GeoSpottrError, match="not found"):
+    with pytest.raises(GeoSpottrError, match="no such file"):
         build_places_model(tmp_path / "missing.pth")
 
 
