@@ -8,6 +8,7 @@ clicking a cell emits ``cell_clicked(true_index, predicted_index)`` so the view 
 
 from __future__ import annotations
 
+import html
 from typing import Any, Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -15,6 +16,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 Index = QModelIndex | QPersistentModelIndex
+
+
+def rich_tooltip(text: str) -> str:
+    """A tooltip that shows `text` literally: Qt guesses rich text from a tooltip's content, so a city or
+    file name holding ``<`` or ``&`` could otherwise be rendered as markup."""
+    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
 
 
 def heat_color(share: float) -> QColor:
@@ -70,9 +77,8 @@ class ConfusionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            # Plain text (a QToolTip renders rich text only when it looks like HTML; names are user data).
-            return (f"true {self._names[r]} → predicted {self._names[c]}\n"
-                    f"{n} of {total} images ({share:.0%})")
+            return rich_tooltip(f"true {self._names[r]} → predicted {self._names[c]}\n"
+                                f"{n} of {total} images ({share:.0%})")
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation,
@@ -81,7 +87,7 @@ class ConfusionModel(QAbstractTableModel):
             return self._names[section]
         if role == Qt.ItemDataRole.ToolTipRole and 0 <= section < len(self._names):
             what = "true" if orientation == Qt.Orientation.Vertical else "predicted"
-            return f"{what}: {self._names[section]}"
+            return rich_tooltip(f"{what}: {self._names[section]}")
         return None
 
 

@@ -243,10 +243,10 @@ class DownloadPanel(QWidget):
         if estimate.images == 0:
             text = "Every city has reached its target from this provider."
         elif estimate.provider == "streetview":
-            text = (f"{estimate.images:,} images for {cities} cities: about ${estimate.cost:,.2f} at most "
+            text = (f"{estimate.images:,} images for {cities}: about ${estimate.cost:,.2f} at most "
                     "(metadata lookups are free).")
         else:
-            text = f"{estimate.images:,} images for {cities} cities (free with a Mapillary token)."
+            text = f"{estimate.images:,} images for {cities} (free with a Mapillary token)."
         self.estimate.setText(text)
         if self.job is None or not self.job.running:
             self._fill_table(estimate)

@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListView, QListWidget,
                                QListWidgetItem, QProgressBar, QPushButton, QSplitter, QTableView, QTabWidget,
@@ -24,7 +24,7 @@ from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job
-from .confusion import ConfusionView
+from .confusion import ConfusionView, rich_tooltip
 
 THUMB = 96
 #: Models listed from each run folder, best first (the same preference as `core.evaluation.choose_model`).
@@ -85,8 +85,9 @@ class ThumbList(QListWidget):
         queue = ThumbnailQueue()
         for image_id, path, caption, tip in rows:
             item = QListWidgetItem(caption)
-            item.setToolTip(tip)
+            item.setToolTip(rich_tooltip(tip))
             item.setData(Qt.ItemDataRole.UserRole, image_id)
+            item.setData(Qt.ItemDataRole.UserRole + 1, tip)
             item.setSizeHint(self.gridSize())
             self.addItem(item)
             self._items[image_id] = item
@@ -112,7 +113,8 @@ class ThumbList(QListWidget):
             image = QImage(rgb, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
             item.setIcon(QIcon(QPixmap.fromImage(image)))
         else:
-            item.setToolTip(f"{item.toolTip()}\ncannot read: {event.message}")
+            tip = f"{item.data(Qt.ItemDataRole.UserRole + 1)}\ncannot read: {event.message}"
+            item.setToolTip(rich_tooltip(tip))
         if not self._waiting:
             self.stop()
             self.loaded.emit()
@@ -186,6 +188,7 @@ class EvaluateView(QWidget):
         legend.setWordWrap(True)
         legend.setStyleSheet("color: #555")
         self.cell_title = QLabel("Click a cell to see its images.")
+        self.cell_title.setTextFormat(Qt.TextFormat.PlainText)  # city names are user data
         self.cell_images = ThumbList(context.project)
         self.mistakes = ThumbList(context.project)
 
@@ -219,6 +222,9 @@ class EvaluateView(QWidget):
 
         context.project_changed.connect(self._on_project)
         context.model_selected.connect(self.select_model)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)  # no worker thread may outlive the window
         self.refresh_models()
 
     # ---- model list -----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
@@ -133,6 +133,7 @@ class TrainForm(QGroupBox):
         self.model.setEnabled(False)
         self.model_note = QLabel()
         self.model_note.setWordWrap(True)
+        self.model_note.setTextFormat(Qt.TextFormat.PlainText)
         self.model_note.setStyleSheet("color: #555")
         self.model.currentIndexChanged.connect(self._on_model)
         self.epochs = QSpinBox(minimum=1, maximum=10_000, value=10)
@@ -418,6 +419,10 @@ class TrainView(QWidget):
         self._memory_timer = QTimer(self, interval=1000)
         self._memory_timer.timeout.connect(lambda: self.info.set("memory", memory_text(self.device)))
         context.project_changed.connect(self._on_project)
+        app = QCoreApplication.instance()
+        if app is not None:
+            # Quitting mid-run stops it cleanly (last.pt saved, resumable) instead of killing the thread.
+            app.aboutToQuit.connect(self.shutdown)
         self._set_state("idle")
 
     # ---- lifecycle ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ updates the counts; cancel stops one midway; a bad key is explained in plain wor
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
 from core import catalog
 from core.acquisition.streetview import StreetViewParams
@@ -53,12 +54,16 @@ def test_download_completes_and_updates_counts(qtbot, tmp_path, apis):
     assert panel.context.settings.value("download/secret/streetview") is None  # not kept unless asked
 
 
-def test_cancel_stops_the_download(qtbot, tmp_path, apis):
+def test_cancel_stops_the_download(qtbot, tmp_path, apis, monkeypatch):
     apis.world.image_delay_s = 0.05
     window, project, panel = _panel(qtbot, tmp_path, apis, target=200)
     qtbot.waitUntil(lambda: panel._estimate is not None, timeout=10000)
     panel.workers.setValue(2)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda _parent, _title, text: asked.append(text) or QMessageBox.StandardButton.Yes)
     panel.start_button.click()
+    assert asked == ["Download 600 Street View images for about $4.20?"]  # the cost is confirmed first
     qtbot.waitUntil(lambda: sum(project.city_counts().values()) >= 2, timeout=30000)
     panel.pause_button.click()
     assert panel.job.control.paused and panel.pause_button.text() == "Resume"

@@ -96,3 +96,21 @@ def test_city_table_sorts_numerically_and_export_writes_files(qtbot, view, tmp_p
     assert paths["confusion"].read_bytes()[:4] == b"\x89PNG"
     mistakes = {view.mistakes.item(i).data(Qt.ItemDataRole.UserRole) for i in range(view.mistakes.count())}
     assert mistakes == {r.image_id for r in report.most_confident_mistakes(40)}
+
+
+def test_confusion_widget_escapes_names_and_checks_shape(qtbot):
+    from geospottr_gui.views.confusion import ConfusionView
+
+    view = ConfusionView()
+    qtbot.addWidget(view)
+    view.set_matrix(["A<b>&", "B"], [[3, 1], [0, 2]])
+    tip = view.heat.data(view.heat.index(0, 1), Qt.ItemDataRole.ToolTipRole)
+    assert "A&lt;b&gt;&amp;" in tip and "1 of 4 images (25%)" in tip
+    assert view.heat.data(view.heat.index(1, 0)) == ""  # empty cells stay blank
+    with pytest.raises(ValueError):
+        view.set_matrix(["A", "B"], [[1, 2]])
+    clicks = []
+    view.cell_clicked.connect(lambda t, p: clicks.append((t, p)))
+    view.show()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(view.heat.index(1, 0)).center())
+    assert clicks[0] == (1, 0)
