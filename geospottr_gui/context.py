@@ -37,7 +37,14 @@ class AppContext(QObject):
         self.settings = settings or QSettings("GeoSpottr", "GeoSpottr")
         self.project = project
         self.history = self._new_history(project)
+        #: The last bundle announced by ``model_selected``, for workspaces built after the announcement
+        #: (the main window builds each workspace when it is first shown).
+        self.model_path: str | None = None
+        self.model_selected.connect(self._remember_model)
         self.remember_project(project.root)
+
+    def _remember_model(self, path: str) -> None:
+        self.model_path = path
 
     def set_project(self, project: Project) -> None:
         old, self.project = self.project, project

@@ -71,24 +71,27 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setFixedWidth(140)
         self.stack = QStackedWidget()
+        #: Workspaces built so far, by title. Each is built the first time it is shown: the Predict and
+        #: Challenge views start QtWebEngine, which alone would take seconds off the first window.
         self.workspaces: dict[str, QWidget] = {}
+        self._specs: dict[str, tuple[str, str]] = {}
         for title, module, cls in WORKSPACES if workspaces is None else workspaces:
-            view = self._make_workspace(title, module, cls)
-            if view is None:
-                continue
-            self.workspaces[title] = view
+            if importlib.util.find_spec(module) is None:
+                continue  # a workspace still under construction in this checkout
+            self._specs[title] = (module, cls)
             self.nav.addItem(title)
-            self.stack.addWidget(view)
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+            placeholder = QLabel("Loading…")
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.stack.addWidget(placeholder)
+        self.nav.currentRowChanged.connect(self._row_changed)
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.nav)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
-        dataset = self.workspaces.get("Dataset")
-        if dataset is not None and hasattr(dataset, "navigate"):
-            dataset.navigate.connect(self.show_workspace)
+        if self._specs:
+            self.workspace(next(iter(self._specs)))
 
         self._build_menus()
         self._build_status_bar()
@@ -100,13 +103,31 @@ class MainWindow(QMainWindow):
         self._restore_state()
         QTimer.singleShot(DEVICE_PROBE_DELAY_MS, self, self._probe_device)
 
-    def _make_workspace(self, title: str, module: str, cls: str) -> QWidget | None:
-        """A workspace widget; None when its module is not in this build; an error panel if it fails."""
-        if importlib.util.find_spec(module) is None:
-            return None  # a workspace still under construction in this checkout
+    def workspace(self, title: str) -> QWidget:
+        """The workspace called `title`, built now if it was not yet."""
+        view = self.workspaces.get(title)
+        if view is None:
+            module, cls = self._specs[title]
+            view = self.workspaces[title] = self._make_workspace(title, module, cls)
+            index = list(self._specs).index(title)
+            placeholder = self.stack.widget(index)
+            self.stack.insertWidget(index, view)
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+            if hasattr(view, "navigate"):
+                view.navigate.connect(self.show_workspace)
+        return view
+
+    def _row_changed(self, row: int) -> None:
+        if 0 <= row < len(self._specs):
+            self.workspace(list(self._specs)[row])
+            self.stack.setCurrentIndex(row)
+
+    def _make_workspace(self, title: str, module: str, cls: str) -> QWidget:
+        """A workspace widget, or an error panel if it fails to load (one broken view must not stop the app)."""
         try:
             return getattr(importlib.import_module(module), cls)(self.context)
-        except Exception as exc:  # noqa: BLE001 - one broken workspace must not keep the app from starting
+        except Exception as exc:  # noqa: BLE001
             log.exception("workspace %s failed to load", title)
             label = QLabel(f"The {html.escape(title)} workspace could not be loaded:<br>{html.escape(str(exc))}")
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -138,7 +159,7 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence("Ctrl+Z"))
         self.redo_action = self._action(edit, "&Redo", self.redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         view = bar.addMenu("&View")
-        for n, title in enumerate(self.workspaces, 1):
+        for n, title in enumerate(self._specs, 1):
             self._action(view, title, lambda _checked=False, t=title: self.show_workspace(t), QKeySequence(f"Ctrl+{n}"))
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", lambda: ShortcutsDialog(self).exec(), QKeySequence("F1"))
@@ -153,7 +174,7 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none)").setEnabled(False)
 
     def show_workspace(self, title: str) -> None:
-        titles = list(self.workspaces)
+        titles = list(self._specs)
         if title in titles:
             self.nav.setCurrentRow(titles.index(title))
 
@@ -321,7 +342,10 @@ class MainWindow(QMainWindow):
         state = settings.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        self.nav.setCurrentRow(min(int(settings.value("window/workspace", 0)), max(0, self.nav.count() - 1)))
+        row = min(int(settings.value("window/workspace", 0)), max(0, self.nav.count() - 1))
+        self.nav.setCurrentRow(0)
+        if row:  # built after the first paint, so a slow workspace does not delay the window
+            QTimer.singleShot(50, self, lambda: self.nav.setCurrentRow(row))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         settings = self.context.settings

@@ -136,7 +136,7 @@ def check_installed(wheel: Path, work: Path) -> None:
 
     t = time.monotonic()
     run([str(venv_bin(venv, "geospottr-gui")), "--smoke-test"], cwd=empty, env=env, timeout=300)
-    ok("geospottr-gui --smoke-test: main window opened offscreen, exit 0", t)
+    ok("geospottr-gui --smoke-test: main window and a QtWebEngine page opened offscreen, exit 0", t)
 
 
 def main(argv: list[str] | None = None) -> int:
