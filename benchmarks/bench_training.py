@@ -2,7 +2,7 @@
 seed-style loop against ours at equal work. Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/bench_training.py [--size 224] [--batch 16] [--iters 3] [--threads 2]
-    .venv/bin/python benchmarks/bench_training.py --geo PROJECT_DIR [--geo-epochs 8] [--size 128]
+    .venv/bin/python benchmarks/bench_training.py --geo PROJECT_DIR [--geo-epochs 8] [--geo-seeds 3] [--size 128]
 
 ``--geo`` instead trains efficientnet-lite0 (offline ImageNet weights, cached features) on a real project
 with and without haversine label smoothing and prints val accuracy, macro F1 and the mean distance from
@@ -99,7 +99,7 @@ def bench_loader(size: int, workers: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def geo_comparison(project_dir: Path, size: int, epochs: int, threads: int) -> None:
+def geo_comparison(project_dir: Path, size: int, epochs: int, threads: int, seeds: int) -> None:
     import torch
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -114,11 +114,11 @@ def geo_comparison(project_dir: Path, size: int, epochs: int, threads: int) -> N
     with Project.open(project_dir) as project:
         print(f"geo smoothing on {project_dir}: efficientnet-lite0, imagenet weights, cached features, {size}px, "
               f"{epochs} epochs, AdamW 1e-3")
-        for geo in (False, True):
+        for geo, seed in [(g, s) for s in range(seeds) for g in (False, True)]:
             start = time.perf_counter()
             result = train(project, TrainConfig(arch="efficientnet-lite0", weights="imagenet", cache_features=True,
                                                 image_size=size, epochs=epochs, optimizer="adamw", lr=1e-3,
-                                                patience=0, geo_smoothing=geo, num_workers=1))
+                                                patience=0, geo_smoothing=geo, num_workers=1, seed=seed))
             model, meta = load_bundle(result.best_checkpoint)
             samples = split_samples(project, "val", meta.classes)
             transform = eval_transform(meta)
@@ -128,7 +128,7 @@ def geo_comparison(project_dir: Path, size: int, epochs: int, threads: int) -> N
             km = [haversine_km(s.lat, s.lon, meta.classes[p].lat, meta.classes[p].lon) for s, p in zip(samples, preds)
                   if s.lat is not None]
             tau = runs_tau(result.run_dir)
-            print(f"  geo_smoothing={geo!s:<5} tau={tau}  val acc {accuracy_score(labels, preds):.3f}  "
+            print(f"  seed {seed} geo_smoothing={geo!s:<5} tau={tau}  val acc {accuracy_score(labels, preds):.3f}  "
                   f"macro F1 {f1_score(labels, preds, average='macro'):.3f}  mean error {sum(km) / len(km):.0f} km  "
                   f"({time.perf_counter() - start:.0f}s, run {result.run_id})")
 
@@ -151,13 +151,14 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10, help="E for the equal-work comparison")
     ap.add_argument("--geo", type=Path, metavar="PROJECT", help="compare geo smoothing on a real project instead")
     ap.add_argument("--geo-epochs", type=int, default=8)
+    ap.add_argument("--geo-seeds", type=int, default=3)
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one model and print JSON
     args = ap.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.size, args.batch, args.iters, args.threads)))
         return
     if args.geo:
-        geo_comparison(args.geo, args.size, args.geo_epochs, args.threads)
+        geo_comparison(args.geo, args.size, args.geo_epochs, args.threads, args.geo_seeds)
         return
 
     import torch

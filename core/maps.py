@@ -29,6 +29,7 @@ import colorsys
 import html
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -136,17 +137,13 @@ def probability_radius(p: float) -> float:
 
 @lru_cache(maxsize=1)
 def _basemap_text() -> str:
-    path = _resources_dir() / "maps" / BASEMAP_FILE
+    from .resources import resource_path
+
+    path = resource_path("maps", BASEMAP_FILE)
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GeoSpottrError(f"{path}: world basemap missing ({exc.strerror}); reinstall GeoSpottr") from None
-
-
-def _resources_dir() -> Path:
-    from .resources import resources_root
-
-    return resources_root()
 
 
 @lru_cache(maxsize=1)
@@ -248,8 +245,10 @@ def _base_map(assets: Path, page: Path, online_tiles: bool, cluster: bool = Fals
     import folium
 
     rel = Path(_relative(assets, page.parent))
-    m = folium.Map(location=[20, 10], zoom_start=2, tiles=None, min_zoom=1, world_copy_jump=True,
-                   control_scale=True)
+    # min/max zoom go to the map itself (folium's min_zoom/max_zoom only reach a tile layer, and there may
+    # be none); the cluster plugin needs a maxZoom.
+    m = folium.Map(location=[20, 10], zoom_start=2, tiles=None, world_copy_jump=True, control_scale=True,
+                   minZoom=1, maxZoom=18)
     # Per instance: the class attributes (CDN URLs) stay as they are for any other folium user.
     m.default_js = [("leaflet", (rel / "leaflet.js").as_posix()), ("geospottr_world", (rel / "world.js").as_posix())]
     m.default_css = [("leaflet_css", (rel / "leaflet.css").as_posix())]
@@ -265,8 +264,6 @@ def _base_map(assets: Path, page: Path, online_tiles: bool, cluster: bool = Fals
 
 
 def _relative(target: Path, start: Path) -> str:
-    import os
-
     return os.path.relpath(Path(target).resolve(), Path(start).resolve())
 
 

@@ -43,7 +43,10 @@ class Worker(QObject):
             if now - self._last_progress.get(event.scope, 0.0) < PROGRESS_INTERVAL_S:
                 return
             self._last_progress[event.scope] = now
-        self.event.emit(event)
+        try:
+            self.event.emit(event)
+        except RuntimeError:  # the application is shutting down under the job: stop it
+            raise Cancelled() from None
 
     @Slot()
     def run(self) -> None:

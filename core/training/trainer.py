@@ -274,6 +274,13 @@ class _Run:
         if cfg.geo_smoothing and cfg.geo_tau_km is None:
             cfg.geo_tau_km = round(default_geo_tau_km(classes), 1)
 
+        # Build the model before the run folder exists: a failed download or a bad option leaves no run behind.
+        self.model = registry.build(cfg.arch, len(classes), weights="none" if raw else cfg.weights, **cfg.arch_kwargs)
+        if cfg.cache_features and not isinstance(self.model, FrozenTrunkNet):
+            raise GeoSpottrError(f"--cache-features needs a model with frozen stages; {cfg.arch} has none")
+        if raw is not None:
+            self.model.load_state_dict(raw.state_dict)
+
         run_id = None
         if ctx.is_main:
             run_id = path.name if path else runs.new_run_id(cfg.arch, project.runs_dir)
@@ -303,14 +310,11 @@ class _Run:
         if self.ctx.is_main:
             status = "stopped" if isinstance(exc, Cancelled) else "failed"
             runs.set_status(self.dir, status, error=str(exc)[:300])
-            self.emit(Event("error", f"training {status}: {exc}"))
+            self.writer(Event("error", f"training {status}: {exc}"))  # the caller gets the exception itself
             self.writer.close()
 
     def _prepare(self, classes: list, spec: registry.ModelSpec) -> None:
-        cfg, raw, device, ctx = self.cfg, self.raw, self.device, self.ctx
-        self.model = registry.build(cfg.arch, len(classes), weights="none" if raw else cfg.weights, **cfg.arch_kwargs)
-        if raw is not None:
-            self.model.load_state_dict(raw.state_dict)
+        cfg, device, ctx = self.cfg, self.device, self.ctx
         self.meta = BundleMeta(arch=cfg.arch, classes=list(classes), image_size=cfg.image_size, mean=spec.mean,
                                std=spec.std, arch_kwargs=dict(cfg.arch_kwargs), run_id=self.run_id)
         self.classes = classes
@@ -348,8 +352,8 @@ class _Run:
         self.bad_epochs = 0
         self.running = [0.0, 0.0, 0.0]  # loss sum, correct, seen in the current epoch (this rank)
         self.epoch_elapsed = 0.0
-        if raw is not None:
-            self._restore(raw.extra)
+        if self.raw is not None:
+            self._restore(self.raw.extra)
 
     # ------------------------------------------------------------------ setup
     def _datasets(self) -> tuple[nn.Module, Any, Any]:
@@ -358,8 +362,6 @@ class _Run:
         if not cfg.cache_features:
             return (self.model, ImageDataset(self.train_samples, cfg.image_size, train_transform(cfg.image_size, mean, std)),
                     ImageDataset(self.val_samples, cfg.image_size, evaluation))
-        if not isinstance(self.model, FrozenTrunkNet):
-            raise GeoSpottrError(f"--cache-features needs a model with frozen stages; {cfg.arch} has none")
         frozen = self.model.frozen
         shape = feature_cache.feature_shape(frozen.cpu(), cfg.image_size)
         frozen.to(self.device)

@@ -81,6 +81,7 @@ class ChallengeView(QWidget):
         self.player.setPlaceholderText("your name")
         self.player.setMaximumWidth(160)
         self.model_label = QLabel("No model chosen")
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)
         choose = QPushButton("Choose model…")
         choose.clicked.connect(self._choose_model)
         self.start_button = QPushButton("New game")
@@ -96,6 +97,7 @@ class ChallengeView(QWidget):
         self.photo = QLabel("Start a game: the model and you guess where test photos were taken.")
         self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.photo.setWordWrap(True)
+        self.photo.setTextFormat(Qt.TextFormat.PlainText)
         self.photo.setMinimumSize(320, 240)
         self.photo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._pixmap: QPixmap | None = None
@@ -111,6 +113,7 @@ class ChallengeView(QWidget):
         self.cities = QListWidget()
         self.cities.currentItemChanged.connect(self._list_pick)
         self.choice = QLabel("Pick a city in the list or on the map, or click any point of the map.")
+        self.choice.setTextFormat(Qt.TextFormat.RichText)  # every inserted text is escaped
         self.choice.setWordWrap(True)
         self.guess_button = QPushButton("Guess")
         self.guess_button.setEnabled(False)
@@ -195,7 +198,7 @@ class ChallengeView(QWidget):
         self.start_button.setEnabled(True)
 
     def _start_failed(self, message: str) -> None:
-        self.summary.setText(f"Could not start a game: {message}")
+        self.summary.setText(f"Could not start a game: {_escape(message)}")
         self.context.status.emit(message)
 
     def _game_ready(self, challenge_id: int) -> None:

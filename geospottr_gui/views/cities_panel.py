@@ -112,7 +112,12 @@ class CitiesPanel(QWidget):
         self.set_target_button.clicked.connect(self._set_target)
         self.remove_button.clicked.connect(self._remove)
         self.table.itemDoubleClicked.connect(self._activated)
-        context.images_changed.connect(self.refresh)
+        # Counts follow every curation key press; refresh once the keys pause (a count is a full scan).
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(200)
+        self._refresh_timer.timeout.connect(self.refresh)
+        context.images_changed.connect(self._refresh_timer.start)
         context.project_changed.connect(lambda _project: self.refresh())
         self.refresh()
 

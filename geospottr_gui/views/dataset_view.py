@@ -337,7 +337,11 @@ class DatasetView(QWidget):
         self.cities.city_activated.connect(self.show_city)
         self.get_started.step_requested.connect(self._step)
         self.get_started.dismissed.connect(self._dismiss_guide)
-        context.images_changed.connect(self._update_guide)
+        self._guide_timer = QTimer(self)
+        self._guide_timer.setSingleShot(True)
+        self._guide_timer.setInterval(300)
+        self._guide_timer.timeout.connect(self._update_guide)
+        context.images_changed.connect(self._guide_timer.start)
         context.project_changed.connect(lambda _p: self._update_guide())
         self._update_guide()
 
@@ -361,10 +365,10 @@ class DatasetView(QWidget):
 
     # ------------------------------------------------------------------ first-run guide
     def _update_guide(self) -> None:
-        project = self.context.project
-        dismissed = self.context.settings.value("ui/getStartedDismissed", False, type=bool)
-        empty = not any(project.city_counts().values())
-        self.get_started.setVisible(empty and not dismissed)
+        if self.context.settings.value("ui/getStartedDismissed", False, type=bool):
+            self.get_started.hide()
+            return
+        self.get_started.setVisible(not any(self.context.project.city_counts().values()))
 
     def _dismiss_guide(self) -> None:
         self.context.settings.setValue("ui/getStartedDismissed", True)

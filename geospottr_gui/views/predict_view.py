@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QListWidget,
+    QAbstractItemView, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QListWidget,
     QListWidgetItem, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
@@ -180,9 +180,6 @@ class RankingTable(QTableWidget):
             bar.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.setCellWidget(row, 2, bar)
 
-    def cities(self) -> list[str]:
-        return [self.item(r, 1).text() for r in range(self.rowCount())]
-
 
 class PredictView(QWidget):
     """See the module docstring. `predictor` is None until a model has loaded."""
@@ -206,10 +203,12 @@ class PredictView(QWidget):
         saved = context.settings.value(MODEL_KEY, "", type=str)
         if saved and Path(saved).is_file():
             self.model_path = saved  # loaded when first needed (shown, or a photo arrives)
+            self.model_label.setText(f"Model: {Path(saved).name} (loads when needed)")
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         self.model_label = QLabel("No model: choose a model bundle (.pt), or train one")
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # it shows file names and error text
         choose = QPushButton("Choose model…")
         choose.clicked.connect(self._choose_model)
         self.top_k = QSpinBox()
@@ -262,6 +261,7 @@ class PredictView(QWidget):
         left_layout.addWidget(self.queue, 2)
 
         self.caption = QLabel("")
+        self.caption.setTextFormat(Qt.TextFormat.RichText)  # every inserted text is escaped
         self.caption.setWordWrap(True)
         self.ranking = RankingTable()
         self.map = MapView()
@@ -515,7 +515,8 @@ class PredictView(QWidget):
             self._show_photo(entry)
         if not isinstance(entry.result, Prediction):
             self.ranking.setRowCount(0)
-            self.caption.setText("Predicting…" if entry.result is None else f"Could not predict: {entry.result.reason}")
+            self.caption.setText("Predicting…" if entry.result is None
+                                 else f"Could not predict: {html.escape(entry.result.reason)}")
             return
         ranking = self._ranking(entry.result)
         self.ranking.show_ranking(ranking)

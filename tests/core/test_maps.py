@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import folium
 import pytest
 
 from core import maps
+from core.resources import resource_path
 
 EVIL = 'Zagreb</script><script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
@@ -50,7 +50,7 @@ def test_assets_come_from_the_installed_package_and_the_basemap(assets):
 
 
 def test_basemap_has_no_antimeridian_stripes():
-    data = json.loads((Path(maps._resources_dir()) / "maps" / maps.BASEMAP_FILE).read_text())
+    data = json.loads(resource_path("maps", maps.BASEMAP_FILE).read_text())
     for feature in data["features"]:
         geom = feature["geometry"]
         polygons = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]

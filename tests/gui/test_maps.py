@@ -53,3 +53,28 @@ def test_a_missing_page_is_reported_not_blank(qtbot, tmp_path):
     assert "nowhere.html" in failed.args[0]
     view.deleteLater()
     qtbot.wait(50)
+
+
+def test_many_points_are_clustered_in_city_colours(qtbot, tmp_path, tiny_project):
+    from core import maps
+    from geospottr_gui.views.map_view import assets_dir, pages_dir
+
+    cities = tiny_project.cities()
+    points = [maps.ImagePoint(f"i{k}", c.lat + (k % 20) * 1e-3, c.lon + (k // 20) * 1e-3, c.slug)
+              for c in cities for k in range(maps.CLUSTER_MIN_POINTS // len(cities) + 10)]
+    page = maps.dataset_map(cities, points, pages_dir() / "clustered-test.html", assets_dir(), online_tiles=False)
+    view = MapView()
+    view.resize(800, 600)
+    view.show()
+    with qtbot.waitSignal(view.loaded, timeout=20000):
+        view.show_page(page)
+    assert evaluate_js(view, "typeof L.markerClusterGroup") == "function"
+    assert view.script_errors == []
+    assert evaluate_js(view, "geospottrPointCount") == len(points)
+    clusters = evaluate_js(view, "Array.from(document.querySelectorAll('.gs-cluster div'))"
+                                 ".map(function (d) { return d.style.background; })")
+    assert 0 < len(clusters) < len(points) and len(set(clusters)) == len(cities)
+    assert evaluate_js(view, "document.body.dataset.tiles") == "none"
+    assert view.script_errors == []
+    view.deleteLater()
+    qtbot.wait(50)

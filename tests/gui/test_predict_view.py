@@ -65,6 +65,8 @@ def test_dropping_a_photo_ranks_cities_and_maps_one_marker_each(qtbot, view, pho
     assert view.ranking.rowCount() == 3
     probs = [view.ranking.cellWidget(r, 2).value() for r in range(3)]
     assert probs == sorted(probs, reverse=True)
+    top = view.current.result.top
+    assert view.ranking.item(0, 1).text() == f"{top.name}, {top.country}"
     assert view.queue.count() == 1 and "→" in view.queue.item(0).text()
     assert evaluate_js(view.map, "typeof L") == "object"
     assert evaluate_js(view.map, "document.querySelectorAll('.gs-candidate').length") == 3

@@ -126,8 +126,12 @@ def test_feature_cache_is_built_once_and_reused(small_project):
 
 
 def test_bad_requests_are_one_line_errors(small_project):
+    before = len(runs.list_runs(small_project))
     with pytest.raises(GeoSpottrError, match="frozen stages"):
         train(small_project, fast_config(cache_features=True))
+    with pytest.raises(GeoSpottrError, match="weights file"):
+        train(small_project, fast_config(arch="resnet50-linear", weights="/nonexistent.pth"))
+    assert len(runs.list_runs(small_project)) == before  # refused before a run folder was made
     if not torch.cuda.is_available():
         with pytest.raises(GeoSpottrError, match="no CUDA"):
             train(small_project, fast_config(device="cuda"))
