@@ -6,7 +6,8 @@ seed-style loop against ours at equal work. Prints figures; asserts nothing.
 
 ``--geo`` instead trains efficientnet-lite0 (offline ImageNet weights, cached features) on a real project
 with and without haversine label smoothing and prints val accuracy, macro F1 and the mean distance from
-the predicted city to the photo's true location.
+the predicted city to the photo's true location (val split, one quick look; `bench_geo_aware.py` is the
+benchmark: test split, per image and per place, over seeds).
 
 Each model runs in its own subprocess so its peak RSS is its own. Throughputs are measured on random
 batches (decoding excluded; see the data loader figure for that). "Equal work" compares, for N training

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .context import AppContext
     from .main_window import MainWindow
+    from .workers import stop_all_jobs
 
     # The Map tabs (QtWebEngine) are created lazily; sharing GL contexts must be set before the app exists.
     QApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
@@ -67,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         # Packaging check (packaging/check_wheel.py): the real window plus a QtWebEngine page, then exit.
         from .smoke import run_smoke_test
 
-        return run_smoke_test(app, window)
-    return app.exec()
+        code = run_smoke_test(app, window)
+    else:
+        code = app.exec()
+    stop_all_jobs()  # a QThread still running when the interpreter exits aborts the process
+    return code
 
 
 if __name__ == "__main__":

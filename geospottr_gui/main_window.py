@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.nav = QListWidget()
         self.nav.setFixedWidth(140)
+        self.nav.setStyleSheet("QListWidget { font-size: 11pt; } QListWidget::item { padding: 8px 6px; }")
         self.stack = QStackedWidget()
         #: Workspaces built so far, by title. Each is built the first time it is shown: the Predict and
         #: Challenge views start QtWebEngine, which alone would take seconds off the first window.
@@ -206,6 +207,8 @@ class MainWindow(QMainWindow):
         self.counts_label.setText(f"{text} · {len(stats['cities'])} cities")
 
     def _probe_device(self) -> None:
+        if not self.isVisible():
+            return  # closed before the probe was due
         start_job(self, probe_versions, on_finished=self._device_known,
                   on_failed=lambda message: self.device_label.setText("device: unknown"))
 

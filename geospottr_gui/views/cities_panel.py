@@ -254,4 +254,5 @@ class CitiesPanel(QWidget):
             QTimer.singleShot(800, self, self._warm_catalog)
 
     def _warm_catalog(self) -> None:
-        start_job(self, search_catalog, "a")
+        if self.isVisible():
+            start_job(self, search_catalog, "a")

@@ -18,6 +18,7 @@ ATTRIBUTIONS: tuple[tuple[str, str], ...] = (
     ("Google Street View imagery", "© Google; use under the Google Maps Platform Terms of Service"),
     ("Mapillary imagery", "CC BY-SA 4.0 — © Mapillary contributors"),
     ("OpenStreetMap map tiles (maps)", "© OpenStreetMap contributors, ODbL"),
+    ("Natural Earth borders (offline maps)", "public domain — naturalearthdata.com"),
     ("Qt 6 / PySide6", "LGPL v3"),
     ("PyTorch, torchvision", "BSD-3-Clause"),
     ("Pillow", "MIT-CMU (HPND)"),
@@ -76,6 +77,7 @@ class AboutDialog(_TextDialog):
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setWordWrap(True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         super().__init__("About GeoSpottr", label, parent)
         self.resize(600, 620)
 

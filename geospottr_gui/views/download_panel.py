@@ -81,6 +81,7 @@ class DownloadPanel(QWidget):
         self._estimate_seq = 0
         self._estimate: CostEstimate | None = None
         self._rows: dict[str, int] = {}
+        self._counts: dict[str, dict[str, int]] = {}  # latest counts per city from the running/last download
         settings = context.settings
 
         self.provider = QComboBox()
@@ -262,8 +263,9 @@ class DownloadPanel(QWidget):
             bar.setValue(min(p.have, p.target))
             bar.setFormat(f"{p.have:,} / {p.target:,}")
             self.table.setCellWidget(row, 1, bar)
-            for col in range(2, len(_COLUMNS)):
-                self.table.setItem(row, col, QTableWidgetItem("0"))
+            counts = self._counts.get(p.slug, {})
+            for col, name in ((2, "saved"), (3, "no_coverage"), (4, "errors")):
+                self.table.setItem(row, col, QTableWidgetItem(f"{counts.get(name, 0):,}"))
         total = sum(p.target for p in estimate.plans)
         self.overall.setRange(0, max(1, total))
         self.overall.setValue(sum(min(p.have, p.target) for p in estimate.plans))
@@ -284,6 +286,7 @@ class DownloadPanel(QWidget):
         self._keep_secret(config.key)
         self.context.settings.setValue("download/provider", self.provider_id)
         self.context.settings.setValue("download/perCity", self.per_city.value())
+        self._counts = {}
         if estimate is not None:
             self._fill_table(estimate)
         self.log.appendPlainText(f"starting a {dict(PROVIDERS)[self.provider_id]} download…")
@@ -327,6 +330,7 @@ class DownloadPanel(QWidget):
         if event.kind == PROGRESS and event.scope in self._rows:
             row = self._rows[event.scope]
             data = event.data
+            self._counts[event.scope] = dict(data)
             bar = self.table.cellWidget(row, 1)
             if isinstance(bar, QProgressBar) and event.total:
                 bar.setRange(0, event.total)
@@ -340,8 +344,15 @@ class DownloadPanel(QWidget):
             if data.get("cost") and self.provider_id == "streetview":
                 self.cost.setText(f"{data.get('image_requests', 0):,} image requests, about ${data['cost']:,.2f} so far")
         elif event.kind == DONE and event.scope in self._rows:
+            self._counts[event.scope] = dict(event.data)
             self.log.appendPlainText(event.message)
             self.context.images_changed.emit()
+        elif event.kind == WARNING and event.scope in self._rows and event.message.startswith(f"{event.scope}: "):
+            name = self.table.item(self._rows[event.scope], 0)
+            if name is not None:  # a city that ended short of its target says why
+                name.setText(f"⚠ {name.text().lstrip('⚠ ')}")
+                name.setToolTip(event.message)
+            self.log.appendPlainText("warning: " + event.message)
         elif event.kind in (WARNING, ERROR, LOG) or event.kind == DONE:
             prefix = {WARNING: "warning: ", ERROR: "error: "}.get(event.kind, "")
             self.log.appendPlainText(prefix + event.message)
