@@ -13,10 +13,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import Cancelled, GeoSpottrError
-from . import project_cmds, version_cmd, eval_cmds, download_cmds, train_cmds, clean_cmds
+from . import clean_cmds, download_cmds, eval_cmds, project_cmds, train_cmds, version_cmd
 
-#: Modules that add subcommands, in the order `--help` lists them.
-COMMAND_MODULES = [project_cmds, version_cmd, eval_cmds, download_cmds, train_cmds, clean_cmds]
+#: Modules that add subcommands, in the order `--help` lists them (the workflow: data, train, use).
+COMMAND_MODULES = [project_cmds, download_cmds, clean_cmds, train_cmds, eval_cmds, version_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
