@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 import folium
 import pytest
 
 from core import maps
+from core.prediction import CityScore as Score
 from core.resources import resource_path
 
 EVIL = 'Zagreb</script><script>alert("x")</script> & <img src=x onerror=alert(1)>'
-
-
-@dataclass(frozen=True)
-class Score:
-    slug: str
-    name: str
-    country: str
-    lat: float
-    lon: float
-    probability: float
 
 
 @pytest.fixture
