@@ -69,8 +69,11 @@ def resplit(project, seed: int) -> None:
 
     counts = split_project(project, seed=seed, group_by="location")
     places = {s: len({r.location_id for r in project.images(split=s)}) for s in counts}
+    test = counts["test"]
     print(f"split seed {seed}: " + ", ".join(f"{s} {sum(c.values())} images / {places[s]} places"
-                                            for s, c in counts.items()), flush=True)
+                                            for s, c in counts.items())
+          + f"; always guessing the commonest test city would score {max(test.values()) / sum(test.values()):.3f}",
+          flush=True)
 
 
 def run_one(project, seed: int, geo: bool, args: argparse.Namespace) -> dict[str, float]:
@@ -110,6 +113,7 @@ def summary(values: list[float], fmt: str) -> str:
 
 
 def signed(value: float, fmt: str) -> str:
+    """`value` with an explicit sign; a difference that rounds to zero prints as +0, never -0."""
     text = fmt.format(abs(value))
     return ("-" if value < 0 and text.strip("0.") else "+") + text
 
@@ -118,7 +122,7 @@ def print_table(results: dict[bool, list[dict[str, float]]]) -> None:
     plain, geo = results[False], results[True]
     width = 30
     print(f"\n{f'TEST split, {len(plain)} seeds':<20}" + "".join(f"{name:>{width}}" for name, _ in SETTINGS)
-          + f"{'geo - plain (mean)':>20}{'geo better':>12}")
+          + f"{'geo - plain (mean)':>20}{'geo better':>14}")
     for label, key, fmt in METRICS:
         diffs = [g[key] - p[key] for p, g in zip(plain, geo)]
         lower_better = key.endswith("_km")
@@ -126,7 +130,7 @@ def print_table(results: dict[bool, list[dict[str, float]]]) -> None:
         ties = sum(d == 0 for d in diffs)
         print(f"{label:<20}{summary([r[key] for r in plain], fmt):>{width}}{summary([r[key] for r in geo], fmt):>{width}}"
               f"{signed(statistics.fmean(diffs), fmt):>20}"
-              f"{f'{wins}/{len(diffs)}' + (f' ({ties} tie)' if ties else ''):>12}")
+              f"{f'{wins}/{len(diffs)}' + (f' ({ties} tie)' if ties else ''):>14}")
 
 
 def main() -> int:
@@ -148,7 +152,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    print("command: " + shlex.join([Path(sys.executable).name, *sys.argv]))
+    print("command: " + shlex.join([sys.executable, *sys.argv]))
     print(f"settings: efficientnet-lite0, ImageNet weights (offline), cached features, {args.size}px, {args.epochs} "
           f"epochs, batch 32, AdamW lr 1e-3 cosine, no early stop, best.pt by val accuracy; training seeds "
           f"0..{args.seeds - 1}, 60/20/20 split by location, "

@@ -1,7 +1,10 @@
 """Start the desktop app: QApplication, then the main window on the last (or default) project.
 
-``geospottr-gui [PROJECT_DIR]`` opens PROJECT_DIR, else the project open last time, else the default
-project (``$GEOSPOTTR_PROJECT`` or the platform data folder), created on first run. Nothing here imports
+``geospottr-gui [PROJECT_DIR | PHOTO ...]``: a folder that holds a project (or is empty or new) is opened
+as the project; photos (what "Open with GeoSpottr" passes: the .desktop file runs ``geospottr-gui %F``),
+and folders of photos, open the project of last time (or the default one) with the Predict workspace
+showing them queued. Without arguments: the project open last time, else the default project
+(``$GEOSPOTTR_PROJECT`` or the platform data folder), created on first run. Nothing here imports
 torch: the first window must appear in well under 1.5 s (see ``benchmarks/bench_startup.py``).
 """
 
@@ -10,9 +13,41 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+
+    from .main_window import MainWindow
 
 #: The reverse-DNS id used by the .desktop file, the AppStream metainfo and the macOS bundle.
 DESKTOP_ID = "io.github.geospottr.GeoSpottr"
+
+
+def split_arguments(positional: list[str]) -> tuple[str | None, list[Path]]:
+    """(project folder or None, photos to predict) from the command line's positional arguments.
+
+    A folder is the project when it holds ``geospottr.db``, is empty, or does not exist yet (and has no
+    image suffix); any other folder is one of photos. Everything else is a photo: a file that is not
+    one is reported by the Predict workspace, which names it. The last project folder given wins.
+    """
+    from core.importing import IMAGE_SUFFIXES
+    from core.project import DB_NAME
+
+    project: str | None = None
+    photos: list[Path] = []
+    for arg in positional:
+        path = Path(arg).expanduser()
+        if path.is_dir():
+            if (path / DB_NAME).exists() or not any(path.iterdir()):
+                project = arg
+            else:
+                photos.append(path)
+        elif not path.exists() and path.suffix.lower() not in IMAGE_SUFFIXES:
+            project = arg  # a new project folder
+        else:
+            photos.append(path)
+    return project, photos
 
 
 def startup_project_dir(explicit: str | None, last: str | None) -> tuple[Path, bool]:
@@ -33,16 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv if argv is None else argv)
     smoke_test = "--smoke-test" in args
     args = [a for a in args if a != "--smoke-test"]
-    from PySide6.QtCore import QSettings, Qt, QTimer
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
-    from core.errors import GeoSpottrError
-    from core.project import Project, default_project_dir
     from core.resources import resource_path
 
-    from .context import AppContext
-    from .main_window import MainWindow
     from .workers import stop_all_jobs
 
     # The Map tabs (QtWebEngine) are created lazily; sharing GL contexts must be set before the app exists.
@@ -53,17 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     # Matches packaging/linux/<id>.desktop so Wayland/X11 docks group the window under the app's icon.
     app.setDesktopFileName(DESKTOP_ID)
     app.setWindowIcon(QIcon(str(resource_path("icons", "geospottr-256.png"))))
-    settings = QSettings("GeoSpottr", "GeoSpottr")
-    positional = [a for a in args[1:] if not a.startswith("-")]
-    root, create = startup_project_dir(positional[0] if positional else None, settings.value("lastProject"))
-    try:
-        project = Project.open(root, create=create)
-    except GeoSpottrError as exc:
-        QMessageBox.warning(None, "GeoSpottr", f"{exc}\nOpening the default project instead.")
-        project = Project.open(default_project_dir(), create=True)
-    context = AppContext(project, settings)
-    window = MainWindow(context)
-    window.show()
+    window = open_window(args, QSettings("GeoSpottr", "GeoSpottr"))
     if smoke_test:
         # Packaging check (packaging/check_wheel.py): the real window plus a QtWebEngine page, then exit.
         from .smoke import run_smoke_test
@@ -73,6 +94,31 @@ def main(argv: list[str] | None = None) -> int:
         code = app.exec()
     stop_all_jobs()  # a QThread still running when the interpreter exits aborts the process
     return code
+
+
+def open_window(args: list[str], settings: "QSettings") -> "MainWindow":
+    """The shown main window for the command line `args` (``argv``: program name first; see the module
+    docstring), with any photos given queued in the Predict workspace. Needs the QApplication."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.errors import GeoSpottrError
+    from core.project import Project, default_project_dir
+
+    from .context import AppContext
+    from .main_window import MainWindow
+
+    explicit, photos = split_arguments([a for a in args[1:] if not a.startswith("-")])
+    root, create = startup_project_dir(explicit, settings.value("lastProject"))
+    try:
+        project = Project.open(root, create=create)
+    except GeoSpottrError as exc:
+        QMessageBox.warning(None, "GeoSpottr", f"{exc}\nOpening the default project instead.")
+        project = Project.open(default_project_dir(), create=True)
+    window = MainWindow(AppContext(project, settings))
+    window.show()
+    if photos:
+        window.predict_paths(photos)
+    return window
 
 
 if __name__ == "__main__":

@@ -11,6 +11,13 @@ from core.project import Project
 
 #: How many recently opened projects File > Recent lists.
 MAX_RECENT = 8
+#: QSettings key: lay OpenStreetMap tiles over the offline basemap when they load (default on). Read each
+#: time a map page is built, so View > Online map tiles takes effect for the next page of every map.
+ONLINE_TILES_KEY = "maps/online_tiles"
+
+
+def online_tiles(settings: QSettings) -> bool:
+    return bool(settings.value(ONLINE_TILES_KEY, True, type=bool))
 
 
 class AppContext(QObject):

@@ -2,8 +2,8 @@
 
 Workspaces are listed in `WORKSPACES` as (title, module, class); each class takes an `AppContext`.
 Modules are imported when the window is built, never torch: views import core ML modules lazily
-inside the jobs they start, and the compute device is probed by a job after the window shows, so the
-first window appears fast.
+inside the jobs they start (``start_job(..., needs_torch=True)``, see `native_libs`), and the versions
+and compute device are probed by a job after the window shows, so the first window appears fast.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from core.exporting import FORMATS, export
 from core.importing import import_source
 from core.project import Project
 
-from .context import AppContext
+from .context import ONLINE_TILES_KEY, AppContext, online_tiles
 from .views.dialogs import AboutDialog, ShortcutsDialog
 from .workers import JobHandle, start_job, stop_all_jobs
 
@@ -42,11 +42,20 @@ WORKSPACES: list[tuple[str, str, str]] = [
 DEVICE_PROBE_DELAY_MS = 1200
 
 
-def probe_versions(*, on_event: EventCallback, control: Control) -> dict[str, str]:  # noqa: ARG001
-    """Job: versions and compute device (`core.versions`; imports torch, so never on the UI thread)."""
+def probe_versions(model_path: str | None, *, on_event: EventCallback, control: Control) -> dict[str, str]:  # noqa: ARG001
+    """Job: versions, compute device and the chosen model bundle (imports torch, so never on the UI thread)."""
+    from core.errors import GeoSpottrError
     from core.versions import runtime_versions
 
-    return runtime_versions()
+    meta = None
+    if model_path:
+        from core.models.bundle import read_bundle
+
+        try:
+            meta = read_bundle(model_path).meta
+        except GeoSpottrError as exc:  # a damaged or missing file: the versions are still worth showing
+            log.warning("About: %s", exc)
+    return runtime_versions(bundle=meta)
 
 
 def open_project_job(path: str, create: bool, *, on_event: EventCallback, control: Control) -> Project:  # noqa: ARG001
@@ -65,7 +74,11 @@ class MainWindow(QMainWindow):
     def __init__(self, context: AppContext, workspaces: list[tuple[str, str, str]] | None = None) -> None:
         super().__init__()
         self.context = context
+        #: `core.versions.runtime_versions` (with the chosen model's bundle), once probed by a job.
         self.versions: dict[str, str] | None = None
+        self.about: AboutDialog | None = None
+        self._probe_started = False
+        self._pending_row: int | None = None
         self.import_job: JobHandle | None = None
         self.setAcceptDrops(True)
         self.nav = QListWidget()
@@ -77,8 +90,8 @@ class MainWindow(QMainWindow):
         self.workspaces: dict[str, QWidget] = {}
         self._specs: dict[str, tuple[str, str]] = {}
         for title, module, cls in WORKSPACES if workspaces is None else workspaces:
-            if importlib.util.find_spec(module) is None:
-                continue  # a workspace still under construction in this checkout
+            if importlib.util.find_spec(module) is None:  # a packaging mistake: fail now, not on first click
+                raise ModuleNotFoundError(f"the {title} workspace's module {module} is missing from this install")
             self._specs[title] = (module, cls)
             self.nav.addItem(title)
             placeholder = QLabel("Loading…")
@@ -100,9 +113,15 @@ class MainWindow(QMainWindow):
         context.project_changed.connect(self._project_changed)
         context.images_changed.connect(self._counts_timer.start)
         context.curated.connect(lambda _edit: self._update_undo())
+        context.model_selected.connect(lambda _path: self._probe_started and self._probe_versions())
         self._project_changed(context.project)
         self._restore_state()
         QTimer.singleShot(DEVICE_PROBE_DELAY_MS, self, self._probe_device)
+
+    def predict_paths(self, paths: list[Path]) -> None:
+        """Show the Predict workspace with `paths` queued ("Open with GeoSpottr", command-line images)."""
+        self.show_workspace("Predict")
+        self.workspace("Predict").add_paths(paths)
 
     def workspace(self, title: str) -> QWidget:
         """The workspace called `title`, built now if it was not yet."""
@@ -162,9 +181,26 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         for n, title in enumerate(self._specs, 1):
             self._action(view, title, lambda _checked=False, t=title: self.show_workspace(t), QKeySequence(f"Ctrl+{n}"))
+        view.addSeparator()
+        self.online_tiles_action = self._action(view, "Online map &tiles", self._set_online_tiles)
+        self.online_tiles_action.setCheckable(True)
+        self.online_tiles_action.setChecked(online_tiles(self.context.settings))
+        self.online_tiles_action.setToolTip("Lay OpenStreetMap tiles over the offline basemap in maps shown from now on")
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", lambda: ShortcutsDialog(self).exec(), QKeySequence("F1"))
-        self._action(help_menu, "&About GeoSpottr", lambda: AboutDialog(self.versions, self).exec())
+        self._action(help_menu, "&About GeoSpottr", self.show_about)
+
+    def _set_online_tiles(self, on: bool) -> None:
+        self.context.settings.setValue(ONLINE_TILES_KEY, bool(on))
+        self.statusBar().showMessage("online map tiles " + ("on" if on else "off") + " for the next maps shown", 4000)
+
+    def show_about(self) -> AboutDialog:
+        """Open Help > About (window-modal); it fills in the versions when the probe job has them."""
+        if self.about is None:
+            self.about = AboutDialog(self.versions, self)
+            self.about.finished.connect(lambda _result: setattr(self, "about", None))
+        self.about.open()
+        return self.about
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -177,6 +213,7 @@ class MainWindow(QMainWindow):
     def show_workspace(self, title: str) -> None:
         titles = list(self._specs)
         if title in titles:
+            self._pending_row = None  # an explicit choice wins over the workspace restored from last time
             self.nav.setCurrentRow(titles.index(title))
 
     # ------------------------------------------------------------------ status bar
@@ -207,14 +244,20 @@ class MainWindow(QMainWindow):
         self.counts_label.setText(f"{text} · {len(stats['cities'])} cities")
 
     def _probe_device(self) -> None:
-        if not self.isVisible():
-            return  # closed before the probe was due
-        start_job(self, probe_versions, on_finished=self._device_known,
-                  on_failed=lambda message: self.device_label.setText("device: unknown"))
+        if self.isVisible():  # not closed before the probe was due
+            self._probe_versions()
+
+    def _probe_versions(self) -> None:
+        """(Re)probe versions in a job: at startup, and when another model is chosen (About shows it)."""
+        self._probe_started = True
+        start_job(self, probe_versions, self.context.model_path, on_finished=self._device_known,
+                  on_failed=lambda message: self.device_label.setText("device: unknown"), needs_torch=True)
 
     def _device_known(self, versions: dict[str, str]) -> None:
         self.versions = versions
         self.device_label.setText(f"device: {versions.get('Device', 'unknown')}")
+        if self.about is not None:
+            self.about.set_versions(versions)
 
     def _project_changed(self, project: Project) -> None:
         self.project_label.setText(f"project: {project.root.name}")
@@ -348,7 +391,13 @@ class MainWindow(QMainWindow):
         row = min(int(settings.value("window/workspace", 0)), max(0, self.nav.count() - 1))
         self.nav.setCurrentRow(0)
         if row:  # built after the first paint, so a slow workspace does not delay the window
-            QTimer.singleShot(50, self, lambda: self.nav.setCurrentRow(row))
+            self._pending_row = row
+            QTimer.singleShot(50, self, self._restore_workspace)
+
+    def _restore_workspace(self) -> None:
+        if self._pending_row is not None:
+            self.nav.setCurrentRow(self._pending_row)
+            self._pending_row = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
         settings = self.context.settings

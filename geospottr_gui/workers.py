@@ -5,6 +5,8 @@ QThread; the worker forwards every `core.events.Event` through the ``event`` sig
 thread), and ends with exactly one of ``finished(result)``, ``failed(message)`` or ``cancelled()``.
 `JobHandle.cancel/pause/resume` reach the job through its `Control`, so a stop takes effect at the
 job's next checkpoint (one image, one iteration) and the unit in flight finishes cleanly.
+A job that imports torch is started with ``needs_torch=True``: its worker first imports torch through
+`native_libs.import_torch`, which keeps concurrent first imports from breaking each other.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from core.errors import Cancelled, GeoSpottrError
 from core.events import PROGRESS, Control, Event
 from core.project import release_thread_connections
 
+from .native_libs import import_torch
+
 log = logging.getLogger(__name__)
 
 #: Progress events of one scope closer together than this are coalesced (the UI need not repaint 500x/s).
@@ -31,10 +35,12 @@ class Worker(QObject):
     failed = Signal(str)        # one line a user can read
     cancelled = Signal()
 
-    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, control: Control) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, control: Control,
+                 needs_torch: bool = False) -> None:
         super().__init__()
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self.control = control
+        self.needs_torch = needs_torch
         self._last_progress: dict[str, float] = {}
 
     def _emit(self, event: Event) -> None:
@@ -51,6 +57,8 @@ class Worker(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            if self.needs_torch:
+                import_torch()
             result = self._fn(*self._args, on_event=self._emit, control=self.control, **self._kwargs)
         except Cancelled:
             self.cancelled.emit()
@@ -159,17 +167,17 @@ class JobHandle(QObject):
 def start_job(parent: QObject, fn: Callable[..., Any], *args: Any, control: Control | None = None,
               on_event: Callable[[Event], None] | None = None, on_finished: Callable[[Any], None] | None = None,
               on_failed: Callable[[str], None] | None = None, on_cancelled: Callable[[], None] | None = None,
-              **kwargs: Any) -> JobHandle:
+              needs_torch: bool = False, **kwargs: Any) -> JobHandle:
     """Run ``fn(*args, on_event=, control=, **kwargs)`` in a new QThread; the handle is a child of `parent`.
 
     The callbacks run on the UI thread (call this from the UI thread). Keep the returned handle to
-    cancel the job.
+    cancel the job. `needs_torch`: `fn` imports torch (see the module docstring).
     """
     control = control or Control()
     # The thread belongs to the application, not to `parent`: closing a view while a job that cannot stop
     # at once (a catalog load) still runs must not destroy a running QThread, which aborts the process.
     thread = QThread(QCoreApplication.instance())
-    worker = Worker(fn, args, kwargs, control)
+    worker = Worker(fn, args, kwargs, control, needs_torch)
     worker.moveToThread(thread)
     handle = JobHandle(worker, thread, {"on_event": on_event, "on_finished": on_finished, "on_failed": on_failed,
                                         "on_cancelled": on_cancelled}, parent)

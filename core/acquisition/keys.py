@@ -1,8 +1,9 @@
-"""API keys and tokens: found at run time, used in memory, never stored, never shown.
+"""API keys and tokens: found at run time, used in memory, never shown, stored only in the OS keyring.
 
 Order of lookup: the explicit value (``--key`` / ``--token``), then an environment variable, then the OS
 keyring (the `keyring` package: macOS Keychain, Windows Credential Locker, Secret Service on Linux).
-A user stores a key once with ``keyring set geospottr google_maps_api_key``. Keys never go into the
+A user stores a key once with ``keyring set geospottr google_maps_api_key``, or lets the desktop app do
+it (`store_secret`; `delete_secret` forgets it). Keys never go into the
 project, events or error messages: `redact` scrubs any text that could echo a URL, and
 `redact_http_logs` scrubs urllib3's debug log lines, which print request URLs with their query string.
 """
@@ -44,6 +45,31 @@ def _from_keyring(user: str) -> str | None:
             return None
     except Exception:  # noqa: BLE001 - a broken keyring backend must not stop a user who has an env var
         return None
+
+
+def store_secret(spec: SecretSpec, value: str) -> bool:
+    """Save `value` in the OS keyring where `find_secret` looks; False when no keyring backend works here.
+
+    May block on a desktop unlock prompt, so a GUI calls it from a worker.
+    """
+    try:
+        import keyring
+
+        keyring.set_password(KEYRING_SERVICE, spec.keyring_user, value.strip())
+    except Exception:  # noqa: BLE001 - headless Linux has no backend; the key still works this session
+        return False
+    return True
+
+
+def delete_secret(spec: SecretSpec) -> bool:
+    """Remove the secret from the OS keyring; False when none was stored or no keyring backend works."""
+    try:
+        import keyring
+
+        keyring.delete_password(KEYRING_SERVICE, spec.keyring_user)
+    except Exception:  # noqa: BLE001 - PasswordDeleteError (nothing stored) or no backend
+        return False
+    return True
 
 
 def find_secret(spec: SecretSpec, explicit: str | None = None) -> str | None:

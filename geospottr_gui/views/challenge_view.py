@@ -31,6 +31,8 @@ from .predict_view import MODEL_KEY
 
 ROUNDS_KEY = "challenge/rounds"
 PLAYER_KEY = "challenge/player"
+#: How many past games the summary panel lists.
+PAST_GAMES = 8
 
 
 def start_game(project, model_path: str, rounds: int, player: str, seed: int | None = None, *,
@@ -43,6 +45,13 @@ def start_game(project, model_path: str, rounds: int, player: str, seed: int | N
     control.checkpoint()
     assets_dir()
     return start_challenge(project, predictor, rounds=rounds, seed=seed, player=player).id
+
+
+def past_games(project, *, on_event, control) -> list:  # noqa: ARG001
+    """Worker job: the latest games for the scoreboard (`core.challenge` imports torch: not on the UI thread)."""
+    from core.challenge import scoreboard
+
+    return scoreboard(project, limit=PAST_GAMES)
 
 
 class ChallengeView(QWidget):
@@ -67,7 +76,9 @@ class ChallengeView(QWidget):
         context.model_selected.connect(self.set_model)
         context.project_changed.connect(lambda _: self._reset())
         saved = context.settings.value(MODEL_KEY, "", type=str)
-        if saved and Path(saved).is_file():
+        if context.model_path:  # chosen in another workspace before this one was built
+            self.set_model(context.model_path)
+        elif saved and Path(saved).is_file():
             self.set_model(saved)
 
     # ------------------------------------------------------------------ layout
@@ -163,7 +174,15 @@ class ChallengeView(QWidget):
         self.challenge = self.round = None
         self.score.setText("")
         self.panel.setCurrentIndex(2)
-        self.summary.setText(self._past_games())
+        self.summary.setText("")
+        project = self.context.project
+        start_job(self, past_games, project, needs_torch=True,
+                  on_finished=lambda games: self._show_past_games(project, games))
+
+    def _show_past_games(self, project, games: list) -> None:
+        """Fill the idle summary panel (unless a game or a message has taken it meanwhile)."""
+        if project is self.context.project and self.challenge is None and not self.summary.text():
+            self.summary.setText(_past_games_html(games))
 
     # ------------------------------------------------------------------ model and start
     def set_model(self, path: str) -> None:
@@ -174,7 +193,7 @@ class ChallengeView(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model bundle", str(self.context.project.runs_dir),
                                               "Model bundles (*.pt);;All files (*)")
         if path:
-            self.set_model(path)
+            self.context.model_selected.emit(path)  # every workspace (and About) follows; set_model hears it
 
     def new_game(self, seed: int | None = None) -> None:
         if self._job is not None:
@@ -190,7 +209,7 @@ class ChallengeView(QWidget):
         self.panel.setCurrentIndex(2)
         self._job = start_job(self, start_game, self.context.project, self.model_path, self.rounds.value(),
                               self.player.text().strip(), seed, on_finished=self._game_ready,
-                              on_failed=self._start_failed)
+                              on_failed=self._start_failed, needs_torch=True)
         self._job.done.connect(self._job_done)
 
     def _job_done(self) -> None:
@@ -382,25 +401,12 @@ class ChallengeView(QWidget):
                                 ("Mean time", f"{h.mean_seconds:.1f} s" if h.mean_seconds is not None else "–", "–")):
                 rows.append(f"<tr><td>{label}</td><td>{a}</td><td>{b}</td></tr>")
         rows.append("</table>")
-        self.summary.setText("".join(rows) + self._past_games())
+        from core.challenge import scoreboard  # imported by the game's job already
+
+        self.summary.setText("".join(rows) + _past_games_html(scoreboard(self.context.project, limit=PAST_GAMES)))
         self.panel.setCurrentIndex(2)
         self.round = None
         self.game_over.emit(summary)
-
-    def _past_games(self) -> str:
-        from core.challenge import scoreboard
-
-        games = scoreboard(self.context.project, limit=8)
-        if not games:
-            return ""
-        rows = ["<h4>Past games</h4><table cellpadding='2'>"]
-        for g in games:
-            you = g.human.total_points if g.human else 0
-            model = g.model_side.total_points if g.model_side else 0
-            who = _escape(g.player or "you")
-            rows.append(f"<tr><td>{_escape(g.created_at[:16])}</td><td>{who} {you:,}</td>"
-                        f"<td>model {model:,}</td><td>{g.rounds_played}/{g.rounds_total}</td></tr>")
-        return "".join(rows) + "</table>"
 
     def shutdown(self) -> None:
         if self._job is not None:
@@ -414,3 +420,17 @@ class ChallengeView(QWidget):
 
 def _escape(text: str) -> str:
     return html.escape(str(text))
+
+
+def _past_games_html(games: list) -> str:
+    """The scoreboard of `core.challenge.scoreboard` summaries as an HTML table ("" when none)."""
+    if not games:
+        return ""
+    rows = ["<h4>Past games</h4><table cellpadding='2'>"]
+    for g in games:
+        you = g.human.total_points if g.human else 0
+        model = g.model_side.total_points if g.model_side else 0
+        who = _escape(g.player or "you")
+        rows.append(f"<tr><td>{_escape(g.created_at[:16])}</td><td>{who} {you:,}</td>"
+                    f"<td>model {model:,}</td><td>{g.rounds_played}/{g.rounds_total}</td></tr>")
+    return "".join(rows) + "</table>"

@@ -6,13 +6,11 @@ once and Edit > Undo / Redo covers it; the grid repaints only the rows an edit t
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSplitter,
-                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+                               QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from core.curation import Edit
 from core.errors import GeoSpottrError
@@ -26,8 +24,19 @@ from .image_detail import ImageDetail
 from .image_grid import ImageGridModel, ImageGridView, ThumbnailProvider
 
 ALL = "All"
+#: The Cities / Download tabs' narrowest width (their panels scroll below it); see `DatasetView`.
+LEFT_MIN_WIDTH = 280
 _ORDER_LABELS = {"added": "Oldest first", "newest": "Newest first", "city": "City", "status": "Status",
                  "split": "Split", "source": "Source"}
+
+
+def _scrolled(panel: QWidget) -> QScrollArea:
+    """`panel` in a frameless scroll area that lets it grow to fill the tab."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class GetStartedPanel(QFrame):
@@ -51,7 +60,9 @@ class GetStartedPanel(QFrame):
             button = QPushButton(label)
             button.clicked.connect(lambda _checked=False, s=step: self.step_requested.emit(s))
             layout.addWidget(button)
-        layout.addWidget(QLabel("  Or drop a folder of photos (one sub-folder per city) or a CSV on this window."), 1)
+        hint = QLabel("Or drop a folder of photos (one sub-folder per city) or a CSV on this window.")
+        hint.setWordWrap(True)  # so the guide never sets the window's minimum width
+        layout.addWidget(hint, 1)
         close = QToolButton()
         close.setText("✕")
         close.setToolTip("Hide this guide")
@@ -86,20 +97,25 @@ class CurationPanel(QWidget):
         self.relabel_button = QPushButton("Relabel… (L)")
         self.problems_button = QPushButton("Find problems…")
         self.problems_button.setToolTip("Look for broken, blank, blurry and duplicate images to review")
-        self.problems_button.setVisible(importlib.util.find_spec("geospottr_gui.views.problems_dialog") is not None)
 
-        bar = QHBoxLayout()
-        for label, combo in (("City", self.city), ("Status", self.status), ("Split", self.split),
-                             ("Source", self.source), ("Sort", self.order)):
-            bar.addWidget(QLabel(label))
-            bar.addWidget(combo)
+        # Two rows of filters, so the grid stays usable on a 1280-px screen beside the Cities tab.
+        bar = QGridLayout()
+        filters = (("City", self.city), ("Status", self.status), ("Split", self.split),
+                   ("Source", self.source), ("Sort", self.order))
+        for n, (label, combo) in enumerate(filters):
+            row, col = divmod(n, 3)
+            bar.addWidget(QLabel(label), row, 2 * col)
+            bar.addWidget(combo, row, 2 * col + 1)
+            # Long city names must not set the workspace's minimum width (the popup still shows them whole).
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)
             combo.currentIndexChanged.connect(self.apply_query)
-        bar.addStretch(1)
-        bar.addWidget(self.count)
+        bar.setColumnStretch(6, 1)
         actions = QHBoxLayout()
         for button in (self.accept_button, self.reject_button, self.relabel_button):
             actions.addWidget(button)
         actions.addStretch(1)
+        actions.addWidget(self.count)
         actions.addWidget(self.problems_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -278,9 +294,9 @@ class CurationPanel(QWidget):
         self._selection_changed()
 
     def find_problems(self) -> None:
-        module = importlib.import_module("geospottr_gui.views.problems_dialog")
-        dialog_cls = getattr(module, "ProblemsDialog")
-        dialog_cls(self.context, self).exec()
+        from .problems_dialog import ProblemsDialog  # the scan code loads only when asked for
+
+        ProblemsDialog(self.context, self).exec()
 
     # ------------------------------------------------------------------ detail
     def _selection_changed(self, *_: Any) -> None:
@@ -313,23 +329,24 @@ class DatasetView(QWidget):
         self.download = DownloadPanel(context)
         self.curation = CurationPanel(context)
         self.left = QTabWidget()
-        self.left.addTab(self.cities, "Cities")
-        self.left.addTab(self.download, "Download")
+        # Scrolled, so the Download form (the tallest and widest panel) never sets the window's minimum size.
+        self.left.addTab(_scrolled(self.cities), "Cities")
+        self.left.addTab(_scrolled(self.download), "Download")
+        self.left.setMinimumWidth(LEFT_MIN_WIDTH)
         self.right = QTabWidget()
         self.right.addTab(self.curation, "Images")
         self.map: QWidget | None = None
-        if importlib.util.find_spec("geospottr_gui.views.dataset_map") is not None:
-            # Built when first shown: the map brings in QtWebEngine, too slow for the first window.
-            self._map_slot = QWidget()
-            QVBoxLayout(self._map_slot).setContentsMargins(0, 0, 0, 0)
-            self.right.addTab(self._map_slot, "Map")
-            self.right.currentChanged.connect(self._tab_changed)
+        # Built when first shown: the map brings in QtWebEngine, too slow for the first window.
+        self._map_slot = QWidget()
+        QVBoxLayout(self._map_slot).setContentsMargins(0, 0, 0, 0)
+        self.right.addTab(self._map_slot, "Map")
+        self.right.currentChanged.connect(self._tab_changed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.left)
         self.splitter.addWidget(self.right)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([330, 1050])
+        self.splitter.setSizes([390, 890])  # the Cities and Download panels whole at 1280 px
         layout = QVBoxLayout(self)
         layout.addWidget(self.get_started)
         layout.addWidget(self.splitter, 1)
@@ -347,11 +364,18 @@ class DatasetView(QWidget):
 
     def _tab_changed(self, index: int) -> None:
         if self.map is None and self.right.widget(index) is self._map_slot:
-            module = importlib.import_module("geospottr_gui.views.dataset_map")
-            self.map = module.DatasetMapView(self.context)
+            from .dataset_map import DatasetMapView  # imports QtWebEngine
+
+            self.map = DatasetMapView(self.context)
             self._map_slot.layout().addWidget(self.map)
-            if hasattr(self.map, "image_clicked"):
-                self.map.image_clicked.connect(self.reveal_image)
+            self.map.image_clicked.connect(self.reveal_image)
+
+    def show_panel(self, panel: QWidget) -> None:
+        """Bring the left tab holding `panel` (`cities` or `download`) to the front."""
+        for index in range(self.left.count()):
+            area = self.left.widget(index)
+            if isinstance(area, QScrollArea) and area.widget() is panel:
+                self.left.setCurrentIndex(index)
 
     def reveal_image(self, image_id: str) -> None:
         """Show one image in the grid (clearing filters that hide it) and select it."""
@@ -360,8 +384,6 @@ class DatasetView(QWidget):
 
     def show_city(self, slug: str) -> None:
         self.curation.show_city(slug)
-        if self.map is not None and hasattr(self.map, "show_city"):
-            self.map.show_city(slug)
 
     # ------------------------------------------------------------------ first-run guide
     def _update_guide(self) -> None:
@@ -376,9 +398,9 @@ class DatasetView(QWidget):
 
     def _step(self, step: str) -> None:
         if step == "cities":
-            self.left.setCurrentWidget(self.cities)
+            self.show_panel(self.cities)
             self.cities.search.setFocus()
         elif step == "download":
-            self.left.setCurrentWidget(self.download)
+            self.show_panel(self.download)
         else:
             self.navigate.emit(step.capitalize())

@@ -6,11 +6,13 @@ import html
 from typing import Iterable, Mapping
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 import core
 from core.project import City
+from core.versions import format_versions
 
 #: (what, licence or terms) shown in Help > About. Data sources first: users must credit them.
 ATTRIBUTIONS: tuple[tuple[str, str], ...] = (
@@ -50,9 +52,11 @@ def _rows(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 def about_html(versions: Mapping[str, str] | None = None) -> str:
-    """About text; `versions` (from `core.versions.runtime_versions`, probed off the UI thread) when known."""
-    running = (f"<h3>Running on</h3><table>{_rows(versions.items())}</table>" if versions
-               else "<p><i>Versions and compute device: still being probed…</i></p>")
+    """About text; `versions` (from `core.versions.runtime_versions`, probed off the UI thread) when known,
+    laid out by `format_versions` exactly as ``geospottr versions`` prints them (and Copy copies them)."""
+    running = "<p><i>Versions and compute device: still being probed…</i></p>"
+    if versions:  # pre-wrap: a long line (the model bundle's) wraps instead of widening the dialog
+        running = f"<h3>Versions</h3><pre style='white-space: pre-wrap'>{html.escape(format_versions(dict(versions)))}</pre>"
     return (f"<h2>GeoSpottr {html.escape(core.__version__)}</h2>"
             "<p>Build street-level photo datasets, train a city classifier, and geolocate photos by city.<br>"
             "GeoSpottr is free software under the MIT licence.</p>"
@@ -72,14 +76,34 @@ class _TextDialog(QDialog):
 
 
 class AboutDialog(_TextDialog):
+    """Help > About. The versions come from the main window's probe job (torch is never imported here);
+    `set_versions` fills them in when the probe ends while the dialog is open."""
+
     def __init__(self, versions: Mapping[str, str] | None = None, parent: QWidget | None = None) -> None:
-        label = QLabel(about_html(versions))
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setWordWrap(True)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        super().__init__("About GeoSpottr", label, parent)
-        self.resize(600, 620)
+        self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.RichText)  # every inserted text is escaped (about_html)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        scroll = QScrollArea()
+        scroll.setWidget(self.label)
+        scroll.setWidgetResizable(True)
+        super().__init__("About GeoSpottr", scroll, parent)
+        self.copy_button = QPushButton("Copy versions")
+        self.copy_button.setToolTip("For a bug report: the versions as ``geospottr versions`` prints them")
+        self.copy_button.clicked.connect(self.copy_versions)
+        self.layout().insertWidget(1, self.copy_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.set_versions(versions)
+        self.resize(680, 640)
+
+    def set_versions(self, versions: Mapping[str, str] | None) -> None:
+        self.versions = dict(versions) if versions else None
+        self.label.setText(about_html(self.versions))
+        self.copy_button.setEnabled(self.versions is not None)
+
+    def copy_versions(self) -> None:
+        if self.versions:
+            QGuiApplication.clipboard().setText(format_versions(self.versions))
 
 
 class ShortcutsDialog(_TextDialog):

@@ -54,15 +54,9 @@ def explain(message: str) -> str:
     return f"{hint}\n({message})"
 
 
-def store_secret(spec: keys.SecretSpec, value: str, *, on_event: EventCallback, control: Control) -> bool:  # noqa: ARG001
-    """Job: save a key in the OS keyring (may block on a desktop unlock prompt); False when no keyring works."""
-    try:
-        import keyring
-
-        keyring.set_password(keys.KEYRING_SERVICE, spec.keyring_user, value)
-    except Exception:  # noqa: BLE001 - headless Linux has no keyring backend; the key still works this session
-        return False
-    return True
+def store_secret_job(spec: keys.SecretSpec, value: str, *, on_event: EventCallback, control: Control) -> bool:  # noqa: ARG001
+    """Job: `keys.store_secret` (it may block on a desktop unlock prompt); False when no keyring works."""
+    return keys.store_secret(spec, value)
 
 
 def estimate_job(project: Project, config: DownloadConfig, *, on_event: EventCallback,
@@ -92,7 +86,8 @@ class DownloadPanel(QWidget):
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.remember = QCheckBox("Remember in the OS keyring")
         self.remember.setChecked(True)
-        self.in_settings = QCheckBox("Store in GeoSpottr's settings instead (plain text; only on a private machine)")
+        self.in_settings = QCheckBox("Store in GeoSpottr's settings instead")
+        self.in_settings.setToolTip("Plain text in GeoSpottr's settings file: only on a private machine")
         self.per_city = QSpinBox()
         self.per_city.setRange(0, 1_000_000)
         self.per_city.setSpecialValueText("each city's target")
@@ -320,7 +315,7 @@ class DownloadPanel(QWidget):
         else:
             self.context.settings.remove(settings_key)
             if secret and self.remember.isChecked():
-                start_job(self, store_secret, SECRETS[self.provider_id], secret, on_finished=self._stored)
+                start_job(self, store_secret_job, SECRETS[self.provider_id], secret, on_finished=self._stored)
 
     def _stored(self, ok: bool) -> None:
         self.log.appendPlainText("key saved in the OS keyring" if ok else

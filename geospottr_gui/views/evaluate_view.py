@@ -226,6 +226,8 @@ class EvaluateView(QWidget):
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)  # no worker thread may outlive the window
         self.refresh_models()
+        if context.model_path:  # chosen in another workspace before this one was built
+            self.select_model(context.model_path)
 
     # ---- model list -----------------------------------------------------------------------------------
 
@@ -289,7 +291,7 @@ class EvaluateView(QWidget):
                              f"{html.escape(self.split_combo.currentText())} split…")
         self._job = start_job(self, evaluate_job, self.context.project, bundle, self.split_combo.currentText(),
                               on_event=self._on_event, on_finished=self.show_report,
-                              on_failed=self._on_failed, on_cancelled=self._on_cancelled)
+                              on_failed=self._on_failed, on_cancelled=self._on_cancelled, needs_torch=True)
 
     def cancel(self) -> None:
         if self._job is not None:

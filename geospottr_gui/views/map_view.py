@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer, QUrl, Signal
+from PySide6.QtCore import QEventLoop, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWebEngineCore import QWebEngineLoadingInfo, QWebEnginePage, QWebEngineUrlRequestInfo, QWebEngineUrlRequestInterceptor
 from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -28,12 +28,11 @@ from PySide6.QtWebEngineWidgets import QWebEngineView
 from core import __version__
 from core.maps import BRIDGE_PREFIX, OSM_TILES, write_assets
 
+from ..context import ONLINE_TILES_KEY, online_tiles  # noqa: F401 - re-exported for the map views
 from ..native_libs import preload_before_chromium
 
 log = logging.getLogger(__name__)
 
-#: QSettings key: lay OpenStreetMap tiles over the offline basemap when they load (default on).
-ONLINE_TILES_KEY = "maps/online_tiles"
 _TILE_HOST = QUrl(OSM_TILES.replace("{z}/{x}/{y}", "0/0/0")).host()
 _session_dir: tempfile.TemporaryDirectory | None = None
 
@@ -49,10 +48,6 @@ def pages_dir() -> Path:
 def assets_dir() -> Path:
     """The Leaflet/basemap folder next to the pages, written on first use (safe from any thread)."""
     return write_assets(pages_dir())
-
-
-def online_tiles(settings: QSettings) -> bool:
-    return bool(settings.value(ONLINE_TILES_KEY, True, type=bool))
 
 
 class _TileGuard(QWebEngineUrlRequestInterceptor):

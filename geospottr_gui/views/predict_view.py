@@ -41,6 +41,14 @@ TOP_K_KEY = "predict/top_k"
 #: Entries handed to one prediction job (results still show one by one).
 JOB_ENTRIES = 256
 _keys = itertools.count(1)
+#: Shown while photos wait for a model (e.g. opened with "Open with GeoSpottr" before any model exists).
+NO_MODEL_WAITING = ("Photos wait for a model: choose a model bundle (Choose model…), "
+                    "or train one in the Train workspace.")
+
+
+def _is_prediction(result: Any) -> bool:
+    """A `core.prediction.Prediction` (not a failure), told apart without importing torch on the UI thread."""
+    return result is not None and hasattr(result, "probabilities")
 
 
 @dataclass(eq=False)
@@ -82,6 +90,13 @@ def _predict_entries(predictor, entries: Sequence[Entry], top_k: int, *, on_even
         done += 1
         on_event(Event("result", done=done, total=total, scope="predict", data={"entry": entry.key}))
     return done
+
+
+def _expand_inputs(paths: Sequence[Path | str], *, on_event, control) -> list[Path]:  # noqa: ARG001
+    """Worker job: the files to queue (folders walked); `core.prediction` imports torch, so not on the UI thread."""
+    from core.prediction import expand_inputs
+
+    return expand_inputs(paths)
 
 
 def _load_predictor(path: str, *, on_event, control):
@@ -197,11 +212,14 @@ class PredictView(QWidget):
         self._load_job: JobHandle | None = None
         self._job: JobHandle | None = None
         self._last_drop: list[Entry] = []
+        self._expanding = 0               # `add_paths` jobs still walking their folders
         self._paste_count = itertools.count(1)
         self._build()
         context.model_selected.connect(self.set_model)
         saved = context.settings.value(MODEL_KEY, "", type=str)
-        if saved and Path(saved).is_file():
+        if context.model_path:  # chosen in another workspace before this one was built
+            self.set_model(context.model_path)
+        elif saved and Path(saved).is_file():
             self.model_path = saved  # loaded when first needed (shown, or a photo arrives)
             self.model_label.setText(f"Model: {Path(saved).name} (loads when needed)")
 
@@ -300,7 +318,8 @@ class PredictView(QWidget):
         path = self.model_path
         self._load_job = start_job(self, _load_predictor, path,
                                    on_finished=lambda p: self._model_loaded(path, p),
-                                   on_failed=self._model_failed, on_cancelled=self._model_failed)
+                                   on_failed=self._model_failed, on_cancelled=self._model_failed,
+                                   needs_torch=True)
         self._load_job.done.connect(self._load_done)
 
     def _load_done(self) -> None:
@@ -324,23 +343,26 @@ class PredictView(QWidget):
         start = str(self.context.project.runs_dir) if self.context.project else ""
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model bundle", start, "Model bundles (*.pt);;All files (*)")
         if path:
-            self.set_model(path)
+            self.context.model_selected.emit(path)  # every workspace (and About) follows; set_model hears it
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         self._start_loading()
 
     # ------------------------------------------------------------------ input
-    def add_paths(self, paths: Sequence[Path | str]) -> None:
-        """Queue files (and the images inside folders). Several photos at once offer "same place"."""
-        from core.errors import GeoSpottrError
-        from core.prediction import expand_inputs
+    def add_paths(self, paths: Sequence[Path | str]) -> JobHandle:
+        """Queue files (and the images inside folders, found by a job). Several photos at once offer "same place"."""
+        paths = list(paths)
+        self._expanding += 1
+        job = start_job(self, _expand_inputs, paths, on_finished=lambda files: self._add_files(paths, files),
+                        on_failed=self.context.status.emit, needs_torch=True)
+        job.done.connect(self._expanded)
+        return job
 
-        try:
-            files = expand_inputs(paths)
-        except GeoSpottrError as exc:
-            self.context.status.emit(str(exc))
-            return
+    def _expanded(self) -> None:
+        self._expanding -= 1
+
+    def _add_files(self, paths: list[Path | str], files: list[Path]) -> None:
         if not files:
             self.context.status.emit("no image files found there")
             return
@@ -413,18 +435,17 @@ class PredictView(QWidget):
         self.queue.setCurrentRow(first_row)
         if self.predictor is None:
             if not self.model_path:
-                self.context.status.emit("choose a model first (Choose model…)")
+                self.context.status.emit(NO_MODEL_WAITING)
+                self.caption.setText(html.escape(NO_MODEL_WAITING))
             self._start_loading()
         self._pump()
 
     def _label(self, entry: Entry, item: QListWidgetItem | None = None) -> None:
         item = item or self.queue.item(self._rows[entry.key])
-        from core.prediction import Prediction
-
         short = Path(entry.name).name if not isinstance(entry.sources[0], bytes) and not entry.group else entry.name
         if entry.result is None:
             text = f"… {short}"
-        elif isinstance(entry.result, Prediction):
+        elif _is_prediction(entry.result):
             top = entry.result.top
             text = f"{short}  →  {top.name} {top.probability:.0%}"
         else:
@@ -445,7 +466,7 @@ class PredictView(QWidget):
         self.cancel_button.setVisible(len(pending) > 1)
         self._job = start_job(self, _predict_entries, self.predictor, pending, self.top_k.value(),
                               on_event=self._on_event, on_failed=self._job_failed,
-                              on_cancelled=lambda: self._job_cancelled(pending))
+                              on_cancelled=lambda: self._job_cancelled(pending), needs_torch=True)
         self._job.done.connect(self._job_done)
 
     def _on_event(self, event: Event) -> None:
@@ -485,7 +506,7 @@ class PredictView(QWidget):
     @property
     def busy(self) -> bool:
         """True while photos wait or a prediction job runs (its results are still being shown)."""
-        return self._job is not None or any(not e.done for e in self.entries)
+        return self._job is not None or self._expanding > 0 or any(not e.done for e in self.entries)
 
     def cancel(self) -> None:
         if self._job is not None:
@@ -508,15 +529,17 @@ class PredictView(QWidget):
             self._show(self.entries[row])
 
     def _show(self, entry: Entry) -> None:
-        from core.prediction import Prediction
-
         if entry is not self.current:
             self.current = entry
             self._show_photo(entry)
-        if not isinstance(entry.result, Prediction):
+        if not _is_prediction(entry.result):
             self.ranking.setRowCount(0)
-            self.caption.setText("Predicting…" if entry.result is None
-                                 else f"Could not predict: {html.escape(entry.result.reason)}")
+            if entry.result is not None:
+                self.caption.setText(f"Could not predict: {html.escape(entry.result.reason)}")
+            elif self.model_path:
+                self.caption.setText("Predicting…")
+            else:
+                self.caption.setText(html.escape(NO_MODEL_WAITING))
             return
         ranking = self._ranking(entry.result)
         self.ranking.show_ranking(ranking)
@@ -525,7 +548,7 @@ class PredictView(QWidget):
         self.caption.setText(f"<b>{html.escape(ranking[0].name)}</b> ({ranking[0].probability:.1%}){views}{failed}")
         self.prediction_shown.emit(entry)
         # The list is on screen first; the map page (tens of ms) follows in the next event-loop turn.
-        QTimer.singleShot(0, lambda: self._show_map(entry, ranking))
+        QTimer.singleShot(0, self, lambda: self._show_map(entry, ranking))  # not after the view is gone
 
     def _show_map(self, entry: Entry, ranking: Sequence[Any]) -> None:
         from core.maps import prediction_map
@@ -568,14 +591,12 @@ class PredictView(QWidget):
 
     def export_csv(self, path: Path) -> int:
         """Write every finished entry (top-k rows each; a failure as one row with its reason). Returns rows."""
-        from core.prediction import Prediction
-
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
         writer.writeheader()
         rows = 0
         for entry in (e for e in self.entries if e.done):
-            if isinstance(entry.result, Prediction):
+            if _is_prediction(entry.result):
                 for rank, c in enumerate(self._ranking(entry.result), start=1):
                     source = entry.result.source if entry.group else entry.name
                     writer.writerow({"source": source, "views": entry.result.views, "rank": rank,

@@ -24,6 +24,8 @@ from ..workers import JobHandle, start_job
 from .image_grid import ThumbnailProvider
 
 THUMB = 64
+#: Checks that run without torch (the others load a network, in the scan's worker).
+TORCH_FREE_CHECKS = {"frames", "duplicates"}
 CHECK_LABELS = {
     "frames": "Broken, blank and blurred frames",
     "duplicates": "Near-duplicates",
@@ -124,6 +126,7 @@ class ProblemsDialog(QDialog):
         self.status.setText("Scanning…")
         self._notes = []
         self.job = start_job(self, scan, self.context.project, checks, options=options, on_event=self._on_event,
+                             needs_torch=not set(checks) <= TORCH_FREE_CHECKS,
                              on_finished=self._scan_finished, on_failed=self._scan_failed,
                              on_cancelled=lambda: self._scan_ended("Scan cancelled; nothing changed."))
 

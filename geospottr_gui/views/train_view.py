@@ -430,7 +430,8 @@ class TrainView(QWidget):
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         if self._probe is None:
             # First look at the workspace: import torch and the trainer in a worker, then fill the form.
-            self._probe = start_job(self, probe_job, on_finished=self._on_probe, on_failed=self._on_probe_failed)
+            self._probe = start_job(self, probe_job, on_finished=self._on_probe, on_failed=self._on_probe_failed,
+                                    needs_torch=True)
         super().showEvent(event)
 
     def _on_probe(self, probe: dict[str, Any]) -> None:
@@ -522,7 +523,7 @@ class TrainView(QWidget):
         self._set_state("starting")
         self._job = start_job(self, train_job, self.context.project, config, resume, overrides,
                               control=TrainControl(), on_event=self._on_event, on_finished=self._on_finished,
-                              on_failed=self._on_failed, on_cancelled=self._on_cancelled)
+                              on_failed=self._on_failed, on_cancelled=self._on_cancelled, needs_torch=True)
 
     def pause(self) -> None:
         if self._job is not None and self.state == "running":

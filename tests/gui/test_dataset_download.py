@@ -28,7 +28,7 @@ def _panel(qtbot, tmp_path, apis, target: int):
     window = make_window(qtbot, project, tmp_path)
     view = dataset(window)
     panel = view.download
-    view.left.setCurrentWidget(panel)
+    view.show_panel(panel)
     panel.config_overrides = {"base_url": apis.streetview_url, "retry": FAST_RETRY, "qps": None,
                               "streetview": StreetViewParams(size=64, radius_m=300)}
     panel.remember.setChecked(False)
