@@ -128,6 +128,7 @@ class CurationPanel(QWidget):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([520, 220])  # the grid gets the room; the detail pane grows with the window
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
@@ -346,7 +347,7 @@ class DatasetView(QWidget):
         self.splitter.addWidget(self.right)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([390, 890])  # the Cities and Download panels whole at 1280 px
+        self.splitter.setSizes([490, 790])  # the Cities and Download panels whole at 1280 px
         layout = QVBoxLayout(self)
         layout.addWidget(self.get_started)
         layout.addWidget(self.splitter, 1)

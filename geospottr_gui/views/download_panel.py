@@ -121,8 +121,10 @@ class DownloadPanel(QWidget):
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        for col in range(len(_COLUMNS)):  # the counts take what they need; city and progress share the rest
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col < 2 else
+                                        QHeaderView.ResizeMode.ResizeToContents)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
