@@ -42,7 +42,8 @@ def split_samples(project: Project, split: str, classes: Sequence[ClassInfo]) ->
         raise ValueError("training reads only the train and val splits")
     index = {c.slug: i for i, c in enumerate(classes)}
     return [Sample(str(project.image_path(r)), index[r.city_slug], r.lat, r.lon)
-            for r in project.images(split=split, status=USABLE_STATUSES) if r.city_slug in index]
+            # Ordered by id (a content hash), not by import time: the same data gives the same run.
+            for r in project.images(split=split, status=USABLE_STATUSES, order="images.id") if r.city_slug in index]
 
 
 def load_training_data(project: Project) -> tuple[list[ClassInfo], list[Sample], list[Sample]]:

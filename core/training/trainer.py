@@ -428,6 +428,9 @@ class _Run:
                              f"{len(self.train_samples)} train / {len(self.val_samples)} val images, "
                              f"{cfg.epochs} epochs x {self.steps_per_epoch} steps"
                              + (f", geo smoothing tau {cfg.geo_tau_km} km" if cfg.geo_smoothing else "")))
+        # Re-seed here: building the feature cache (only on a run that finds no cache) draws from the global
+        # generator, and dropout / augmentation must not depend on whether the cache already existed.
+        torch.manual_seed(cfg.seed + self.global_step)
         status, reason = "finished", f"{cfg.epochs} epochs done"
         epoch_times: list[float] = []
         last_metrics: dict[str, Any] = {}
