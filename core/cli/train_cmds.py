@@ -26,6 +26,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             settings[flag] = True
     if args.no_amp:
         settings["amp"] = False
+    if args.no_augment:
+        settings["augment"] = False
     control = TrainControl()
     restore = cancel_on_interrupt(control)  # Ctrl+C: stop after this iteration, keep a resumable last.pt
     try:
@@ -107,6 +109,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--seed", type=int, help="default: 0")
     p.add_argument("--max-steps", type=int, help="at most N iterations per epoch (quick trials)")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument("--no-augment", action="store_true",
+                   help="train on plain resized crops (default: random resized crop, horizontal flip, colour jitter)")
     p.add_argument("--resume", metavar="ID", help="continue run ID from its last checkpoint")
     p.set_defaults(func=cmd_train)
 

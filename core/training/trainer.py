@@ -69,6 +69,7 @@ class TrainConfig:
     weights: str = "imagenet"  # imagenet | none | path to a weights file
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision (CUDA only)
+    augment: bool = True  # street-scene augmentation of training images (flip-only with cached features)
     cache_features: bool = False
     cache_cap_gb: float = feature_cache.DEFAULT_CAP_GB
     num_workers: int = 2
@@ -360,7 +361,8 @@ class _Run:
         cfg, mean, std = self.cfg, self.meta.mean, self.meta.std
         evaluation = eval_transform(cfg.image_size, mean, std)
         if not cfg.cache_features:
-            return (self.model, ImageDataset(self.train_samples, cfg.image_size, train_transform(cfg.image_size, mean, std)),
+            augmented = train_transform(cfg.image_size, mean, std) if cfg.augment else evaluation
+            return (self.model, ImageDataset(self.train_samples, cfg.image_size, augmented),
                     ImageDataset(self.val_samples, cfg.image_size, evaluation))
         frozen = self.model.frozen
         shape = feature_cache.feature_shape(frozen.cpu(), cfg.image_size)
@@ -384,7 +386,7 @@ class _Run:
             feature_cache.write_cache_note(folder, {"arch": cfg.arch, "image_size": cfg.image_size,
                                                     "shape": list(shape), "bytes": need})
         return (self.model.head,
-                feature_cache.FeatureDataset(arrays["train"], [s.label for s in self.train_samples], flip=True),
+                feature_cache.FeatureDataset(arrays["train"], [s.label for s in self.train_samples], flip=cfg.augment),
                 feature_cache.FeatureDataset(arrays["val"], [s.label for s in self.val_samples], flip=False))
 
     def _restore(self, extra: Mapping[str, Any]) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,6 @@ def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: AR
         models.append({"name": name, "description": spec.description, "image_size": spec.default_image_size,
                        "pretrained_note": spec.pretrained_note})
     return {"models": models, "defaults": TrainConfig(),
-            "fields": {f.name for f in fields(TrainConfig)},
             "devices": {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(),
                         "mps": bool(mps and mps.is_available())},
             "cuda_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""}
@@ -191,12 +189,10 @@ class TrainForm(QGroupBox):
         form.addRow("", self._weights_row)
         form.addRow("Loader workers", self.num_workers)
         self._models: list[dict[str, Any]] = []
-        self._fields: set[str] = set()
 
     def set_choices(self, probe: dict[str, Any]) -> None:
         """Models with their descriptions, available devices, and the trainer's defaults."""
         self._models = probe["models"]
-        self._fields = set(probe["fields"])
         self.model.blockSignals(True)
         self.model.clear()
         for m in self._models:
@@ -218,15 +214,7 @@ class TrainForm(QGroupBox):
         self.num_workers.setValue(d.num_workers)
         self.weights.setCurrentIndex(max(0, self.weights.findData(d.weights if d.weights in ("imagenet", "none")
                                                                   else "file")))
-        if "augment" in self._fields:
-            self.augment.setChecked(bool(d.augment))
-        else:
-            # This trainer always augments training images (random resized crop, flip, colour jitter);
-            # show that rather than offer a switch it would ignore.
-            self.augment.setChecked(True)
-            self.augment.setEnabled(False)
-            self.augment.setToolTip("Always on in this version: random resized crop, horizontal flip and "
-                                    "colour jitter (off only with cached features)")
+        self.augment.setChecked(bool(d.augment))
         for i, name in enumerate(DEVICES):
             ok = probe["devices"].get(name, False)
             item = self.device.model().item(i)
@@ -260,8 +248,7 @@ class TrainForm(QGroupBox):
                "weight_decay": self.weight_decay.value(), "image_size": self.image_size.value() or None,
                "cache_features": self.cache_features.isChecked(), "device": DEVICES[self.device.currentIndex()],
                "weights": weights, "num_workers": self.num_workers.value()}
-        if "augment" in self._fields:
-            cfg["augment"] = self.augment.isChecked()
+        cfg["augment"] = self.augment.isChecked()
         return cfg
 
     def resume_overrides(self) -> dict[str, Any]:

@@ -145,3 +145,17 @@ def test_geo_smoothing_run_records_its_tau(small_project):
     result = train(small_project, fast_config(epochs=1, geo_smoothing=True))
     config = runs.read_json(runs.run_dir(small_project.runs_dir, result.run_id) / runs.CONFIG)
     assert config["geo_smoothing"] and 30 < config["geo_tau_km"] < 80
+
+
+def test_same_data_and_seed_give_the_same_run(small_project):
+    """A user comparing two settings must not be comparing noise: equal seeds give equal curves."""
+    first, second = ([], [])
+    train(small_project, fast_config(epochs=2, seed=3), on_event=first.append)
+    train(small_project, fast_config(epochs=2, seed=3), on_event=second.append)
+    assert [d["val_loss"] for d in _epochs(first)] == [d["val_loss"] for d in _epochs(second)]
+
+
+def test_augmentation_can_be_switched_off(small_project):
+    result = train(small_project, fast_config(epochs=1, augment=False))
+    config = runs.read_json(runs.run_dir(small_project.runs_dir, result.run_id) / runs.CONFIG)
+    assert result.status == "finished" and config["augment"] is False
