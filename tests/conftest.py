@@ -30,6 +30,17 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("MAPILLARY_ACCESS_TOKEN", raising=False)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Keep a torch-heavy test on one core: the test machine is shared, and one thread is deterministic."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def make_photo(path: Path, seed: int, size: tuple[int, int] = (96, 72), kind: int | None = None) -> Path:
     """A textured JPEG: random blocks in a palette that depends on `kind`, so classes are learnable."""
     rng = np.random.default_rng(seed)

@@ -13,14 +13,7 @@ from geospottr_gui.views.train_view import TrainView, fmt_duration
 TIMEOUT_MS = 60_000
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_view(qtbot, project) -> TrainView:

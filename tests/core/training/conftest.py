@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.conftest import build_tiny_project
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """The test machine is shared: keep each training test on one core."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_thread(one_torch_thread):
+    """Every training test runs on one core (see `one_torch_thread`)."""
 
 
 @pytest.fixture(scope="module")
