@@ -9,6 +9,8 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from core.curation import CurationHistory, Edit
 from core.project import Project
 
+from .curator import Curator
+
 #: How many recently opened projects File > Recent lists.
 MAX_RECENT = 8
 #: QSettings key: lay OpenStreetMap tiles over the offline basemap when they load (default on). Read each
@@ -30,7 +32,8 @@ class AppContext(QObject):
     (as applied) so a grid can repaint just those images.
 
     `history` is the project's undoable curation history (`core.curation`); every view that accepts,
-    rejects or relabels goes through it so Edit > Undo covers all of them.
+    rejects or relabels goes through it so Edit > Undo covers all of them. `curator` runs those edits,
+    undos and redos: small ones at once, big ones in a worker (`geospottr_gui.curator`).
     """
 
     project_changed = Signal(object)
@@ -44,6 +47,7 @@ class AppContext(QObject):
         self.settings = settings or QSettings("GeoSpottr", "GeoSpottr")
         self.project = project
         self.history = self._new_history(project)
+        self.curator = Curator(self)
         #: The last bundle announced by ``model_selected``, for workspaces built after the announcement
         #: (the main window builds each workspace when it is first shown).
         self.model_path: str | None = None
@@ -54,6 +58,8 @@ class AppContext(QObject):
         self.model_path = path
 
     def set_project(self, project: Project) -> None:
+        if project is not self.project:
+            self.curator.stop()  # a big edit still writing to the old project: roll it back before it closes
         old, self.project = self.project, project
         if old is not project:
             old.close()

@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
         context.project_changed.connect(self._project_changed)
         context.images_changed.connect(self._counts_timer.start)
         context.curated.connect(lambda _edit: self._update_undo())
+        context.curator.busy_changed.connect(lambda _busy: self._update_undo())
+        context.curator.failed.connect(lambda message: QMessageBox.warning(self, "GeoSpottr", message))
         context.model_selected.connect(lambda _path: self._probe_started and self._probe_versions())
         self._project_changed(context.project)
         self._restore_state()
@@ -268,26 +270,26 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ undo / redo
     def _update_undo(self) -> None:
-        history = self.context.history
-        self.undo_action.setEnabled(history.can_undo)
-        self.redo_action.setEnabled(history.can_redo)
+        history, busy = self.context.history, self.context.curator.busy
+        # While a big edit runs in a worker, neither may start: the history records it only once applied.
+        self.undo_action.setEnabled(history.can_undo and not busy)
+        self.redo_action.setEnabled(history.can_redo and not busy)
         self.undo_action.setText(f"&Undo {history.undo_text}" if history.can_undo else "&Undo")
         self.redo_action.setText(f"&Redo {history.redo_text}" if history.can_redo else "&Redo")
 
     def undo(self) -> None:
-        self._history_step(self.context.history.undo, "Undid")
+        self._history_step(self.context.curator.undo)
 
     def redo(self) -> None:
-        self._history_step(self.context.history.redo, "Redid")
+        self._history_step(self.context.curator.redo)
 
-    def _history_step(self, step: Any, verb: str) -> None:
+    def _history_step(self, step: Any) -> None:
+        """Undo / redo through the curator (a big one runs in a worker and reports when done)."""
         try:
-            edit = step()
+            step()
         except Exception as exc:  # noqa: BLE001 - GeoSpottrError or a database error: tell, keep running
             QMessageBox.warning(self, "GeoSpottr", str(exc))
             return
-        if edit is not None:
-            self.statusBar().showMessage(f"{verb}: {edit.text}", 4000)
         self._update_undo()
 
     # ------------------------------------------------------------------ projects

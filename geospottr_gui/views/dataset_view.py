@@ -1,7 +1,9 @@
 """The Dataset workspace: cities and downloads on the left; the curation grid (and the map) on the right.
 
 Every curation action goes through the project's `CurationHistory` (context.history), so it is saved at
-once and Edit > Undo / Redo covers it; the grid repaints only the rows an edit touched.
+once and Edit > Undo / Redo covers it; the grid repaints only the rows an edit touched. Actions run
+through `context.curator`: a key press on a few images applies at once, a bulk edit of thousands runs
+in a worker while a progress bar (with Cancel) shows under the grid and the curation buttons wait.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
-                               QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
+                               QPushButton, QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from core.curation import Edit
+from core.curation import Change, Edit
 from core.errors import GeoSpottrError
 from core.project import SPLITS, STATUSES, IMAGE_ORDERS
 
@@ -97,6 +99,14 @@ class CurationPanel(QWidget):
         self.relabel_button = QPushButton("Relabel… (L)")
         self.problems_button = QPushButton("Find problems…")
         self.problems_button.setToolTip("Look for broken, blank, blurry and duplicate images to review")
+        # Shown while a bulk edit runs in a worker (see `geospottr_gui.curator`).
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the edit: nothing changes")
+        self.cancel_button.hide()
 
         # Two rows of filters, so the grid stays usable on a 1280-px screen beside the Cities tab.
         bar = QGridLayout()
@@ -114,6 +124,8 @@ class CurationPanel(QWidget):
         actions = QHBoxLayout()
         for button in (self.accept_button, self.reject_button, self.relabel_button):
             actions.addWidget(button)
+        actions.addWidget(self.progress)
+        actions.addWidget(self.cancel_button)
         actions.addStretch(1)
         actions.addWidget(self.count)
         actions.addWidget(self.problems_button)
@@ -135,13 +147,16 @@ class CurationPanel(QWidget):
 
         self.grid.accept_requested.connect(self.accept)
         self.grid.reject_requested.connect(self.reject)
-        self.grid.pending_requested.connect(lambda: self._edit(lambda ids: context.history.reset(ids)))
+        self.grid.pending_requested.connect(lambda: self._edit(lambda ids: self.context.history.reset_change(ids)))
         self.grid.relabel_requested.connect(self.relabel_to_number)
         self.grid.pick_city_requested.connect(self.pick_city)
         self.accept_button.clicked.connect(self.accept)
         self.reject_button.clicked.connect(self.reject)
         self.relabel_button.clicked.connect(self.pick_city)
         self.problems_button.clicked.connect(self.find_problems)
+        self.cancel_button.clicked.connect(context.curator.cancel)
+        context.curator.busy_changed.connect(self._busy_changed)
+        context.curator.progress.connect(self._progress)
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
         self.grid.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
         self.model.modelReset.connect(self._selection_changed)
@@ -243,13 +258,18 @@ class CurationPanel(QWidget):
             ids = [self.model.image_id(self.grid.currentIndex().row())]
         return ids
 
-    def _edit(self, action: Any) -> Edit | None:
+    def _edit(self, make_change: Any) -> Edit | None:
+        """Make the change `make_change(ids)` of the selected images through the curator: at once when
+        small (returns the edit), else in a worker that reports when done (returns None)."""
+        if self._busy():
+            return None
         ids = self._targets()
         if not ids:
             self.context.status.emit("select images first")
             return None
         try:
-            edit = action(ids)
+            change: Change = make_change(ids)
+            edit = self.context.curator.apply(change)
         except GeoSpottrError as exc:
             QMessageBox.warning(self, "GeoSpottr", str(exc))
             return None
@@ -258,6 +278,13 @@ class CurationPanel(QWidget):
             if len(ids) == 1:
                 self._advance()
         return edit
+
+    def _busy(self) -> bool:
+        """True (and says so) while a bulk edit runs: no other edit may start until it is recorded."""
+        curator = self.context.curator
+        if curator.busy:
+            self.context.status.emit(f"wait for “{curator.text}” to finish (or cancel it)")
+        return curator.busy
 
     def _advance(self) -> None:
         """After judging one image, move to the next, as a reviewer expects."""
@@ -268,10 +295,10 @@ class CurationPanel(QWidget):
             self.grid.scrollTo(index)
 
     def accept(self) -> None:
-        self._edit(self.context.history.accept)
+        self._edit(self.context.history.accept_change)
 
     def reject(self) -> None:
-        self._edit(lambda ids: self.context.history.reject(ids, reason="rejected in review"))
+        self._edit(lambda ids: self.context.history.reject_change(ids, reason="rejected in review"))
 
     def relabel_to_number(self, number: int) -> None:
         cities = self.context.project.cities()
@@ -279,20 +306,40 @@ class CurationPanel(QWidget):
             self.context.status.emit(f"there is no city {number + 1} (the project has {len(cities)})")
             return
         slug = cities[number].slug
-        self._edit(lambda ids: self.context.history.relabel(ids, slug))
+        self._edit(lambda ids: self.context.history.relabel_change(ids, slug))
 
     def pick_city(self) -> None:
+        if self._busy():
+            return
         if not self._targets():
             self.context.status.emit("select images first")
             return
         dialog = CityPickerDialog(self.context.project.cities(), self)
         if dialog.exec() and dialog.selected_slug():
             slug = dialog.selected_slug()
-            self._edit(lambda ids: self.context.history.relabel(ids, slug))
+            self._edit(lambda ids: self.context.history.relabel_change(ids, slug))
 
     def _curated(self, edit: Edit) -> None:
         self.model.refresh(edit.image_ids)
         self._selection_changed()
+
+    def _busy_changed(self, busy: bool) -> None:
+        """A bulk edit started or ended in a worker: show its progress; no other edit meanwhile."""
+        for button in (self.accept_button, self.reject_button, self.relabel_button, self.problems_button):
+            button.setEnabled(not busy)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.cancel_button.setEnabled(busy)
+        if busy:
+            self.progress.setRange(0, 0)  # busy until the first progress event gives a total
+            self.progress.setFormat(self.context.curator.text)
+
+    def _progress(self, text: str, done: int, total: int) -> None:
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.setFormat(f"{text}: %p%")
+        self.progress.setToolTip(text)
 
     def find_problems(self) -> None:
         from .problems_dialog import ProblemsDialog  # the scan code loads only when asked for

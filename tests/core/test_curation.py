@@ -105,3 +105,44 @@ def test_thumbnail_queue_drops_oldest():
         queue.put(ThumbnailRequest(key, None, 8, None))
     queue.put(ThumbnailRequest("b", None, 8, None))
     assert [queue.get(0).key, queue.get(0).key, queue.get(0)] == ["b", "c", None]
+
+
+def test_change_applies_in_chunks_off_the_history_and_cancel_rolls_back(tiny_project, monkeypatch):
+    """The worker half (`apply_change`, `write_labels`) reports progress per chunk, touches no stack, and
+    a cancel mid-way leaves the database as it was; `push` / `undone` / `redone` do the bookkeeping."""
+    from core import curation
+    from core.curation import apply_change, write_labels
+    from core.errors import Cancelled
+
+    monkeypatch.setattr(curation, "CHUNK", 10)
+    project = tiny_project
+    ids = project.image_ids()
+    history = CurationHistory(project)
+    change = history.reject_change(ids, reason="bulk")
+    assert change.text == "Reject 48 images" and len(change) == 48
+
+    control = Control()
+    seen = []
+
+    def cancel_after_first_chunk(event):
+        seen.append(event)
+        control.cancel()
+
+    with pytest.raises(Cancelled):
+        apply_change(project, change, on_event=cancel_after_first_chunk, control=control)
+    assert len(seen) == 1 and seen[0].done == 10 and seen[0].total == 48
+    assert project.image_ids(status="rejected") == [] and not history.can_undo
+
+    events = []
+    edit = apply_change(project, change, on_event=events.append, control=Control())
+    assert [e.done for e in events] == [10, 20, 30, 40, 48] and {e.scope for e in events} == {"curation"}
+    assert len(project.image_ids(status="rejected")) == 48 and not history.can_undo  # applied, not recorded
+    assert history.push(edit) is edit and history.undo_text == "Reject 48 images"
+    assert apply_change(project, change) is None  # nothing left to change
+
+    write_labels(project, history.next_undo.before)
+    history.undone(edit)
+    assert project.image_ids(status="rejected") == [] and history.redo_text == "Reject 48 images"
+    write_labels(project, history.next_redo.after)
+    history.redone(edit)
+    assert len(project.image_ids(status="rejected")) == 48 and history.can_undo and not history.can_redo
