@@ -70,25 +70,32 @@ class Entry:
 
 
 def _predict_entries(predictor, entries: Sequence[Entry], top_k: int, *, on_event, control) -> int:
-    """Worker job: fill each entry's `result` in order, announcing each with a ``"result"`` event."""
+    """Worker job: predict each entry in order and announce each outcome with a ``"result"`` event.
+
+    The outcome travels in the event; the UI thread stores it on the entry, so the view never sees an
+    entry whose result is set before its row and caption are updated.
+    """
     from core.prediction import PredictFailure
 
     singles = [e for e in entries if not e.group]
     total = len(entries)
     done = 0
+
+    def announce(entry: Entry, result, view_count: int, failures: list[str] | None = None) -> None:
+        nonlocal done
+        done += 1
+        on_event(Event("result", done=done, total=total, scope="predict",
+                       data={"entry": entry.key, "result": result, "view_count": view_count,
+                             "failures": failures}))
+
     results = predictor.predict_many([e.sources[0] for e in singles], top_k=top_k, control=control, total=total)
     for entry, result in zip(singles, results):
-        entry.result, entry.view_count = result, 1
-        done += 1
-        on_event(Event("result", done=done, total=total, scope="predict", data={"entry": entry.key}))
+        announce(entry, result, 1)
     for entry in (e for e in entries if e.group):
         control.checkpoint()
         group = predictor.predict_group(entry.sources, top_k=top_k)
-        entry.failures = [f.reason for f in group.failures]
-        entry.view_count = len(group.views)
-        entry.result = group.combined or PredictFailure(entry.name, "none of the photos could be read")
-        done += 1
-        on_event(Event("result", done=done, total=total, scope="predict", data={"entry": entry.key}))
+        announce(entry, group.combined or PredictFailure(entry.name, "none of the photos could be read"),
+                 len(group.views), [f.reason for f in group.failures])
     return done
 
 
@@ -477,6 +484,9 @@ class PredictView(QWidget):
         if row is None:
             return
         entry = self.entries[row]
+        entry.result, entry.view_count = event.data["result"], event.data["view_count"]
+        if event.data["failures"] is not None:
+            entry.failures = event.data["failures"]
         self._label(entry, self.queue.item(row))
         if entry is self.current:
             self._show(entry)
