@@ -26,6 +26,7 @@ from core.errors import GeoSpottrError
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job
+from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 from .predict_view import MODEL_KEY
 
@@ -129,24 +130,14 @@ class ChallengeView(QWidget):
         self.guess_button = QPushButton("Guess")
         self.guess_button.setEnabled(False)
         self.guess_button.clicked.connect(self.submit)
-        pick = QWidget()
-        pick_layout = QVBoxLayout(pick)
-        pick_layout.setContentsMargins(0, 0, 0, 0)
-        pick_layout.addWidget(self.search)
-        pick_layout.addWidget(self.cities, 1)
-        pick_layout.addWidget(self.choice)
-        pick_layout.addWidget(self.guess_button)
+        pick = column(self.search, (self.cities, 1), self.choice, self.guess_button)
         # reveal panel
         self.result = QLabel("")
         self.result.setWordWrap(True)
         self.result.setTextFormat(Qt.TextFormat.RichText)
         self.next_button = QPushButton("Next round")
         self.next_button.clicked.connect(self.next_round)
-        reveal = QWidget()
-        reveal_layout = QVBoxLayout(reveal)
-        reveal_layout.setContentsMargins(0, 0, 0, 0)
-        reveal_layout.addWidget(self.result, 1)
-        reveal_layout.addWidget(self.next_button)
+        reveal = column((self.result, 1), self.next_button)
         # summary panel
         self.summary = QLabel("")
         self.summary.setWordWrap(True)

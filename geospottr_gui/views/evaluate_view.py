@@ -25,6 +25,7 @@ from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_
 from ..context import AppContext
 from ..workers import JobHandle, start_job
 from .confusion import ConfusionView, rich_tooltip
+from .layouts import column
 
 THUMB = 96
 #: Models listed from each run folder, best first (the same preference as `core.evaluation.choose_model`).
@@ -192,22 +193,12 @@ class EvaluateView(QWidget):
         self.cell_images = ThumbList(context.project)
         self.mistakes = ThumbList(context.project)
 
-        cell_box = QWidget()
-        cell_layout = QVBoxLayout(cell_box)
-        cell_layout.setContentsMargins(0, 0, 0, 0)
-        cell_layout.addWidget(self.cell_title)
-        cell_layout.addWidget(self.cell_images, 1)
         self.tabs = QTabWidget()
-        self.tabs.addTab(cell_box, "Cell images")
+        self.tabs.addTab(column(self.cell_title, (self.cell_images, 1)), "Cell images")
         self.tabs.addTab(self.mistakes, "Most confident mistakes")
 
-        heat_box = QWidget()
-        heat_layout = QVBoxLayout(heat_box)
-        heat_layout.setContentsMargins(0, 0, 0, 0)
-        heat_layout.addWidget(legend)
-        heat_layout.addWidget(self.confusion, 1)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(heat_box)
+        right.addWidget(column(legend, (self.confusion, 1)))
         right.addWidget(self.tabs)
         right.setSizes([420, 300])
         body = QSplitter(Qt.Orientation.Horizontal)

@@ -32,6 +32,7 @@ from core.fsutil import atomic_write_text
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job
+from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 
 #: Same columns as ``geospottr predict --csv`` (one row per photo and rank), plus the failure reason.
@@ -277,13 +278,7 @@ class PredictView(QWidget):
         self.offer.hide()
         self.queue = QListWidget()
         self.queue.currentRowChanged.connect(self._row_changed)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.drop, 3)
-        left_layout.addWidget(self.offer)
-        left_layout.addWidget(QLabel("Queue"))
-        left_layout.addWidget(self.queue, 2)
+        left = column((self.drop, 3), self.offer, QLabel("Queue"), (self.queue, 2))
 
         self.caption = QLabel("")
         self.caption.setTextFormat(Qt.TextFormat.RichText)  # every inserted text is escaped
@@ -292,12 +287,7 @@ class PredictView(QWidget):
         self.map = MapView()
         self.map.load_failed.connect(self.context.status)
         right = QSplitter(Qt.Orientation.Vertical)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.caption)
-        top_layout.addWidget(self.ranking)
-        right.addWidget(top)
+        right.addWidget(column(self.caption, self.ranking))
         right.addWidget(self.map)
         right.setSizes([220, 520])
 

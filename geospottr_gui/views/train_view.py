@@ -37,6 +37,7 @@ from core.project import Project
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job
+from .layouts import column
 from .plots import TrainingPlots
 from .runs_list import RunsList, load_series
 
@@ -388,12 +389,7 @@ class TrainView(QWidget):
         self.message = QLabel("Loading the trainer…")
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setWordWrap(True)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.info)
-        right_layout.addWidget(self.plots, 1)
-        right_layout.addWidget(self.message)
+        right = column(self.info, (self.plots, 1), self.message)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
