@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSizePolicy,
     QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
@@ -28,6 +27,7 @@ from ..context import AppContext
 from ..workers import JobHandle, start_job
 from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
+from .photo import PhotoLabel, preview_qimage
 from .predict_view import MODEL_KEY
 
 ROUNDS_KEY = "challenge/rounds"
@@ -106,13 +106,11 @@ class ChallengeView(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.score)
 
-        self.photo = QLabel("Start a game: the model and you guess where test photos were taken.")
-        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.photo = PhotoLabel("Start a game: the model and you guess where test photos were taken.")
         self.photo.setWordWrap(True)
         self.photo.setTextFormat(Qt.TextFormat.PlainText)
         self.photo.setMinimumSize(320, 240)
         self.photo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._pixmap: QPixmap | None = None
         self.map = MapView()
         self.map.message.connect(self._on_map_message)
         self.map.load_failed.connect(self.context.status)
@@ -252,28 +250,12 @@ class ChallengeView(QWidget):
         self.round_shown.emit(self.round.number)
 
     def _show_photo(self, path: Path) -> None:
-        from core.imaging import ImageError, load_image
+        from core.imaging import ImageError
 
         try:
-            img = load_image(path, draft=(1280, 1280))
+            self.photo.show_image(preview_qimage(path, 1280))
         except (ImageError, OSError) as exc:
-            self._pixmap = None
-            self.photo.setText(f"(photo unreadable: {exc})")
-            return
-        img.thumbnail((1280, 1280))
-        qimage = QImage(img.tobytes("raw", "RGB"), img.width, img.height, 3 * img.width,
-                        QImage.Format.Format_RGB888).copy()
-        self._pixmap = QPixmap.fromImage(qimage)
-        self._rescale()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._rescale()
-
-    def _rescale(self) -> None:
-        if self._pixmap is not None:
-            self.photo.setPixmap(self._pixmap.scaled(self.photo.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                                     Qt.TransformationMode.SmoothTransformation))
+            self.photo.show_text(f"(photo unreadable: {exc})")
 
     # ------------------------------------------------------------------ picking
     def _filter(self, text: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QIcon, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListView, QListWidget,
                                QListWidgetItem, QProgressBar, QPushButton, QSplitter, QTableView, QTabWidget,
                                QVBoxLayout, QWidget)
@@ -26,6 +26,7 @@ from ..context import AppContext
 from ..workers import JobHandle, start_job
 from .confusion import ConfusionView, rich_tooltip
 from .layouts import column
+from .photo import rgb_qimage
 
 THUMB = 96
 #: Models listed from each run folder, best first (the same preference as `core.evaluation.choose_model`).
@@ -111,7 +112,7 @@ class ThumbList(QListWidget):
         rgb = event.data.get("rgb")
         if rgb:
             w, h = event.data["width"], event.data["height"]
-            image = QImage(rgb, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            image = rgb_qimage(rgb, w, h)
             item.setIcon(QIcon(QPixmap.fromImage(image)))
         else:
             tip = f"{item.data(Qt.ItemDataRole.UserRole + 1)}\ncannot read: {event.message}"

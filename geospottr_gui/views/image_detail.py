@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.project import ImageRecord, Project
 
 from .image_grid import ThumbnailProvider
+from .photo import PhotoLabel
 
 PREVIEW_SIZE = 640
 
@@ -45,9 +45,7 @@ class ImageDetail(QWidget):
         self.thumbnails = thumbnails
         self.project: Project | None = None
         self.record: ImageRecord | None = None
-        self._pixmap: QPixmap | None = None
-        self.image = QLabel("Select an image")
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image = PhotoLabel("Select an image")
         self.image.setMinimumSize(240, 180)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.meta = QLabel()
@@ -61,36 +59,16 @@ class ImageDetail(QWidget):
         thumbnails.ready.connect(self._ready)
 
     def show_record(self, project: Project, record: ImageRecord | None, selected: int = 1) -> None:
-        self.project, self.record, self._pixmap = project, record, None
+        self.project, self.record = project, record
         if record is None:
-            self.image.setPixmap(QPixmap())
-            self.image.setText(f"{selected:,} images selected" if selected > 1 else "Select an image")
+            self.image.show_text(f"{selected:,} images selected" if selected > 1 else "Select an image")
             self.meta.setText("")
             return
         city = project.city_by_id(record.city_id).name if record.city_id is not None else None
         self.meta.setText(metadata_html(record, city))
-        image = self.thumbnails.get(project, record, PREVIEW_SIZE, keep_on_disk=False)
-        if image is not None:
-            self._pixmap = QPixmap.fromImage(image)
-            self._fit()
-        else:
-            self.image.setPixmap(QPixmap())
-            self.image.setText("loading…")
+        self.image.show_image(self.thumbnails.get(project, record, PREVIEW_SIZE, keep_on_disk=False), "loading…")
 
     def _ready(self, image_id: str, size: int) -> None:
         if self.record is not None and self.project is not None and image_id == self.record.id and size == PREVIEW_SIZE:
             image = self.thumbnails.get(self.project, self.record, PREVIEW_SIZE, keep_on_disk=False)
-            if image is None:
-                self.image.setText("this image cannot be read")
-                return
-            self._pixmap = QPixmap.fromImage(image)
-            self._fit()
-
-    def _fit(self) -> None:
-        if self._pixmap is not None:
-            self.image.setPixmap(self._pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                                     Qt.TransformationMode.SmoothTransformation))
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit()
+            self.image.show_image(image, "this image cannot be read")

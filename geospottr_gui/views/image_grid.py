@@ -20,6 +20,7 @@ from core.project import ImageRecord, Project
 from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 
 from ..workers import JobHandle, start_job
+from .photo import rgb_qimage
 
 THUMB_SIZE = 128
 #: Records fetched per query when the view paints a row the model has not loaded yet.
@@ -76,7 +77,7 @@ class ThumbnailProvider(QObject):
         image = None
         if data.get("rgb") is not None:
             w, h = data["width"], data["height"]
-            image = QImage(data["rgb"], w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            image = rgb_qimage(data["rgb"], w, h)
         key = (data["key"], data["size"])
         old = self._images.pop(key, None)
         self._bytes += (image.sizeInBytes() if image is not None else 0) - (old.sizeInBytes() if old is not None else 0)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QListWidget,
     QListWidgetItem, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
@@ -34,6 +34,7 @@ from ..context import AppContext
 from ..workers import JobHandle, start_job
 from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
+from .photo import PhotoLabel, preview_qimage
 
 #: Same columns as ``geospottr predict --csv`` (one row per photo and rank), plus the failure reason.
 CSV_FIELDS = ["source", "views", "rank", "city", "name", "country", "lat", "lon", "probability", "error"]
@@ -118,7 +119,7 @@ def _load_predictor(path: str, *, on_event, control):
     return predictor
 
 
-class DropZone(QLabel):
+class DropZone(PhotoLabel):
     """Accepts dropped files/folders and images; a click browses. Shows the current photo."""
 
     files_dropped = Signal(list)      # list[Path]
@@ -128,31 +129,17 @@ class DropZone(QLabel):
     HINT = "Drop photos or a folder here\npaste an image (Ctrl+V) or click to browse"
 
     def __init__(self) -> None:
-        super().__init__(self.HINT)
+        super().__init__(self.HINT, fill=0.98)
         self.setAcceptDrops(True)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(260, 220)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet("DropZone { border: 2px dashed #8a8a8a; border-radius: 8px; color: #555; }")
-        self._pixmap: QPixmap | None = None
 
     def show_image(self, image: QImage | None, caption: str = "") -> None:
-        self._pixmap = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
+        """The photo being looked at (its name as tooltip), or the drop hint when there is none."""
         self.setToolTip(caption)
-        self._rescale()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._rescale()
-
-    def _rescale(self) -> None:
-        if self._pixmap is None:
-            self.setPixmap(QPixmap())
-            self.setText(self.HINT)
-        else:
-            self.setPixmap(self._pixmap.scaled(self.size() * 0.98, Qt.AspectRatioMode.KeepAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation))
+        super().show_image(image, self.HINT)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         self.browse_requested.emit()
@@ -566,16 +553,13 @@ class PredictView(QWidget):
         if entry.preview is not None:
             self.drop.show_image(entry.preview, entry.name)
             return
-        from core.imaging import ImageError, load_image
+        from core.imaging import ImageError
 
         try:
-            img = load_image(entry.sources[0], draft=(1024, 1024))
+            qimage = preview_qimage(entry.sources[0], 1024)
         except (ImageError, OSError):
             self.drop.show_image(None)
             return
-        img.thumbnail((1024, 1024))
-        data = img.tobytes("raw", "RGB")
-        qimage = QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888).copy()
         self.drop.show_image(qimage, entry.name)
 
     def _top_k_changed(self, value: int) -> None:
