@@ -107,8 +107,10 @@ def open_window(args: list[str], settings: "QSettings") -> "MainWindow":
     from .context import AppContext
     from .main_window import MainWindow
 
+    from .settings import LAST_PROJECT
+
     explicit, photos = split_arguments([a for a in args[1:] if not a.startswith("-")])
-    root, create = startup_project_dir(explicit, settings.value("lastProject"))
+    root, create = startup_project_dir(explicit, LAST_PROJECT.get(settings) or None)
     try:
         project = Project.open(root, create=create)
     except GeoSpottrError as exc:

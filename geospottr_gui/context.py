@@ -7,19 +7,22 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from core.curation import CurationHistory, Edit
+from core.events import Control, EventCallback
 from core.project import Project
 
+from . import settings as keys
 from .curator import Curator
+from .workers import start_job
 
 #: How many recently opened projects File > Recent lists.
 MAX_RECENT = 8
-#: QSettings key: lay OpenStreetMap tiles over the offline basemap when they load (default on). Read each
-#: time a map page is built, so View > Online map tiles takes effect for the next page of every map.
-ONLINE_TILES_KEY = "maps/online_tiles"
 
 
-def online_tiles(settings: QSettings) -> bool:
-    return bool(settings.value(ONLINE_TILES_KEY, True, type=bool))
+def best_model_job(project: Project, *, on_event: EventCallback, control: Control) -> str | None:  # noqa: ARG001
+    """Job: the project's best finished run's bundle (reads every run's metrics, so off the UI thread)."""
+    from core.training.runs import best_model
+
+    return best_model(project)
 
 
 class AppContext(QObject):
@@ -27,9 +30,14 @@ class AppContext(QObject):
 
     ``project_changed(Project)`` fires when another project is opened; ``images_changed()`` when images
     were added, relabelled, rejected or split (counts and grids refresh); ``status(str)`` shows a message
-    in the status bar; ``model_selected(str)`` announces a model bundle path chosen in one view (Train ->
-    Evaluate / Predict / Challenge pick it up); ``curated(Edit)`` carries each curation edit, undo or redo
+    in the status bar; ``model_changed(str)`` announces the project's model bundle ("" for none) whenever it
+    changes (Train, Predict, Challenge and Find problems choose one with `set_model`; Evaluate / Predict /
+    Challenge / About follow); ``curated(Edit)`` carries each curation edit, undo or redo
     (as applied) so a grid can repaint just those images.
+
+    The model belongs to the project: `model_path` is the bundle chosen by hand in this project
+    (remembered per project folder, `settings.PROJECT_MODEL`) or else the project's best finished run
+    (`core.training.runs.best_model`, found by a job when the project opens), never another project's.
 
     `history` is the project's undoable curation history (`core.curation`); every view that accepts,
     rejects or relabels goes through it so Edit > Undo covers all of them. `curator` runs those edits,
@@ -39,7 +47,7 @@ class AppContext(QObject):
     project_changed = Signal(object)
     images_changed = Signal()
     status = Signal(str)
-    model_selected = Signal(str)
+    model_changed = Signal(str)
     curated = Signal(object)
 
     def __init__(self, project: Project, settings: QSettings | None = None) -> None:
@@ -48,14 +56,37 @@ class AppContext(QObject):
         self.project = project
         self.history = self._new_history(project)
         self.curator = Curator(self)
-        #: The last bundle announced by ``model_selected``, for workspaces built after the announcement
-        #: (the main window builds each workspace when it is first shown).
+        #: The project's model bundle (None: it has none yet), for workspaces built after the
+        #: announcement (the main window builds each workspace when it is first shown).
         self.model_path: str | None = None
-        self.model_selected.connect(self._remember_model)
         self.remember_project(project.root)
+        self._pick_model()
 
-    def _remember_model(self, path: str) -> None:
+    # ------------------------------------------------------------------ the project's model
+    def set_model(self, path: str | None) -> None:
+        """Choose `path` as this project's model (remembered for the project) and announce it."""
+        path = str(path) if path else None
+        keys.PROJECT_MODEL.key(keys.project_part(self.project.root)).set(self.settings, path or "")
+        self._announce_model(path)
+
+    def _announce_model(self, path: str | None) -> None:
         self.model_path = path
+        self.model_changed.emit(path or "")
+
+    def _pick_model(self) -> None:
+        """The opened project's model: its own choice if the file is still there, else its best run."""
+        saved = keys.PROJECT_MODEL.key(keys.project_part(self.project.root)).get(self.settings)
+        if saved and Path(saved).is_file():
+            self._announce_model(saved)
+            return
+        if self.model_path is not None:
+            self._announce_model(None)  # the previous project's model is not this one's
+        project = self.project
+        start_job(self, best_model_job, project, on_finished=lambda path: self._best_found(project, path))
+
+    def _best_found(self, project: Project, path: str | None) -> None:
+        if project is self.project and self.model_path is None and path:
+            self._announce_model(path)
 
     def set_project(self, project: Project) -> None:
         if project is not self.project:
@@ -66,6 +97,8 @@ class AppContext(QObject):
             self.history = self._new_history(project)
         self.remember_project(project.root)
         self.project_changed.emit(project)
+        if old is not project:
+            self._pick_model()
 
     def _new_history(self, project: Project) -> CurationHistory:
         history = CurationHistory(project)
@@ -78,12 +111,10 @@ class AppContext(QObject):
 
     # ------------------------------------------------------------------ recent projects
     def recent_projects(self) -> list[str]:
-        value = self.settings.value("recentProjects", [])
-        items = [value] if isinstance(value, str) else list(value or [])
-        return [p for p in items if p]
+        return keys.RECENT_PROJECTS.get(self.settings)
 
     def remember_project(self, root: Path) -> None:
         path = str(root)
         recent = [path] + [p for p in self.recent_projects() if p != path]
-        self.settings.setValue("recentProjects", recent[:MAX_RECENT])
-        self.settings.setValue("lastProject", path)
+        keys.RECENT_PROJECTS.set(self.settings, recent[:MAX_RECENT])
+        keys.LAST_PROJECT.set(self.settings, path)

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, QListWidget, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QStackedWidget, QWidget)
@@ -25,7 +25,8 @@ from core.exporting import FORMATS, export
 from core.importing import import_source
 from core.project import Project
 
-from .context import ONLINE_TILES_KEY, AppContext, online_tiles
+from . import settings as keys
+from .context import AppContext
 from .views.dialogs import AboutDialog, ShortcutsDialog
 from .workers import JobHandle, start_job, stop_all_jobs
 
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
         context.curated.connect(lambda _edit: self._update_undo())
         context.curator.busy_changed.connect(lambda _busy: self._update_undo())
         context.curator.failed.connect(lambda message: QMessageBox.warning(self, "GeoSpottr", message))
-        context.model_selected.connect(lambda _path: self._probe_started and self._probe_versions())
+        context.model_changed.connect(lambda _path: self._probe_started and self._probe_versions())
         self._project_changed(context.project)
         self._restore_state()
         QTimer.singleShot(DEVICE_PROBE_DELAY_MS, self, self._probe_device)
@@ -186,14 +187,14 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self.online_tiles_action = self._action(view, "Online map &tiles", self._set_online_tiles)
         self.online_tiles_action.setCheckable(True)
-        self.online_tiles_action.setChecked(online_tiles(self.context.settings))
+        self.online_tiles_action.setChecked(keys.online_tiles(self.context.settings))
         self.online_tiles_action.setToolTip("Lay OpenStreetMap tiles over the offline basemap in maps shown from now on")
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", lambda: ShortcutsDialog(self).exec(), QKeySequence("F1"))
         self._action(help_menu, "&About GeoSpottr", self.show_about)
 
     def _set_online_tiles(self, on: bool) -> None:
-        self.context.settings.setValue(ONLINE_TILES_KEY, bool(on))
+        keys.ONLINE_TILES.set(self.context.settings, bool(on))
         self.statusBar().showMessage("online map tiles " + ("on" if on else "off") + " for the next maps shown", 4000)
 
     def show_about(self) -> AboutDialog:
@@ -382,15 +383,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ window state
     def _restore_state(self) -> None:
         settings = self.context.settings
-        geometry = settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        geometry = keys.WINDOW_GEOMETRY.get(settings)
+        if not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 820)
-        state = settings.value("window/state")
-        if isinstance(state, QByteArray):
+        state = keys.WINDOW_STATE.get(settings)
+        if not state.isEmpty():
             self.restoreState(state)
-        row = min(int(settings.value("window/workspace", 0)), max(0, self.nav.count() - 1))
+        row = min(max(0, keys.WINDOW_WORKSPACE.get(settings)), max(0, self.nav.count() - 1))
         self.nav.setCurrentRow(0)
         if row:  # built after the first paint, so a slow workspace does not delay the window
             self._pending_row = row
@@ -403,8 +404,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         settings = self.context.settings
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState())
-        settings.setValue("window/workspace", self.nav.currentRow())
+        keys.WINDOW_GEOMETRY.set(settings, self.saveGeometry())
+        keys.WINDOW_STATE.set(settings, self.saveState())
+        keys.WINDOW_WORKSPACE.set(settings, self.nav.currentRow())
         stop_all_jobs()
         super().closeEvent(event)

@@ -24,14 +24,11 @@ from core.catalog import fold as _fold
 from core.errors import GeoSpottrError
 
 from ..context import AppContext
+from ..settings import CHALLENGE_PLAYER, CHALLENGE_ROUNDS
 from ..workers import JobHandle, start_job
 from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 from .photo import PhotoLabel, preview_qimage
-from .predict_view import MODEL_KEY
-
-ROUNDS_KEY = "challenge/rounds"
-PLAYER_KEY = "challenge/player"
 #: How many past games the summary panel lists.
 PAST_GAMES = 8
 
@@ -74,22 +71,18 @@ class ChallengeView(QWidget):
         self._started_at = 0.0
         self._pick_page: Path | None = None
         self._build()
-        context.model_selected.connect(self.set_model)
+        context.model_changed.connect(self.set_model)
         context.project_changed.connect(lambda _: self._reset())
-        saved = context.settings.value(MODEL_KEY, "", type=str)
-        if context.model_path:  # chosen in another workspace before this one was built
-            self.set_model(context.model_path)
-        elif saved and Path(saved).is_file():
-            self.set_model(saved)
+        self.set_model(context.model_path or "")
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         settings = self.context.settings
         self.rounds = QSpinBox()
         self.rounds.setRange(1, 100)
-        self.rounds.setValue(settings.value(ROUNDS_KEY, 5, type=int))
+        self.rounds.setValue(CHALLENGE_ROUNDS.get(settings))
         self.rounds.setSuffix(" rounds")
-        self.player = QLineEdit(settings.value(PLAYER_KEY, "", type=str))
+        self.player = QLineEdit(CHALLENGE_PLAYER.get(settings))
         self.player.setPlaceholderText("your name")
         self.player.setMaximumWidth(160)
         self.model_label = QLabel("No model chosen")
@@ -175,14 +168,15 @@ class ChallengeView(QWidget):
 
     # ------------------------------------------------------------------ model and start
     def set_model(self, path: str) -> None:
-        self.model_path = str(path)
-        self.model_label.setText(f"Model: {Path(path).name}")
+        """Play against the bundle at `path` ("": none yet)."""
+        self.model_path = str(path) or None
+        self.model_label.setText(f"Model: {Path(path).name}" if path else "No model chosen")
 
     def _choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model bundle", str(self.context.project.runs_dir),
                                               "Model bundles (*.pt);;All files (*)")
         if path:
-            self.context.model_selected.emit(path)  # every workspace (and About) follows; set_model hears it
+            self.context.set_model(path)  # every workspace (and About) follows; set_model hears it
 
     def new_game(self, seed: int | None = None) -> None:
         if self._job is not None:
@@ -191,8 +185,8 @@ class ChallengeView(QWidget):
             self.context.status.emit("choose a model first (Choose model…)")
             self.summary.setText("Choose a model bundle first (Choose model…), or train one.")
             return
-        self.context.settings.setValue(ROUNDS_KEY, self.rounds.value())
-        self.context.settings.setValue(PLAYER_KEY, self.player.text())
+        CHALLENGE_ROUNDS.set(self.context.settings, self.rounds.value())
+        CHALLENGE_PLAYER.set(self.context.settings, self.player.text())
         self.start_button.setEnabled(False)
         self.summary.setText("Drawing photos and letting the model guess…")
         self.panel.setCurrentIndex(2)

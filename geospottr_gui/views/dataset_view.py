@@ -19,6 +19,7 @@ from core.errors import GeoSpottrError
 from core.project import SPLITS, STATUSES, IMAGE_ORDERS
 
 from ..context import AppContext
+from ..settings import GET_STARTED_DISMISSED
 from .cities_panel import CitiesPanel
 from .dialogs import CityPickerDialog
 from .download_panel import DownloadPanel
@@ -435,13 +436,13 @@ class DatasetView(QWidget):
 
     # ------------------------------------------------------------------ first-run guide
     def _update_guide(self) -> None:
-        if self.context.settings.value("ui/getStartedDismissed", False, type=bool):
+        if GET_STARTED_DISMISSED.get(self.context.settings):
             self.get_started.hide()
             return
         self.get_started.setVisible(not any(self.context.project.city_counts().values()))
 
     def _dismiss_guide(self) -> None:
-        self.context.settings.setValue("ui/getStartedDismissed", True)
+        GET_STARTED_DISMISSED.set(self.context.settings, True)
         self.get_started.hide()
 
     def _step(self, step: str) -> None:

@@ -24,6 +24,7 @@ from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, Eve
 from core.project import Project
 
 from ..context import AppContext
+from ..settings import DOWNLOAD_PER_CITY, DOWNLOAD_PROVIDER, DOWNLOAD_SECRET
 from ..workers import JobHandle, start_job
 
 PROVIDERS = (("streetview", "Google Street View"), ("mapillary", "Mapillary"))
@@ -81,7 +82,7 @@ class DownloadPanel(QWidget):
         self.provider = QComboBox()
         for value, label in PROVIDERS:
             self.provider.addItem(label, value)
-        self.provider.setCurrentIndex(max(0, self.provider.findData(settings.value("download/provider", "streetview"))))
+        self.provider.setCurrentIndex(max(0, self.provider.findData(DOWNLOAD_PROVIDER.get(settings))))
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.remember = QCheckBox("Remember in the OS keyring")
@@ -91,7 +92,7 @@ class DownloadPanel(QWidget):
         self.per_city = QSpinBox()
         self.per_city.setRange(0, 1_000_000)
         self.per_city.setSpecialValueText("each city's target")
-        self.per_city.setValue(int(settings.value("download/perCity", 0)))
+        self.per_city.setValue(DOWNLOAD_PER_CITY.get(settings))
         self.random = QRadioButton("Random points within each city's radius")
         self.addresses = QRadioButton("Addresses from a file (CSV / GeoJSON)")
         self.random.setChecked(True)
@@ -196,7 +197,7 @@ class DownloadPanel(QWidget):
         self.key_label.setText("API key" if streetview else "Access token")
         spec = SECRETS[self.provider_id]
         self.key.setPlaceholderText(f"empty: use ${spec.env_var} or the OS keyring")
-        self.key.setText(str(self.context.settings.value(f"download/secret/{self.provider_id}", "")))
+        self.key.setText(DOWNLOAD_SECRET.key(self.provider_id).get(self.context.settings))
         self.in_settings.setChecked(bool(self.key.text()))
         self.price.setVisible(streetview)
         self.price_label.setVisible(streetview)
@@ -281,8 +282,8 @@ class DownloadPanel(QWidget):
             return
         config = self.config()
         self._keep_secret(config.key)
-        self.context.settings.setValue("download/provider", self.provider_id)
-        self.context.settings.setValue("download/perCity", self.per_city.value())
+        DOWNLOAD_PROVIDER.set(self.context.settings, self.provider_id)
+        DOWNLOAD_PER_CITY.set(self.context.settings, self.per_city.value())
         self._counts = {}
         if estimate is not None:
             self._fill_table(estimate)
@@ -311,11 +312,11 @@ class DownloadPanel(QWidget):
             self.log.appendPlainText("cancelling after the images in flight…")
 
     def _keep_secret(self, secret: str | None) -> None:
-        settings_key = f"download/secret/{self.provider_id}"
+        settings_key = DOWNLOAD_SECRET.key(self.provider_id)
         if secret and self.in_settings.isChecked():
-            self.context.settings.setValue(settings_key, secret)
+            settings_key.set(self.context.settings, secret)
         else:
-            self.context.settings.remove(settings_key)
+            settings_key.remove(self.context.settings)
             if secret and self.remember.isChecked():
                 start_job(self, store_secret_job, SECRETS[self.provider_id], secret, on_finished=self._stored)
 

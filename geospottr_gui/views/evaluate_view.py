@@ -213,12 +213,12 @@ class EvaluateView(QWidget):
         layout.addWidget(body, 1)
 
         context.project_changed.connect(self._on_project)
-        context.model_selected.connect(self.select_model)
+        context.model_changed.connect(self.select_model)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)  # no worker thread may outlive the window
         self.refresh_models()
-        if context.model_path:  # chosen in another workspace before this one was built
+        if context.model_path:  # the project's model (its best run unless one was chosen), known already
             self.select_model(context.model_path)
 
     # ---- model list -----------------------------------------------------------------------------------
@@ -237,8 +237,10 @@ class EvaluateView(QWidget):
             self.model_combo.setCurrentIndex(self.model_combo.findData(current))
 
     def select_model(self, path: str) -> None:
-        """Choose a bundle: a run's (listed after a refresh if it is new) or any file."""
+        """Choose a bundle: a run's (listed after a refresh if it is new) or any file ("": keep the list)."""
         path = str(path)
+        if not path:
+            return
         if self.model_combo.findData(path) < 0:
             self.refresh_models()
         if self.model_combo.findData(path) < 0:

@@ -28,7 +28,7 @@ from PySide6.QtWebEngineWidgets import QWebEngineView
 from core import __version__
 from core.maps import BRIDGE_PREFIX, OSM_TILES, write_assets
 
-from ..context import ONLINE_TILES_KEY, online_tiles  # noqa: F401 - re-exported for the map views
+from ..settings import online_tiles  # noqa: F401 - re-exported for the map views
 from ..native_libs import preload_before_chromium
 
 log = logging.getLogger(__name__)

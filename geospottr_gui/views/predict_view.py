@@ -31,6 +31,7 @@ from core.events import Event
 from core.fsutil import atomic_write_text
 
 from ..context import AppContext
+from ..settings import PREDICT_TOP_K
 from ..workers import JobHandle, start_job
 from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
@@ -38,11 +39,10 @@ from .photo import PhotoLabel, preview_qimage
 
 #: Same columns as ``geospottr predict --csv`` (one row per photo and rank), plus the failure reason.
 CSV_FIELDS = ["source", "views", "rank", "city", "name", "country", "lat", "lon", "probability", "error"]
-MODEL_KEY = "predict/model"
-TOP_K_KEY = "predict/top_k"
 #: Entries handed to one prediction job (results still show one by one).
 JOB_ENTRIES = 256
 _keys = itertools.count(1)
+NO_MODEL_LABEL = "No model: choose a model bundle (.pt), or train one"
 #: Shown while photos wait for a model (e.g. opened with "Open with GeoSpottr" before any model exists).
 NO_MODEL_WAITING = ("Photos wait for a model: choose a model bundle (Choose model…), "
                     "or train one in the Train workspace.")
@@ -210,23 +210,20 @@ class PredictView(QWidget):
         self._expanding = 0               # `add_paths` jobs still walking their folders
         self._paste_count = itertools.count(1)
         self._build()
-        context.model_selected.connect(self.set_model)
-        saved = context.settings.value(MODEL_KEY, "", type=str)
-        if context.model_path:  # chosen in another workspace before this one was built
-            self.set_model(context.model_path)
-        elif saved and Path(saved).is_file():
-            self.model_path = saved  # loaded when first needed (shown, or a photo arrives)
-            self.model_label.setText(f"Model: {Path(saved).name} (loads when needed)")
+        context.model_changed.connect(self.set_model)
+        if context.model_path:  # the project's model, known before this workspace was built
+            self.model_path = context.model_path  # loaded when first needed (shown, or a photo arrives)
+            self.model_label.setText(f"Model: {Path(self.model_path).name} (loads when needed)")
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self.model_label = QLabel("No model: choose a model bundle (.pt), or train one")
+        self.model_label = QLabel(NO_MODEL_LABEL)
         self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # it shows file names and error text
         choose = QPushButton("Choose model…")
         choose.clicked.connect(self._choose_model)
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 50)
-        self.top_k.setValue(self.context.settings.value(TOP_K_KEY, 5, type=int))
+        self.top_k.setValue(PREDICT_TOP_K.get(self.context.settings))
         self.top_k.setPrefix("top ")
         self.top_k.valueChanged.connect(self._top_k_changed)
         folder = QPushButton("Predict folder…")
@@ -289,10 +286,12 @@ class PredictView(QWidget):
 
     # ------------------------------------------------------------------ model
     def set_model(self, path: str) -> None:
-        """Use the bundle at `path` (loads in the background; pending photos wait for it)."""
-        self.model_path = str(path)
+        """Use the bundle at `path` (loads in the background; pending photos wait for it); "": no model."""
+        self.model_path = str(path) or None
         self.predictor = None
-        self.context.settings.setValue(MODEL_KEY, self.model_path)
+        if self.model_path is None:
+            self.model_label.setText(NO_MODEL_LABEL)
+            return
         self._start_loading()
 
     def _start_loading(self) -> None:
@@ -327,7 +326,7 @@ class PredictView(QWidget):
         start = str(self.context.project.runs_dir) if self.context.project else ""
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model bundle", start, "Model bundles (*.pt);;All files (*)")
         if path:
-            self.context.model_selected.emit(path)  # every workspace (and About) follows; set_model hears it
+            self.context.set_model(path)  # every workspace (and About) follows; set_model hears it
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
@@ -563,7 +562,7 @@ class PredictView(QWidget):
         self.drop.show_image(qimage, entry.name)
 
     def _top_k_changed(self, value: int) -> None:
-        self.context.settings.setValue(TOP_K_KEY, value)
+        PREDICT_TOP_K.set(self.context.settings, value)
         if self.current is not None and self.current.done:
             self._show(self.current)
 

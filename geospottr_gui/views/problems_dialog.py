@@ -57,7 +57,7 @@ class ProblemsDialog(QDialog):
             self.checks[name].setChecked(True)
         self.weights = QLineEdit(placeholderText="resnet18_places365.pth.tar from MIT CSAIL")
         self.model = QLineEdit(placeholderText="a model bundle from Train")
-        context.model_selected.connect(self.model.setText)
+        context.model_changed.connect(self.model.setText)
         self.weights.textChanged.connect(lambda t: self.checks["scene"].setChecked(bool(t)))
         self.model.textChanged.connect(lambda t: self.checks["labels"].setChecked(bool(t)))
 

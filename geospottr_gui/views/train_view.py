@@ -587,7 +587,7 @@ class TrainView(QWidget):
         best = f", best val acc {result.best_val_acc:.1%}" if result.best_val_acc is not None else ""
         self.message.setText(f"Run {result.run_id} {result.status}: {result.stop_reason}{best}.")
         if result.status == "finished" and result.best_checkpoint:
-            self.context.model_selected.emit(result.best_checkpoint)
+            self.context.set_model(result.best_checkpoint)
         self.context.status.emit(f"Training run {result.run_id} {result.status}")
         self.run_finished.emit(result)
 
@@ -603,6 +603,6 @@ class TrainView(QWidget):
         self.run_finished.emit(None)
 
     def _choose_model(self, path: str) -> None:
-        self.context.model_selected.emit(path)
+        self.context.set_model(path)
         self.context.status.emit(f"Model selected: {Path(path).parent.name}/{Path(path).name}")
         self.message.setText(f"Evaluate, Predict and Challenge now use {path}.")

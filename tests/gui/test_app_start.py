@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings
 
 from core.acquisition import keys
 from core.project import Project
+from geospottr_gui import settings as keys_
 from geospottr_gui.app import open_window, split_arguments
 from geospottr_gui.context import AppContext
 from geospottr_gui.main_window import MainWindow
@@ -50,7 +51,7 @@ def test_photos_are_predicted_at_once_when_a_model_is_known(qtbot, tmp_path, tin
                                                             photo_factory):
     settings = _settings(tmp_path)
     settings.setValue("lastProject", str(tiny_project.root))
-    settings.setValue("predict/model", str(random_bundle))
+    keys_.PROJECT_MODEL.key(keys_.project_part(tiny_project.root)).set(settings, str(random_bundle))
     window = open_window(["geospottr-gui", str(photo_factory("a.jpg", seed=1))], settings)
     qtbot.addWidget(window)
     predict = window.workspaces["Predict"]
@@ -74,7 +75,7 @@ def test_about_shows_the_probed_versions_and_the_model_bundle(qtbot, tmp_path, t
     window.show()
     about = window.show_about()  # before the probe: says so, and fills in when it ends
     assert "still being probed" in about.label.text() and not about.copy_button.isEnabled()
-    window.context.model_selected.emit(str(random_bundle))
+    window.context.set_model(str(random_bundle))
     qtbot.waitUntil(lambda: window.versions is not None and "Model bundle" in window.versions, timeout=60000)
     text = about.label.text()
     for label in ("GeoSpottr:", "Python:", "torch:", "torchvision:", "PySide6:", "Qt:", "Model bundle:"):

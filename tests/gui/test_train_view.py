@@ -68,7 +68,7 @@ def test_form_has_working_defaults_from_the_registry(view):
 def test_a_tiny_model_trains_from_the_gui_and_the_plots_receive_points(qtbot, view, tiny_project):
     tiny_settings(view, epochs=2)
     chosen = []
-    view.context.model_selected.connect(chosen.append)
+    view.context.model_changed.connect(chosen.append)
     with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS) as blocker:
         view.start_button.click()
     result = blocker.args[0]

@@ -53,7 +53,7 @@ def test_all_workspaces_build_and_switch_in_one_window(qtbot, tiny_project, tmp_
         assert type(view).__name__ != "QLabel", f"{title} failed to load: {view.text()}"
         qtbot.wait(150)  # let each view's first jobs (torch imports, map pages) run alongside the next
     assert set(window.workspaces) == set(TITLES)
-    window.context.model_selected.emit(str(random_bundle))  # every view picks it up
+    window.context.set_model(str(random_bundle))  # every view picks it up
     for title in TITLES:  # around once more, now that everything is built
         window.show_workspace(title)
         assert window.stack.currentWidget() is window.workspaces[title]
@@ -79,7 +79,7 @@ def test_the_window_fits_a_1280x800_screen(qtbot, tiny_project, tmp_path):
 def test_workspaces_built_later_use_the_model_chosen_before(qtbot, tiny_project, tmp_path, random_bundle,
                                                            photo_factory):
     window = make_window(qtbot, tiny_project, tmp_path, all_workspaces=True)
-    window.context.model_selected.emit(str(random_bundle))  # e.g. a training run finished
+    window.context.set_model(str(random_bundle))  # e.g. a training run finished
     window.online_tiles_action.trigger()  # View > Online map tiles: off, for the maps built from now on
     assert not online_tiles(window.context.settings)
     predict = window.workspace("Predict")
