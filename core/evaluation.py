@@ -97,12 +97,21 @@ class Scores:
 
     count: int
     accuracy: float
-    top3: float
-    top5: float
+    top3: float | None   # None when the model knows 3 cities or fewer (it would always be 100%)
+    top5: float | None   # None with 5 cities or fewer
     median_km: float
     mean_km: float
     within_km: dict[str, float]   # "25" -> fraction of guesses within 25 km
     mean_points: float
+
+    def top_k(self) -> dict[int, float]:
+        """The informative top-k accuracies by k: those whose k is below the number of cities."""
+        return {k: v for k, v in ((3, self.top3), (5, self.top5)) if v is not None}
+
+
+def informative(k: int, n_classes: int) -> bool:
+    """Whether top-`k` accuracy says anything: with `n_classes` <= k the truth is always in the top k."""
+    return k < n_classes
 
 
 @dataclass
@@ -187,9 +196,11 @@ def evaluate(project: Project, predictor: Predictor, split: str = "test", batch_
     places = _places(known, probs_by_image, index, predictor, cities)
     return EvaluationReport(
         model=predictor.source, split=split, classes=slugs, class_names=[c.name for c in predictor.classes],
-        images=results, scores=_scores([(r.true_rank, r.distance_km, r.points) for r in results]),
+        images=results,
+        scores=_scores([(r.true_rank, r.distance_km, r.points) for r in results], len(predictor.classes)),
         per_city=per_city, macro=macro, weighted=weighted, confusion=confusion, places=places,
-        place_scores=_scores([(p.true_rank, p.distance_km, p.points) for p in places]) if places else None,
+        place_scores=(_scores([(p.true_rank, p.distance_km, p.points) for p in places], len(predictor.classes))
+                      if places else None),
         failures=failures, skipped=skipped, tta=predictor.tta)
 
 
@@ -224,13 +235,17 @@ def _place_id(record: ImageRecord) -> str | None:
     return key if key.startswith(("loc:", "src:")) else None
 
 
-def _scores(rows: Sequence[tuple[int, float, int]]) -> Scores:
-    """Headline numbers from (true rank, km, points) rows."""
+def _scores(rows: Sequence[tuple[int, float, int]], n_classes: int) -> Scores:
+    """Headline numbers from (true rank, km, points) rows; top-k only where k < `n_classes`."""
     n = len(rows)
     kms = [km for _, km, _ in rows]
+
+    def top(k: int) -> float | None:
+        return sum(r <= k for r, _, _ in rows) / n if informative(k, n_classes) else None
+
     return Scores(
-        count=n, accuracy=sum(r == 1 for r, _, _ in rows) / n, top3=sum(r <= 3 for r, _, _ in rows) / n,
-        top5=sum(r <= 5 for r, _, _ in rows) / n, median_km=float(statistics.median(kms)),
+        count=n, accuracy=sum(r == 1 for r, _, _ in rows) / n, top3=top(3),
+        top5=top(5), median_km=float(statistics.median(kms)),
         mean_km=float(statistics.fmean(kms)),
         within_km={str(t): sum(km <= t for km in kms) / n for t in WITHIN_KM},
         mean_points=float(statistics.fmean(p for _, _, p in rows)))
@@ -358,12 +373,14 @@ def format_table(report: EvaluationReport) -> str:
     s = report.scores
     lines = [f"{report.split} split: {s.count} images" + (f", {len(report.failures)} unreadable" if report.failures else "")
              + (f", {report.skipped} of unknown cities skipped" if report.skipped else ""),
-             f"{'':<16}{'acc':>7}{'top-3':>7}{'top-5':>7}{'median km':>11}{'mean km':>9}"
+             f"{'':<16}{'acc':>7}" + "".join(f"{'top-' + str(k):>7}" for k in s.top_k())
+             + f"{'median km':>11}{'mean km':>9}"
              + "".join(f"{'<' + str(t) + ' km':>9}" for t in WITHIN_KM) + f"{'points':>8}"]
     for label, sc in (("per image", s), ("per place", report.place_scores)):
         if sc is None:
             continue
-        lines.append(f"{label:<16}{sc.accuracy:>7.1%}{sc.top3:>7.1%}{sc.top5:>7.1%}{sc.median_km:>11.1f}"
+        lines.append(f"{label:<16}{sc.accuracy:>7.1%}" + "".join(f"{v:>7.1%}" for v in sc.top_k().values())
+                     + f"{sc.median_km:>11.1f}"
                      f"{sc.mean_km:>9.1f}" + "".join(f"{sc.within_km[str(t)]:>9.1%}" for t in WITHIN_KM)
                      + f"{sc.mean_points:>8.0f}" + (f"  ({sc.count} places)" if label == "per place" else ""))
     lines.append("")

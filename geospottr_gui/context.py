@@ -49,6 +49,8 @@ class AppContext(QObject):
     status = Signal(str)
     model_changed = Signal(str)
     curated = Signal(object)
+    #: An image id to show in the Dataset grid, selected and focused (e.g. an Evaluate mistake to relabel).
+    image_requested = Signal(str)
 
     def __init__(self, project: Project, settings: QSettings | None = None) -> None:
         super().__init__()

@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         context.curator.busy_changed.connect(lambda _busy: self._update_undo())
         context.curator.failed.connect(lambda message: QMessageBox.warning(self, "GeoSpottr", message))
         context.model_changed.connect(lambda _path: self._probe_started and self._probe_versions())
+        context.image_requested.connect(self.show_image)
         self._project_changed(context.project)
         self._restore_state()
         QTimer.singleShot(DEVICE_PROBE_DELAY_MS, self, self._probe_device)
@@ -125,6 +126,13 @@ class MainWindow(QMainWindow):
         """Show the Predict workspace with `paths` queued ("Open with GeoSpottr", command-line images)."""
         self.show_workspace("Predict")
         self.workspace("Predict").add_paths(paths)
+
+    def show_image(self, image_id: str) -> None:
+        """Open the Dataset grid on one image, selected and focused, ready to relabel or reject."""
+        self.show_workspace("Dataset")
+        view = self.workspace("Dataset")
+        if hasattr(view, "reveal_image"):
+            view.reveal_image(image_id)
 
     def workspace(self, title: str) -> QWidget:
         """The workspace called `title`, built now if it was not yet."""

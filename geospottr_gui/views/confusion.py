@@ -2,8 +2,11 @@
 
 A `QAbstractTableModel` over the count matrix drives a plain `QTableView`, so headers (city names),
 scrolling and keyboard navigation come from Qt; colour follows the share of the true city's images (a
-row-normalised view, readable when cities have very different support). Hovering shows the counts;
-clicking a cell emits ``cell_clicked(true_index, predicted_index)`` so the view can list those images.
+row-normalised view, readable when cities have very different support). Each cell shows its count;
+hovering shows the counts and share; clicking a cell emits ``cell_clicked(true_index, predicted_index)``
+so the view can list those images. `ConfusionPanel` frames the table as a chart: axis titles ("true
+city" down the side, "predicted city" on top) and a colour scale, with the cells stretched to fill the
+pane (they scroll only when many cities would make them too small to read).
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 import html
 from typing import Any, Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QSizePolicy,
+                               QTableView, QWidget)
 
 Index = QModelIndex | QPersistentModelIndex
+MIN_CELL_WIDTH = 44
+MIN_CELL_HEIGHT = 28
 
 
 def rich_tooltip(text: str) -> str:
@@ -104,11 +110,12 @@ class ConfusionView(QTableView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setMouseTracking(True)  # tooltips follow the pointer cell by cell
         self.setCornerButtonEnabled(False)
-        # Cells stay big enough to click and to read a 3-digit count; long names widen their column.
-        self.horizontalHeader().setMinimumSectionSize(56)
-        self.verticalHeader().setMinimumSectionSize(34)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Cells stretch to fill the pane but stay big enough to click and to read a 3-digit count; with many
+        # cities they stop at that size and the table scrolls.
+        self.horizontalHeader().setMinimumSectionSize(MIN_CELL_WIDTH)
+        self.verticalHeader().setMinimumSectionSize(MIN_CELL_HEIGHT)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.horizontalHeader().setToolTip("predicted city")
         self.verticalHeader().setToolTip("true city")
         self.clicked.connect(self._emit)
@@ -120,3 +127,68 @@ class ConfusionView(QTableView):
     def _emit(self, index: QModelIndex) -> None:
         if index.isValid():
             self.cell_clicked.emit(index.row(), index.column())
+
+
+class VerticalTitle(QWidget):
+    """An axis title written bottom-to-top, as on a chart's y axis."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = text
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        metrics = self.fontMetrics()
+        return QSize(metrics.height() + 4, metrics.horizontalAdvance(self.text) + 8)
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.translate(0, self.height())
+        painter.rotate(-90)
+        painter.drawText(QRect(0, 0, self.height(), self.width()), Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class ColourScale(QWidget):
+    """The heatmap's legend: the colour ramp from 0% to 100% of the true city's images."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedHeight(12)
+        self.setMinimumWidth(80)
+        self.setToolTip("Cell colour: share of the true city's images predicted as that city")
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        ramp = QLinearGradient(0, 0, self.width(), 0)
+        for stop in (0.0, 0.25, 0.5, 0.75, 1.0):
+            ramp.setColorAt(stop, heat_color(stop))
+        painter.fillRect(self.rect(), ramp)
+        painter.setPen(QColor(160, 160, 160))
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+
+
+class ConfusionPanel(QWidget):
+    """`ConfusionView` with its axis titles and colour scale; ``view`` is the table itself."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = ConfusionView()
+        self.x_title = QLabel("predicted city")
+        self.x_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.y_title = VerticalTitle("true city")
+        scale = QHBoxLayout()
+        scale.addWidget(QLabel("0%"))
+        scale.addWidget(ColourScale(), 1)
+        scale.addWidget(QLabel("100% of the true city's images"))
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)
+        grid.addWidget(self.x_title, 0, 1)
+        grid.addWidget(self.y_title, 1, 0)
+        grid.addWidget(self.view, 1, 1)
+        grid.addLayout(scale, 2, 0, 1, 2)
+        grid.setRowStretch(1, 1)
+        grid.setColumnStretch(1, 1)

@@ -24,7 +24,7 @@ from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job
-from .confusion import ConfusionView, rich_tooltip
+from .confusion import ConfusionPanel, rich_tooltip
 from .layouts import column
 from .photo import rgb_qimage
 
@@ -52,7 +52,9 @@ def evaluate_job(project: Project, bundle: str, split: str, *, on_event, control
     from core.evaluation import evaluate
     from core.prediction import Predictor
 
-    on_event(Event(PROGRESS, "loading model", done=0, total=None))
+    # The count comes first, so the progress bar says "0 / N images" while the model loads.
+    total = sum(1 for r in project.images(split=split, status=("pending", "accepted")) if r.city_slug)
+    on_event(Event(PROGRESS, "loading model", done=0, total=total))
     predictor = Predictor.load(bundle, device="auto")
     return evaluate(project, predictor, split, on_event=on_event, control=control)
 
@@ -65,6 +67,7 @@ class ThumbList(QListWidget):
     """
 
     loaded = Signal()  # all thumbnails of the current batch arrived
+    image_activated = Signal(str)  # image id double-clicked (or Enter): open it in the Dataset grid
 
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +81,7 @@ class ThumbList(QListWidget):
         self._job: JobHandle | None = None
         self._waiting: set[str] = set()
         self._items: dict[str, QListWidgetItem] = {}
+        self.itemActivated.connect(lambda item: self.image_activated.emit(item.data(Qt.ItemDataRole.UserRole)))
 
     def show_items(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
         """Rows of (image id, path, caption, tooltip); replaces what was shown."""
@@ -160,6 +164,7 @@ class EvaluateView(QWidget):
         self.export_button.clicked.connect(self._export_dialog)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
+        self.progress.setFormat("%v / %m images")
         self.progress.setVisible(False)
 
         top = QHBoxLayout()
@@ -183,23 +188,23 @@ class EvaluateView(QWidget):
         self.city_table.verticalHeader().setVisible(False)
         self.city_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
-        self.confusion = ConfusionView()
+        self.heatmap = ConfusionPanel()
+        self.confusion = self.heatmap.view
         self.confusion.cell_clicked.connect(self.show_cell)
-        legend = QLabel("Confusion: rows = true city, columns = predicted city, colour = share of the "
-                        "true city's images. Hover for counts, click a cell for its images.")
-        legend.setWordWrap(True)
-        legend.setStyleSheet("color: #555")
         self.cell_title = QLabel("Click a cell to see its images.")
         self.cell_title.setTextFormat(Qt.TextFormat.PlainText)  # city names are user data
         self.cell_images = ThumbList(context.project)
         self.mistakes = ThumbList(context.project)
+        for thumbs in (self.cell_images, self.mistakes):
+            thumbs.setToolTip("Double-click an image to open it in the Dataset grid (relabel or reject it there)")
+            thumbs.image_activated.connect(context.image_requested)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(column(self.cell_title, (self.cell_images, 1)), "Cell images")
         self.tabs.addTab(self.mistakes, "Most confident mistakes")
 
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(column(legend, (self.confusion, 1)))
+        right.addWidget(self.heatmap)
         right.addWidget(self.tabs)
         right.setSizes([420, 300])
         body = QSplitter(Qt.Orientation.Horizontal)
@@ -280,7 +285,7 @@ class EvaluateView(QWidget):
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
+        self.progress.setRange(0, 0)  # until the job's first event (at once) gives the image count
         self.summary.setText(f"Evaluating {html.escape(Path(bundle).name)} on the "
                              f"{html.escape(self.split_combo.currentText())} split…")
         self._job = start_job(self, evaluate_job, self.context.project, bundle, self.split_combo.currentText(),
@@ -295,6 +300,7 @@ class EvaluateView(QWidget):
         if event.kind == PROGRESS and event.total:
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done or 0)
+            self.progress.setToolTip(event.message)
         elif event.kind == WARNING:
             self.context.status.emit(event.message)
 
@@ -326,10 +332,12 @@ class EvaluateView(QWidget):
             p = report.place_scores
             places = (f"<br>Per place ({p.count} places, views combined): accuracy <b>{p.accuracy:.1%}</b>, "
                       f"median {p.median_km:.0f} km, mean points {p.mean_points:.0f}")
+        # Top-k only where k < the number of cities (top-5 of 4 cities is always 100%).
+        top_k = "".join(f"top-{k} {v:.1%}, " for k, v in s.top_k().items())
         self.summary.setText(
             f"<b>{html.escape(report.split)}</b> split, {s.count} images"
             f"{html.escape(' (' + ', '.join(extra) + ')') if extra else ''}: "
-            f"accuracy <b>{s.accuracy:.1%}</b>, top-3 {s.top3:.1%}, top-5 {s.top5:.1%}, "
+            f"accuracy <b>{s.accuracy:.1%}</b>, {top_k}"
             f"macro F1 <b>{report.macro['f1']:.3f}</b>, median <b>{s.median_km:.0f} km</b>, "
             f"mean points <b>{s.mean_points:.0f}</b> / 5000{places}")
         self._fill_cities(report)

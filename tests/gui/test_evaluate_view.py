@@ -114,3 +114,55 @@ def test_confusion_widget_escapes_names_and_checks_shape(qtbot):
     view.show()
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(view.heat.index(1, 0)).center())
     assert clicks[0] == (1, 0)
+
+
+def test_summary_hides_top_k_that_cannot_miss_and_progress_counts_from_the_start(qtbot, view, tiny_project):
+    progress = []
+    view.progress.valueChanged.connect(lambda _v: progress.append((view.progress.value(), view.progress.maximum())))
+    report = evaluate(qtbot, view)
+    n = len(tiny_project.cities())   # 4: top-3 says something, top-5 of 4 cities is always 100%
+    text = view.summary.text()
+    assert ("top-3" in text) == (3 < n) and ("top-5" in text) == (5 < n)
+    # The first value the bar showed already had the image count as its maximum.
+    assert progress and progress[0] == (0, report.scores.count)
+    assert view.progress.format() == "%v / %m images"
+
+
+def test_heatmap_fills_its_pane_with_axis_titles_counts_and_scale(qtbot, view):
+    evaluate(qtbot, view)
+    panel, table = view.heatmap, view.confusion
+    assert panel.x_title.text() == "predicted city" and panel.y_title.text == "true city"
+    assert panel.x_title.isVisible() and panel.y_title.isVisible()
+    n = table.heat.rowCount()
+    cells_w = sum(table.horizontalHeader().sectionSize(i) for i in range(n))
+    cells_h = sum(table.verticalHeader().sectionSize(i) for i in range(n))
+    # Four cities stretch over the whole viewport: no empty band right of or below the cells.
+    assert cells_w >= table.viewport().width() - n and cells_h >= table.viewport().height() - n
+    counts = [table.heat.data(table.heat.index(r, c)) for r in range(n) for c in range(n)]
+    assert sum(int(c) for c in counts if c) == sum(table.heat.count(r, c) for r in range(n) for c in range(n))
+
+
+def test_double_clicking_a_mistake_opens_it_in_the_dataset_grid(qtbot, tiny_project, random_bundle, tmp_path):
+    from .dataset_support import dataset, make_window
+
+    window = make_window(qtbot, tiny_project, tmp_path, all_workspaces=True)
+    window.show_workspace("Evaluate")
+    view = window.workspace("Evaluate")
+    try:
+        view.split_combo.setCurrentText("test")
+        with qtbot.waitSignal(view.evaluated, timeout=30000):
+            view.run_button.click()
+        qtbot.waitUntil(lambda: view.mistakes.count() > 0)
+        item = view.mistakes.item(0)
+        image_id = item.data(Qt.ItemDataRole.UserRole)
+        rect = view.mistakes.visualItemRect(item)
+        # A double-click as Qt sees it from a user: the first click's press, then the double-click.
+        qtbot.mouseClick(view.mistakes.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(view.mistakes.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        grid = dataset(window).curation.grid
+        assert window.stack.currentWidget() is dataset(window)
+        qtbot.waitUntil(lambda: grid.currentIndex().isValid())
+        assert grid.model().image_id(grid.currentIndex().row()) == image_id
+        assert grid.selected_ids() == [image_id] and grid.hasFocus()
+    finally:
+        view.shutdown()
