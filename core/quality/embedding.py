@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ..devices import pick_device
 from ..fsutil import atomic_write_bytes
 from ..models.efficientnet_lite import build_efficientnet_lite0
 from ..models.registry import spec
@@ -49,11 +50,6 @@ class Lite0Embedder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.conv_head(self.blocks(self.frozen(x))).mean(dim=(2, 3))
         return nn.functional.normalize(feats, dim=1)
-
-
-def best_device() -> torch.device:
-    """CUDA when present (embedding is the slowest part of a scan), else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def lite0_transform() -> Callable[[Image.Image], torch.Tensor]:
@@ -112,7 +108,7 @@ class OutlierCheck:
     def __init__(self, z_threshold: float | None = None, model: nn.Module | None = None,
                  cache: Path | None = None) -> None:
         self.z_threshold = DEFAULT_Z if z_threshold is None else float(z_threshold)
-        self.model = (model or Lite0Embedder()).to(best_device())
+        self.model = (model or Lite0Embedder()).to(pick_device("auto"))
         self.transform = lite0_transform()
         self.cache = cache
         self._cached = _read_cache(cache)

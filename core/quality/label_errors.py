@@ -10,12 +10,14 @@ the split is in each finding's details, and a finding on a val or test image is 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..prediction import Predictor
 from .findings import Finding, Sample
+
+if TYPE_CHECKING:
+    from ..prediction import Predictor
 
 DEFAULT_CONFIDENCE = 0.8
 
@@ -29,6 +31,8 @@ class LabelCheck:
 
     @classmethod
     def load(cls, path: Path | str, confidence: float | None = None) -> "LabelCheck":
+        from ..prediction import Predictor
+
         return cls(Predictor.load(path, device="auto"), confidence)
 
     def observe(self, samples: Sequence[Sample]) -> list[Finding]:

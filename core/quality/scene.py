@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..devices import pick_device
 from ..errors import GeoSpottrError
 from ..models.backbones import read_state_dict
 from ..models.bundle import IMAGENET_MEAN, IMAGENET_STD
 from ..resources import resource_path
-from .embedding import best_device
 from .findings import Finding, Sample
 
 NUM_CATEGORIES = 365
@@ -109,7 +109,7 @@ class SceneCheck:
     def __init__(self, model: nn.Module, indoor: float | None = None, street: float | None = None) -> None:
         from torchvision import transforms
 
-        self.model = model.eval().to(best_device())
+        self.model = model.eval().to(pick_device("auto"))
         self.indoor = DEFAULT_INDOOR if indoor is None else float(indoor)
         self.street = DEFAULT_STREET if street is None else float(street)
         self.transform = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(INPUT_SIZE),

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..devices import pick_device
 from ..errors import Cancelled, GeoSpottrError
 from ..events import DONE, LOG, PROGRESS, Control, Event, EventCallback, ignore_events
 from ..models import registry
@@ -129,21 +130,6 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto``: CUDA, else Apple MPS, else CPU; an explicit choice that is unavailable is an error."""
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps and mps.is_available())
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GeoSpottrError("--device cuda: no CUDA GPU is available (use --device auto or cpu)")
-    if name == "mps" and not has_mps:
-        raise GeoSpottrError("--device mps: Apple Metal is not available (use --device auto or cpu)")
-    if name not in ("cpu", "cuda", "mps"):
-        raise GeoSpottrError("--device must be auto, cpu, cuda or mps")
-    return torch.device(name)
 
 
 def lr_factor(step: int, total: int, warmup: int, cfg: TrainConfig, steps_per_epoch: int) -> float:

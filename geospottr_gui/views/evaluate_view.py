@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QListWidgetItem, QProgressBar, QPushButton, QSplitter, QTableView, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from core.evaluation import EvaluationReport, ImageResult, write_report
 from core.events import PROGRESS, WARNING, Control, Event
 from core.project import SPLITS, Project
 from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
@@ -50,7 +51,7 @@ def run_models(project: Project) -> list[tuple[str, Path]]:
 def evaluate_job(project: Project, bundle: str, split: str, *, on_event, control: Control):
     """Load the bundle and evaluate it (runs in a worker thread: torch is imported here, not at startup)."""
     from core.evaluation import evaluate
-    from core.prediction import Predictor
+    from core.prediction import Predictor  # imports torch
 
     # The count comes first, so the progress bar says "0 / N images" while the model loads.
     total = sum(1 for r in project.images(split=split, status=("pending", "accepted")) if r.city_slug)
@@ -141,7 +142,7 @@ class EvaluateView(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.report: Any = None
+        self.report: EvaluationReport | None = None
         self._job: JobHandle | None = None
         self._files: list[str] = []   # bundles picked outside the project's runs
 
@@ -317,7 +318,7 @@ class EvaluateView(QWidget):
         self._job_ended()
         self.summary.setText("Evaluation cancelled.")
 
-    def show_report(self, report: Any) -> None:
+    def show_report(self, report: EvaluationReport) -> None:
         """Fill every panel from an `EvaluationReport`."""
         self._job_ended()
         self.report = report
@@ -349,7 +350,7 @@ class EvaluateView(QWidget):
         self.export_button.setEnabled(True)
         self.evaluated.emit(report)
 
-    def _fill_cities(self, report: Any) -> None:
+    def _fill_cities(self, report: EvaluationReport) -> None:
         self.city_table.setSortingEnabled(False)
         self.city_model.removeRows(0, self.city_model.rowCount())
         for c in report.per_city:
@@ -374,7 +375,7 @@ class EvaluateView(QWidget):
     def _name(self, slug: str) -> str:
         return self.report.class_names[self.report.classes.index(slug)]
 
-    def _thumb_row(self, r: Any, with_truth: bool = False) -> tuple[str, str, str, str]:
+    def _thumb_row(self, r: ImageResult, with_truth: bool = False) -> tuple[str, str, str, str]:
         caption = f"{self._name(r.predicted_city)} {r.confidence:.0%}"
         if with_truth:
             caption = f"{self._name(r.true_city)} → {caption}"
@@ -383,7 +384,7 @@ class EvaluateView(QWidget):
                f"{r.points} points")
         return r.image_id, r.path, caption, tip
 
-    def cell_results(self, true: int, predicted: int) -> list[Any]:
+    def cell_results(self, true: int, predicted: int) -> list[ImageResult]:
         """The evaluated images whose truth is class `true` and prediction class `predicted`."""
         t, p = self.report.classes[true], self.report.classes[predicted]
         rows = [r for r in self.report.images if r.true_city == t and r.predicted_city == p]
@@ -408,8 +409,6 @@ class EvaluateView(QWidget):
 
     def export(self, folder: Path) -> dict[str, Path]:
         """Write report.json, predictions.csv (and places.csv) and confusion.png into `folder`."""
-        from core.evaluation import write_report
-
         paths = write_report(self.report, folder, prefix=f"{self.report.split}-")
         self.context.status.emit(f"Report written to {folder}")
         return paths

@@ -17,7 +17,7 @@ import io
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.events import Event
 from core.fsutil import atomic_write_text
+from core.results import EXPORT_FIELDS, CityScore, PredictFailure, Prediction, csv_rows, expand_inputs
 
 from ..context import AppContext
 from ..settings import PREDICT_TOP_K
@@ -37,8 +38,9 @@ from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 from .photo import PhotoLabel, preview_qimage
 
-#: Same columns as ``geospottr predict --csv`` (one row per photo and rank), plus the failure reason.
-CSV_FIELDS = ["source", "views", "rank", "city", "name", "country", "lat", "lon", "probability", "error"]
+if TYPE_CHECKING:  # the predictor lives in workers; the UI thread only holds it
+    from core.prediction import Predictor
+
 #: Entries handed to one prediction job (results still show one by one).
 JOB_ENTRIES = 256
 _keys = itertools.count(1)
@@ -48,19 +50,14 @@ NO_MODEL_WAITING = ("Photos wait for a model: choose a model bundle (Choose mode
                     "or train one in the Train workspace.")
 
 
-def _is_prediction(result: Any) -> bool:
-    """A `core.prediction.Prediction` (not a failure), told apart without importing torch on the UI thread."""
-    return result is not None and hasattr(result, "probabilities")
-
-
 @dataclass(eq=False)
 class Entry:
     """One queued prediction: a photo (path or pasted bytes) or a group of photos of one place."""
 
     name: str
-    sources: list[Any]                     # Path | bytes
+    sources: list[Path | bytes]
     group: bool = False
-    result: Any = None                     # core.prediction.Prediction | PredictFailure
+    result: Prediction | PredictFailure | None = None
     view_count: int = 0
     failures: list[str] = field(default_factory=list)
     preview: QImage | None = None          # for pasted images, which have no file
@@ -71,14 +68,12 @@ class Entry:
         return self.result is not None
 
 
-def _predict_entries(predictor, entries: Sequence[Entry], top_k: int, *, on_event, control) -> int:
+def _predict_entries(predictor: Predictor, entries: Sequence[Entry], top_k: int, *, on_event, control) -> int:
     """Worker job: predict each entry in order and announce each outcome with a ``"result"`` event.
 
     The outcome travels in the event; the UI thread stores it on the entry, so the view never sees an
     entry whose result is set before its row and caption are updated.
     """
-    from core.prediction import PredictFailure
-
     singles = [e for e in entries if not e.group]
     total = len(entries)
     done = 0
@@ -102,13 +97,11 @@ def _predict_entries(predictor, entries: Sequence[Entry], top_k: int, *, on_even
 
 
 def _expand_inputs(paths: Sequence[Path | str], *, on_event, control) -> list[Path]:  # noqa: ARG001
-    """Worker job: the files to queue (folders walked); `core.prediction` imports torch, so not on the UI thread."""
-    from core.prediction import expand_inputs
-
+    """Worker job: the files to queue (a big folder takes a while to walk, so not on the UI thread)."""
     return expand_inputs(paths)
 
 
-def _load_predictor(path: str, *, on_event, control):
+def _load_predictor(path: str, *, on_event, control) -> Predictor:
     """Worker job: load the bundle, and warm the map code so the first map is as quick as the rest."""
     from core.prediction import Predictor
 
@@ -173,7 +166,7 @@ class RankingTable(QTableWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
 
-    def show_ranking(self, ranking: Sequence[Any]) -> None:
+    def show_ranking(self, ranking: Sequence[CityScore]) -> None:
         self.setRowCount(len(ranking))
         for row, c in enumerate(ranking):
             self.setItem(row, 0, QTableWidgetItem(str(row + 1)))
@@ -199,7 +192,7 @@ class PredictView(QWidget):
     def __init__(self, context: AppContext) -> None:
         super().__init__()
         self.context = context
-        self.predictor = None
+        self.predictor: Predictor | None = None
         self.model_path: str | None = None
         self.entries: list[Entry] = []
         self._rows: dict[int, int] = {}   # Entry.key -> queue row
@@ -310,7 +303,7 @@ class PredictView(QWidget):
         if self.predictor is None and self.model_path and self.model_label.text().startswith("Loading"):
             self._start_loading()  # another model was chosen while this one loaded
 
-    def _model_loaded(self, path: str, predictor) -> None:
+    def _model_loaded(self, path: str, predictor: Predictor) -> None:
         if path != self.model_path:
             return
         self.predictor = predictor
@@ -338,7 +331,7 @@ class PredictView(QWidget):
         paths = list(paths)
         self._expanding += 1
         job = start_job(self, _expand_inputs, paths, on_finished=lambda files: self._add_files(paths, files),
-                        on_failed=self.context.status.emit, needs_torch=True)
+                        on_failed=self.context.status.emit)
         job.done.connect(self._expanded)
         return job
 
@@ -428,7 +421,7 @@ class PredictView(QWidget):
         short = Path(entry.name).name if not isinstance(entry.sources[0], bytes) and not entry.group else entry.name
         if entry.result is None:
             text = f"… {short}"
-        elif _is_prediction(entry.result):
+        elif isinstance(entry.result, Prediction):
             top = entry.result.top
             text = f"{short}  →  {top.name} {top.probability:.0%}"
         else:
@@ -471,8 +464,6 @@ class PredictView(QWidget):
         self.context.status.emit(f"prediction failed: {message}")
 
     def _job_cancelled(self, pending: list[Entry]) -> None:
-        from core.prediction import PredictFailure
-
         for entry in pending:
             if entry.result is None:
                 entry.result = PredictFailure(entry.name, "cancelled")
@@ -518,7 +509,7 @@ class PredictView(QWidget):
         if entry is not self.current:
             self.current = entry
             self._show_photo(entry)
-        if not _is_prediction(entry.result):
+        if not isinstance(entry.result, Prediction):
             self.ranking.setRowCount(0)
             if entry.result is not None:
                 self.caption.setText(f"Could not predict: {html.escape(entry.result.reason)}")
@@ -536,7 +527,7 @@ class PredictView(QWidget):
         # The list is on screen first; the map page (tens of ms) follows in the next event-loop turn.
         QTimer.singleShot(0, self, lambda: self._show_map(entry, ranking))  # not after the view is gone
 
-    def _show_map(self, entry: Entry, ranking: Sequence[Any]) -> None:
+    def _show_map(self, entry: Entry, ranking: Sequence[CityScore]) -> None:
         from core.maps import prediction_map
 
         if entry is not self.current:
@@ -545,7 +536,7 @@ class PredictView(QWidget):
                               online_tiles(self.context.settings))
         self.map.show_page(page)
 
-    def _ranking(self, prediction) -> tuple:
+    def _ranking(self, prediction: Prediction) -> tuple[CityScore, ...]:
         return self.predictor.rank(prediction.probabilities, self.top_k.value()) if self.predictor else prediction.ranking
 
     def _show_photo(self, entry: Entry) -> None:
@@ -575,19 +566,17 @@ class PredictView(QWidget):
     def export_csv(self, path: Path) -> int:
         """Write every finished entry (top-k rows each; a failure as one row with its reason). Returns rows."""
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+        writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS)
         writer.writeheader()
         rows = 0
         for entry in (e for e in self.entries if e.done):
-            if _is_prediction(entry.result):
-                for rank, c in enumerate(self._ranking(entry.result), start=1):
-                    source = entry.result.source if entry.group else entry.name
-                    writer.writerow({"source": source, "views": entry.result.views, "rank": rank,
-                                     **c.to_dict(), "probability": round(c.probability, 6)})
-                    rows += 1
+            result = entry.result
+            if isinstance(result, Prediction):
+                lines = list(csv_rows(result, self._ranking(result), result.source if entry.group else entry.name))
             else:
-                writer.writerow({"source": entry.name, "error": entry.result.reason})
-                rows += 1
+                lines = list(csv_rows(result, source=entry.name))
+            writer.writerows(lines)
+            rows += len(lines)
         atomic_write_text(Path(path), buf.getvalue())
         self.context.status.emit(f"exported {rows} rows to {path}")
         return rows

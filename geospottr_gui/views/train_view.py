@@ -49,21 +49,17 @@ WEIGHTS = (("ImageNet (pretrained)", "imagenet"), ("None (random init)", "none")
 
 def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: ARG001
     """What the form offers: registered models, available devices and the trainer's default settings."""
-    import torch
-
+    from core import devices
     from core.models import registry
     from core.training.trainer import TrainConfig
 
-    mps = getattr(torch.backends, "mps", None)
     models = []
     for name in registry.names():
         spec = registry.spec(name)
         models.append({"name": name, "description": spec.description, "image_size": spec.default_image_size,
                        "pretrained_note": spec.pretrained_note})
-    return {"models": models, "defaults": TrainConfig(),
-            "devices": {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(),
-                        "mps": bool(mps and mps.is_available())},
-            "cuda_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""}
+    return {"models": models, "defaults": TrainConfig(), "devices": devices.available(),
+            "cuda_name": devices.cuda_name()}
 
 
 def train_job(project: Project, config: dict[str, Any] | None, resume: str | None,

@@ -9,7 +9,7 @@ import folium
 import pytest
 
 from core import maps
-from core.prediction import CityScore as Score
+from core.results import CityScore as Score
 from core.resources import resource_path
 
 EVIL = 'Zagreb</script><script>alert("x")</script> & <img src=x onerror=alert(1)>'
