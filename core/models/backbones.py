@@ -42,6 +42,15 @@ def offline_hint(arch: str) -> str:
             f"weights file, --weights none, or use --arch efficientnet-lite0 (its weights ship with GeoSpottr)")
 
 
+class WeightsUnavailable(GeoSpottrError):
+    """ImageNet weights that must be downloaded could not be; `arch` names the model, so a front end can
+    say what to do in its own terms (the message gives the command-line flags)."""
+
+    def __init__(self, arch: str) -> None:
+        super().__init__(offline_hint(arch))
+        self.arch = arch
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A plain state dict from a local file (``torch.load(weights_only=True)``; a ``state_dict`` key is unwrapped)."""
     path = Path(path).expanduser()
@@ -79,7 +88,7 @@ def resnet50(weights: str | None) -> nn.Module:
         try:
             return torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V2)
         except Exception:  # noqa: BLE001 - URLError, SSL, HTTP, a truncated cache file: all mean "no weights"
-            raise GeoSpottrError(offline_hint("resnet50")) from None
+            raise WeightsUnavailable("resnet50") from None
     net = torchvision.models.resnet50(weights=None)
     load_backbone_weights(net, read_state_dict(weights), str(weights), ignore_prefixes=("fc.",))
     return net

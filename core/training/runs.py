@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -35,6 +36,16 @@ def new_run_id(arch: str, runs_dir: Path) -> str:
     while (runs_dir / run_id).exists():
         run_id, n = f"{stamp}-{arch}-{n}", n + 1
     return run_id
+
+
+def short_run_name(run_id: str) -> str:
+    """``11-30 22:10 geospottr`` for ``20261130-221005-geospottr`` (legends and narrow lists); any other
+    folder name is returned as it is."""
+    match = re.fullmatch(r"\d{4}(\d\d)(\d\d)-(\d\d)(\d\d)\d\d-(.+)", run_id)
+    if match is None:
+        return run_id
+    month, day, hour, minute, rest = match.groups()
+    return f"{month}-{day} {hour}:{minute} {rest}"
 
 
 def run_dir(runs_dir: Path, run_id: str) -> Path:

@@ -7,11 +7,13 @@ draw at most a few thousand segments whatever the length. The smoothed curve is 
 (only the new points are filtered), and recomputed in full only when the slider moves.
 
 Earlier runs can be overlaid (dashed, one colour per run) for comparison; their series are read back
-from ``metrics.jsonl`` by the runs list.
+from ``metrics.jsonl`` by the runs list. One legend, in its own row under the plots (never over a curve),
+names the current run's curves and each overlay by its short run name; epoch axes tick whole epochs.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -19,6 +21,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from core.training.runs import short_run_name
 
 #: Redraw period; faster buys nothing visible and costs CPU the training needs.
 REDRAW_MS = 100
@@ -159,6 +163,18 @@ def _num(value: Any, default: float = float("nan")) -> float:
         return default
 
 
+class EpochAxis(pg.AxisItem):
+    """An axis that ticks whole numbers only (there is no epoch 1.5)."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802, N803
+        levels = [(spacing, [v for v in values if float(v).is_integer()])
+                  for spacing, values in super().tickValues(minVal, maxVal, size) if spacing >= 1]
+        levels = [(spacing, values) for spacing, values in levels if values]
+        if not levels:  # a range narrower than one epoch: tick the whole numbers inside it
+            levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
+        return levels
+
+
 def _curve(plot: pg.PlotItem, pen: Any, name: str | None = None, symbol: str | None = None) -> pg.PlotDataItem:
     item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=5,
                      symbolBrush=pen.color() if symbol else None, symbolPen=None)
@@ -186,14 +202,16 @@ class TrainingPlots(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         g = self.graphics
         self.loss_plot = g.addPlot(row=0, col=0, title="Training loss (per iteration)")
-        self.val_loss_plot = g.addPlot(row=0, col=1, title="Loss per epoch")
-        self.acc_plot = g.addPlot(row=1, col=0, title="Accuracy per epoch")
+        self.val_loss_plot = g.addPlot(row=0, col=1, title="Loss per epoch", axisItems={"bottom": EpochAxis("bottom")})
+        self.acc_plot = g.addPlot(row=1, col=0, title="Accuracy per epoch", axisItems={"bottom": EpochAxis("bottom")})
         self.lr_plot = g.addPlot(row=1, col=1, title="Learning rate")
         for plot, xlabel in ((self.loss_plot, "iteration"), (self.val_loss_plot, "epoch"),
                              (self.acc_plot, "epoch"), (self.lr_plot, "iteration")):
             # No grid: pyqtgraph's translucent grid lines cost ~50 ms per paint on a software raster.
             plot.setLabel("bottom", xlabel)
-            plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        # The legend has its own row under the plots: inside a plot it would hide the curves it names.
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=4, frame=False)
+        g.addItem(self.legend, row=2, col=0, colspan=2)
         self.acc_plot.setYRange(0, 1, padding=0.02)
         self.lr_plot.setLogMode(y=False)
 
@@ -207,6 +225,11 @@ class TrainingPlots(QWidget):
         self.train_acc_curve = _curve(self.acc_plot, pg.mkPen(blue, width=2), "train", "o")
         self.val_acc_curve = _curve(self.acc_plot, pg.mkPen(orange, width=2), "val", "o")
         self.lr_curve = _curve(self.lr_plot, pg.mkPen(pg.mkColor(44, 160, 44), width=2), "lr")
+        # Train / val use the same pens in every plot: one entry each says it for all of them.
+        for item, name in ((self.raw_curve, "loss (raw)"), (self.smooth_curve, "loss (smoothed)"),
+                           (self.epoch_train_loss, "train"), (self.epoch_val_loss, "val"),
+                           (self.lr_curve, "learning rate")):
+            self.legend.addItem(item, name)
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 99)  # alpha = value / 100, capped below 1
@@ -261,26 +284,27 @@ class TrainingPlots(QWidget):
         """Draw these earlier runs (by run id) dashed behind the current one; others are removed."""
         for run_id in list(self._overlays):
             if run_id not in runs:
-                for item in self._overlays.pop(run_id)[1].values():
+                items = self._overlays.pop(run_id)[1]
+                self.legend.removeItem(items["loss"])
+                for item in items.values():
                     for owner in (self.loss_plot, self.val_loss_plot, self.acc_plot, self.lr_plot):
                         if item in owner.items:
                             owner.removeItem(item)
-                            if owner.legend is not None:
-                                owner.legend.removeItem(item)
         for index, (run_id, series) in enumerate(runs.items()):
             if run_id in self._overlays:
                 continue
             color = pg.mkColor(*OVERLAY_COLORS[index % len(OVERLAY_COLORS)])
             pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine)
-            label = series.label or run_id
             smooth = EmaSmoother(self.smoothing)
             smooth.extend(series.loss.view)
             items = {
-                "loss": _curve(self.loss_plot, pen, label),
-                "val_loss": _curve(self.val_loss_plot, pen, f"{label} val", "t"),
-                "val_acc": _curve(self.acc_plot, pen, f"{label} val", "t"),
-                "lr": _curve(self.lr_plot, pen, label),
+                "loss": _curve(self.loss_plot, pen),
+                "val_loss": _curve(self.val_loss_plot, pen, symbol="t"),
+                "val_acc": _curve(self.acc_plot, pen, symbol="t"),
+                "lr": _curve(self.lr_plot, pen),
             }
+            # One legend entry per overlaid run (its val curves carry the triangle markers).
+            self.legend.addItem(items["loss"], short_run_name(series.label or run_id))
             items["loss"].setData(series.iteration.view.copy(), smooth.out.view.copy())
             items["val_loss"].setData(series.epoch.view.copy(), series.val_loss.view.copy())
             items["val_acc"].setData(series.epoch.view.copy(), series.val_acc.view.copy())

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPus
 
 from core.events import Control
 from core.project import Project
+from core.training.runs import short_run_name
 
 from ..workers import JobHandle, start_job
 from .plots import RunSeries
@@ -47,6 +48,7 @@ class RunsList(QWidget):
         self._series: dict[str, tuple[float, RunSeries]] = {}   # run id -> (metrics mtime, series)
         self._loading: dict[str, JobHandle] = {}
         self._exclude: str | None = None   # the run being trained now is plotted live, not as an overlay
+        self._live_status: str | None = None  # what the live run is doing now ("paused"), over status.json
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -54,8 +56,13 @@ class RunsList(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The run column takes the room left by the short ones and elides (the full id is its tooltip),
+        # so the table never needs a horizontal scroll bar in the narrow settings column.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setToolTip("Tick runs to overlay their curves on the plots")
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -94,8 +101,15 @@ class RunsList(QWidget):
     def set_live_run(self, run_id: str | None) -> None:
         """The run now training: drawn live by the plots, so not overlaid (and not resumable twice)."""
         self._exclude = run_id
+        if run_id is None:
+            self._live_status = None
         self._emit_overlays()
         self._update_buttons()
+
+    def set_live_status(self, status: str | None) -> None:
+        """Show `status` ("paused") for the live run instead of what its status file says ("running")."""
+        self._live_status = status
+        self.refresh()
 
     # ---- table -------------------------------------------------------------------------------------------
 
@@ -109,14 +123,15 @@ class RunsList(QWidget):
         self.table.setRowCount(len(self.runs))
         for row, run in enumerate(self.runs):
             acc = f"{run.best_val_acc:.1%}" if run.best_val_acc is not None else "—"
-            values = [run.run_id, run.status, f"{run.epochs_done}/{run.epochs}", acc]
+            status = self._live_status if run.run_id == self._exclude and self._live_status else run.status
+            values = [short_run_name(run.run_id), status, f"{run.epochs_done}/{run.epochs}", acc]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if col == 0:
                     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                     item.setCheckState(Qt.CheckState.Checked if run.run_id in checked else Qt.CheckState.Unchecked)
                     item.setData(Qt.ItemDataRole.UserRole, run.run_id)
-                    item.setToolTip(f"{run.arch}, created {run.created}\n{run.path}")
+                    item.setToolTip(f"{run.run_id}: {run.arch}, created {run.created}\n{run.path}")
                 self.table.setItem(row, col, item)
             if run.run_id == selected:
                 self.table.selectRow(row)

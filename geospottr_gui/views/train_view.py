@@ -29,9 +29,10 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter,
-                               QVBoxLayout, QWidget)
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
 
+from core.errors import GeoSpottrError
 from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event
 from core.project import Project
 
@@ -62,14 +63,29 @@ def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: AR
             "cuda_name": devices.cuda_name()}
 
 
+#: The model whose ImageNet weights ship inside GeoSpottr (offered when another model's cannot be downloaded).
+OFFLINE_MODEL = "efficientnet-lite0"
+
+
 def train_job(project: Project, config: dict[str, Any] | None, resume: str | None,
               overrides: dict[str, Any] | None, *, on_event: Any, control: Control) -> Any:
-    """Run `core.training.trainer.train` and give cached GPU memory back when it ends, however it ends."""
+    """Run `core.training.trainer.train` and give cached GPU memory back when it ends, however it ends.
+
+    Weights that cannot be downloaded fail with advice in this window's terms (the core's names CLI
+    flags), after a ``weights`` warning event that lets the view offer the offline model in one click.
+    """
+    from core.models.backbones import WeightsUnavailable
     from core.training.trainer import TrainConfig, train
 
     try:
         cfg = TrainConfig.from_dict(config) if config is not None else None
         return train(project, cfg, on_event, control, resume=resume, overrides=overrides)
+    except WeightsUnavailable as exc:
+        on_event(Event(WARNING, "ImageNet weights unavailable", scope="weights", data={"backbone": exc.arch}))
+        raise GeoSpottrError(
+            f"the ImageNet weights for {exc.arch} could not be downloaded (no internet?). Choose "
+            f"Pretrained weights \"File…\" for a copy on this computer, \"None (random init)\", or the model "
+            f"{OFFLINE_MODEL}, whose weights ship with GeoSpottr.") from None
     finally:
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
@@ -285,6 +301,7 @@ class InfoStrip(QWidget):
         self._sec_per_it: float | None = None
         self._last_time: float | None = None
         self._done = self._total = 0
+        self.paused = False
 
     def set(self, key: str, text: str) -> None:
         self.values[key].setText(text)
@@ -303,6 +320,9 @@ class InfoStrip(QWidget):
             self.epochs = max(self.epochs, math.ceil(self._total / steps))
         self.set("epoch", f"{d.get('epoch', '?')}/{self.epochs or '?'}")
         self.set("iteration", f"{d.get('iteration', 0):,}" + (f" ({d.get('step')}/{steps})" if steps else ""))
+        if self.paused:  # the iteration that was in flight when Pause was pressed: no rate to show
+            self._last_time = None
+            return
         self.set("speed", f"{d.get('images_per_s', 0.0):.1f}")
         if self._sec_per_it is not None:
             if steps:
@@ -312,6 +332,14 @@ class InfoStrip(QWidget):
 
     def on_progress(self, event: Event) -> None:
         self._done, self._total = event.done or 0, event.total or 0
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused: speed and times say so (a stale figure would mislead); the pause itself is not timed."""
+        self.paused = paused
+        if paused:
+            for key in ("speed", "eta_epoch", "eta_run"):
+                self.set(key, "paused")
+        self._last_time = None
 
     def on_epoch(self, event: Event) -> None:
         d = event.data
@@ -344,6 +372,8 @@ class TrainView(QWidget):
         self._job: JobHandle | None = None
         self._prep: JobHandle | None = None
         self._is_ready = False
+        self._resume_state = "running"   # what Resume returns to: "starting" when paused during feature caching
+        self._offline_backbone: str | None = None   # set when the run failed for want of downloadable weights
 
         self.form = TrainForm()
         self.start_button = QPushButton("Start")
@@ -381,11 +411,19 @@ class TrainView(QWidget):
         left.setMinimumWidth(380)
 
         self.info = InfoStrip()
+        # Preparation before the first iteration (feature caching): its own bar with a time estimate.
+        self.prep_progress = QProgressBar()
+        self.prep_progress.hide()
+        self._prep_started: tuple[float, int] | None = None   # (event time, done) of the first prep event
         self.plots = TrainingPlots()
         self.message = QLabel("Loading the trainer…")
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setWordWrap(True)
-        right = column(self.info, (self.plots, 1), self.message)
+        self.switch_button = QPushButton(f"Use {OFFLINE_MODEL} and start")
+        self.switch_button.setToolTip(f"{OFFLINE_MODEL}'s ImageNet weights ship with GeoSpottr: no download")
+        self.switch_button.clicked.connect(self.switch_to_offline_model)
+        self.switch_button.hide()
+        right = column(self.info, self.prep_progress, (self.plots, 1), self.message, self.switch_button)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -454,11 +492,15 @@ class TrainView(QWidget):
         busy = state != "idle"
         self.start_button.setEnabled(self._is_ready and not busy)
         self.form.setEnabled(not busy)
-        self.pause_button.setEnabled(state == "running")
+        # Pausable while it works, feature caching ("starting" with a job) included.
+        training = self._job is not None and self._job.running
+        self.pause_button.setEnabled(training and state in ("running", "starting"))
         self.resume_button.setEnabled(state == "paused")
         self.stop_button.setEnabled(state in ("running", "paused", "starting"))
         self.save_button.setEnabled(state in ("running", "paused"))
         self.runs.resume_button.setVisible(not busy)
+        self.info.set_paused(state == "paused")
+        self.runs.set_live_status("paused" if state == "paused" else None)
         if busy:
             self._memory_timer.start()
         else:
@@ -495,26 +537,30 @@ class TrainView(QWidget):
     def _launch(self, config: dict[str, Any] | None, resume: str | None, overrides: dict[str, Any] | None) -> None:
         from core.training.trainer import TrainControl  # already imported by the probe: no UI stall
 
+        self._offline_backbone = None
+        self.switch_button.hide()
         self.info.reset()
         self.run_id = resume
         self.runs.set_live_run(resume)
         self.message.setText(f"Resuming run {resume}…" if resume else "Starting…")
-        self._set_state("starting")
         self._job = start_job(self, train_job, self.context.project, config, resume, overrides,
                               control=TrainControl(), on_event=self._on_event, on_finished=self._on_finished,
                               on_failed=self._on_failed, on_cancelled=self._on_cancelled, needs_torch=True)
+        self._set_state("starting")
 
     def pause(self) -> None:
-        if self._job is not None and self.state == "running":
+        if self._job is not None and self._job.running and self.state in ("running", "starting"):
+            self._resume_state = self.state
             self._job.pause()
             self._set_state("paused")
+            self._prep_started = None  # the caching rate restarts after the pause
             self.message.setText("Paused (the iteration in flight finishes first).")
 
     def resume(self) -> None:
         if self._job is not None and self.state == "paused":
             self._job.resume()
-            self._set_state("running")
-            self.message.setText("Training…")
+            self._set_state(self._resume_state)
+            self.message.setText("Training…" if self._resume_state == "running" else "Resuming…")
 
     def stop(self) -> None:
         if self._job is not None and self._job.running:
@@ -536,14 +582,16 @@ class TrainView(QWidget):
         if kind == "iteration":
             self.plots.add_iteration(event.data)
             self.info.on_iteration(event)
+            self.prep_progress.hide()
             if self.state == "starting":
                 self._set_state("running")
                 self.message.setText("Training…")
         elif kind == PROGRESS and event.scope == "training":
             self.info.on_progress(event)
         elif kind == PROGRESS:
-            # Feature caching (or another preparation step) before the first iteration.
-            self.message.setText(f"{event.message or event.scope} {event.done or 0}/{event.total or '?'}")
+            self._on_prep_progress(event)
+        elif kind == WARNING and event.scope == "weights":
+            self._offline_backbone = str(event.data.get("backbone", ""))
         elif kind == "epoch":
             self.plots.add_epoch(event.data)
             self.info.on_epoch(event)
@@ -562,6 +610,32 @@ class TrainView(QWidget):
         elif kind == DONE:
             self.message.setText(event.message)
 
+    def _on_prep_progress(self, event: Event) -> None:
+        """Feature caching (or another step before the first iteration): a bar with counts and time left."""
+        done, total = event.done or 0, event.total or 0
+        if self._prep_started is None or done < self._prep_started[1]:
+            self._prep_started = (event.time, done)   # a new step (train, then val) or after a pause
+        start_time, start_done = self._prep_started
+        left = ""
+        if total and done > start_done and event.time > start_time:
+            rate = (done - start_done) / (event.time - start_time)
+            left = f" · {fmt_duration((total - done) / rate)} left"
+        what = event.message or event.scope
+        self.prep_progress.setFormat(f"{what}: {done:,} / {total:,} images{left}" if total else what)
+        self.prep_progress.setRange(0, max(total, 1))
+        self.prep_progress.setValue(min(done, total) if total else 0)
+        self.prep_progress.show()
+        if self.state != "paused":
+            self.message.setText(f"{what}… (Pause and Stop work meanwhile)")
+
+    def switch_to_offline_model(self) -> None:
+        """One click after a weights download failed: the model whose weights ship with GeoSpottr, started."""
+        form = self.form
+        form.model.setCurrentIndex(max(0, form.model.findData(OFFLINE_MODEL)))
+        form.weights.setCurrentIndex(max(0, form.weights.findData("imagenet")))
+        self.switch_button.hide()
+        self.start()
+
     def _on_run_started(self, event: Event) -> None:
         self.run_id = event.data["run_id"]
         self.device = str(event.data.get("device", ""))
@@ -573,6 +647,8 @@ class TrainView(QWidget):
         self.runs.select_run(self.run_id)
 
     def _ended(self) -> None:
+        self.prep_progress.hide()
+        self._prep_started = None
         self._set_state("idle")
         self.plots.flush()
         self.runs.set_live_run(None)
@@ -590,6 +666,8 @@ class TrainView(QWidget):
     def _on_failed(self, message: str) -> None:
         self._ended()
         self.message.setText(f"Training failed: {message}")
+        offer = self._offline_backbone is not None and self.form.model.findData(OFFLINE_MODEL) >= 0
+        self.switch_button.setVisible(offer)
         self.context.status.emit(f"Training failed: {message}")
         self.run_finished.emit(None)
 

@@ -98,11 +98,15 @@ def test_pause_stop_and_resume_a_run(qtbot, view, tiny_project):
     frozen = settle(qtbot, view)  # the iteration in flight and the queued events arrive
     qtbot.wait(800)
     assert len(view.plots.current.iteration) == frozen, "iterations continued while paused"
+    # Paused says so, in the strip (no stale speed or time left) and in the runs list.
+    assert [view.info.values[k].text() for k in ("speed", "eta_epoch", "eta_run")] == ["paused"] * 3
+    assert live_status(view) == "paused"
 
     view.save_button.click()  # honoured after the next iteration
     view.resume_button.click()
-    assert view.state == "running"
+    assert view.state == "running" and live_status(view) == "running"
     qtbot.waitUntil(lambda: len(view.plots.current.iteration) > frozen + 2, timeout=TIMEOUT_MS)
+    assert view.info.values["speed"].text() != "paused"
     run_dir = Path(tiny_project.runs_dir / view.run_id)
     qtbot.waitUntil(lambda: (run_dir / "last.pt").is_file(), timeout=TIMEOUT_MS)
 
@@ -123,6 +127,59 @@ def test_pause_stop_and_resume_a_run(qtbot, view, tiny_project):
     assert resumed.run_id == result.run_id and resumed.status == "finished"
     its = list(view.plots.current.iteration.view)
     assert its == sorted(its) and len(set(its)) == len(its) and its[-1] > stopped_at
+
+
+def live_status(view) -> str:
+    """The Status cell of the run being trained, as the runs list shows it."""
+    row = next(r for r, run in enumerate(view.runs.runs) if run.run_id == view.run_id)
+    return view.runs.table.item(row, 1).text()
+
+
+def test_feature_caching_shows_progress_with_time_left_and_pauses(qtbot, view):
+    tiny_settings(view, epochs=1, batch=4)
+    form = view.form
+    form.model.setCurrentIndex(form.model.findData("efficientnet-lite0"))  # weights ship with GeoSpottr
+    form.weights.setCurrentIndex(form.weights.findData("imagenet"))
+    form.image_size.setValue(64)
+    form.cache_features.setChecked(True)
+    shown = []
+    view.prep_progress.valueChanged.connect(lambda _v: shown.append(view.prep_progress.format()))
+    view.start_button.click()
+    assert view.state == "starting" and view.pause_button.isEnabled()  # pausable before the first iteration
+    view.pause_button.click()
+    assert view.state == "paused" and view.resume_button.isEnabled()
+    qtbot.wait(1500)
+    assert len(view.plots.current.iteration) == 0, "work went on while paused"
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS) as blocker:
+        view.resume_button.click()
+    assert blocker.args[0].status == "finished"
+    caching = [text for text in shown if text.startswith("caching train features")]
+    assert caching and any(" / " in text and " images" in text for text in caching)
+    assert any(text.endswith(" left") for text in caching), shown
+    assert not view.prep_progress.isVisible()
+
+
+def test_weights_that_cannot_download_offer_the_offline_model_in_one_click(qtbot, view, tmp_path, monkeypatch):
+    # Offline for real: an empty weights cache and every HTTPS request refused by a dead local proxy.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    tiny_settings(view, epochs=1)
+    form = view.form
+    form.model.setCurrentIndex(form.model.findData("resnet50-linear"))
+    form.weights.setCurrentIndex(form.weights.findData("imagenet"))
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS):
+        view.start_button.click()
+    text = view.message.text()
+    assert "--weights" not in text and "--arch" not in text   # no command-line advice in the window
+    assert "File…" in text and "None (random init)" in text and "efficientnet-lite0" in text
+    assert view.switch_button.isVisible()
+    monkeypatch.undo()
+    form.image_size.setValue(32)
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS) as blocker:
+        view.switch_button.click()
+    assert form.model.currentData() == "efficientnet-lite0" and blocker.args[0].status == "finished"
+    assert not view.switch_button.isVisible()
 
 
 def test_runs_are_read_back_after_a_restart_and_overlaid(qtbot, tiny_project):

@@ -1,0 +1,50 @@
+"""The training plots as a user reads them: one legend beside (never over) the curves, overlays named by
+their short run names, and epoch axes that tick whole epochs only."""
+
+from __future__ import annotations
+
+from geospottr_gui.views.plots import EpochAxis, RunSeries, TrainingPlots
+
+
+def run_series(label: str, epochs: int) -> RunSeries:
+    series = RunSeries(label=label)
+    for i in range(1, 40 * epochs + 1):
+        series.add_iteration({"iteration": i, "loss": 3.0 / i ** 0.3, "lr": 0.01})
+    for e in range(1, epochs + 1):
+        series.add_epoch({"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.2 / e, "train_acc": 0.2 * e,
+                          "val_acc": 0.18 * e})
+    return series
+
+
+def test_legend_sits_outside_every_plot_and_names_overlays_shortly(qtbot):
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    qtbot.waitExposed(plots)
+    for e in range(1, 4):
+        plots.add_epoch({"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_acc": 0.3 * e,
+                         "val_acc": 0.25 * e})
+    plots.set_overlays({"20261130-221005-resnet50-linear": run_series("20261130-221005-resnet50-linear", 3)})
+    plots.flush()
+    qtbot.wait(50)
+    names = [label.text for _sample, label in plots.legend.items]
+    assert "11-30 22:10 resnet50-linear" in names and "train" in names and "val" in names
+    assert all("20261130" not in name for name in names)
+    legend = plots.legend.sceneBoundingRect()
+    for plot in (plots.loss_plot, plots.val_loss_plot, plots.acc_plot, plots.lr_plot):
+        area = plot.getViewBox().sceneBoundingRect()
+        assert not legend.intersects(area), "the legend covers a plot's curves"
+    plots.set_overlays({})
+    assert [label.text for _s, label in plots.legend.items if label.text.startswith("11-30")] == []
+
+
+def test_epoch_axes_tick_whole_epochs_only(qtbot):
+    axis = EpochAxis("bottom")
+    for low, high in ((0.8, 3.2), (0.9, 1.1), (0.0, 57.0)):
+        values = [v for _spacing, level in axis.tickValues(low, high, 400) for v in level]
+        assert values and all(float(v).is_integer() for v in values), (low, high, values)
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    assert isinstance(plots.val_loss_plot.getAxis("bottom"), EpochAxis)
+    assert isinstance(plots.acc_plot.getAxis("bottom"), EpochAxis)
