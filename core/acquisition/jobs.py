@@ -22,6 +22,7 @@ time work on a project.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,13 @@ PROVIDERS = ("streetview", "mapillary")
 #: USD per 1,000 Street View Static images at Google's list price for the first 100k a month; metadata is
 #: free. Prices change and differ by contract: pass your own.
 DEFAULT_PRICE_PER_1000 = 7.0
+#: Share of billed Street View images assumed refused (grey "no imagery" placeholders, which Google bills
+#: like any image) until the project has tried enough images to measure its own share.
+DEFAULT_REFUSED_SHARE = 0.2
+#: Billed images a project must have tried before its measured refused share replaces the default.
+MIN_MEASURED = 10
+#: The measured share is kept within these bounds (one unlucky batch must not make a bound absurd).
+REFUSED_SHARE_RANGE = (0.05, 0.9)
 
 NO_COVERAGE, DUPLICATE, SAVED, REJECTED = "no_coverage", "duplicate", "saved", "rejected"
 
@@ -95,25 +103,67 @@ class CityPlan:
 
 @dataclass(frozen=True)
 class CostEstimate:
-    """What a run would download and an upper bound of what it costs (every image request billed)."""
+    """What a run would download and the most it may cost: a bound the run enforces.
+
+    Google bills every image request, also the grey placeholders that are refused, so the bound is the
+    images needed plus an allowance for refusals (`refused_share`: the project's measured share of refused
+    billed images, else `DEFAULT_REFUSED_SHARE`), capped by the request budget. `run_download` stops
+    before a billed request would pass `max_requests`, so `cost` is never exceeded; Start again continues.
+    `spent_requests` are the billed requests earlier runs of the same unfinished job already made.
+    """
 
     provider: str
     plans: tuple[CityPlan, ...]
     price_per_1000: float
+    refused_share: float = DEFAULT_REFUSED_SHARE
+    budget: int | None = None
+    spent_requests: int = 0
+    spent_refused: int = 0
 
     @property
     def images(self) -> int:
         return sum(p.needed for p in self.plans)
 
     @property
+    def billed(self) -> bool:
+        return self.provider == "streetview"
+
+    @property
+    def refusal_allowance(self) -> int:
+        """Extra billed requests allowed for refused placeholders: enough for `refused_share` of them."""
+        if not self.billed or not self.images:
+            return 0
+        share = self.refused_share
+        return math.ceil(self.images * share / (1.0 - share))
+
+    @property
+    def max_requests(self) -> int | None:
+        """The most billed image requests this run makes (None: unbounded, Mapillary is free)."""
+        if not self.billed:
+            return self.budget
+        bound = self.images + self.refusal_allowance
+        return bound if self.budget is None else min(bound, self.budget)
+
+    @property
     def cost(self) -> float:
-        return self.images * self.price_per_1000 / 1000 if self.provider == "streetview" else 0.0
+        """The most this run costs in USD."""
+        return (self.max_requests or 0) * self.price_per_1000 / 1000 if self.billed else 0.0
+
+    @property
+    def spent(self) -> float:
+        """USD the earlier runs of this job already spent (an upper bound: every image request billed)."""
+        return self.spent_requests * self.price_per_1000 / 1000 if self.billed else 0.0
 
     def describe(self) -> str:
         lines = [f"{p.slug:<20} have {p.have:>6} / {p.target:<6} to download {p.needed}" for p in self.plans]
-        if self.provider == "streetview":
-            lines.append(f"{self.images} Street View images x ${self.price_per_1000:g} per 1,000 = about "
-                         f"${self.cost:,.2f} (metadata lookups are free; placeholders refused may add a little)")
+        if self.billed:
+            lines.append(f"{self.images} Street View images; at most {self.max_requests} billed image requests "
+                         f"(up to {self.refusal_allowance} for refused placeholders, which Google bills too"
+                         + (f"; budget {self.budget}" if self.budget is not None else "") + f") x "
+                         f"${self.price_per_1000:g} per 1,000 = ${self.cost:,.2f} at most (metadata lookups are free)")
+            if self.spent_requests:
+                lines.append(f"this job already spent about ${self.spent:,.2f} ({self.spent_requests} billed image "
+                             f"requests, {self.spent_refused} refused) in earlier runs")
         else:
             lines.append(f"{self.images} Mapillary images (free with an access token)")
         return "\n".join(lines)
@@ -146,11 +196,30 @@ class DownloadSummary:
     requests: int = 0
     retries: int = 0
     stop_reason: str | None = None
+    #: Billed requests of earlier runs of the same job (cancelled, failed, stopped at their bound, killed).
+    earlier_requests: int = 0
+    earlier_refused: int = 0
 
     @property
     def cost(self) -> float:
-        """Upper bound of the money spent: every image request counted as billed."""
-        return self.image_requests * self.price_per_1000 / 1000 if self.provider == "streetview" else 0.0
+        """Upper bound of the money this run spent: every image request counted as billed."""
+        return self._usd(self.image_requests)
+
+    @property
+    def job_requests(self) -> int:
+        return self.earlier_requests + self.image_requests
+
+    @property
+    def job_refused(self) -> int:
+        return self.earlier_refused + self.total("rejected")
+
+    @property
+    def job_cost(self) -> float:
+        """Upper bound of the money the whole job spent, this run and the earlier ones."""
+        return self._usd(self.job_requests)
+
+    def _usd(self, requests: int) -> float:
+        return requests * self.price_per_1000 / 1000 if self.provider == "streetview" else 0.0
 
     def total(self, name: str) -> int:
         return sum(getattr(c, name) for c in self.cities.values())
@@ -161,6 +230,8 @@ class DownloadSummary:
             out.append(f"{c.slug:<20}{f'{c.have}/{c.target}':>13}{c.saved:>7}{c.no_coverage:>13}{c.duplicates:>12}"
                        f"{c.rejected:>10}{c.errors:>8}" + (f"  ({c.stop_reason})" if c.stop_reason else ""))
         cost = f", about ${self.cost:,.2f}" if self.provider == "streetview" else " (free)"
+        if self.provider == "streetview" and self.earlier_requests:
+            cost += f" (the job so far: {self.job_requests} image requests, about ${self.job_cost:,.2f})"
         out.append(f"saved {self.total('saved')}, skipped for no coverage {self.total('no_coverage')}, duplicates "
                    f"{self.total('duplicates')}, rejected {self.total('rejected')}, errors {self.total('errors')}; "
                    f"{self.image_requests} image requests{cost}; {self.requests} HTTP requests, {self.retries} retries")
@@ -170,6 +241,7 @@ class DownloadSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"provider": self.provider, "cost": round(self.cost, 4), "image_requests": self.image_requests,
+                "job_cost": round(self.job_cost, 4), "job_image_requests": self.job_requests,
                 "requests": self.requests, "retries": self.retries, "stop_reason": self.stop_reason,
                 "cities": {slug: {**c.counts(), "stop_reason": c.stop_reason} for slug, c in self.cities.items()}}
 
@@ -207,9 +279,34 @@ def plan(project: Project, config: DownloadConfig) -> list[CityPlan]:
             for c in _selected_cities(project, config.cities)]
 
 
+def refused_share(project: Project, provider: str) -> float:
+    """The share of this project's billed images of `provider` that were not kept (refused placeholders,
+    or no imagery after all), once `MIN_MEASURED` were tried; else `DEFAULT_REFUSED_SHARE`."""
+    kept, lost = project.conn.execute(
+        "SELECT COALESCE(SUM(outcome = ?), 0), COALESCE(SUM(outcome IN (?, ?)), 0) FROM sample_points"
+        " WHERE provider = ? AND source_id IS NOT NULL", (SAVED, REJECTED, NO_COVERAGE, provider)).fetchone()
+    if kept + lost < MIN_MEASURED:
+        return DEFAULT_REFUSED_SHARE
+    low, high = REFUSED_SHARE_RANGE
+    return min(high, max(low, lost / (kept + lost)))
+
+
+def _spend_key(provider: str) -> str:
+    return f"download/{provider}/unfinished_job"
+
+
+def job_spend(project: Project, provider: str) -> tuple[int, int]:
+    """(billed image requests, refused images) of the unfinished download job of `provider`: the runs
+    since the last one that ended by itself (cancelled, failed, stopped at a bound, killed ones add up)."""
+    value = project.get_setting(_spend_key(provider), {}) or {}
+    return int(value.get("image_requests", 0)), int(value.get("refused", 0))
+
+
 def estimate_cost(project: Project, config: DownloadConfig) -> CostEstimate:
-    """The plan and its price before anything is requested (show it and ask before `run_download`)."""
-    return CostEstimate(config.provider, tuple(plan(project, config)), config.price_per_1000)
+    """The plan and its price bound before anything is requested (show it and ask before `run_download`)."""
+    spent, refused = job_spend(project, config.provider)
+    return CostEstimate(config.provider, tuple(plan(project, config)), config.price_per_1000,
+                        refused_share(project, config.provider), config.max_image_requests, spent, refused)
 
 
 # ---------------------------------------------------------------------------------------------- providers
@@ -289,9 +386,9 @@ class _Job:
     """Shared state of one run: claims, budget, counters; the worker loop and one point's handling."""
 
     def __init__(self, project: Project, config: DownloadConfig, provider: Any, emit: EventCallback,
-                 control: Control, summary: DownloadSummary) -> None:
+                 control: Control, summary: DownloadSummary, estimate: CostEstimate) -> None:
         self.project, self.config, self.provider, self.emit = project, config, provider, emit
-        self.control, self.summary = control, summary
+        self.control, self.summary, self.estimate = control, summary, estimate
         self.cond = threading.Condition()
         self.claimed: set[str] = set()
         self.reserved = 0
@@ -443,13 +540,14 @@ class _Job:
                 duplicate = True
             else:
                 duplicate = False
-                budget = self.config.max_image_requests
-                if budget is not None and self.summary.image_requests >= budget:
-                    self.summary.stop_reason = f"the request budget of {budget} images is spent"
+                limit = self.estimate.max_requests
+                if limit is not None and self.summary.image_requests >= limit:
+                    self.summary.stop_reason = self._limit_reason(limit)
                     raise _Stop()
                 self.claimed.add(found.source_id)
                 self.reserved += 1
                 self.summary.image_requests += 1
+                self.save_spend()
         if duplicate:
             self.record(city, point, DUPLICATE, found.source_id)
             with self.cond:
@@ -467,6 +565,20 @@ class _Job:
         self.record(city, point, outcome, found.source_id)
         return outcome, found.source_id
 
+    def _limit_reason(self, limit: int) -> str:
+        budget = self.config.max_image_requests
+        if budget is not None and limit == budget:
+            return f"the request budget of {budget} images is spent"
+        return (f"the estimate's bound of {limit} billed images (${self.estimate.cost:,.2f}) is reached, "
+                f"{self.summary.total('rejected')} of them refused placeholders; start again to continue "
+                "(the next estimate allows for this area's refusals)")
+
+    def save_spend(self) -> None:
+        """Persist the job's billed requests at once (call under `cond`): a kill or a restart keeps them."""
+        if self.estimate.billed:
+            self.project.set_setting(_spend_key(self.config.provider),
+                                     {"image_requests": self.summary.job_requests, "refused": self.summary.job_refused})
+
     def _fetch_and_store(self, city: City, result: CityResult, found: _Candidate) -> str:
         data = found.fetch()
         if data is None:
@@ -479,6 +591,7 @@ class _Job:
         except ImageError as exc:
             with self.cond:
                 result.rejected += 1
+                self.save_spend()
             self.emit(Event(WARNING, str(exc), scope=city.slug, data={"city": city.slug, "source_id": found.source_id}))
             return REJECTED
         record = self.project.add_image(valid.jpeg, sha256=valid.sha256, width=valid.width, height=valid.height,
@@ -495,7 +608,8 @@ class _Job:
     def progress(self, city: City, result: CityResult, message: str) -> None:
         with self.cond:
             data = {**result.counts(), "city": city.slug, "cost": round(self.summary.cost, 4),
-                    "image_requests": self.summary.image_requests}
+                    "image_requests": self.summary.image_requests, "job_cost": round(self.summary.job_cost, 4),
+                    "job_image_requests": self.summary.job_requests, "job_refused": self.summary.job_refused}
         if self.config.provider == "streetview":
             message = f"{message}, ${data['cost']:.2f} so far"
         self.emit(Event(PROGRESS, message, done=data["have"], total=result.target, scope=city.slug, data=data))
@@ -535,10 +649,12 @@ def run_download(project: Project, config: DownloadConfig, on_event: EventCallba
     in flight finish.
     """
     control = control or Control()
-    plans = plan(project, config)
+    estimate = estimate_cost(project, config)
+    plans = list(estimate.plans)
     secret, signing_secret = _credentials(config)
     secrets = (secret, signing_secret)
-    summary = DownloadSummary(config.provider, config.price_per_1000)
+    summary = DownloadSummary(config.provider, config.price_per_1000, earlier_requests=estimate.spent_requests,
+                              earlier_refused=estimate.spent_refused)
     lock = FileLock(str(project.cache_dir / "download.lock"))
     try:
         lock.acquire(timeout=0)
@@ -552,7 +668,8 @@ def run_download(project: Project, config: DownloadConfig, on_event: EventCallba
                 emit(Event(LOG, f"{what}: {reason}; retrying in {delay:.2f} s", scope="download"))
 
             http = HttpClient(config.retry, control, config.qps, secrets, on_retry, seed=config.seed)
-            job = _Job(project, config, _client(config, http, secret, signing_secret), emit, control, summary)
+            job = _Job(project, config, _client(config, http, secret, signing_secret), emit, control, summary,
+                       estimate)
             cities = {c.slug: c for c in _selected_cities(project, config.cities)}
             book = _address_book(config, cities, job)
             tasks = []
@@ -569,6 +686,8 @@ def run_download(project: Project, config: DownloadConfig, on_event: EventCallba
                 raise job.fatal
             if control.cancelled:
                 raise DownloadCancelled(summary)
+            if summary.stop_reason is None:  # the job ended by itself: the next download is a new job
+                project.set_setting(_spend_key(config.provider), {})
             job.emit(Event(DONE, "download finished", scope="download", data=summary.to_dict()))
             return summary
     finally:

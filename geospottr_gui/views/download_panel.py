@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
                                QProgressBar, QPushButton, QRadioButton, QSpinBox, QTableWidget, QTableWidgetItem,
@@ -53,6 +53,14 @@ def explain(message: str) -> str:
     else:
         return message
     return f"{hint}\n({message})"
+
+
+def spend_text(data: dict[str, Any]) -> str:
+    """The spend line from a download progress event: the whole job's billed requests (earlier runs of it
+    included) with the refused placeholders among them, which Google bills like any image."""
+    requests, refused = data.get("job_image_requests", 0), data.get("job_refused", 0)
+    return (f"This job: {requests:,} billed image requests ({refused:,} refused placeholders), "
+            f"about ${data.get('job_cost', 0.0):,.2f} so far")
 
 
 def store_secret_job(spec: keys.SecretSpec, value: str, *, on_event: EventCallback, control: Control) -> bool:  # noqa: ARG001
@@ -111,6 +119,14 @@ class DownloadPanel(QWidget):
         self.price.setPrefix("$")
         self.price.setSuffix(" per 1,000")
         self.price.setValue(DEFAULT_PRICE_PER_1000)
+        # The CLI's --budget: the most billed image requests one run may make (0: only the estimate's bound).
+        self.budget = QSpinBox()
+        self.budget.setRange(0, 10_000_000)
+        self.budget.setSingleStep(100)
+        self.budget.setSpecialValueText("no limit but the estimate")
+        self.budget.setSuffix(" billed images")
+        self.budget.setToolTip("Stop after this many billed image requests (refused placeholders count: Google "
+                               "bills them too). The run never passes the estimate's “at most” either.")
         self.estimate = QLabel("…")
         self.estimate.setWordWrap(True)
         self.start_button = QPushButton("Start download")
@@ -118,6 +134,10 @@ class DownloadPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.overall = QProgressBar()
         self.cost = QLabel()
+        self.cost.setWordWrap(True)
+        # Running / Paused / stopped, in words next to the buttons (the buttons alone do not say it).
+        self.state_label = QLabel()
+        self.state_label.setTextFormat(Qt.TextFormat.PlainText)
         self.table = QTableWidget(0, len(_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
         self.table.verticalHeader().hide()
@@ -152,11 +172,14 @@ class DownloadPanel(QWidget):
         form.addRow("Parallel requests", self.workers)
         self.price_label = QLabel("Price")
         form.addRow(self.price_label, self.price)
+        self.budget_label = QLabel("Budget")
+        form.addRow(self.budget_label, self.budget)
         form.addRow("Estimate", self.estimate)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.pause_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.state_label, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
@@ -173,7 +196,8 @@ class DownloadPanel(QWidget):
         self._counts_timer = QTimer(self)
         self._counts_timer.setInterval(3000)
         self._counts_timer.timeout.connect(context.images_changed.emit)
-        for signal in (self.provider.currentIndexChanged, self.per_city.valueChanged, self.price.valueChanged):
+        for signal in (self.provider.currentIndexChanged, self.per_city.valueChanged, self.price.valueChanged,
+                       self.budget.valueChanged):
             signal.connect(lambda *_: self._estimate_timer.start())
         self.provider.currentIndexChanged.connect(self._provider_changed)
         self.addresses.toggled.connect(self._sampling_changed)
@@ -199,8 +223,8 @@ class DownloadPanel(QWidget):
         self.key.setPlaceholderText(f"empty: use ${spec.env_var} or the OS keyring")
         self.key.setText(DOWNLOAD_SECRET.key(self.provider_id).get(self.context.settings))
         self.in_settings.setChecked(bool(self.key.text()))
-        self.price.setVisible(streetview)
-        self.price_label.setVisible(streetview)
+        for widget in (self.price, self.price_label, self.budget, self.budget_label):
+            widget.setVisible(streetview)
         self._estimate_timer.start()
 
     def _sampling_changed(self) -> None:
@@ -218,7 +242,8 @@ class DownloadPanel(QWidget):
         address = self.address_file.text().strip() if self.addresses.isChecked() else ""
         config = DownloadConfig(provider=self.provider_id, per_city=self.per_city.value() or None,
                                 workers=self.workers.value(), addresses=Path(address) if address else None,
-                                key=self.key.text().strip() or None, price_per_1000=self.price.value())
+                                key=self.key.text().strip() or None, price_per_1000=self.price.value(),
+                                max_image_requests=self.budget.value() or None)
         return replace(config, **self.config_overrides)
 
     # ------------------------------------------------------------------ estimate
@@ -241,11 +266,16 @@ class DownloadPanel(QWidget):
         cities = f"{count} cit{'y' if count == 1 else 'ies'}"
         if estimate.images == 0:
             text = "Every city has reached its target from this provider."
-        elif estimate.provider == "streetview":
-            text = (f"{estimate.images:,} images for {cities}: about ${estimate.cost:,.2f} at most "
-                    "(metadata lookups are free).")
+        elif estimate.billed:
+            text = (f"{estimate.images:,} images for {cities}: ${estimate.cost:,.2f} at most, "
+                    f"{estimate.max_requests:,} billed image requests including up to "
+                    f"{estimate.refusal_allowance:,} refused placeholders (Google bills them too; metadata "
+                    "lookups are free). The download stops before it would cost more.")
         else:
             text = f"{estimate.images:,} images for {cities} (free with a Mapillary token)."
+        if estimate.billed and estimate.spent_requests:
+            text += (f" This job already spent about ${estimate.spent:,.2f} ({estimate.spent_requests:,} "
+                     f"billed requests, {estimate.spent_refused:,} refused) in earlier runs.")
         self.estimate.setText(text)
         if self.job is None or not self.job.running:
             self._fill_table(estimate)
@@ -277,7 +307,7 @@ class DownloadPanel(QWidget):
         estimate = self._estimate
         if (estimate is not None and estimate.provider == "streetview" and estimate.cost >= CONFIRM_COST_USD
                 and QMessageBox.question(self, "Start download",
-                                         f"Download {estimate.images:,} Street View images for about "
+                                         f"Download {estimate.images:,} Street View images for at most "
                                          f"${estimate.cost:,.2f}?") != QMessageBox.StandardButton.Yes):
             return
         config = self.config()
@@ -285,6 +315,7 @@ class DownloadPanel(QWidget):
         DOWNLOAD_PROVIDER.set(self.context.settings, self.provider_id)
         DOWNLOAD_PER_CITY.set(self.context.settings, self.per_city.value())
         self._counts = {}
+        self.cost.clear()
         if estimate is not None:
             self._fill_table(estimate)
         self.log.appendPlainText(f"starting a {dict(PROVIDERS)[self.provider_id]} download…")
@@ -299,11 +330,19 @@ class DownloadPanel(QWidget):
         if self.job.control.paused:
             self.job.resume()
             self.pause_button.setText("Pause")
+            self._show_state("Downloading…")
             self.log.appendPlainText("resumed")
         else:
             self.job.pause()
             self.pause_button.setText("Resume")
+            self._show_state("Paused: requests in flight finish, then nothing more is requested or billed.",
+                             paused=True)
             self.log.appendPlainText("paused (requests in flight finish first)")
+
+    def _show_state(self, text: str, paused: bool = False) -> None:
+        self.state_label.setText(text)
+        self.state_label.setStyleSheet("color: #8a5a00; font-weight: bold" if paused else "")
+        self.overall.setFormat(("Paused · " if paused else "") + "overall %v / %m")
 
     def cancel(self) -> None:
         if self.job is not None and self.job.running:
@@ -339,8 +378,8 @@ class DownloadPanel(QWidget):
                 if item is not None:
                     item.setText(f"{data.get(name, 0):,}")
             self._update_overall()
-            if data.get("cost") and self.provider_id == "streetview":
-                self.cost.setText(f"{data.get('image_requests', 0):,} image requests, about ${data['cost']:,.2f} so far")
+            if "job_cost" in data and self.provider_id == "streetview":
+                self.cost.setText(spend_text(data))
         elif event.kind == DONE and event.scope in self._rows:
             self._counts[event.scope] = dict(event.data)
             self.log.appendPlainText(event.message)
@@ -371,6 +410,7 @@ class DownloadPanel(QWidget):
     def _failed(self, message: str) -> None:
         self.error.setText(explain(message))
         self.error.show()
+        self.cost.clear()  # the spend stays in the project: the next estimate shows it
         self.log.appendPlainText(f"stopped: {message}")
         self._ended("download stopped")
 
@@ -381,15 +421,20 @@ class DownloadPanel(QWidget):
     def _ended(self, status: str) -> None:
         self._counts_timer.stop()
         self._set_running(False)
+        self._show_state("")
+        self._estimate_timer.start()  # what is left, and what this job has spent
         self.context.status.emit(status)
         self.context.images_changed.emit()
 
     def _set_running(self, running: bool) -> None:
+        if running:
+            self._show_state("Downloading…")
         self.start_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.pause_button.setText("Pause")
         self.cancel_button.setEnabled(running)
-        for widget in (self.provider, self.key, self.per_city, self.random, self.addresses, self.workers, self.price):
+        for widget in (self.provider, self.key, self.per_city, self.random, self.addresses, self.workers, self.price,
+                       self.budget):
             widget.setEnabled(not running)
         if running:
             self.address_file.setEnabled(False)

@@ -39,7 +39,8 @@ def _panel(qtbot, tmp_path, apis, target: int):
 def test_download_completes_and_updates_counts(qtbot, tmp_path, apis):
     window, project, panel = _panel(qtbot, tmp_path, apis, target=6)
     qtbot.waitUntil(lambda: "18 images for 3 cities" in panel.estimate.text(), timeout=10000)
-    assert "$0.13" in panel.estimate.text()
+    # 18 images, plus up to 5 refused placeholders (billed too): 23 x $7 / 1,000 at most.
+    assert "$0.16 at most" in panel.estimate.text()
     panel.start_button.click()
     assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: not panel.job.running, timeout=60000)
@@ -63,7 +64,7 @@ def test_cancel_stops_the_download(qtbot, tmp_path, apis, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question",
                         lambda _parent, _title, text: asked.append(text) or QMessageBox.StandardButton.Yes)
     panel.start_button.click()
-    assert asked == ["Download 600 Street View images for about $4.20?"]  # the cost is confirmed first
+    assert asked == ["Download 600 Street View images for at most $5.25?"]  # the cost is confirmed first
     qtbot.waitUntil(lambda: sum(project.city_counts().values()) >= 2, timeout=30000)
     panel.pause_button.click()
     assert panel.job.control.paused and panel.pause_button.text() == "Resume"
@@ -86,3 +87,39 @@ def test_a_bad_key_is_explained(qtbot, tmp_path, apis):
     assert panel.error.isVisible()
     assert panel.error.text().startswith("The provider refused the key")
     assert "wrong-key" not in panel.error.text()
+
+
+def test_budget_pause_and_honest_spend_across_restarts(qtbot, tmp_path, apis):
+    for pano in apis.world.panos[::2]:   # half the panoramas answer with a grey placeholder, billed
+        pano.has_imagery = False
+    apis.world.ignore_return_error_code = True
+    apis.world.image_delay_s = 0.05
+    window, project, panel = _panel(qtbot, tmp_path, apis, target=50)
+    panel.workers.setValue(2)
+    panel.budget.setValue(12)
+    qtbot.waitUntil(lambda: "$0.08 at most" in panel.estimate.text(), timeout=10000)  # 12 x $7 / 1,000
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: apis.world.counts["image"] >= 3, timeout=30000)
+    panel.pause_button.click()
+    assert panel.state_label.text().startswith("Paused") and panel.overall.format().startswith("Paused")
+    qtbot.wait(400)  # the requests in flight finish
+    paid = apis.world.counts["image"]
+    qtbot.wait(400)
+    assert apis.world.counts["image"] == paid, "requests went on while paused"
+    panel.pause_button.click()
+    assert panel.state_label.text() == "Downloading…"
+    qtbot.waitUntil(lambda: not panel.job.running, timeout=60000)
+    assert apis.world.counts["image"] == 12   # the budget, refused placeholders included
+    assert panel.cost.text() == "This job: 12 billed image requests ({} refused placeholders), about $0.08 so far".format(
+        project.conn.execute("SELECT COUNT(*) FROM sample_points WHERE outcome = 'rejected'").fetchone()[0])
+
+    # Start again: the same unfinished job, its spend carried over (also into a new app: it is in the project).
+    qtbot.waitUntil(lambda: "This job already spent about $0.08" in panel.estimate.text(), timeout=10000)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: not panel.job.running, timeout=60000)
+    assert apis.world.counts["image"] == 24 and "24 billed image requests" in panel.cost.text()
+
+    panel.key.setText("wrong-key")
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: not panel.job.running, timeout=30000)
+    assert panel.error.isVisible() and panel.cost.text() == ""   # no stale spend line under an error

@@ -127,14 +127,22 @@ def test_placeholder_never_saved_even_when_a_proxy_drops_return_error_code(proje
         pano.has_imagery = False
     apis.world.ignore_return_error_code = True
     events = []
-    summary = run_download(project, replace(sv_config, cities=["zagreb"], per_city=10), on_event=events.append)
-    assert summary.total("rejected") > 0 and project.city_counts()["zagreb"] == 10
+    config = replace(sv_config, cities=["zagreb"], per_city=10)
+    # Refused placeholders are billed too: a run stops at its estimate's bound, and Start again goes on.
+    runs = []
+    while project.city_counts()["zagreb"] < 10 and len(runs) < 6:
+        estimate = estimate_cost(project, config)
+        summary = run_download(project, config, on_event=events.append)
+        runs.append(summary)
+        assert summary.image_requests <= estimate.max_requests and summary.cost <= estimate.cost
+    assert sum(r.total("rejected") for r in runs) > 0 and project.city_counts()["zagreb"] == 10
+    assert sum(r.image_requests for r in runs) == apis.world.counts["image"] == runs[-1].job_requests
     blank = {p.pano_id for p in apis.world.panos if not p.has_imagery}
     assert not blank & {r.source_id for r in project.images()}
     assert any("placeholder" in e.message for e in events if e.kind == "warning")
     # a rejected panorama is remembered: no second billed request for it
     rejected = project.conn.execute("SELECT source_id FROM sample_points WHERE outcome = 'rejected'").fetchall()
-    assert len(rejected) == len({r[0] for r in rejected}) == summary.total("rejected")
+    assert len(rejected) == len({r[0] for r in rejected}) == sum(r.total("rejected") for r in runs)
 
 
 def test_return_error_code_404_is_no_coverage(project, apis, sv_config):
@@ -166,6 +174,50 @@ def test_budget_caps_image_requests(project, apis, sv_config):
     summary = run_download(project, replace(sv_config, max_image_requests=7))
     assert summary.image_requests == 7 and apis.world.counts["image"] == 7
     assert "budget" in summary.stop_reason and len(project.images()) == 7
+
+
+def test_the_estimate_bounds_the_spend_and_counts_refused_placeholders(project, apis, sv_config):
+    for pano in apis.world.panos[::2]:   # half the panoramas answer with a billed grey placeholder
+        pano.has_imagery = False
+    apis.world.ignore_return_error_code = True
+    config = replace(sv_config, cities=["split"], per_city=12)
+    first = estimate_cost(project, config)
+    assert first.max_requests == 12 + first.refusal_allowance and first.refusal_allowance > 0
+    assert first.cost == pytest.approx(first.max_requests * 7.0 / 1000)
+    summary = run_download(project, config)
+    # The "at most" was honest: the run stopped at it, and says why and how many were refused.
+    assert summary.image_requests == apis.world.counts["image"] <= first.max_requests
+    assert summary.cost <= first.cost
+    assert "bound" in summary.stop_reason and "refused" in summary.stop_reason
+    # Start again: the next estimate knows this area's refusal rate and what the job already spent.
+    again = estimate_cost(project, config)
+    assert again.refused_share > first.refused_share
+    assert again.spent_requests == summary.image_requests and again.spent_refused == summary.total("rejected") > 0
+    assert f"${again.spent:,.2f}" in again.describe() and "refused placeholders" in again.describe()
+
+
+def test_spend_adds_up_across_cancel_and_restart_then_resets(project, apis, sv_config):
+    apis.world.image_delay_s = 0.03
+    config = replace(sv_config, cities=["zagreb"], per_city=12, workers=2)
+    control = Control()
+
+    def cancel_after_three(event):
+        if event.kind == PROGRESS and event.data.get("image_requests", 0) >= 3:
+            control.cancel()
+
+    with pytest.raises(DownloadCancelled) as cancelled:
+        run_download(project, config, on_event=cancel_after_three, control=control)
+    paid = apis.world.counts["image"]
+    assert paid >= 3 and cancelled.value.summary.image_requests == paid
+    assert estimate_cost(project, config).spent_requests == paid   # persisted: survives an app restart
+    progress = []
+    summary = run_download(project, config, on_event=progress.append)
+    assert summary.earlier_requests == paid and summary.job_requests == apis.world.counts["image"]
+    last = [e for e in progress if e.kind == PROGRESS][-1]
+    assert last.data["job_image_requests"] == summary.job_requests
+    assert last.data["job_cost"] == pytest.approx(summary.job_cost) and summary.job_cost > summary.cost
+    # That job ended by itself: the next download starts from $0.
+    assert estimate_cost(project, config).spent_requests == 0
 
 
 def test_cancel_from_another_thread_finishes_in_flight_images(project, apis, sv_config):
