@@ -27,6 +27,7 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from core.training.metrics import EpochMetrics, Iteration
     from geospottr_gui.views.plots import TrainingPlots
 
     app = QApplication.instance() or QApplication([])
@@ -41,11 +42,11 @@ def main() -> int:
     per_epoch = max(1, args.points // 20)
     for i in range(1, args.points + 1):
         t0 = time.perf_counter()
-        plots.add_iteration({"iteration": i, "loss": 2.0 * math.exp(-i / 30000) + 0.3 * math.sin(i) ** 2,
-                             "lr": 0.01 * (1 + math.cos(math.pi * i / args.points)) / 2})
+        plots.add_iteration(Iteration(iteration=i, loss=2.0 * math.exp(-i / 30000) + 0.3 * math.sin(i) ** 2,
+                                      lr=0.01 * (1 + math.cos(math.pi * i / args.points)) / 2))
         if i % per_epoch == 0:
-            plots.add_epoch({"epoch": i // per_epoch, "train_loss": 1.0, "val_loss": 1.1,
-                             "train_acc": 0.5, "val_acc": 0.45})
+            plots.add_epoch(EpochMetrics(epoch=i // per_epoch, train_loss=1.0, val_loss=1.1, train_acc=0.5,
+                                         val_acc=0.45))
         append_s += time.perf_counter() - t0
         if i % args.batch == 0 and any(abs(i - c) < args.batch * 5 for c in checkpoints):
             t0 = time.perf_counter()

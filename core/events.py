@@ -3,23 +3,52 @@
 Every long job has the shape ``job(..., on_event=callback, control=Control())``. It reports through
 `Event`s and never knows who listens: the CLI draws progress bars, the GUI's worker re-emits them as Qt
 signals, a training run also appends them to ``metrics.jsonl``.
+
+An event's `kind` is a `Kind` (a ``str`` enum, so ``metrics.jsonl`` keeps its plain strings and old run
+folders read back unchanged). A kind with a fixed payload has a small frozen dataclass (`Payload`) that
+builds the event (`Payload.event`) and reads it back (`Payload.from_data`), so writer and readers share one
+list of field names: a renamed field fails loudly instead of plotting NaN. Training's payloads live in
+`core.training.metrics`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 from .errors import Cancelled
 
-#: Kinds every listener understands; jobs may add their own (e.g. ``"iteration"``, ``"epoch"``).
-PROGRESS = "progress"
-LOG = "log"
-WARNING = "warning"
-ERROR = "error"
-DONE = "done"
+
+class Kind(str, Enum):
+    """Every kind of event. The first five are the ones every listener understands."""
+
+    PROGRESS = "progress"
+    LOG = "log"
+    WARNING = "warning"
+    ERROR = "error"
+    DONE = "done"
+    #: A training run began (payload `core.training.metrics.RunStarted`).
+    RUN_STARTED = "run_started"
+    #: One training step, one finished epoch, one saved checkpoint (`core.training.metrics`).
+    ITERATION = "iteration"
+    EPOCH = "epoch"
+    CHECKPOINT = "checkpoint"
+    #: One finished unit of a GUI job, carrying its result (Predict's entries).
+    RESULT = "result"
+
+    # The value, not "Kind.LOG", in f-strings and str() on every Python version.
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+PROGRESS = Kind.PROGRESS
+LOG = Kind.LOG
+WARNING = Kind.WARNING
+ERROR = Kind.ERROR
+DONE = Kind.DONE
 
 
 @dataclass(frozen=True)
@@ -30,7 +59,7 @@ class Event:
     bar per scope. ``data`` holds the job-specific payload (losses, counts, costs) as plain JSON values.
     """
 
-    kind: str
+    kind: Kind
     message: str = ""
     done: int | None = None
     total: int | None = None
@@ -40,6 +69,46 @@ class Event:
 
 
 EventCallback = Callable[[Event], None]
+
+P = TypeVar("P", bound="Payload")
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Base of the typed payloads: a frozen dataclass whose fields are the event's ``data`` keys.
+
+    Fields without a default are required: `from_data` raises `ValueError` when one is missing (a damaged
+    or foreign record), so readers skip it rather than inventing values. Fields with a default may be
+    absent from older ``metrics.jsonl`` files.
+    """
+
+    KIND: ClassVar[Kind]
+
+    def event(self, message: str = "", **kwargs: Any) -> Event:
+        """This payload as an `Event` of its kind (``data`` holds plain JSON values, as metrics.jsonl needs)."""
+        return Event(self.KIND, message, data=asdict(self), **kwargs)
+
+    @classmethod
+    def from_data(cls: type[P], data: Mapping[str, Any]) -> P:
+        missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+                   and data.get(f.name) is None]
+        if missing:
+            raise ValueError(f"{cls.KIND} event without {', '.join(missing)}")
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def read(cls: type[P], events: Any) -> list[P]:
+        """The payloads of this kind among `events` (`Event`s or metrics.jsonl dicts), damaged ones skipped."""
+        out = []
+        for e in events:
+            kind, data = (e.kind, e.data) if isinstance(e, Event) else (e.get("kind"), e.get("data"))
+            if kind == cls.KIND and isinstance(data, Mapping):
+                try:
+                    out.append(cls.from_data(data))
+                except (TypeError, ValueError):
+                    continue
+        return out
 
 
 def ignore_events(event: Event) -> None:  # noqa: ARG001 - the null listener

@@ -91,6 +91,18 @@ def stop_all_jobs(wait_ms: int = 30000) -> None:
         _LIVE.discard(handle)
 
 
+def stop_jobs(owner: QObject, wait_ms: int = 30000) -> None:
+    """Cancel every running job started for `owner` or any widget inside it, and wait for their threads.
+
+    This is a view's whole ``shutdown()`` bookkeeping: a thread must not outlive the widget it reports to.
+    """
+    handles = [h for h in owner.findChildren(JobHandle) if h.running]
+    for handle in handles:
+        handle.cancel()
+    for handle in handles:
+        handle.wait(wait_ms)
+
+
 class JobHandle(QObject):
     """A running job: cancel / pause / resume it; `done` fires once it has ended in any way.
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Event
+from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Event, Kind
 
 
 class ProgressPrinter:
@@ -35,7 +35,7 @@ class ProgressPrinter:
             bar = self._bars.pop(event.scope, None)
             if bar is not None:
                 bar.close()
-        elif event.kind == LOG and event.message:
+        elif event.kind in (LOG, Kind.RUN_STARTED) and event.message:
             tqdm.write(event.message, file=sys.stderr)
 
     def close(self) -> None:

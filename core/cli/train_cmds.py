@@ -13,7 +13,8 @@ ARCH_HELP = "model architecture (see `geospottr models`; default: geospottr)"
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..events import LOG, Event
+    from ..events import Event, Kind
+    from ..training.metrics import RunStarted
     from ..training.trainer import TrainConfig, TrainControl, train
 
     main_rank = os.environ.get("RANK", "0") == "0"
@@ -33,8 +34,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         with open_project(args) as project, ProgressPrinter() as printer:
             def on_event(event: Event) -> None:
-                if event.kind == LOG and "run_id" in event.data:
-                    print(f"run id: {event.data['run_id']}", flush=True)
+                if event.kind == Kind.RUN_STARTED:
+                    print(f"run id: {RunStarted.from_data(event.data).run_id}", flush=True)
                 printer(event)
 
             if args.resume:

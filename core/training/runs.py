@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import GeoSpottrError
-from ..events import Event
+from ..events import Event, Kind
 from ..fsutil import atomic_write_text
+from .metrics import EpochMetrics
 
 CONFIG = "config.json"
 STATUS = "status.json"
@@ -91,7 +92,7 @@ class MetricsWriter:
         self._fh.close()
 
 
-def read_metrics(run: Path | str, kinds: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+def read_metrics(run: Path | str, kinds: tuple[Kind | str, ...] | None = None) -> list[dict[str, Any]]:
     """The events of a run (optionally only `kinds`), skipping a half-written last line of a killed run."""
     path = Path(run) / METRICS
     out = []
@@ -145,11 +146,11 @@ def _status(path: Path) -> str:
 
 def run_info(path: Path) -> RunInfo:
     config = read_json(path / CONFIG)
-    epochs = [e["data"] for e in read_metrics(path, ("epoch",))]
-    accs = [e["val_acc"] for e in epochs if e.get("val_acc") is not None]
+    epochs = EpochMetrics.read(read_metrics(path, (Kind.EPOCH,)))
+    accs = [e.val_acc for e in epochs]
     best, last = path / BEST, path / LAST
     return RunInfo(run_id=path.name, path=str(path), arch=config.get("arch", "?"), created=config.get("created", ""),
-                   status=_status(path), epochs_done=max((e.get("epoch", 0) for e in epochs), default=0),
+                   status=_status(path), epochs_done=max((e.epoch for e in epochs), default=0),
                    epochs=int(config.get("epochs", 0)), best_val_acc=max(accs) if accs else None,
                    best_checkpoint=str(best) if best.is_file() else None,
                    last_checkpoint=str(last) if last.is_file() else None)
@@ -166,9 +167,9 @@ def list_runs(project: Any) -> list[RunInfo]:
     return _scan(Path(getattr(project, "runs_dir", project)))
 
 
-def iter_epochs(run: Path | str) -> Iterator[dict[str, Any]]:
+def iter_epochs(run: Path | str) -> Iterator[EpochMetrics]:
     """Per-epoch metrics of a run, for plots (a resumed run's re-done epoch appears once, its last version)."""
-    by_epoch = {e["data"].get("epoch"): e["data"] for e in read_metrics(run, ("epoch",))}
+    by_epoch = {e.epoch: e for e in EpochMetrics.read(read_metrics(run, (Kind.EPOCH,)))}
     yield from (by_epoch[k] for k in sorted(by_epoch))
 
 

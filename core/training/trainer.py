@@ -2,11 +2,11 @@
 
 It trains on the project's persisted ``train`` split, validates on ``val`` after every epoch, keeps
 ``last.pt`` (resume state) and ``best.pt`` (highest val accuracy) in ``runs/<id>/`` as self-describing
-model bundles, and reports through events that the CLI, ``metrics.jsonl`` and the GUI all consume:
+model bundles, and reports through events that the CLI, ``metrics.jsonl`` and the GUI all consume, each
+kind with its payload dataclass from `core.training.metrics`:
 
-* ``"iteration"``: loss, lr, images_per_s, epoch, iteration (global step), step / steps (within the epoch)
-* ``"epoch"``: train_loss, train_acc, val_loss, val_acc, val_macro_f1, epoch_time, eta_s, best_val_acc
-* ``"checkpoint"``: path, which ("last" / "best"), epoch
+* ``RUN_STARTED`` (`RunStarted`: run id, device), then per step ``ITERATION`` (`Iteration`), per epoch
+  ``EPOCH`` (`EpochMetrics`), per saved bundle ``CHECKPOINT`` (`Checkpoint`)
 * ``PROGRESS`` (scope "training": iterations done / total), ``LOG`` (one line per epoch), ``DONE``.
 
 `Control.checkpoint()` runs before every iteration, so pause and stop take effect within one iteration; a
@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 
 from ..devices import pick_device
 from ..errors import Cancelled, GeoSpottrError
-from ..events import DONE, LOG, PROGRESS, Control, Event, EventCallback, ignore_events
+from ..events import DONE, ERROR, LOG, PROGRESS, Control, Event, EventCallback, ignore_events
 from ..models import registry
 from ..models.backbones import FrozenTrunkNet
 from ..models.bundle import BundleMeta, read_bundle, save_bundle
@@ -41,6 +41,7 @@ from . import cache as feature_cache
 from . import distributed, runs
 from .data import ImageDataset, load_training_data, split_samples
 from .losses import TrainingLoss, default_geo_tau_km, geo_targets
+from .metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
 from .transforms import eval_transform, train_transform
 
 DEFAULT_LR = {"sgd": 0.01, "adamw": 1e-3}
@@ -285,8 +286,8 @@ class _Run:
             writer = runs.MetricsWriter(self.dir / runs.METRICS)
         self.emit = _Emitter(on_event if ctx.is_main else ignore_events, writer)
         self.writer = writer
-        self.emit(Event(LOG, f"run {self.run_id} ({'resumed' if raw else 'new'})",
-                        data={"run_id": self.run_id, "device": str(device), "world_size": ctx.world_size}))
+        self.emit(RunStarted(self.run_id, str(device), ctx.world_size).event(
+            f"run {self.run_id} ({'resumed' if raw else 'new'})"))
         try:
             self._prepare(classes, spec)
         except BaseException as exc:
@@ -297,7 +298,7 @@ class _Run:
         if self.ctx.is_main:
             status = "stopped" if isinstance(exc, Cancelled) else "failed"
             runs.set_status(self.dir, status, error=str(exc)[:300])
-            self.writer(Event("error", f"training {status}: {exc}"))  # the caller gets the exception itself
+            self.writer(Event(ERROR, f"training {status}: {exc}"))  # the caller gets the exception itself
             self.writer.close()
 
     def _prepare(self, classes: list, spec: registry.ModelSpec) -> None:
@@ -399,8 +400,8 @@ class _Run:
         self.meta.metrics = {**metrics, "epoch": self.epoch}
         target = self.dir / (runs.LAST if which == "last" else runs.BEST)
         save_bundle(target, self.model, self.meta, self._extra() if which == "last" else {})
-        self.emit(Event("checkpoint", f"saved {which} checkpoint", scope="checkpoint",
-                        data={"path": str(target), "which": which, "epoch": self.epoch, "iteration": self.global_step}))
+        self.emit(Checkpoint(str(target), which, self.epoch, self.global_step).event(
+            f"saved {which} checkpoint", scope="checkpoint"))
         return target
 
     def _autocast(self):
@@ -447,11 +448,11 @@ class _Run:
                     self._save("best", last_metrics)
                 self._save("last", last_metrics)
                 eta = (cfg.epochs - self.epoch) * (sum(epoch_times) / len(epoch_times))
-                data = {"epoch": self.epoch, "epochs": cfg.epochs, **last_metrics, "epoch_time": elapsed, "eta_s": eta}
-                line = (f"epoch {self.epoch}/{cfg.epochs}  train loss {data['train_loss']:.4f} acc {data['train_acc']:.3f}"
-                        f"  val loss {val['val_loss']:.4f} acc {val['val_acc']:.3f} F1 {val['val_macro_f1']:.3f}"
+                done = EpochMetrics(epoch=self.epoch, epochs=cfg.epochs, **last_metrics, epoch_time=elapsed, eta_s=eta)
+                line = (f"epoch {self.epoch}/{cfg.epochs}  train loss {done.train_loss:.4f} acc {done.train_acc:.3f}"
+                        f"  val loss {done.val_loss:.4f} acc {done.val_acc:.3f} F1 {done.val_macro_f1:.3f}"
                         f"  {elapsed:.1f}s" + ("  *best*" if improved else ""))
-                self.emit(Event("epoch", line, done=self.epoch, total=cfg.epochs, scope="epoch", data=data))
+                self.emit(done.event(line, done=self.epoch, total=cfg.epochs, scope="epoch"))
                 self.emit(Event(LOG, line))
                 if cfg.patience and self.bad_epochs >= cfg.patience and self.epoch < cfg.epochs:
                     status, reason = "finished", f"early stop: val loss did not improve for {cfg.patience} epochs"
@@ -525,9 +526,8 @@ class _Run:
             now = time.perf_counter()
             ips = n * self.ctx.world_size / max(now - tick, 1e-9)
             tick = now
-            self.emit(Event("iteration", scope="train", data={
-                "loss": value, "lr": lr, "images_per_s": ips, "epoch": self.epoch + 1, "iteration": self.global_step,
-                "step": self.step_in_epoch, "steps": self.steps_per_epoch}))
+            self.emit(Iteration(iteration=self.global_step, loss=value, lr=lr, images_per_s=ips, epoch=self.epoch + 1,
+                                step=self.step_in_epoch, steps=self.steps_per_epoch).event(scope="train"))
             self.emit(Event(PROGRESS, f"epoch {self.epoch + 1}/{cfg.epochs} loss {value:.3f}", done=self.global_step,
                             total=total, scope="training"))
             if take_request():

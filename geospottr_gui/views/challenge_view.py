@@ -25,7 +25,7 @@ from core.errors import GeoSpottrError
 
 from ..context import AppContext
 from ..settings import CHALLENGE_PLAYER, CHALLENGE_ROUNDS
-from ..workers import JobHandle, start_job
+from ..workers import JobHandle, start_job, stop_jobs
 from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 from .photo import PhotoLabel, preview_qimage
@@ -376,9 +376,7 @@ class ChallengeView(QWidget):
         self.game_over.emit(summary)
 
     def shutdown(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            self._job.wait()
+        stop_jobs(self)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.shutdown()

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from core.project import Project
 
 from ..context import AppContext
-from ..workers import JobHandle, start_job
+from ..workers import JobHandle, start_job, stop_jobs
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 
 #: Label -> image statuses shown.
@@ -119,6 +119,4 @@ class DatasetMapView(QWidget):
             self.refresh()
 
     def shutdown(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            self._job.wait()
+        stop_jobs(self)

@@ -24,7 +24,7 @@ from core.project import SPLITS, Project
 from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 
 from ..context import AppContext
-from ..workers import JobHandle, start_job
+from ..workers import JobHandle, start_job, stop_jobs
 from .confusion import ConfusionPanel, rich_tooltip
 from .layouts import column
 from .photo import rgb_qimage
@@ -415,9 +415,7 @@ class EvaluateView(QWidget):
 
     def shutdown(self) -> None:
         """Stop background work before the window closes (threads must not outlive their widgets)."""
-        self.cancel()
-        if self._job is not None:
-            self._job.wait()
+        stop_jobs(self)
         self.cell_images.stop()
         self.mistakes.stop()
 

@@ -1,8 +1,8 @@
 """Live training curves: loss per iteration (raw faint, EMA-smoothed on top), val loss, accuracy, LR.
 
 Points arrive many times a second while the run's total can reach 100k iterations, so the widget never
-redraws per point: `add_iteration` / `add_epoch` only append to growable numpy buffers and mark the
-plots dirty; a 10 Hz timer hands whole arrays to pyqtgraph, whose ``clipToView`` + peak downsampling
+redraws per point: `add_iteration` / `add_epoch` only append to the growable numpy buffers of a
+`core.training.series.RunSeries` and mark the plots dirty; a 10 Hz timer hands whole arrays to pyqtgraph, whose ``clipToView`` + peak downsampling
 draw at most a few thousand segments whatever the length. The smoothed curve is extended incrementally
 (only the new points are filtered), and recomputed in full only when the slider moves.
 
@@ -14,153 +14,22 @@ names the current run's curves and each overlay by its short run name; epoch axe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from core.training.metrics import EpochMetrics, Iteration
 from core.training.runs import short_run_name
+from core.training.series import DEFAULT_SMOOTHING, EmaSmoother, RunSeries
 
 #: Redraw period; faster buys nothing visible and costs CPU the training needs.
 REDRAW_MS = 100
 #: Overlay colours: hues not used by the current run's curves (blue, orange, green).
 OVERLAY_COLORS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34),
                   (23, 190, 207), (214, 39, 40))
-#: Default EMA weight of the previous smoothed value (TensorBoard's 0.6 is too jumpy for per-batch loss).
-DEFAULT_SMOOTHING = 0.9
-
-
-class Buffer:
-    """An append-only float array that grows by doubling, so appending n points costs O(n) overall."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._data = np.empty(capacity, dtype=np.float64)
-        self._n = 0
-
-    def append(self, value: float) -> None:
-        if self._n == len(self._data):
-            self._data = np.resize(self._data, 2 * len(self._data))
-        self._data[self._n] = value
-        self._n += 1
-
-    def extend(self, values: Iterable[float]) -> None:
-        arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.float64)
-        need = self._n + len(arr)
-        if need > len(self._data):
-            self._data = np.resize(self._data, max(need, 2 * len(self._data)))
-        self._data[self._n:need] = arr
-        self._n = need
-
-    def clear(self) -> None:
-        self._n = 0
-
-    def truncate(self, n: int) -> None:
-        self._n = min(self._n, max(0, n))
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def view(self) -> np.ndarray:
-        """The filled part (a view: copy it before keeping it past the next append)."""
-        return self._data[: self._n]
-
-
-class EmaSmoother:
-    """Bias-corrected exponential moving average, extended incrementally as points arrive.
-
-    ``s_t = a * s_(t-1) + (1 - a) * x_t`` divided by ``1 - a^t`` so the start is not dragged towards 0.
-    Non-finite losses (a diverged batch) are carried over rather than poisoning every later value.
-    """
-
-    def __init__(self, alpha: float = DEFAULT_SMOOTHING) -> None:
-        self.alpha = alpha
-        self.out = Buffer()
-        self._state = 0.0
-        self._weight = 0.0
-
-    def reset(self, alpha: float | None = None) -> None:
-        if alpha is not None:
-            self.alpha = alpha
-        self.out.clear()
-        self._state = self._weight = 0.0
-
-    def extend(self, values: np.ndarray) -> None:
-        a, state, weight = self.alpha, self._state, self._weight
-        result = np.empty(len(values), dtype=np.float64)
-        for i, x in enumerate(values.tolist()):
-            if x == x and abs(x) != float("inf"):
-                state = a * state + (1.0 - a) * x
-                weight = a * weight + (1.0 - a)
-            result[i] = state / weight if weight > 0 else float("nan")
-        self._state, self._weight = state, weight
-        self.out.extend(result)
-
-
-@dataclass
-class RunSeries:
-    """Everything plotted for one run: per-iteration loss/LR and per-epoch losses/accuracies."""
-
-    label: str = ""
-    iteration: Buffer = field(default_factory=Buffer)
-    loss: Buffer = field(default_factory=Buffer)
-    lr: Buffer = field(default_factory=Buffer)
-    epoch: Buffer = field(default_factory=Buffer)
-    train_loss: Buffer = field(default_factory=Buffer)
-    val_loss: Buffer = field(default_factory=Buffer)
-    train_acc: Buffer = field(default_factory=Buffer)
-    val_acc: Buffer = field(default_factory=Buffer)
-
-    #: Bumped whenever points are dropped, so a smoothed copy knows to start over.
-    version: int = 0
-
-    def add_iteration(self, data: Mapping[str, Any]) -> None:
-        """Append one iteration; one that is not after the last replaces the tail from there on.
-
-        A resumed run repeats the iterations it did after its last checkpoint: keeping both copies would
-        draw a zig-zag, so the curve shows what the resumed run actually did.
-        """
-        it = _num(data.get("iteration"), len(self.iteration) + 1)
-        if len(self.iteration) and it <= self.iteration.view[-1]:
-            keep = int(np.searchsorted(self.iteration.view, it))
-            for buf in (self.iteration, self.loss, self.lr):
-                buf.truncate(keep)
-            self.version += 1
-        self.iteration.append(it)
-        self.loss.append(_num(data.get("loss")))
-        self.lr.append(_num(data.get("lr")))
-
-    def add_epoch(self, data: Mapping[str, Any]) -> None:
-        ep = _num(data.get("epoch"), len(self.epoch) + 1)
-        if len(self.epoch) and ep <= self.epoch.view[-1]:
-            keep = int(np.searchsorted(self.epoch.view, ep))
-            for buf in (self.epoch, self.train_loss, self.val_loss, self.train_acc, self.val_acc):
-                buf.truncate(keep)
-        self.epoch.append(ep)
-        for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
-            getattr(self, key).append(_num(data.get(key)))
-
-    @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], label: str = "") -> "RunSeries":
-        """Rebuild a run's curves from its metrics.jsonl records (``{"kind": ..., "data": {...}}``)."""
-        series = cls(label=label)
-        for rec in records:
-            data = rec.get("data") or {}
-            if rec.get("kind") == "iteration":
-                series.add_iteration(data)
-            elif rec.get("kind") == "epoch":
-                series.add_epoch(data)
-        return series
-
-
-def _num(value: Any, default: float = float("nan")) -> float:
-    try:
-        return float(value) if value is not None else default
-    except (TypeError, ValueError):
-        return default
 
 
 class EpochAxis(pg.AxisItem):
@@ -272,12 +141,12 @@ class TrainingPlots(QWidget):
         self._smooth.reset()
         self._dirty = True
 
-    def add_iteration(self, data: Mapping[str, Any]) -> None:
-        self.current.add_iteration(data)
+    def add_iteration(self, point: Iteration) -> None:
+        self.current.add_iteration(point)
         self._dirty = True
 
-    def add_epoch(self, data: Mapping[str, Any]) -> None:
-        self.current.add_epoch(data)
+    def add_epoch(self, epoch: EpochMetrics) -> None:
+        self.current.add_epoch(epoch)
         self._dirty = True
 
     def set_overlays(self, runs: Mapping[str, RunSeries]) -> None:

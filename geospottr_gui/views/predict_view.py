@@ -27,13 +27,13 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from core.events import Event
+from core.events import Event, Kind
 from core.fsutil import atomic_write_text
 from core.results import EXPORT_FIELDS, CityScore, PredictFailure, Prediction, csv_rows, expand_inputs
 
 from ..context import AppContext
 from ..settings import PREDICT_TOP_K
-from ..workers import JobHandle, start_job
+from ..workers import JobHandle, start_job, stop_jobs
 from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 from .photo import PhotoLabel, preview_qimage
@@ -81,7 +81,7 @@ def _predict_entries(predictor: Predictor, entries: Sequence[Entry], top_k: int,
     def announce(entry: Entry, result, view_count: int, failures: list[str] | None = None) -> None:
         nonlocal done
         done += 1
-        on_event(Event("result", done=done, total=total, scope="predict",
+        on_event(Event(Kind.RESULT, done=done, total=total, scope="predict",
                        data={"entry": entry.key, "result": result, "view_count": view_count,
                              "failures": failures}))
 
@@ -446,7 +446,7 @@ class PredictView(QWidget):
         self._job.done.connect(self._job_done)
 
     def _on_event(self, event: Event) -> None:
-        if event.kind != "result":
+        if event.kind != Kind.RESULT:
             return
         self.progress.setValue(event.done or 0)
         row = self._rows.get(event.data.get("entry", -1))
@@ -491,10 +491,7 @@ class PredictView(QWidget):
 
     def shutdown(self) -> None:
         """Stop background work before the window closes (threads must not outlive their widgets)."""
-        for job in (self._job, self._load_job):
-            if job is not None:
-                job.cancel()
-                job.wait()
+        stop_jobs(self)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.shutdown()

@@ -16,12 +16,12 @@ from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from core.events import Control
+from core.events import Control, Kind
 from core.project import Project
 from core.training.runs import short_run_name
+from core.training.series import RunSeries
 
-from ..workers import JobHandle, start_job
-from .plots import RunSeries
+from ..workers import JobHandle, start_job, stop_jobs
 
 COLUMNS = ["Run", "Status", "Epochs", "Best val"]
 
@@ -30,7 +30,7 @@ def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) ->
     """Parse a run's metrics.jsonl into plot series (a worker job: big files take a while)."""
     from core.training.runs import read_metrics
 
-    return RunSeries.from_records(read_metrics(run_dir, ("iteration", "epoch")), label=label)
+    return RunSeries.from_records(read_metrics(run_dir, (Kind.ITERATION, Kind.EPOCH)), label=label)
 
 
 class RunsList(QWidget):
@@ -215,7 +215,5 @@ class RunsList(QWidget):
                                               on_finished=loaded, on_failed=failed)
 
     def shutdown(self) -> None:
-        for job in list(self._loading.values()):
-            job.cancel()
-            job.wait()
+        stop_jobs(self)
         self._loading.clear()

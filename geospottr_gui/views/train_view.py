@@ -33,11 +33,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSplitter, QVBoxLayout, QWidget)
 
 from core.errors import GeoSpottrError
-from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event
+from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, Kind
 from core.project import Project
+from core.training.metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
 
 from ..context import AppContext
-from ..workers import JobHandle, start_job
+from ..workers import JobHandle, start_job, stop_jobs
 from .layouts import column
 from .plots import TrainingPlots
 from .runs_list import RunsList, load_series
@@ -309,24 +310,23 @@ class InfoStrip(QWidget):
     def text(self) -> str:
         return "  ".join(f"{t}: {self.values[k].text()}" for k, t in zip(self.KEYS, self.TITLES))
 
-    def on_iteration(self, event: Event) -> None:
-        d = event.data
+    def on_iteration(self, event: Event, d: Iteration) -> None:
         if self._last_time is not None:
             dt = max(event.time - self._last_time, 0.0)
             self._sec_per_it = dt if self._sec_per_it is None else 0.9 * self._sec_per_it + 0.1 * dt
         self._last_time = event.time
-        steps = d.get("steps") or 0
+        steps = d.steps
         if steps and self._total:
             self.epochs = max(self.epochs, math.ceil(self._total / steps))
-        self.set("epoch", f"{d.get('epoch', '?')}/{self.epochs or '?'}")
-        self.set("iteration", f"{d.get('iteration', 0):,}" + (f" ({d.get('step')}/{steps})" if steps else ""))
+        self.set("epoch", f"{d.epoch}/{self.epochs or '?'}")
+        self.set("iteration", f"{d.iteration:,}" + (f" ({d.step}/{steps})" if steps else ""))
         if self.paused:  # the iteration that was in flight when Pause was pressed: no rate to show
             self._last_time = None
             return
-        self.set("speed", f"{d.get('images_per_s', 0.0):.1f}")
+        self.set("speed", f"{d.images_per_s:.1f}")
         if self._sec_per_it is not None:
             if steps:
-                self.set("eta_epoch", fmt_duration((steps - d.get("step", 0)) * self._sec_per_it))
+                self.set("eta_epoch", fmt_duration((steps - d.step) * self._sec_per_it))
             if self._total:
                 self.set("eta_run", fmt_duration((self._total - self._done) * self._sec_per_it))
 
@@ -341,14 +341,13 @@ class InfoStrip(QWidget):
                 self.set(key, "paused")
         self._last_time = None
 
-    def on_epoch(self, event: Event) -> None:
-        d = event.data
-        self.epochs = int(d.get("epochs") or self.epochs)
-        self.set("epoch", f"{d.get('epoch', '?')}/{self.epochs or '?'}")
-        if d.get("best_val_acc") is not None:
-            self.set("best", f"{d['best_val_acc']:.1%}")
-        if d.get("eta_s") is not None:
-            self.set("eta_run", fmt_duration(d["eta_s"]))
+    def on_epoch(self, d: EpochMetrics) -> None:
+        self.epochs = int(d.epochs or self.epochs)
+        self.set("epoch", f"{d.epoch}/{self.epochs or '?'}")
+        if d.best_val_acc is not None:
+            self.set("best", f"{d.best_val_acc:.1%}")
+        if d.eta_s is not None:
+            self.set("eta_run", fmt_duration(d.eta_s))
         self._last_time = None  # validation time is not an iteration
 
 
@@ -475,10 +474,7 @@ class TrainView(QWidget):
 
     def shutdown(self) -> None:
         """Stop training and background loads and wait for their threads (before the window closes)."""
-        for job in (self._job, self._prep, self._probe):
-            if job is not None and job.running:
-                job.cancel()
-                job.wait()
+        stop_jobs(self)
         self.runs.shutdown()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
@@ -579,9 +575,10 @@ class TrainView(QWidget):
 
     def _on_event(self, event: Event) -> None:
         kind = event.kind
-        if kind == "iteration":
-            self.plots.add_iteration(event.data)
-            self.info.on_iteration(event)
+        if kind == Kind.ITERATION:
+            point = Iteration.from_data(event.data)
+            self.plots.add_iteration(point)
+            self.info.on_iteration(event, point)
             self.prep_progress.hide()
             if self.state == "starting":
                 self._set_state("running")
@@ -592,17 +589,18 @@ class TrainView(QWidget):
             self._on_prep_progress(event)
         elif kind == WARNING and event.scope == "weights":
             self._offline_backbone = str(event.data.get("backbone", ""))
-        elif kind == "epoch":
-            self.plots.add_epoch(event.data)
-            self.info.on_epoch(event)
+        elif kind == Kind.EPOCH:
+            epoch = EpochMetrics.from_data(event.data)
+            self.plots.add_epoch(epoch)
+            self.info.on_epoch(epoch)
             self.runs.refresh()
-        elif kind == "checkpoint":
-            which = event.data.get("which", "")
-            self.message.setText(f"Saved {which} checkpoint (epoch {event.data.get('epoch')}, "
-                                 f"iteration {event.data.get('iteration')}).")
+        elif kind == Kind.CHECKPOINT:
+            saved = Checkpoint.from_data(event.data)
+            self.message.setText(f"Saved {saved.which} checkpoint (epoch {saved.epoch}, iteration {saved.iteration}).")
+        elif kind == Kind.RUN_STARTED:
+            self._on_run_started(RunStarted.from_data(event.data))
+            self.message.setText(event.message)
         elif kind == LOG:
-            if event.data.get("run_id"):
-                self._on_run_started(event)
             self.message.setText(event.message)
         elif kind in (WARNING, ERROR):
             self.message.setText(event.message)
@@ -636,9 +634,9 @@ class TrainView(QWidget):
         self.switch_button.hide()
         self.start()
 
-    def _on_run_started(self, event: Event) -> None:
-        self.run_id = event.data["run_id"]
-        self.device = str(event.data.get("device", ""))
+    def _on_run_started(self, started: RunStarted) -> None:
+        self.run_id = started.run_id
+        self.device = started.device
         self.info.set("device", self.device)
         self.info.set("memory", memory_text(self.device))
         self.plots.current.label = self.run_id

@@ -61,7 +61,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(project):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert f"best checkpoint: {run / 'best.pt'}" in out.stdout
-    epochs = [d["epoch"] for d in runs.iter_epochs(run)]
+    epochs = [d.epoch for d in runs.iter_epochs(run)]
     assert epochs == list(range(1, done + 3))
     assert runs.run_info(run).status == "finished"
     model, meta = load_bundle(run / "best.pt")

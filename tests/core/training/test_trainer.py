@@ -109,7 +109,7 @@ def test_resume_in_process_continues_to_a_new_total(small_project):
     first = train(small_project, fast_config(epochs=1), control=control)
     resumed = train(small_project, resume=first.run_id, overrides={"epochs": 3})
     assert resumed.run_id == first.run_id and resumed.epochs_done == 3
-    epochs = [d["epoch"] for d in runs.iter_epochs(resumed.run_dir)]
+    epochs = [d.epoch for d in runs.iter_epochs(resumed.run_dir)]
     assert epochs == [1, 2, 3]
 
 
