@@ -70,9 +70,10 @@ class Predictor:
         return cls(model, meta, device=device, tta=tta, source=str(path))
 
     # ------------------------------------------------------------------ decoding
-    def open(self, source: ImageSource, index: int = 0) -> Image.Image:
-        """The source as an oriented RGB image; raises `ImageError` naming it."""
-        draft = draft_size(self.meta.image_size)
+    def open(self, source: ImageSource, index: int = 0, draft: bool = True) -> Image.Image:
+        """The source as an oriented RGB image; raises `ImageError` naming it. `draft` lets a JPEG decode
+        at about the model's input size (fast); False keeps the photo's full size (heat maps, overlays)."""
+        draft = draft_size(self.meta.image_size) if draft else None
         if isinstance(source, Image.Image):
             return source if source.mode == "RGB" else to_rgb(source)
         if isinstance(source, (bytes, bytearray)):
@@ -106,6 +107,14 @@ class Predictor:
         """Rank cities for one image; raises `ImageError` (one line naming the file) if it is unusable."""
         img = self.open(source)
         return self._prediction(source_name(source), self.probabilities([img])[0], top_k)
+
+    def explain(self, source: ImageSource, city: str | int | None = None, versus: str | int | None = None,
+                method: str = "auto"):
+        """A heat map over the photo of what made the model choose `city` (default: its top guess), at the
+        photo's size; `versus` another city for "why this rather than that". See `core.explain`."""
+        from .explain import explain
+
+        return explain(self, source, city=city, versus=versus, method=method)
 
     def predict_many(self, sources: Iterable[ImageSource], top_k: int = 5, batch_size: int = DEFAULT_BATCH,
                      on_event: EventCallback = ignore_events, control: Control | None = None,

@@ -52,6 +52,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               on_event=on_event, control=control)
         prefix = "" if args.split == "test" else f"{args.split}-"
         paths = write_report(report, args.out or choice.report_dir, prefix=prefix)
+        shortcuts = _check_shortcuts(args, project, predictor, args.out or choice.report_dir, prefix, paths)
     for path, reason in report.failures:
         print(f"unreadable: {reason}", file=sys.stderr)
     if args.json:
@@ -63,8 +64,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print("\nmost confident mistakes:")
             for r in mistakes:
                 print(f"  {r.confidence:6.1%} {r.predicted_city:<16} (true {r.true_city}, {r.distance_km:.0f} km)  {r.path}")
+        if shortcuts is not None:
+            print("\n" + shortcuts.format())
         print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0
+
+
+def _check_shortcuts(args: argparse.Namespace, project: Project, predictor, folder: Path, prefix: str,
+                     paths: dict):
+    """``evaluate --shortcuts``: the saliency share of Street View's artefact regions (`core.shortcuts`)."""
+    if not args.shortcuts:
+        return None
+    from ..shortcuts import check_shortcuts, split_sources, write_shortcuts
+
+    with job() as (on_event, control):
+        report = check_shortcuts(predictor, split_sources(project, args.split), split=args.split,
+                                 batch_size=args.batch_size, on_event=on_event, control=control)
+    paths["shortcuts"] = write_shortcuts(report, folder, prefix)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return report
 
 
 # ---------------------------------------------------------------------- predict
@@ -100,6 +119,36 @@ class _Output:
                 print(f"  {rank}. {c.name}, {c.country:<3} {c.probability:7.2%}   ({c.lat:.4f}, {c.lon:.4f})")
 
 
+class _Explainer:
+    """``predict --explain DIR``: one PNG per photo, the photo with its heat map and the top city as caption,
+    named after the photo (``street.jpg`` -> ``street.explain.png``; a clash gets ``-2``, ``-3``...)."""
+
+    def __init__(self, predictor, folder: Path) -> None:
+        self.predictor = predictor
+        self.folder = Path(folder).expanduser()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GeoSpottrError(f"--explain {folder}: cannot create the folder ({exc.strerror or exc})") from None
+        self.used: set[str] = set()
+        self.written = 0
+
+    def write(self, source: str, city: str | None = None) -> Path:
+        from ..explain import explanation_png
+        from ..fsutil import atomic_write_bytes
+
+        stem, n = Path(source).stem or "photo", 1
+        name = f"{stem}.explain.png"
+        while name in self.used:
+            n += 1
+            name = f"{stem}-{n}.explain.png"
+        self.used.add(name)
+        target = self.folder / name
+        atomic_write_bytes(target, explanation_png(self.predictor.explain(source, city=city)))
+        self.written += 1
+        return target
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     if not args.inputs:
         raise GeoSpottrError("give at least one IMAGE or folder")
@@ -112,6 +161,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         bundle = args.model
     predictor = _load(bundle, args)
     out = _Output("json" if args.json else "csv" if args.csv else "text")
+    explainer = _Explainer(predictor, args.explain) if args.explain else None
     if args.group or args.group_by_folder:
         groups = ([("group", expand_inputs(args.inputs))] if args.group
                   else [g for root in args.inputs for g in folder_groups(root)])
@@ -121,6 +171,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 out.failure(f.reason)
             if result.combined is not None:
                 out.prediction(result.combined, result.views)
+                if explainer:
+                    for view in result.views:  # each view's evidence for the place's combined top city
+                        explainer.write(view.source, result.combined.top.slug)
     else:
         files = expand_inputs(args.inputs)
         with job() as (on_event, control):
@@ -129,8 +182,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                                  control=control):
                 if isinstance(result, Prediction):
                     out.prediction(result)
+                    if explainer:
+                        explainer.write(result.source)
                 else:
                     out.failure(result.reason)
+    if explainer and explainer.written:
+        print(f"wrote {explainer.written} heat map(s) to {args.explain}", file=sys.stderr)
     if out.failed:
         print(f"geospottr: {out.failed} file(s) could not be predicted", file=sys.stderr)
     return 1 if out.failed else 0
@@ -263,6 +320,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--out", type=Path, metavar="DIR", help="write the report files here instead")
     p.add_argument("--json", action="store_true", help="print report.json instead of the table")
+    p.add_argument("--shortcuts", action="store_true",
+                   help="also check whether the model leans on Street View artefacts (the car and watermark at the "
+                        "bottom, the corners, a border): share of the heat-map evidence there vs their area; "
+                        "writes shortcuts.json")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", parents=[common], help="rank cities for photos (files, folders, or one place)",
@@ -279,6 +340,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     fmt.add_argument("--csv", action="store_true", help="CSV: one row per photo and rank")
     p.add_argument("--group", action="store_true", help="all inputs are photos of one place: one combined ranking")
     p.add_argument("--group-by-folder", action="store_true", help="each folder under DIR is one place")
+    p.add_argument("--explain", type=Path, metavar="OUT_DIR",
+                   help="also write per photo OUT_DIR/<name>.explain.png: the photo with a heat map of what made "
+                        "the model choose its top city (Grad-CAM; occlusion for other models), city and "
+                        "probability as caption")
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_predict)
 

@@ -20,7 +20,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     main_rank = os.environ.get("RANK", "0") == "0"
     settings = {k: getattr(args, k) for k in (
         "arch", "epochs", "batch_size", "image_size", "lr", "optimizer", "weights", "device", "label_smoothing",
-        "geo_tau_km", "num_workers", "patience", "seed", "max_steps", "cache_cap_gb", "schedule", "weight_decay")
+        "geo_tau_km", "num_workers", "patience", "seed", "max_steps", "cache_cap_gb", "schedule", "weight_decay",
+        "crop_bottom")
         if getattr(args, k) is not None}
     for flag in ("cache_features", "geo_smoothing"):
         if getattr(args, flag):
@@ -109,6 +110,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--workers", dest="num_workers", type=int, help="image decoding processes (default: 2)")
     p.add_argument("--seed", type=int, help="default: 0")
     p.add_argument("--max-steps", type=int, help="at most N iterations per epoch (quick trials)")
+    p.add_argument("--crop-bottom", type=float, metavar="F",
+                   help="cut the bottom fraction F of every photo (e.g. 0.12: Street View's car and watermark), "
+                        "in training and, recorded in the model, at every later prediction (default: 0)")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     p.add_argument("--no-augment", action="store_true",
                    help="train on plain resized crops (default: random resized crop, horizontal flip, colour jitter)")

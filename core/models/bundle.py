@@ -56,6 +56,8 @@ class BundleMeta:
     image_size: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    #: Fraction of the photo's height cut off at the bottom before resizing (`train --crop-bottom`).
+    crop_bottom: float = 0.0
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None

@@ -33,12 +33,14 @@ DEFAULT_CAP_GB = 8.0
 
 
 def cache_key(frozen: nn.Module, image_size: int, mean: Sequence[float], std: Sequence[float],
-              samples: Sequence[Sample]) -> str:
+              samples: Sequence[Sample], crop_bottom: float = 0.0) -> str:
     h = hashlib.sha1()
     for name, tensor in sorted(frozen.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     h.update(json.dumps([image_size, list(mean), list(std), [s.path for s in samples]]).encode())
+    if crop_bottom:  # only then, so caches made before the option existed stay valid
+        h.update(f"crop_bottom={crop_bottom}".encode())
     return h.hexdigest()[:16]
 
 

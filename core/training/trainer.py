@@ -72,6 +72,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision (CUDA only)
     augment: bool = True  # street-scene augmentation of training images (flip-only with cached features)
+    crop_bottom: float = 0.0  # cut this fraction off the bottom of every photo (car, watermark); kept in the bundle
     cache_features: bool = False
     cache_cap_gb: float = feature_cache.DEFAULT_CAP_GB
     num_workers: int = 2
@@ -93,6 +94,8 @@ class TrainConfig:
             raise GeoSpottrError("label smoothing must be in [0, 1)")
         if self.geo_tau_km is not None and self.geo_tau_km <= 0:
             raise GeoSpottrError("--geo-tau-km must be positive")
+        if not 0 <= self.crop_bottom <= 0.5:
+            raise GeoSpottrError("--crop-bottom must be between 0 and 0.5 (a fraction of the photo's height)")
         registry.spec(self.arch)
 
     @classmethod
@@ -304,7 +307,8 @@ class _Run:
     def _prepare(self, classes: list, spec: registry.ModelSpec) -> None:
         cfg, device, ctx = self.cfg, self.device, self.ctx
         self.meta = BundleMeta(arch=cfg.arch, classes=list(classes), image_size=cfg.image_size, mean=spec.mean,
-                               std=spec.std, arch_kwargs=dict(cfg.arch_kwargs), run_id=self.run_id)
+                               std=spec.std, crop_bottom=cfg.crop_bottom, arch_kwargs=dict(cfg.arch_kwargs),
+                               run_id=self.run_id)
         self.classes = classes
         self.model.to(device)
         if device.type == "cuda":
@@ -346,9 +350,9 @@ class _Run:
     # ------------------------------------------------------------------ setup
     def _datasets(self) -> tuple[nn.Module, Any, Any]:
         cfg, mean, std = self.cfg, self.meta.mean, self.meta.std
-        evaluation = eval_transform(cfg.image_size, mean, std)
+        evaluation = eval_transform(cfg.image_size, mean, std, cfg.crop_bottom)
         if not cfg.cache_features:
-            augmented = train_transform(cfg.image_size, mean, std) if cfg.augment else evaluation
+            augmented = train_transform(cfg.image_size, mean, std, cfg.crop_bottom) if cfg.augment else evaluation
             return (self.model, ImageDataset(self.train_samples, cfg.image_size, augmented),
                     ImageDataset(self.val_samples, cfg.image_size, evaluation))
         frozen = self.model.frozen
@@ -356,7 +360,8 @@ class _Run:
         frozen.to(self.device)
         n = len(self.train_samples) + len(self.val_samples)
         need = feature_cache.check_size(shape, n, cfg.cache_cap_gb)
-        key = feature_cache.cache_key(frozen, cfg.image_size, mean, std, self.train_samples + self.val_samples)
+        key = feature_cache.cache_key(frozen, cfg.image_size, mean, std, self.train_samples + self.val_samples,
+                                      cfg.crop_bottom)
         folder = feature_cache.cache_folder(self.project.cache_dir, key)
         self.emit(Event(LOG, f"feature cache: {n} images x {shape} fp16 = {feature_cache.human_bytes(need)} in {folder}",
                         data={"cache_bytes": need, "cache_dir": str(folder)}))

@@ -1,0 +1,298 @@
+"""Why the model chose a city: a heat map over the photo of the regions that drove the guess.
+
+Two methods, one result (`Explanation`, the map at the photo's own size):
+
+* **Grad-CAM** (Selvaraju et al. 2017) on the last convolutional stage that still maps onto the photo:
+  ResNet50's layer4 for ``geospottr``, ``geospottr-map`` and ``resnet50-linear``, the 1x1 head conv for
+  ``efficientnet-lite0``, the second conv stage for ``baseline``. One forward and one partial backward
+  pass, so it is cheap enough to run for every photo of a split (`core.shortcuts`). For ``geospottr`` the
+  custom CNN after layer4 sees only a pooled vector, so layer4 is the last place where "where" exists.
+* **Occlusion sensitivity** (Zeiler & Fergus 2014) for any other model, or when Grad-CAM finds no
+  positive evidence: grey out one window of a grid at a time and measure how much the city's
+  log-probability drops. Model-agnostic, about 50 forward passes.
+
+`versus` makes it contrastive ("why Rijeka rather than Split"): the explained score is then the logit
+difference of the two cities, so the map shows what speaks for the first *against* the second.
+
+The map covers only the part of the photo the model saw (`core.training.transforms.input_box`: the
+bundle's bottom crop, then the centred square); it is zero elsewhere. TTA is not used here: the map
+explains the plain image. `overlay` and `explanation_png` draw it (Pillow, no Qt) for the CLI and GUI.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+from torch import nn
+
+from .errors import GeoSpottrError
+from .training.transforms import input_box
+
+if TYPE_CHECKING:
+    from .prediction import CityScore, ImageSource, Predictor
+
+METHODS = ("auto", "grad-cam", "occlusion")
+#: Occlusion grid: OCCLUSION_GRID x OCCLUSION_GRID window centres, each window twice the cell size.
+OCCLUSION_GRID = 7
+OCCLUSION_BATCH = 16
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """A heat map of the evidence for `city` (against `versus` when given) in one photo.
+
+    `heatmap` is ``(height, width)`` float32 at the photo's size, >= 0, its maximum 1 (all zero when the
+    model found no evidence for the city); `box` is the photo rectangle the model saw.
+    """
+
+    source: str
+    image: Image.Image
+    heatmap: np.ndarray
+    city: "CityScore"
+    versus: "CityScore | None"
+    method: str
+    box: tuple[int, int, int, int]
+
+    @property
+    def title(self) -> str:
+        """One line for captions: the city, its probability, and what the map shows."""
+        what = f"why {self.city.name} rather than {self.versus.name}" if self.versus else f"evidence for {self.city.name}"
+        return f"{self.city.name} {self.city.probability:.0%} - {what} ({self.method})"
+
+
+# ---------------------------------------------------------------------- saliency
+def cam_layer(model: nn.Module) -> nn.Module | None:
+    """The last conv stage of `model` whose output still lies over the photo, or None (use occlusion)."""
+    from torchvision.models.resnet import Bottleneck
+
+    from .models.backbones import FrozenTrunkNet
+    from .models.baseline import BaselineCNN
+    from .models.efficientnet_lite import Lite0Head
+
+    if isinstance(model, BaselineCNN):
+        return model.features[5]  # second conv + ReLU + pool; the adaptive pool after it only resamples
+    if isinstance(model, FrozenTrunkNet):
+        head = model.head
+        if isinstance(head, Lite0Head):
+            return head.conv_head
+        first = head[0] if isinstance(head, nn.Sequential) and len(head) else None
+        if isinstance(first, nn.Sequential) and len(first) and isinstance(first[-1], Bottleneck):
+            return first  # ResNet50 layer4 (7x7 at 224 px)
+    return None
+
+
+def _target_scores(logits: torch.Tensor, targets: torch.Tensor, versus: torch.Tensor | None,
+                   log_prob: bool) -> torch.Tensor:
+    """Per-image score to explain: the city's logit margin over `versus`, else its log-probability
+    (`log_prob`, occlusion) or its raw logit (Grad-CAM: the gradient of a log-probability near 1 is about
+    zero and mostly noise, which is why Grad-CAM is defined on the pre-softmax score)."""
+    own = logits.gather(1, targets[:, None])[:, 0]
+    if versus is not None:
+        return own - logits.gather(1, versus[:, None])[:, 0]
+    return own - torch.logsumexp(logits, dim=1) if log_prob else own
+
+
+def grad_cam(model: nn.Module, layer: nn.Module, batch: torch.Tensor, targets: torch.Tensor | None = None,
+             versus: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(cams (N, h, w) >= 0, logits (N, classes))`` for a normalised batch.
+
+    `targets` None explains each image's top class. Images are independent (eval mode), so one backward
+    pass of the summed scores gives every image's own gradients.
+    """
+    store: dict[str, torch.Tensor] = {}
+    handle = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("a", out))
+    try:
+        with torch.enable_grad():
+            x = batch.detach().requires_grad_(True)  # activations need a graph even behind frozen stages
+            logits = model(x).float()
+            if targets is None:
+                targets = logits.detach().argmax(1)
+            score = _target_scores(logits, targets, versus, log_prob=False).sum()
+            acts = store["a"]
+            (grads,) = torch.autograd.grad(score, acts)
+    finally:
+        handle.remove()
+    weights = grads.float().mean(dim=(2, 3), keepdim=True)
+    cams = torch.relu((weights * acts.detach().float()).sum(dim=1))
+    return cams, logits.detach()
+
+
+@torch.no_grad()
+def occlusion(model: nn.Module, batch: torch.Tensor, target: int, versus: int | None = None,
+              grid: int = OCCLUSION_GRID) -> torch.Tensor:
+    """``(grid, grid)`` drop of the score when a window around each cell is set to 0 (the dataset mean
+    after normalisation) for one normalised image ``(1, 3, S, S)``; negative drops count as 0."""
+    size = batch.shape[-1]
+    cell = size / grid
+    t = torch.tensor([target], device=batch.device)
+    v = torch.tensor([versus], device=batch.device) if versus is not None else None
+    base = _target_scores(model(batch).float(), t, v, log_prob=True)[0]
+    windows = []
+    for i in range(grid):
+        for j in range(grid):
+            top, left = max(0, int((i - 0.5) * cell)), max(0, int((j - 0.5) * cell))
+            windows.append((top, min(size, int((i + 1.5) * cell)), left, min(size, int((j + 1.5) * cell))))
+    drops = []
+    for start in range(0, len(windows), OCCLUSION_BATCH):
+        chunk = windows[start:start + OCCLUSION_BATCH]
+        occluded = batch.repeat(len(chunk), 1, 1, 1)
+        for k, (t0, t1, l0, l1) in enumerate(chunk):
+            occluded[k, :, t0:t1, l0:l1] = 0
+        scores = _target_scores(model(occluded).float(), t.expand(len(chunk)),
+                                v.expand(len(chunk)) if v is not None else None, log_prob=True)
+        drops.append(base - scores)
+    return torch.relu(torch.cat(drops)).view(grid, grid)
+
+
+def to_photo(saliency: torch.Tensor, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """A low-resolution map stretched over `box` of a photo of `size` (width, height): float32, max 1."""
+    left, top, right, bottom = box
+    width, height = size
+    stretched = F.interpolate(saliency[None, None].float().cpu(), size=(bottom - top, right - left),
+                              mode="bilinear", align_corners=False)[0, 0].clamp_min(0).numpy()
+    out = np.zeros((height, width), dtype=np.float32)
+    out[top:bottom, left:right] = stretched
+    peak = float(out.max())
+    return out / peak if peak > 0 else out
+
+
+def _class_index(predictor: "Predictor", city: str | int | None, default: int) -> int:
+    if city is None:
+        return default
+    if isinstance(city, int):
+        if not 0 <= city < len(predictor.classes):
+            raise GeoSpottrError(f"class index {city} out of range (the model has {len(predictor.classes)} cities)")
+        return city
+    for i, c in enumerate(predictor.classes):
+        if city in (c.slug, c.name):
+            return i
+    raise GeoSpottrError(f"{city!r} is not one of this model's cities ({', '.join(predictor.meta.class_slugs)})")
+
+
+def explain(predictor: "Predictor", source: "ImageSource", city: str | int | None = None,
+            versus: str | int | None = None, method: str = "auto") -> Explanation:
+    """The heat map for `city` (slug, name or index; default: the top guess) in one photo.
+
+    `versus` (a city) makes it contrastive; `method` is ``auto`` (Grad-CAM when the architecture has a
+    usable conv stage and it finds evidence, else occlusion), ``grad-cam`` or ``occlusion``.
+    Raises `ImageError` for an unusable photo and `GeoSpottrError` for an unknown city or method.
+    """
+    from .prediction import source_name
+
+    if method not in METHODS:
+        raise GeoSpottrError(f"method must be one of {', '.join(METHODS)}")
+    image = predictor.open(source, draft=False)
+    batch = predictor.transform(image)[None].to(predictor.device)
+    model = predictor.model.eval()
+    layer = cam_layer(model) if method != "occlusion" else None
+    if method == "grad-cam" and layer is None:
+        raise GeoSpottrError(f"Grad-CAM does not apply to architecture {predictor.meta.arch!r}; use occlusion")
+    with torch.no_grad():
+        probs = torch.softmax(model(batch).float(), dim=1)[0].cpu().double().numpy()
+    target = _class_index(predictor, city, int(np.argmax(probs)))
+    other = None if versus is None else _class_index(predictor, versus, 0)
+    if other == target:
+        raise GeoSpottrError("explaining a city against itself shows nothing: choose two different cities")
+    t = torch.tensor([target], device=predictor.device)
+    v = torch.tensor([other], device=predictor.device) if other is not None else None
+    saliency, used = None, "occlusion"
+    if layer is not None:
+        cams, _ = grad_cam(model, layer, batch, t, v)
+        if float(cams.max()) > 0 or method == "grad-cam":
+            saliency, used = cams[0], "grad-cam"
+    if saliency is None:
+        saliency = occlusion(model, batch, target, other)
+    box = input_box(image.width, image.height, predictor.meta.crop_bottom)
+    ranking = {c.slug: c for c in predictor.rank(probs, 0)}
+    return Explanation(source=source_name(source), image=image, heatmap=to_photo(saliency, box, image.size),
+                       city=ranking[predictor.classes[target].slug],
+                       versus=ranking[predictor.classes[other].slug] if other is not None else None,
+                       method=used, box=box)
+
+
+def explain_batch(predictor: "Predictor", images: Sequence[Image.Image]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Maps of each image's top guess at the image's size, and the ``(N, classes)`` probabilities.
+
+    The fast path for a whole split (`core.shortcuts`): one batched Grad-CAM pass; images it finds no
+    positive evidence in, and every image of a model without a Grad-CAM layer, get occlusion maps.
+    """
+    model = predictor.model.eval()
+    batch = torch.stack([predictor.transform(img) for img in images]).to(predictor.device)
+    layer = cam_layer(model)
+    if layer is not None:
+        cams, logits = grad_cam(model, layer, batch)
+        found = [c if float(c.max()) > 0 else None for c in cams]
+    else:
+        with torch.no_grad():
+            logits = model(batch).float()
+        found = [None] * len(images)
+    maps = []
+    for i, (img, cam) in enumerate(zip(images, found)):
+        if cam is None:  # no Grad-CAM layer, or no positive evidence there: occlusion, as `explain` does
+            cam = occlusion(model, batch[i:i + 1], int(logits[i].argmax()))
+        maps.append(to_photo(cam, input_box(img.width, img.height, predictor.meta.crop_bottom), img.size))
+    return maps, torch.softmax(logits, dim=1).cpu().double().numpy()
+
+
+# ---------------------------------------------------------------------- drawing
+def _colormap() -> np.ndarray:
+    """A 256-entry RGB ramp, dark blue -> cyan -> yellow -> red (like "turbo"): readable on photos."""
+    stops = np.array([[48, 18, 59], [40, 150, 240], [60, 230, 140], [250, 220, 40], [240, 90, 20], [122, 4, 3]], float)
+    x = np.linspace(0, len(stops) - 1, 256)
+    lo = np.floor(x).astype(int).clip(0, len(stops) - 2)
+    frac = (x - lo)[:, None]
+    return (stops[lo] * (1 - frac) + stops[lo + 1] * frac).astype(np.uint8)
+
+
+_COLORS = _colormap()
+
+
+def overlay(image: Image.Image, heatmap: np.ndarray, opacity: float = 0.5) -> Image.Image:
+    """`image` with the heat map laid over it: colour by strength, and weak evidence left see-through so
+    the photo stays readable. `opacity` (0..1) scales the strongest spots' cover."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.shape != (image.height, image.width):
+        heat = np.asarray(Image.fromarray(heat).resize(image.size, Image.Resampling.BILINEAR))
+    heat = np.clip(heat, 0, 1)
+    colours = _COLORS[(heat * 255).astype(np.uint8)].astype(np.float32)
+    alpha = (np.clip(opacity, 0, 1) * np.sqrt(heat))[..., None]
+    photo = np.asarray(image.convert("RGB"), dtype=np.float32)
+    return Image.fromarray((photo * (1 - alpha) + colours * alpha).round().astype(np.uint8), "RGB")
+
+
+def explanation_png(explanation: Explanation, opacity: float = 0.5, max_side: int = 1024) -> bytes:
+    """PNG bytes: the photo (at most `max_side` px) with its heat map and a caption bar below it."""
+    image, heat = explanation.image, explanation.heatmap
+    scale = min(1.0, max_side / max(image.size))
+    if scale < 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+        heat = np.asarray(Image.fromarray(heat).resize(size, Image.Resampling.BILINEAR))
+    drawn = overlay(image, heat, opacity)
+    font = ImageFont.load_default(size=max(12, drawn.width // 40))
+    lines = _wrap(explanation.title, font, drawn.width - 16)
+    line_h = int(font.size * 1.35)
+    canvas = Image.new("RGB", (drawn.width, drawn.height + line_h * len(lines) + 12), (255, 255, 255))
+    canvas.paste(drawn, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for k, line in enumerate(lines):
+        draw.text((8, drawn.height + 6 + k * line_h), line, fill=(20, 20, 20), font=font)
+    buf = io.BytesIO()
+    canvas.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _wrap(text: str, font: ImageFont.ImageFont, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
