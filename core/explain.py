@@ -16,54 +16,33 @@ difference of the two cities, so the map shows what speaks for the first *agains
 
 The map covers only the part of the photo the model saw (`core.training.transforms.input_box`: the
 bundle's bottom crop, then the centred square); it is zero elsewhere. TTA is not used here: the map
-explains the plain image. `overlay` and `explanation_png` draw it (Pillow, no Qt) for the CLI and GUI.
+explains the plain image. The result type and its drawing are torch-free (`core.heatmaps`), so the GUI's
+UI thread can redraw an overlay at another opacity without loading torch.
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from torch import nn
 
 from .errors import GeoSpottrError
+from .heatmaps import Explanation
+from .results import ImageSource, source_name
 from .training.transforms import input_box
 
 if TYPE_CHECKING:
-    from .prediction import CityScore, ImageSource, Predictor
+    from .prediction import Predictor
 
 METHODS = ("auto", "grad-cam", "occlusion")
 #: Occlusion grid: OCCLUSION_GRID x OCCLUSION_GRID window centres, each window twice the cell size.
 OCCLUSION_GRID = 7
 OCCLUSION_BATCH = 16
-
-
-@dataclass(frozen=True, eq=False)
-class Explanation:
-    """A heat map of the evidence for `city` (against `versus` when given) in one photo.
-
-    `heatmap` is ``(height, width)`` float32 at the photo's size, >= 0, its maximum 1 (all zero when the
-    model found no evidence for the city); `box` is the photo rectangle the model saw.
-    """
-
-    source: str
-    image: Image.Image
-    heatmap: np.ndarray
-    city: "CityScore"
-    versus: "CityScore | None"
-    method: str
-    box: tuple[int, int, int, int]
-
-    @property
-    def title(self) -> str:
-        """One line for captions: the city, its probability, and what the map shows."""
-        what = f"why {self.city.name} rather than {self.versus.name}" if self.versus else f"evidence for {self.city.name}"
-        return f"{self.city.name} {self.city.probability:.0%} - {what} ({self.method})"
 
 
 # ---------------------------------------------------------------------- saliency
@@ -162,7 +141,7 @@ def to_photo(saliency: torch.Tensor, box: tuple[int, int, int, int], size: tuple
     return out / peak if peak > 0 else out
 
 
-def _class_index(predictor: "Predictor", city: str | int | None, default: int) -> int:
+def _class_index(predictor: Predictor, city: str | int | None, default: int) -> int:
     if city is None:
         return default
     if isinstance(city, int):
@@ -175,7 +154,7 @@ def _class_index(predictor: "Predictor", city: str | int | None, default: int) -
     raise GeoSpottrError(f"{city!r} is not one of this model's cities ({', '.join(predictor.meta.class_slugs)})")
 
 
-def explain(predictor: "Predictor", source: "ImageSource", city: str | int | None = None,
+def explain(predictor: Predictor, source: ImageSource, city: str | int | None = None,
             versus: str | int | None = None, method: str = "auto") -> Explanation:
     """The heat map for `city` (slug, name or index; default: the top guess) in one photo.
 
@@ -183,8 +162,6 @@ def explain(predictor: "Predictor", source: "ImageSource", city: str | int | Non
     usable conv stage and it finds evidence, else occlusion), ``grad-cam`` or ``occlusion``.
     Raises `ImageError` for an unusable photo and `GeoSpottrError` for an unknown city or method.
     """
-    from .prediction import source_name
-
     if method not in METHODS:
         raise GeoSpottrError(f"method must be one of {', '.join(METHODS)}")
     image = predictor.open(source, draft=False)
@@ -216,7 +193,7 @@ def explain(predictor: "Predictor", source: "ImageSource", city: str | int | Non
                        method=used, box=box)
 
 
-def explain_batch(predictor: "Predictor", images: Sequence[Image.Image]) -> tuple[list[np.ndarray], np.ndarray]:
+def explain_batch(predictor: Predictor, images: Sequence[Image.Image]) -> tuple[list[np.ndarray], np.ndarray]:
     """Maps of each image's top guess at the image's size, and the ``(N, classes)`` probabilities.
 
     The fast path for a whole split (`core.shortcuts`): one batched Grad-CAM pass; images it finds no
@@ -238,61 +215,3 @@ def explain_batch(predictor: "Predictor", images: Sequence[Image.Image]) -> tupl
             cam = occlusion(model, batch[i:i + 1], int(logits[i].argmax()))
         maps.append(to_photo(cam, input_box(img.width, img.height, predictor.meta.crop_bottom), img.size))
     return maps, torch.softmax(logits, dim=1).cpu().double().numpy()
-
-
-# ---------------------------------------------------------------------- drawing
-def _colormap() -> np.ndarray:
-    """A 256-entry RGB ramp, dark blue -> cyan -> yellow -> red (like "turbo"): readable on photos."""
-    stops = np.array([[48, 18, 59], [40, 150, 240], [60, 230, 140], [250, 220, 40], [240, 90, 20], [122, 4, 3]], float)
-    x = np.linspace(0, len(stops) - 1, 256)
-    lo = np.floor(x).astype(int).clip(0, len(stops) - 2)
-    frac = (x - lo)[:, None]
-    return (stops[lo] * (1 - frac) + stops[lo + 1] * frac).astype(np.uint8)
-
-
-_COLORS = _colormap()
-
-
-def overlay(image: Image.Image, heatmap: np.ndarray, opacity: float = 0.5) -> Image.Image:
-    """`image` with the heat map laid over it: colour by strength, and weak evidence left see-through so
-    the photo stays readable. `opacity` (0..1) scales the strongest spots' cover."""
-    heat = np.asarray(heatmap, dtype=np.float32)
-    if heat.shape != (image.height, image.width):
-        heat = np.asarray(Image.fromarray(heat).resize(image.size, Image.Resampling.BILINEAR))
-    heat = np.clip(heat, 0, 1)
-    colours = _COLORS[(heat * 255).astype(np.uint8)].astype(np.float32)
-    alpha = (np.clip(opacity, 0, 1) * np.sqrt(heat))[..., None]
-    photo = np.asarray(image.convert("RGB"), dtype=np.float32)
-    return Image.fromarray((photo * (1 - alpha) + colours * alpha).round().astype(np.uint8), "RGB")
-
-
-def explanation_png(explanation: Explanation, opacity: float = 0.5, max_side: int = 1024) -> bytes:
-    """PNG bytes: the photo (at most `max_side` px) with its heat map and a caption bar below it."""
-    image, heat = explanation.image, explanation.heatmap
-    scale = min(1.0, max_side / max(image.size))
-    if scale < 1:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BILINEAR)
-        heat = np.asarray(Image.fromarray(heat).resize(size, Image.Resampling.BILINEAR))
-    drawn = overlay(image, heat, opacity)
-    font = ImageFont.load_default(size=max(12, drawn.width // 40))
-    lines = _wrap(explanation.title, font, drawn.width - 16)
-    line_h = int(font.size * 1.35)
-    canvas = Image.new("RGB", (drawn.width, drawn.height + line_h * len(lines) + 12), (255, 255, 255))
-    canvas.paste(drawn, (0, 0))
-    draw = ImageDraw.Draw(canvas)
-    for k, line in enumerate(lines):
-        draw.text((8, drawn.height + 6 + k * line_h), line, fill=(20, 20, 20), font=font)
-    buf = io.BytesIO()
-    canvas.save(buf, "PNG", optimize=True)
-    return buf.getvalue()
-
-
-def _wrap(text: str, font: ImageFont.ImageFont, width: int) -> list[str]:
-    lines: list[str] = []
-    for word in text.split():
-        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines or [""]

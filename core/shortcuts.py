@@ -14,9 +14,10 @@ street, so a region four times over-weighted is rare without a shortcut (see REA
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -124,8 +125,8 @@ class ShortcutReport:
         for r in self.regions:
             lines.append(f"  {r.where:<34}{r.area_share:>7.0%}{r.evidence_share:>10.0%}{r.lift:>8.1f}"
                          f"{r.peak_share:>7.0%}" + ("  !" if r.warn else ""))
-        lines += [f"warning: {w}" for w in self.warnings] or ["no sign of a shortcut: the evidence is not "
-                                                             "concentrated in the artefact regions"]
+        quiet = "no sign of a shortcut: the evidence is not concentrated in the artefact regions"
+        lines += [f"warning: {w}" for w in self.warnings] or [quiet]
         return "\n".join(lines)
 
 
@@ -169,7 +170,7 @@ class _Tally:
         return out
 
 
-def check_shortcuts(predictor: "Predictor", sources: Sequence[str | Path], split: str = "",
+def check_shortcuts(predictor: Predictor, sources: Sequence[str | Path], split: str = "",
                     batch_size: int = 16, on_event: EventCallback = ignore_events,
                     control: Control | None = None) -> ShortcutReport:
     """Measure the evidence share of each artefact region over `sources` (photos; unreadable ones are
@@ -207,7 +208,7 @@ def check_shortcuts(predictor: "Predictor", sources: Sequence[str | Path], split
                           warnings=warnings, no_evidence=tally.empty, failures=failures)
 
 
-def split_sources(project: "Project", split: str) -> list[Path]:
+def split_sources(project: Project, split: str) -> list[Path]:
     """The labelled, non-rejected photos of `split` (what `evaluate` scores)."""
     records = [r for r in project.images(split=split, status=("pending", "accepted")) if r.city_slug]
     if not records:

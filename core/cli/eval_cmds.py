@@ -134,8 +134,8 @@ class _Explainer:
         self.written = 0
 
     def write(self, source: str, city: str | None = None) -> Path:
-        from ..explain import explanation_png
         from ..fsutil import atomic_write_bytes
+        from ..heatmaps import explanation_png
 
         stem, n = Path(source).stem or "photo", 1
         name = f"{stem}.explain.png"

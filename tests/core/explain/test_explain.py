@@ -61,7 +61,7 @@ def test_any_ranked_city_and_contrastive_maps(predictor, planted):
 def test_overlay_png_shows_the_heat_over_the_photo(predictor, planted):
     import io
 
-    from core.explain import explanation_png
+    from core.heatmaps import explanation_png
 
     explanation = predictor.explain(planted.photos[3])
     drawn = Image.open(io.BytesIO(explanation_png(explanation, opacity=0.8))).convert("RGB")
