@@ -39,14 +39,17 @@ class Iteration(Payload):
 
 @dataclass(frozen=True)
 class EpochMetrics(Payload):
-    """One finished epoch: train and validation numbers, timing, and the best validation accuracy so far."""
+    """One finished epoch: train and validation numbers, timing, and the best validation accuracy so far.
+
+    The trainer always fills every field; readers accept a record with only some numbers (a run cut short,
+    another tool's file) and draw a gap for what is absent."""
 
     KIND: ClassVar[Kind] = Kind.EPOCH
     epoch: int
-    train_loss: float
-    train_acc: float
-    val_loss: float
-    val_acc: float
+    train_loss: float | None = None
+    train_acc: float | None = None
+    val_loss: float | None = None
+    val_acc: float | None = None
     epochs: int = 0
     val_macro_f1: float | None = None
     best_val_acc: float | None = None

@@ -147,7 +147,7 @@ def _status(path: Path) -> str:
 def run_info(path: Path) -> RunInfo:
     config = read_json(path / CONFIG)
     epochs = EpochMetrics.read(read_metrics(path, (Kind.EPOCH,)))
-    accs = [e.val_acc for e in epochs]
+    accs = [e.val_acc for e in epochs if e.val_acc is not None]
     best, last = path / BEST, path / LAST
     return RunInfo(run_id=path.name, path=str(path), arch=config.get("arch", "?"), created=config.get("created", ""),
                    status=_status(path), epochs_done=max((e.epoch for e in epochs), default=0),

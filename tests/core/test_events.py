@@ -49,12 +49,14 @@ def test_a_run_folder_written_before_typed_events_still_loads(tmp_path):
     assert [e.eta_s for e in runs.iter_epochs(run)] == [1.5]
 
 
-def test_a_record_missing_a_required_field_is_skipped_not_plotted_as_nan():
-    broken = {"kind": "epoch", "data": {"epoch": 2, "train_loss": 1.0, "train_acc": 0.5, "val_acc": 0.6}}
+def test_a_record_missing_a_required_field_is_skipped_not_plotted_at_a_made_up_place():
+    broken = {"kind": "iteration", "data": {"iteration": 3, "lr": 0.01}}
     series = RunSeries.from_records([*OLD_RUN, broken])
-    assert series.epoch.view.tolist() == [1] and not any(math.isnan(v) for v in series.val_loss.view)
-    with pytest.raises(ValueError, match="val_loss"):
-        EpochMetrics.from_data(broken["data"])
+    assert series.iteration.view.tolist() == [1, 2] and not any(math.isnan(v) for v in series.loss.view)
+    with pytest.raises(ValueError, match="loss"):
+        Iteration.from_data(broken["data"])
+    partial = EpochMetrics.from_data({"epoch": 2, "val_acc": 0.7})  # optional numbers may be absent
+    assert partial.val_acc == 0.7 and partial.val_loss is None
 
 
 def test_payload_round_trips_through_an_event():
