@@ -7,181 +7,46 @@ as a cancellable batch and everything can be exported as CSV, in the CLI's ``pre
 
 The map page is rebuilt (a few ms) for the entry on show; the ranking is re-cut from the stored full
 probability vector when top-k changes, so nothing is predicted twice.
+
+The widgets live one per module in `geospottr_gui.views.predict` (model bar, drop zone, same-place offer,
+queue, result panel with ranking table and map); this module puts them together and owns the model, the
+jobs and the export.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import itertools
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Signal
+from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QListWidget,
-    QListWidgetItem, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from core.events import Event, Kind
 from core.fsutil import atomic_write_text
-from core.results import EXPORT_FIELDS, CityScore, PredictFailure, Prediction, csv_rows, expand_inputs
+from core.results import EXPORT_FIELDS, CityScore, PredictFailure, Prediction, csv_rows, rank
 
 from ..context import AppContext
 from ..settings import PREDICT_TOP_K
 from ..workers import JobHandle, start_job, stop_jobs
 from .layouts import column
-from .map_view import MapView, assets_dir, online_tiles, pages_dir
-from .photo import PhotoLabel, preview_qimage
+from .photo import preview_qimage
+from .predict.drop_zone import DropZone
+from .predict.entries import JOB_ENTRIES, Entry, expand_job, load_predictor, predict_entries
+from .predict.entry_queue import EntryQueue
+from .predict.model_bar import NO_MODEL_LABEL, ModelBar
+from .predict.result_panel import ResultPanel
+from .predict.same_place_offer import SamePlaceOffer
 
 if TYPE_CHECKING:  # the predictor lives in workers; the UI thread only holds it
     from core.prediction import Predictor
 
-#: Entries handed to one prediction job (results still show one by one).
-JOB_ENTRIES = 256
-_keys = itertools.count(1)
-NO_MODEL_LABEL = "No model: choose a model bundle (.pt), or train one"
 #: Shown while photos wait for a model (e.g. opened with "Open with GeoSpottr" before any model exists).
 NO_MODEL_WAITING = ("Photos wait for a model: choose a model bundle (Choose model…), "
                     "or train one in the Train workspace.")
-
-
-@dataclass(eq=False)
-class Entry:
-    """One queued prediction: a photo (path or pasted bytes) or a group of photos of one place."""
-
-    name: str
-    sources: list[Path | bytes]
-    group: bool = False
-    result: Prediction | PredictFailure | None = None
-    view_count: int = 0
-    failures: list[str] = field(default_factory=list)
-    preview: QImage | None = None          # for pasted images, which have no file
-    key: int = field(default_factory=lambda: next(_keys))
-
-    @property
-    def done(self) -> bool:
-        return self.result is not None
-
-
-def _predict_entries(predictor: Predictor, entries: Sequence[Entry], top_k: int, *, on_event, control) -> int:
-    """Worker job: predict each entry in order and announce each outcome with a ``"result"`` event.
-
-    The outcome travels in the event; the UI thread stores it on the entry, so the view never sees an
-    entry whose result is set before its row and caption are updated.
-    """
-    singles = [e for e in entries if not e.group]
-    total = len(entries)
-    done = 0
-
-    def announce(entry: Entry, result, view_count: int, failures: list[str] | None = None) -> None:
-        nonlocal done
-        done += 1
-        on_event(Event(Kind.RESULT, done=done, total=total, scope="predict",
-                       data={"entry": entry.key, "result": result, "view_count": view_count,
-                             "failures": failures}))
-
-    results = predictor.predict_many([e.sources[0] for e in singles], top_k=top_k, control=control, total=total)
-    for entry, result in zip(singles, results):
-        announce(entry, result, 1)
-    for entry in (e for e in entries if e.group):
-        control.checkpoint()
-        group = predictor.predict_group(entry.sources, top_k=top_k)
-        announce(entry, group.combined or PredictFailure(entry.name, "none of the photos could be read"),
-                 len(group.views), [f.reason for f in group.failures])
-    return done
-
-
-def _expand_inputs(paths: Sequence[Path | str], *, on_event, control) -> list[Path]:  # noqa: ARG001
-    """Worker job: the files to queue (a big folder takes a while to walk, so not on the UI thread)."""
-    return expand_inputs(paths)
-
-
-def _load_predictor(path: str, *, on_event, control) -> Predictor:
-    """Worker job: load the bundle, and warm the map code so the first map is as quick as the rest."""
-    from core.prediction import Predictor
-
-    predictor = Predictor.load(path)
-    control.checkpoint()
-    assets_dir()
-    import folium  # noqa: F401  (first import takes a few hundred ms)
-    return predictor
-
-
-class DropZone(PhotoLabel):
-    """Accepts dropped files/folders and images; a click browses. Shows the current photo."""
-
-    files_dropped = Signal(list)      # list[Path]
-    image_dropped = Signal(QImage)
-    browse_requested = Signal()
-
-    HINT = "Drop photos or a folder here\npaste an image (Ctrl+V) or click to browse"
-
-    def __init__(self) -> None:
-        super().__init__(self.HINT, fill=0.98)
-        self.setAcceptDrops(True)
-        self.setMinimumSize(260, 220)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet("DropZone { border: 2px dashed #8a8a8a; border-radius: 8px; color: #555; }")
-
-    def show_image(self, image: QImage | None, caption: str = "") -> None:
-        """The photo being looked at (its name as tooltip), or the drop hint when there is none."""
-        self.setToolTip(caption)
-        super().show_image(image, self.HINT)
-
-    def mousePressEvent(self, event) -> None:  # noqa: N802
-        self.browse_requested.emit()
-
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        mime = event.mimeData()
-        if mime.hasUrls() or mime.hasImage():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        mime = event.mimeData()
-        paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
-        if paths:
-            self.files_dropped.emit(paths)
-        elif mime.hasImage():
-            self.image_dropped.emit(QImage(mime.imageData()))
-        event.acceptProposedAction()
-
-
-class RankingTable(QTableWidget):
-    """Rank, city and a probability bar per candidate."""
-
-    def __init__(self) -> None:
-        super().__init__(0, 3)
-        self.setHorizontalHeaderLabels(["#", "City", "Probability"])
-        self.verticalHeader().hide()
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-
-    def show_ranking(self, ranking: Sequence[CityScore]) -> None:
-        self.setRowCount(len(ranking))
-        for row, c in enumerate(ranking):
-            self.setItem(row, 0, QTableWidgetItem(str(row + 1)))
-            city = QTableWidgetItem(f"{c.name}, {c.country}" if c.country else c.name)
-            if row == 0:
-                font = city.font()
-                font.setBold(True)
-                city.setFont(font)
-            self.setItem(row, 1, city)
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setValue(round(c.probability * 1000))
-            bar.setFormat(f"{c.probability:.1%}")
-            bar.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.setCellWidget(row, 2, bar)
 
 
 class PredictView(QWidget):
@@ -194,8 +59,6 @@ class PredictView(QWidget):
         self.context = context
         self.predictor: Predictor | None = None
         self.model_path: str | None = None
-        self.entries: list[Entry] = []
-        self._rows: dict[int, int] = {}   # Entry.key -> queue row
         self.current: Entry | None = None
         self._load_job: JobHandle | None = None
         self._job: JobHandle | None = None
@@ -210,72 +73,43 @@ class PredictView(QWidget):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self.model_label = QLabel(NO_MODEL_LABEL)
-        self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # it shows file names and error text
-        choose = QPushButton("Choose model…")
-        choose.clicked.connect(self._choose_model)
-        self.top_k = QSpinBox()
-        self.top_k.setRange(1, 50)
-        self.top_k.setValue(PREDICT_TOP_K.get(self.context.settings))
-        self.top_k.setPrefix("top ")
+        self.bar = ModelBar(PREDICT_TOP_K.get(self.context.settings))
+        self.bar.choose_model.connect(self._choose_model)
+        self.bar.choose_folder.connect(self._choose_folder)
+        self.bar.export.connect(self._choose_export)
+        self.bar.cancel.connect(self.cancel)
+        self.top_k = self.bar.top_k
         self.top_k.valueChanged.connect(self._top_k_changed)
-        folder = QPushButton("Predict folder…")
-        folder.clicked.connect(self._choose_folder)
-        self.export_button = QPushButton("Export CSV…")
-        self.export_button.clicked.connect(self._choose_export)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(180)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.hide()
-        self.cancel_button.clicked.connect(self.cancel)
-        bar = QHBoxLayout()
-        for w in (self.model_label, choose):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        for w in (self.top_k, folder, self.export_button, self.progress, self.cancel_button):
-            bar.addWidget(w)
+        self.model_label = self.bar.model_label
 
         self.drop = DropZone()
         self.drop.files_dropped.connect(self.add_paths)
         self.drop.image_dropped.connect(self.add_image)
         self.drop.browse_requested.connect(self._browse)
-        self.offer = QFrame()
-        offer_layout = QHBoxLayout(self.offer)
-        offer_layout.setContentsMargins(4, 2, 4, 2)
-        self.offer_label = QLabel()
-        self.same_place = QPushButton("Same place: combine")
-        self.same_place.setToolTip("Treat these photos as views of one place and show one combined ranking")
-        self.same_place.clicked.connect(self.combine_last_drop)
-        dismiss = QPushButton("Keep separate")
-        dismiss.clicked.connect(self.offer.hide)
-        offer_layout.addWidget(self.offer_label, 1)
-        offer_layout.addWidget(self.same_place)
-        offer_layout.addWidget(dismiss)
-        self.offer.hide()
-        self.queue = QListWidget()
+        self.offer = SamePlaceOffer()
+        self.offer.combine.connect(self.combine_last_drop)
+        self.same_place = self.offer.same_place
+        self.queue = EntryQueue()
         self.queue.currentRowChanged.connect(self._row_changed)
         left = column((self.drop, 3), self.offer, QLabel("Queue"), (self.queue, 2))
 
-        self.caption = QLabel("")
-        self.caption.setTextFormat(Qt.TextFormat.RichText)  # every inserted text is escaped
-        self.caption.setWordWrap(True)
-        self.ranking = RankingTable()
-        self.map = MapView()
+        self.result = ResultPanel(self.context.settings)
+        self.caption, self.ranking, self.map = self.result.caption, self.result.ranking, self.result.map
         self.map.load_failed.connect(self.context.status)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(column(self.caption, self.ranking))
-        right.addWidget(self.map)
-        right.setSizes([220, 520])
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
-        split.addWidget(right)
+        split.addWidget(self.result)
         split.setSizes([380, 760])
         layout = QVBoxLayout(self)
-        layout.addLayout(bar)
+        layout.addWidget(self.bar)
         layout.addWidget(split, 1)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self, activated=self.paste)
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every queued entry, in queue order."""
+        return self.queue.entries
 
     # ------------------------------------------------------------------ model
     def set_model(self, path: str) -> None:
@@ -292,7 +126,7 @@ class PredictView(QWidget):
             return
         self.model_label.setText(f"Loading model {Path(self.model_path).name}…")
         path = self.model_path
-        self._load_job = start_job(self, _load_predictor, path,
+        self._load_job = start_job(self, load_predictor, path,
                                    on_finished=lambda p: self._model_loaded(path, p),
                                    on_failed=self._model_failed, on_cancelled=self._model_failed,
                                    needs_torch=True)
@@ -330,7 +164,7 @@ class PredictView(QWidget):
         """Queue files (and the images inside folders, found by a job). Several photos at once offer "same place"."""
         paths = list(paths)
         self._expanding += 1
-        job = start_job(self, _expand_inputs, paths, on_finished=lambda files: self._add_files(paths, files),
+        job = start_job(self, expand_job, paths, on_finished=lambda files: self._add_files(paths, files),
                         on_failed=self.context.status.emit)
         job.done.connect(self._expanded)
         return job
@@ -344,12 +178,7 @@ class PredictView(QWidget):
             return
         entries = [Entry(name=str(f), sources=[f]) for f in files]
         self._enqueue(entries)
-        folders = any(Path(p).is_dir() for p in paths)
-        if 1 < len(entries) <= 12 and not folders:
-            self.offer_label.setText(f"{len(entries)} photos dropped. Are they the same place?")
-            self.offer.show()
-        else:
-            self.offer.hide()
+        self.offer.offer(len(entries), folders=any(Path(p).is_dir() for p in paths))
 
     def add_image(self, image: QImage, name: str | None = None) -> None:
         """Queue an in-memory image (pasted or dropped from another app) as PNG bytes."""
@@ -399,35 +228,15 @@ class PredictView(QWidget):
 
     # ------------------------------------------------------------------ queue
     def _enqueue(self, entries: list[Entry]) -> None:
-        first_row = len(self.entries)
-        for row, entry in enumerate(entries, start=first_row):
-            self._rows[entry.key] = row
-        self.entries.extend(entries)
+        first_row = self.queue.append(entries)
         self._last_drop = [e for e in entries if not e.group]
-        for entry in entries:
-            item = QListWidgetItem()
-            self.queue.addItem(item)
-            self._label(entry, item)
         self.queue.setCurrentRow(first_row)
         if self.predictor is None:
             if not self.model_path:
                 self.context.status.emit(NO_MODEL_WAITING)
-                self.caption.setText(html.escape(NO_MODEL_WAITING))
+                self.result.show_text(NO_MODEL_WAITING)
             self._start_loading()
         self._pump()
-
-    def _label(self, entry: Entry, item: QListWidgetItem | None = None) -> None:
-        item = item or self.queue.item(self._rows[entry.key])
-        short = Path(entry.name).name if not isinstance(entry.sources[0], bytes) and not entry.group else entry.name
-        if entry.result is None:
-            text = f"… {short}"
-        elif isinstance(entry.result, Prediction):
-            top = entry.result.top
-            text = f"{short}  →  {top.name} {top.probability:.0%}"
-        else:
-            text = f"✗ {short}: {entry.result.reason}"
-        item.setText(text)
-        item.setToolTip(entry.name)
 
     def _pump(self) -> None:
         """Start a prediction job for pending entries when the model is ready and none is running."""
@@ -436,11 +245,8 @@ class PredictView(QWidget):
         pending = [e for e in self.entries if e.result is None][:JOB_ENTRIES]
         if not pending:
             return
-        self.progress.setRange(0, len(pending))
-        self.progress.setValue(0)
-        self.progress.setVisible(len(pending) > 1)
-        self.cancel_button.setVisible(len(pending) > 1)
-        self._job = start_job(self, _predict_entries, self.predictor, pending, self.top_k.value(),
+        self.bar.show_batch(len(pending))
+        self._job = start_job(self, predict_entries, self.predictor, pending, self.top_k.value(),
                               on_event=self._on_event, on_failed=self._job_failed,
                               on_cancelled=lambda: self._job_cancelled(pending), needs_torch=True)
         self._job.done.connect(self._job_done)
@@ -448,15 +254,14 @@ class PredictView(QWidget):
     def _on_event(self, event: Event) -> None:
         if event.kind != Kind.RESULT:
             return
-        self.progress.setValue(event.done or 0)
-        row = self._rows.get(event.data.get("entry", -1))
-        if row is None:
+        self.bar.progress.setValue(event.done or 0)
+        entry = self.queue.find(event.data.get("entry", -1))
+        if entry is None:
             return
-        entry = self.entries[row]
         entry.result, entry.view_count = event.data["result"], event.data["view_count"]
         if event.data["failures"] is not None:
             entry.failures = event.data["failures"]
-        self._label(entry, self.queue.item(row))
+        self.queue.relabel(entry)
         if entry is self.current:
             self._show(entry)
 
@@ -467,15 +272,13 @@ class PredictView(QWidget):
         for entry in pending:
             if entry.result is None:
                 entry.result = PredictFailure(entry.name, "cancelled")
-                self._label(entry)
+                self.queue.relabel(entry)
         self.context.status.emit("prediction cancelled")
 
     def _job_done(self) -> None:
         self._job = None
-        self.progress.hide()
-        self.cancel_button.hide()
-        for row, entry in enumerate(self.entries):
-            self._label(entry, self.queue.item(row))
+        self.bar.hide_batch()
+        self.queue.relabel_all()
         if self.current is not None and self.current.done:
             self._show(self.current)
         self._pump()
@@ -506,35 +309,19 @@ class PredictView(QWidget):
         if entry is not self.current:
             self.current = entry
             self._show_photo(entry)
-        if not isinstance(entry.result, Prediction):
-            self.ranking.setRowCount(0)
-            if entry.result is not None:
-                self.caption.setText(f"Could not predict: {html.escape(entry.result.reason)}")
-            elif self.model_path:
-                self.caption.setText("Predicting…")
-            else:
-                self.caption.setText(html.escape(NO_MODEL_WAITING))
-            return
-        ranking = self._ranking(entry.result)
-        self.ranking.show_ranking(ranking)
-        views = f" — {entry.view_count} views combined" if entry.group else ""
-        failed = f"; {len(entry.failures)} unreadable" if entry.failures else ""
-        self.caption.setText(f"<b>{html.escape(ranking[0].name)}</b> ({ranking[0].probability:.1%}){views}{failed}")
-        self.prediction_shown.emit(entry)
-        # The list is on screen first; the map page (tens of ms) follows in the next event-loop turn.
-        QTimer.singleShot(0, self, lambda: self._show_map(entry, ranking))  # not after the view is gone
+        if isinstance(entry.result, PredictFailure):
+            self.result.show_text(f"Could not predict: {entry.result.reason}")
+        elif entry.result is None:
+            self.result.show_text("Predicting…" if self.model_path else NO_MODEL_WAITING)
+        else:
+            self.result.show_ranking(entry, self._ranking(entry.result))
+            self.prediction_shown.emit(entry)
 
-    def _show_map(self, entry: Entry, ranking: Sequence[CityScore]) -> None:
-        from core.maps import prediction_map
-
-        if entry is not self.current:
-            return
-        page = prediction_map(ranking, pages_dir() / f"predict-{id(self)}.html", assets_dir(),
-                              online_tiles(self.context.settings))
-        self.map.show_page(page)
-
-    def _ranking(self, prediction: Prediction) -> tuple[CityScore, ...]:
-        return self.predictor.rank(prediction.probabilities, self.top_k.value()) if self.predictor else prediction.ranking
+    def _ranking(self, prediction: Prediction) -> Sequence[CityScore]:
+        """The top-k cut anew from the stored probabilities (top-k may have changed since it was predicted)."""
+        if self.predictor is None:
+            return prediction.ranking
+        return rank(self.predictor.classes, prediction.probabilities, self.top_k.value())
 
     def _show_photo(self, entry: Entry) -> None:
         if entry.preview is not None:

@@ -1,0 +1,56 @@
+"""Predict's top bar: the model in use and its chooser, top-k, predict-folder, export, batch progress and cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
+
+NO_MODEL_LABEL = "No model: choose a model bundle (.pt), or train one"
+
+
+class ModelBar(QWidget):
+    """Buttons only announce; `PredictView` decides. `show_batch` shows progress and Cancel for a batch."""
+
+    choose_model = Signal()
+    choose_folder = Signal()
+    export = Signal()
+    cancel = Signal()
+
+    def __init__(self, top_k: int) -> None:
+        super().__init__()
+        self.model_label = QLabel(NO_MODEL_LABEL)
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # it shows file names and error text
+        choose = QPushButton("Choose model…")
+        choose.clicked.connect(self.choose_model)
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 50)
+        self.top_k.setValue(top_k)
+        self.top_k.setPrefix("top ")
+        folder = QPushButton("Predict folder…")
+        folder.clicked.connect(self.choose_folder)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.clicked.connect(self.export)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel)
+        bar = QHBoxLayout(self)
+        bar.setContentsMargins(0, 0, 0, 0)
+        for w in (self.model_label, choose):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        for w in (self.top_k, folder, self.export_button, self.progress, self.cancel_button):
+            bar.addWidget(w)
+
+    def show_batch(self, total: int) -> None:
+        """A prediction job of `total` entries started: progress and Cancel for more than one."""
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.progress.setVisible(total > 1)
+        self.cancel_button.setVisible(total > 1)
+
+    def hide_batch(self) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
