@@ -12,7 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
-                               QPushButton, QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QSlider, QSplitter, QTabWidget, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from core.curation import Change, Edit
 from core.errors import GeoSpottrError
@@ -24,7 +25,8 @@ from .cities_panel import CitiesPanel
 from .dialogs import CityPickerDialog
 from .download_panel import DownloadPanel
 from .image_detail import ImageDetail
-from .image_grid import ImageGridModel, ImageGridView, ThumbnailProvider
+from .image_grid import BADGE_LEGEND, MAX_THUMB, MIN_THUMB, ImageGridModel, ImageGridView, ThumbnailProvider
+from .image_viewer import ImageViewer
 
 ALL = "All"
 #: The Cities / Download tabs' narrowest width (their panels scroll below it); see `DatasetView`.
@@ -98,6 +100,19 @@ class CurationPanel(QWidget):
         self.accept_button = QPushButton("Accept (A)")
         self.reject_button = QPushButton("Reject (R)")
         self.relabel_button = QPushButton("Relabel… (L)")
+        # Tile size: the grid's columns follow the width whatever the size.
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(MIN_THUMB, MAX_THUMB)
+        self.size_slider.setSingleStep(16)
+        self.size_slider.setPageStep(32)
+        self.size_slider.setValue(self.grid.thumb_size)
+        self.size_slider.setToolTip("Thumbnail size")
+        self.size_slider.setMinimumWidth(60)
+        self.size_slider.valueChanged.connect(self.grid.set_thumb_size)
+        self.legend = QLabel(BADGE_LEGEND)
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet("color: #666")
+        self.viewer: ImageViewer | None = None
         self.problems_button = QPushButton("Find problems…")
         self.problems_button.setToolTip("Look for broken, blank, blurry and duplicate images to review")
         # Shown while a bulk edit runs in a worker (see `geospottr_gui.curator`).
@@ -121,6 +136,8 @@ class CurationPanel(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(6)
             combo.currentIndexChanged.connect(self.apply_query)
+        bar.addWidget(QLabel("Size"), 1, 4)
+        bar.addWidget(self.size_slider, 1, 5)
         bar.setColumnStretch(6, 1)
         actions = QHBoxLayout()
         for button in (self.accept_button, self.reject_button, self.relabel_button):
@@ -135,6 +152,7 @@ class CurationPanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addLayout(bar)
         left_layout.addWidget(self.grid, 1)
+        left_layout.addWidget(self.legend)
         left_layout.addLayout(actions)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -151,6 +169,7 @@ class CurationPanel(QWidget):
         self.grid.pending_requested.connect(lambda: self._edit(lambda ids: self.context.history.reset_change(ids)))
         self.grid.relabel_requested.connect(self.relabel_to_number)
         self.grid.pick_city_requested.connect(self.pick_city)
+        self.grid.view_requested.connect(self.open_viewer)
         self.accept_button.clicked.connect(self.accept)
         self.reject_button.clicked.connect(self.reject)
         self.relabel_button.clicked.connect(self.pick_city)
@@ -341,6 +360,21 @@ class CurationPanel(QWidget):
             self.progress.setValue(done)
             self.progress.setFormat(f"{text}: %p%")
         self.progress.setToolTip(text)
+
+    def open_viewer(self) -> ImageViewer:
+        """The full-size viewer on the current image (one window, reused; it follows the grid)."""
+        if self.viewer is None:
+            self.viewer = ImageViewer(self.grid, self.thumbnails, self)
+            self.viewer.finished.connect(self._viewer_closed)
+        self.viewer.show()
+        self.viewer.raise_()
+        self.viewer.activateWindow()
+        return self.viewer
+
+    def _viewer_closed(self) -> None:
+        self.viewer.deleteLater()
+        self.viewer = None
+        self.grid.setFocus()
 
     def find_problems(self) -> None:
         from .problems_dialog import ProblemsDialog  # the scan code loads only when asked for

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPalette, QPen, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from core.events import Event
@@ -23,6 +23,10 @@ from ..workers import JobHandle, start_job
 from .photo import rgb_qimage
 
 THUMB_SIZE = 128
+#: The thumbnail-size slider's range (px of the longer side on screen).
+MIN_THUMB, MAX_THUMB = 64, 320
+#: Sizes thumbnails are made and cached at; a tile shows the smallest one at least as big as itself.
+THUMB_TIERS = (128, 256, 512)
 #: Records fetched per query when the view paints a row the model has not loaded yet.
 PAGE = 256
 #: Bytes of decoded thumbnails and previews kept in memory (a 128 px one is about 50 KB).
@@ -88,6 +92,11 @@ class ThumbnailProvider(QObject):
         self.ready.emit(data["key"], data["size"])
 
 
+def thumb_tier(size: int) -> int:
+    """The cached thumbnail size drawn for tiles of `size` px (downscaled when drawn, never blown up)."""
+    return next((t for t in THUMB_TIERS if t >= size), THUMB_TIERS[-1])
+
+
 class ImageGridModel(QAbstractListModel):
     """Rows are image ids matching the current filters; records load a page at a time on demand."""
 
@@ -97,6 +106,8 @@ class ImageGridModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self.filters: dict[str, Any] = {}
         self.order = "added"
+        #: The size thumbnails are fetched at (a `THUMB_TIERS` size; the grid's size slider sets it).
+        self.thumb_size = THUMB_SIZE
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._records: OrderedDict[str, ImageRecord] = OrderedDict()
@@ -174,20 +185,39 @@ class ImageGridModel(QAbstractListModel):
         if role == RecordRole:
             return record
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.thumbnails.get(self.project, record, THUMB_SIZE)
+            return self.thumbnails.get(self.project, record, self.thumb_size)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{record.city_slug or 'unlabelled'} · {record.status} · {record.split or 'no split'} · {record.source}"
+            return badge_tooltip(record)
         return None
+
+    def set_thumb_size(self, size: int) -> None:
+        """Fetch thumbnails at `size` (a tier) from now on, and repaint."""
+        if size != self.thumb_size:
+            self.thumb_size = size
+            if self._ids:
+                self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1), [Qt.ItemDataRole.DecorationRole])
 
     def _thumbnail_ready(self, image_id: str, size: int) -> None:
         row = self._rows.get(image_id)
-        if row is not None and size == THUMB_SIZE:
+        if row is not None and size == self.thumb_size:
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
 
 _STATUS_COLOURS = {"accepted": QColor(46, 160, 67), "rejected": QColor(218, 54, 51)}
-_SPLIT_LETTERS = {"train": "T", "val": "V", "test": "E"}
+#: The split badge in a tile's top-left corner.
+SPLIT_BADGES = {"train": "T", "val": "V", "test": "Te"}
+#: The status badge in a tile's top-right corner (pending images have none).
+STATUS_BADGES = {"accepted": "✓", "rejected": "✕"}
+#: What the badges mean, under the grid (each tile's tooltip says it for that image).
+BADGE_LEGEND = "Badges: ✓ accepted · ✕ rejected (faded) · none: pending · T / V / Te: train / val / test split"
+
+
+def badge_tooltip(record: ImageRecord) -> str:
+    """One image's tooltip: its city, and its badges spelled out."""
+    split = f"{record.split} split ({SPLIT_BADGES[record.split]})" if record.split in SPLIT_BADGES else "no split"
+    status = f"{record.status} ({STATUS_BADGES[record.status]})" if record.status in STATUS_BADGES else record.status
+    return f"{record.city_slug or 'unlabelled'} · {status} · {split} · {record.source}"
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -199,6 +229,14 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(self.size + 12, self.size + 30)
+
+    @staticmethod
+    def fit(image: QImage, box: QRect) -> QRect:
+        """Where `image` is drawn in `box`: scaled down to fit (never up), aspect kept, centred."""
+        scale = min(1.0, box.width() / max(1, image.width()), box.height() / max(1, image.height()))
+        target = QRect(0, 0, round(image.width() * scale), round(image.height() * scale))
+        target.moveCenter(box.center())
+        return target
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         painter.save()
@@ -214,10 +252,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         image: QImage | None = index.data(Qt.ItemDataRole.DecorationRole)
         box = QRect(rect.x() + (rect.width() - self.size) // 2, rect.y() + 4, self.size, self.size)
         if image is not None:
-            target = QRect(0, 0, image.width(), image.height())
-            target.moveCenter(box.center())
             painter.setOpacity(0.35 if record is not None and record.status == "rejected" else 1.0)
-            painter.drawImage(target, image)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(self.fit(image, box), image)
             painter.setOpacity(1.0)
         else:
             painter.fillRect(box.adjusted(10, 10, -10, -10), palette.color(QPalette.ColorRole.AlternateBase))
@@ -239,10 +276,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawEllipse(badge)
             painter.setPen(QPen(Qt.GlobalColor.white, 2))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "✓" if record.status == "accepted" else "✕")
-        letter = _SPLIT_LETTERS.get(record.split or "")
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, STATUS_BADGES[record.status])
+        letter = SPLIT_BADGES.get(record.split or "")
         if letter:
-            tag = QRect(box.left() + 4, box.top() + 4, 16, 16)
+            tag = QRect(box.left() + 4, box.top() + 4, max(16, painter.fontMetrics().horizontalAdvance(letter) + 6), 16)
             painter.setBrush(QColor(0, 0, 0, 150))
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawRoundedRect(tag, 3, 3)
@@ -253,8 +290,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
 class ImageGridView(QListView):
     """Icon grid with multi-select (shift / ctrl / rubber band) and the curation keys as signals.
 
-    Keys: A accept, R or Delete reject, P pending, 1-9 relabel to the n-th city, L pick a city. Arrow keys,
-    Home / End and Page Up / Down move as in any list. Undo / Redo live in the window's Edit menu.
+    Keys: A accept, R or Delete reject, P pending, 1-9 relabel to the n-th city, L pick a city, Space (or a
+    double-click) the full-size viewer. Arrow keys, Home / End and Page Up / Down move as in any list.
+    Undo / Redo live in the window's Edit menu.
     """
 
     accept_requested = Signal()
@@ -262,6 +300,7 @@ class ImageGridView(QListView):
     pending_requested = Signal()
     relabel_requested = Signal(int)  # 0-based city number
     pick_city_requested = Signal()
+    view_requested = Signal()  # Space or a double-click on an image: open the full-size viewer
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -276,9 +315,40 @@ class ImageGridView(QListView):
         self.setSelectionRectVisible(True)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setDragEnabled(False)
-        self.setItemDelegate(ThumbnailDelegate(THUMB_SIZE, self))
+        self.delegate = ThumbnailDelegate(THUMB_SIZE, self)
+        self.setItemDelegate(self.delegate)
         self.setGridSize(QSize(THUMB_SIZE + 14, THUMB_SIZE + 32))
         self.verticalScrollBar().setSingleStep(40)
+        self.doubleClicked.connect(lambda _index: self.view_requested.emit())
+
+    # ------------------------------------------------------------------ tile size
+    @property
+    def thumb_size(self) -> int:
+        return self.delegate.size
+
+    def set_thumb_size(self, size: int) -> None:
+        """Tiles of `size` px (the slider); the columns are recomputed to fill the width."""
+        size = max(MIN_THUMB, min(MAX_THUMB, size))
+        self.delegate.size = size
+        model = self.model()
+        if isinstance(model, ImageGridModel):
+            model.set_thumb_size(thumb_tier(size))
+        self._fit_columns()
+
+    def columns(self) -> int:
+        """How many tiles fit side by side in the visible width."""
+        return max(1, (self.viewport().width() - 2) // (self.thumb_size + 14))
+
+    def _fit_columns(self) -> None:
+        """Share the whole visible width among as many columns as fit: no empty band at the right."""
+        width = self.viewport().width() - 2  # Qt wraps a row that would touch the viewport's edge
+        cell = QSize(max(self.thumb_size + 14, width // self.columns()), self.thumb_size + 32)
+        if cell != self.gridSize():
+            self.setGridSize(cell)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_columns()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
@@ -292,6 +362,8 @@ class ImageGridView(QListView):
             self.pending_requested.emit()
         elif plain and key == Qt.Key.Key_L:
             self.pick_city_requested.emit()
+        elif plain and key == Qt.Key.Key_Space and self.currentIndex().isValid():
+            self.view_requested.emit()
         elif plain and Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
             self.relabel_requested.emit(key - Qt.Key.Key_1)
         else:
