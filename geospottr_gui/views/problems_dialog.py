@@ -15,7 +15,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from core.events import LOG, PROGRESS, Event
+from core.events import DONE, LOG, PROGRESS, Event
 from core.quality import (CHECKS, KINDS, Finding, ScanOptions, apply_findings, group_by_kind, open_findings,
                           reopen_unrejected, scan)
 
@@ -33,7 +33,20 @@ CHECK_LABELS = {
     "scene": "Indoor / non-street (Places365 weights)",
     "labels": "Label errors (trained model)",
 }
+#: How a scan's summary names the checks that ran.
+CHECK_NAMES = {"frames": "frames", "duplicates": "duplicates", "outliers": "outliers", "scene": "scene",
+               "labels": "label errors"}
+#: The file each model-based check needs: (field title, file dialog filter).
+FILE_KINDS = {"scene": ("Places365 weights…", "Places365 weights (*.pth.tar *.pth *.tar);;All files (*)"),
+              "labels": ("Model…", "GeoSpottr models (*.pt);;All files (*)")}
 FindingRole = Qt.ItemDataRole.UserRole + 1
+
+
+def scan_summary(findings: int, images: int, checks: list[str]) -> str:
+    """"No problems in 400 images: frames, duplicates" — the count and which checks ran."""
+    ran = ", ".join(CHECK_NAMES.get(c, c) for c in checks) or "no check"
+    head = f"No problems in {images:,} images" if not findings else f"{findings:,} findings in {images:,} images"
+    return f"{head}: {ran}."
 
 
 class ProblemsDialog(QDialog):
@@ -57,9 +70,13 @@ class ProblemsDialog(QDialog):
             self.checks[name].setChecked(True)
         self.weights = QLineEdit(placeholderText="resnet18_places365.pth.tar from MIT CSAIL")
         self.model = QLineEdit(placeholderText="a model bundle from Train")
-        context.model_changed.connect(self.model.setText)
+        # The project's model (its best run unless one was chosen) is preset; the check stays off until the
+        # user picks or types a model, since it loads a network and is slower.
+        self._preset_model(context.model_path or "")
+        context.model_changed.connect(self._preset_model)
         self.weights.textChanged.connect(lambda t: self.checks["scene"].setChecked(bool(t)))
         self.model.textChanged.connect(lambda t: self.checks["labels"].setChecked(bool(t)))
+        self._scan_result: dict = {}   # the finished scan's DONE data: images scanned, checks run
 
         self.scan_button = QPushButton("Scan")
         self.cancel_button = QPushButton("Cancel")
@@ -79,12 +96,12 @@ class ProblemsDialog(QDialog):
         layout = QVBoxLayout(self)
         for name in ("frames", "duplicates", "outliers"):
             layout.addWidget(self.checks[name])
-        for name, field, title in (("scene", self.weights, "Places365 weights…"), ("labels", self.model, "Model…")):
+        for name, field in (("scene", self.weights), ("labels", self.model)):
             row = QHBoxLayout()
             row.addWidget(self.checks[name])
             row.addWidget(field, 1)
-            browse = QPushButton(title)
-            browse.clicked.connect(lambda _=False, f=field, t=title: self._browse(f, t))
+            browse = QPushButton(FILE_KINDS[name][0])
+            browse.clicked.connect(lambda _=False, n=name, f=field: self._browse(n, f))
             row.addWidget(browse)
             layout.addLayout(row)
         row = QHBoxLayout()
@@ -118,6 +135,11 @@ class ProblemsDialog(QDialog):
         if not checks:
             self.status.setText("Choose at least one check.")
             return
+        for name, field in (("scene", self.weights), ("labels", self.model)):
+            if name in checks and not field.text().strip():
+                self.status.setText(f"{CHECK_LABELS[name]}: choose its file with “{FILE_KINDS[name][0]}”, "
+                                    "or untick it.")
+                return
         options = ScanOptions(scene_weights=_path(self.weights.text()), model=_path(self.model.text()))
         self.scan_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -125,6 +147,7 @@ class ProblemsDialog(QDialog):
         self.progress.setRange(0, 0)
         self.status.setText("Scanning…")
         self._notes = []
+        self._scan_result = {}
         self.job = start_job(self, scan, self.context.project, checks, options=options, on_event=self._on_event,
                              needs_torch=not set(checks) <= TORCH_FREE_CHECKS,
                              on_finished=self._scan_finished, on_failed=self._scan_failed,
@@ -135,7 +158,9 @@ class ProblemsDialog(QDialog):
             self.job.cancel()
 
     def _on_event(self, event: Event) -> None:
-        if event.kind == PROGRESS and event.total:
+        if event.kind == DONE and event.scope == "clean":
+            self._scan_result = dict(event.data)
+        elif event.kind == PROGRESS and event.total:
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done or 0)
         elif event.kind == LOG and event.message:
@@ -143,7 +168,8 @@ class ProblemsDialog(QDialog):
             self.status.setText(event.message)
 
     def _scan_finished(self, findings: list[Finding]) -> None:
-        summary = f"{len(findings)} findings." if findings else "No problems found."
+        done = self._scan_result
+        summary = scan_summary(len(findings), int(done.get("images", 0)), list(done.get("checks", [])))
         self._scan_ended("\n".join([summary, *self._notes]))
         self.show_findings(findings)
 
@@ -225,10 +251,26 @@ class ProblemsDialog(QDialog):
         self.reject_button.setEnabled(bool(self.checked_finding_ids()))
         self.undo_button.setEnabled(self.context.history.can_undo)
 
-    def _browse(self, field: QLineEdit, title: str) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, title, field.text() or str(Path.home()))
+    def _preset_model(self, path: str) -> None:
+        """Fill the model field without ticking the label check (only a pick by the user does that)."""
+        self.model.blockSignals(True)
+        self.model.setText(path)
+        self.model.blockSignals(False)
+
+    def browse_start(self, field: QLineEdit) -> str:
+        """Where the file dialog opens: beside the file in the field, else the project's runs/ folder."""
+        current = Path(field.text().strip()).expanduser() if field.text().strip() else None
+        if current is not None and current.parent.is_dir():
+            return str(current)
+        runs = self.context.project.runs_dir
+        return str(runs if runs.is_dir() else self.context.project.root)
+
+    def _browse(self, name: str, field: QLineEdit) -> None:
+        title, filters = FILE_KINDS[name]
+        path, _ = QFileDialog.getOpenFileName(self, title.rstrip("…"), self.browse_start(field), filters)
         if path:
             field.setText(path)
+            self.checks[name].setChecked(True)
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt override: stop work before the dialog goes
         if self.job is not None and self.job.running:

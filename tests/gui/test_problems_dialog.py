@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QPushButton
 
 from core.quality import open_findings
 from geospottr_gui.context import AppContext
@@ -34,7 +35,8 @@ def test_scan_lists_findings_by_kind_with_checkboxes(qtbot, dialog):
                           "Blurred frames (1)"]
     assert any(t.startswith("Duplicates labelled with different cities (2)") for t in titles)
     assert len(dialog.checked_finding_ids()) == 8
-    assert "8 findings" in dialog.status.text()
+    images = len(dialog.context.project.images())
+    assert dialog.status.text().startswith(f"8 findings in {images} images: frames, duplicates.")
     qtbot.waitUntil(lambda: not dialog.tree.topLevelItem(1).child(0).icon(0).isNull(), timeout=20000)
 
 
@@ -50,10 +52,44 @@ def test_reject_selected_then_undo(qtbot, dialog, bad_project):  # noqa: F811
     assert len(open_findings(bad_project)) == 8
 
 
-def test_scene_and_labels_without_files_are_skipped_with_a_line(qtbot, dialog):
+def test_a_model_check_without_its_file_asks_for_it_in_the_windows_words(qtbot, dialog):
     for name in ("frames", "duplicates"):
         dialog.checks[name].setChecked(False)
     dialog.checks["scene"].setChecked(True)
-    _scan(qtbot, dialog)
-    assert "No problems found" in dialog.status.text()
-    assert "scene check skipped" in dialog.status.text() and "--weights" in dialog.status.text()
+    dialog.scan_button.click()
+    assert dialog.job is None and dialog.scan_button.isEnabled()   # nothing started
+    text = dialog.status.text()
+    assert "Places365 weights…" in text and "--weights" not in text
+
+
+def test_no_problems_says_how_many_images_and_which_checks(qtbot, tiny_project, tmp_path):
+    d = ProblemsDialog(AppContext(tiny_project, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
+    qtbot.addWidget(d)
+    d.checks["duplicates"].setChecked(False)  # the tiny project's two views of a place look alike
+    _scan(qtbot, d)
+    assert d.status.text() == "No problems in 48 images: frames."
+    d.close()
+
+
+def test_the_label_check_is_preset_to_the_projects_model_and_browses_its_runs(qtbot, bad_project, tmp_path,  # noqa: F811
+                                                                            monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    bundle = bad_project.runs_dir / "r1" / "best.pt"
+    bundle.parent.mkdir(parents=True)
+    bundle.write_bytes(b"not read here")
+    context = AppContext(bad_project, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    context.set_model(str(bundle))
+    d = ProblemsDialog(context)
+    qtbot.addWidget(d)
+    assert d.model.text() == str(bundle) and not d.checks["labels"].isChecked()   # preset, not forced on
+    d.model.clear()
+    asked = []
+    picked = str(bad_project.runs_dir / "r1" / "last.pt")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda _parent, title, start, filters: asked.append((start, filters)) or (picked, ""))
+    browse = next(b for b in d.findChildren(QPushButton) if b.text() == "Model…")
+    browse.click()
+    assert asked == [(str(bad_project.runs_dir), "GeoSpottr models (*.pt);;All files (*)")]
+    assert d.model.text() == picked and d.checks["labels"].isChecked()   # picking a model ticks its check
+    d.close()
