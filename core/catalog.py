@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import shlex
 import unicodedata
 from dataclasses import dataclass
 
@@ -76,6 +77,10 @@ class CatalogCity:
         return f"{self.name}, {self.country_name}"
 
 
+#: The ASCII alternate names of each city (by GeoNames id), to show which one a search matched.
+_ALTERNATES: dict[int, tuple[str, ...]] = {}
+
+
 @functools.lru_cache(maxsize=1)
 def _load() -> tuple[list[CatalogCity], dict[str, list[int]]]:
     """Load GeoNames once; index every ASCII-folded name and alternate name."""
@@ -97,6 +102,7 @@ def _load() -> tuple[list[CatalogCity], dict[str, list[int]]]:
         for n in names:
             if n:
                 index.setdefault(n, []).append(i)
+        _ALTERNATES[city.geonameid] = tuple(a for a in raw.get("alternatenames", ()) if a.isascii())
     for ids in index.values():
         ids.sort(key=lambda i: -cities[i].population)
     return cities, index
@@ -108,8 +114,22 @@ def _split_query(query: str) -> tuple[str, str | None]:
     return fold(name), country
 
 
+@dataclass(frozen=True)
+class CatalogMatch:
+    """A search result and the alternate name it matched, when that is not the city's own name: "santiago"
+    finds Caracas through "Santiago de Leon de Caracas", which a user could not guess from "Caracas"."""
+
+    city: CatalogCity
+    matched_name: str | None
+
+
 def search(query: str, limit: int = 20) -> list[CatalogCity]:
-    """Cities matching `query` ("santiago", "Santiago,CL", "san fran"), best first.
+    """Cities matching `query` ("santiago", "Santiago,CL", "san fran"), best first (see `search_matches`)."""
+    return [m.city for m in search_matches(query, limit)]
+
+
+def search_matches(query: str, limit: int = 20) -> list[CatalogMatch]:
+    """Cities matching `query` with the name each one matched, best first.
 
     Exact name matches come first, then names starting with the query, then names containing it; each
     group by population, so the famous city wins.
@@ -119,6 +139,7 @@ def search(query: str, limit: int = 20) -> list[CatalogCity]:
     if not name:
         return []
     ranked: dict[int, tuple[int, int]] = {}
+    via: dict[int, str] = {}
     for key, ids in index.items():
         if key == name:
             rank = 0
@@ -133,10 +154,20 @@ def search(query: str, limit: int = 20) -> list[CatalogCity]:
                 continue
             best = ranked.get(i)
             score = (rank, -cities[i].population)
-            if best is None or score < best:
+            own = key == fold(cities[i].name)
+            if best is None or score < best or (score == best and own):
                 ranked[i] = score
-    order = sorted(ranked, key=lambda i: ranked[i])
-    return [cities[i] for i in order[:limit]]
+                via[i] = key
+    order = sorted(ranked, key=lambda i: ranked[i])[:limit]
+    return [CatalogMatch(cities[i], _matched_name(cities[i], via[i], name)) for i in order]
+
+
+def _matched_name(city: CatalogCity, key: str, query: str) -> str | None:
+    """The alternate spelling behind the folded index `key`, or None when the city's own name already
+    shows why it matched the folded `query`."""
+    if query in fold(city.name):
+        return None
+    return next((a for a in _ALTERNATES.get(city.geonameid, ()) if fold(a) == key), key)
 
 
 def resolve(query: str) -> CatalogCity:
@@ -156,7 +187,9 @@ def resolve(query: str) -> CatalogCity:
         ids = sorted(set(ids), key=lambda i: -cities[i].population)
     if not ids:
         hint = f" in {country}" if country else ""
-        raise GeoSpottrError(f"no city called {query.split(',')[0].strip()!r}{hint} in the catalog; try `geospottr cities NAME`")
+        given = query.split(",")[0].strip()
+        raise GeoSpottrError(f"no city called {given!r}{hint} in the catalog; search it with "
+                             f"`geospottr cities {shlex.quote(given[:4] or given)}`")
     return cities[ids[0]]
 
 

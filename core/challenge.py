@@ -132,11 +132,13 @@ def start_challenge(project: Project, predictor: Predictor, rounds: int = 10, se
     return Challenge(project, challenge_id)
 
 
-def scoreboard(project: Project, limit: int = 20) -> list[ChallengeSummary]:
-    """The most recent games with at least one played round, newest first."""
+def scoreboard(project: Project, limit: int = 20, run_id: str | None = None) -> list[ChallengeSummary]:
+    """The most recent games with at least one played round, newest first; only those against the model
+    of training run `run_id` when given."""
     rows = project.conn.execute(
-        "SELECT DISTINCT challenge_id FROM challenge_rounds WHERE guessed_at IS NOT NULL"
-        " ORDER BY challenge_id DESC LIMIT ?", (limit,)).fetchall()
+        "SELECT DISTINCT r.challenge_id FROM challenge_rounds r JOIN challenges c ON c.id = r.challenge_id"
+        " WHERE r.guessed_at IS NOT NULL AND (? IS NULL OR c.run_id = ?) ORDER BY r.challenge_id DESC LIMIT ?",
+        (run_id, run_id, limit)).fetchall()
     return [Challenge(project, r[0]).summary() for r in rows]
 
 

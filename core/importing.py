@@ -8,6 +8,7 @@ rest: files already in the project are recognised by hash and skipped.
 from __future__ import annotations
 
 import csv
+import shlex
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,8 @@ def _city_resolver(project: Project, add_cities: bool, report: ImportReport) -> 
         if city is None:
             if not add_cities:
                 raise GeoSpottrError(
-                    f"city {name!r} is not in this project; add it first (geospottr cities add) or pass --add-cities")
+                    f"city {name!r} is not in this project; add it first (`geospottr cities --add {shlex.quote(name)}`) "
+                    "or pass --add-cities")
             city = project.add_city(catalog.resolve(name))
             report.cities_added.append(city.slug)
         cache[name] = city.slug

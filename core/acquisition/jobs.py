@@ -36,7 +36,7 @@ from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventC
 from ..imaging import ImageError, ValidImage
 from ..project import City, Project, utcnow
 from . import keys, mapillary, streetview
-from .http import HttpClient, RequestFailed, RetryPolicy
+from .http import HttpClient, RequestFailed, RetryPolicy, check_reachable, service_url
 from .photos import accept_photo
 from .sampling import AddressBook, Area, PointKey, PointSource, point_key, seeded, tile_around, uniform_points
 
@@ -623,6 +623,14 @@ def _client(config: DownloadConfig, http: HttpClient, secret: str, signing_secre
     return _MapillarySource(mapillary.MapillaryClient(http, secret, config.base_url), config.mapillary)
 
 
+def check_ready(config: DownloadConfig) -> None:
+    """Fail fast, before any cost is shown or confirmed: a missing key or token, or a provider that cannot be
+    reached at all (offline, name not resolving, connection refused), is one clear line within seconds."""
+    _credentials(config)
+    module = streetview if config.provider == "streetview" else mapillary
+    check_reachable(service_url(config.base_url, module.URL_ENV, module.DEFAULT_URL))
+
+
 def _credentials(config: DownloadConfig) -> tuple[str, str | None]:
     if config.provider == "streetview":
         key = keys.find_secret(keys.GOOGLE_KEY, config.key)
@@ -651,6 +659,7 @@ def run_download(project: Project, config: DownloadConfig, on_event: EventCallba
     control = control or Control()
     estimate = estimate_cost(project, config)
     plans = list(estimate.plans)
+    check_ready(config)
     secret, signing_secret = _credentials(config)
     secrets = (secret, signing_secret)
     summary = DownloadSummary(config.provider, config.price_per_1000, earlier_requests=estimate.spent_requests,

@@ -9,16 +9,13 @@ in an ``Authorization: OAuth`` header (out of URLs and logs) and never to the th
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
-from ..errors import GeoSpottrError
-from .http import HttpClient, RequestFailed
+from .http import HttpClient, RequestFailed, service_url
 from .keys import redact
 from .streetview import ApiDenied
 
@@ -60,9 +57,7 @@ class MapillaryClient:
     def __init__(self, http: HttpClient, token: str, base_url: str | None = None) -> None:
         self.http = http
         self.token = token
-        self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
-        if urlsplit(self.base_url).scheme not in ("http", "https"):
-            raise GeoSpottrError(f"{URL_ENV} must be an http(s) URL, got {self.base_url!r}")
+        self.base_url = service_url(base_url, URL_ENV, DEFAULT_URL)
         self._auth = {"Authorization": f"OAuth {token}"}
 
     def _api(self, path: str, what: str, params: dict[str, Any]) -> dict[str, Any] | None:

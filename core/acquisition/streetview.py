@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from ..errors import GeoSpottrError
-from .http import HttpClient, RequestFailed, Transient
+from .http import HttpClient, RequestFailed, Transient, service_url
 from .keys import redact
 from .sampling import seeded
 
@@ -87,9 +86,7 @@ class StreetViewClient:
         self.http = http
         self.key = key
         self.secret = signing_secret
-        self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
-        if urlsplit(self.base_url).scheme not in ("http", "https"):
-            raise GeoSpottrError(f"{URL_ENV} must be an http(s) URL, got {self.base_url!r}")
+        self.base_url = service_url(base_url, URL_ENV, DEFAULT_URL)
 
     def _url(self, endpoint: str, params: dict[str, Any]) -> str:
         url = f"{self.base_url}{endpoint}"

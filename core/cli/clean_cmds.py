@@ -10,7 +10,9 @@ import argparse
 from pathlib import Path
 
 from ..errors import GeoSpottrError
-from .common import job, open_project
+from ..events import DONE, Event
+from .common import command_line, job, open_project
+from .render import plural
 
 #: ``--threshold NAME=VALUE`` names: what each one sets (shown in --help).
 THRESHOLDS = {
@@ -65,9 +67,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     with open_project(args) as project:
         if args.undo:
             n = undo_last_apply(project)
-            print(f"restored {n} images to their status before the last `clean --apply`" if n
+            print(f"restored {plural(n, 'image')} to their status before the last `clean --apply`" if n
                   else "nothing to undo")
             return 0
+        scanned: dict = {}  # the scan's closing event says which checks ran on how many images
         if args.list:
             findings = open_findings(project)
         else:
@@ -78,7 +81,12 @@ def cmd_clean(args: argparse.Namespace) -> int:
                 checks = parse_checks(args.checks)
             else:
                 checks = parse_checks(None) + tuple(c for c, given in (("scene", args.weights), ("labels", args.model)) if given)
-            with job() as (on_event, control):
+            with job() as (printer, control):
+                def on_event(event: Event) -> None:
+                    if event.kind == DONE and event.scope == "clean":
+                        scanned.update(event.data)
+                    printer(event)
+
                 findings = scan(project, checks, on_event=on_event, control=control, options=options)
         if args.only:
             kinds = [k.strip() for k in args.only.split(",") if k.strip()]
@@ -95,13 +103,16 @@ def cmd_clean(args: argparse.Namespace) -> int:
                 print(f"  {f.image_id}  {where}  {f.message}")
             if len(items) > MAX_LISTED and not args.all:
                 print(f"  ... and {len(items) - MAX_LISTED} more (--all lists every one)")
+        checked = (f" in {plural(scanned['images'], 'image')} (checks: {', '.join(scanned['checks']) or 'none'})"
+                   if scanned else "")
         if not findings:
-            print("no problems found")
+            print(f"no problems found{checked}" if scanned else "no open findings")
         elif args.apply:
             n = apply_findings(project, [f.id for f in findings])
-            print(f"\nrejected {n} images (reason 'quality: ...'); undo with `geospottr clean --undo`")
+            print(f"\nrejected {plural(n, 'image')} (reason 'quality: ...'); undo with `{command_line(args, 'clean --undo')}`")
         else:
-            print(f"\n{len(findings)} findings; reject them with `geospottr clean --list --apply`, or review them in the app")
+            print(f"\n{plural(len(findings), 'finding')}{checked}; reject them with `{command_line(args, 'clean --list --apply')}`, "
+                  "or review them in the app")
     return 0
 
 

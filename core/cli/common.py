@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
 import signal
 import sys
 import threading
@@ -22,6 +24,24 @@ def open_project(args: argparse.Namespace) -> Project:
         return Project.open(explicit)
     root = default_project_dir()
     return Project.open(root, create="GEOSPOTTR_PROJECT" not in os.environ)
+
+
+def command_line(args: argparse.Namespace | None, words: str) -> str:
+    """``geospottr WORDS`` as the user can run it again: with the ``--project`` they gave, if they gave one
+    (without it the command would open another project). `words` is already shell-quoted."""
+    project = getattr(args, "project", None) if args is not None else None
+    if project is None:
+        return f"geospottr {words}"
+    return f"geospottr --project {shlex.quote(str(project))} {words}"
+
+
+#: A `geospottr ...` hint quoted in backticks inside a message (the core's errors write them so).
+_HINT = re.compile(r"`geospottr (?!--project |init )([^`]*)`")
+
+
+def runnable(message: str, args: argparse.Namespace | None) -> str:
+    """`message` with every backticked `geospottr ...` hint made runnable as printed (see `command_line`)."""
+    return _HINT.sub(lambda m: f"`{command_line(args, m.group(1))}`", message)
 
 
 def cancel_on_interrupt(control: Control) -> Callable[[], None]:

@@ -54,7 +54,7 @@ def _confirm(text: str) -> bool:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from ..acquisition.jobs import DownloadCancelled, estimate_cost, run_download
+    from ..acquisition.jobs import DownloadCancelled, check_ready, estimate_cost, run_download
 
     config = _config(args)
     with open_project(args) as project:
@@ -62,6 +62,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         if estimate.images == 0:
             print("every selected city already has its images from this provider; nothing to download")
             return 0
+        check_ready(config)  # a missing key or no network: say so before asking to confirm a cost
         if estimate.cost > 0 and not args.yes:
             if not _confirm(estimate.describe()):
                 print("nothing downloaded")

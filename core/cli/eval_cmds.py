@@ -17,7 +17,8 @@ from ..errors import GeoSpottrError
 from ..events import ignore_events
 from ..project import SPLITS, Project
 from ..results import CSV_FIELDS, Prediction, csv_rows, expand_inputs, folder_groups
-from .common import job, open_project
+from .common import command_line, job, open_project
+from .render import plural, table
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -90,8 +91,12 @@ def _check_shortcuts(args: argparse.Namespace, project: Project, predictor, fold
 class _Output:
     """Writes results as text, JSON Lines or CSV on stdout; failures as one line each on stderr."""
 
-    def __init__(self, fmt: str) -> None:
+    TEXT_COLUMNS = [">rank", "city", "country", ">probability", ">lat", ">lon"]
+
+    def __init__(self, fmt: str, city_names: Iterable[str] = ()) -> None:
         self.fmt = fmt
+        # Every photo's table has the same columns: as wide as the model's longest city name.
+        self.widths = (0, max((len(n) for n in city_names), default=0), 0, 0, 8, 9)
         self.failed = 0
         self.writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS) if fmt == "csv" else None
         if self.writer:
@@ -113,10 +118,10 @@ class _Output:
         elif self.writer:
             self.writer.writerows(csv_rows(pred))
         else:
-            label = f"{pred.source}" + (f"  ({pred.views} views combined)" if pred.views > 1 else "")
-            print(label)
-            for rank, c in enumerate(pred.ranking, start=1):
-                print(f"  {rank}. {c.name}, {c.country:<3} {c.probability:7.2%}   ({c.lat:.4f}, {c.lon:.4f})")
+            print(f"{pred.source}" + (f"  ({plural(pred.views, 'view')} combined)" if pred.views > 1 else ""))
+            rows = [(rank, c.name, c.country, f"{c.probability:.2%}", f"{c.lat:.4f}", f"{c.lon:.4f}")
+                    for rank, c in enumerate(pred.ranking, start=1)]
+            print("\n".join(table(self.TEXT_COLUMNS, rows, indent="  ", widths=self.widths)), flush=True)
 
 
 class _Explainer:
@@ -160,7 +165,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         bundle = args.model
     predictor = _load(bundle, args)
-    out = _Output("json" if args.json else "csv" if args.csv else "text")
+    out = _Output("json" if args.json else "csv" if args.csv else "text", (c.name for c in predictor.classes))
     explainer = _Explainer(predictor, args.explain) if args.explain else None
     if args.group or args.group_by_folder:
         groups = ([("group", expand_inputs(args.inputs))] if args.group
@@ -187,9 +192,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 else:
                     out.failure(result.reason)
     if explainer and explainer.written:
-        print(f"wrote {explainer.written} heat map(s) to {args.explain}", file=sys.stderr)
+        print(f"wrote {plural(explainer.written, 'heat map')} to {args.explain}", file=sys.stderr)
     if out.failed:
-        print(f"geospottr: {out.failed} file(s) could not be predicted", file=sys.stderr)
+        print(f"geospottr: {plural(out.failed, 'file')} could not be predicted", file=sys.stderr)
     return 1 if out.failed else 0
 
 
@@ -254,15 +259,40 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _print_summary(s) -> None:  # noqa: ANN001
-    print(f"\nchallenge {s.challenge_id}: {s.rounds_played}/{s.rounds_total} rounds played")
+def _print_round(done) -> None:  # noqa: ANN001 - a revealed core.challenge.Round
+    """The truth, then both guesses in one table (a long point guess widens its column, not the row)."""
+    h, m = done.human, done.model
+    print(f"truth: {done.true_city} ({done.true_lat:.4f}, {done.true_lon:.4f})")
+    said = h.city if h.kind == "city" else f"{h.lat:.2f},{h.lon:.2f} (near {h.city})"
+    rows = [("you", said, f"{h.distance_km:,.1f}", f"{h.points:,}", "", "correct" if h.correct else "wrong"),
+            ("model", m.city, f"{m.distance_km:,.1f}", f"{m.points:,}", f"{m.confidence:.0%}" if m.confidence else "",
+             "correct" if m.correct else "wrong")]
+    print("\n".join(table(["", "guess", ">km off", ">points", ">sure", "city"], rows, indent="  ")))
+
+
+def _print_summary(s) -> None:  # noqa: ANN001 - a core.challenge.ChallengeSummary
+    print(f"\nchallenge {s.challenge_id}: {s.rounds_played} of {plural(s.rounds_total, 'round')} played")
     if not s.human:
         return
-    print(f"{'':<8}{'accuracy':>9}{'mean pts':>10}{'total':>8}{'median km':>11}{'mean s':>8}")
-    for label, side in (("you", s.human), ("model", s.model_side)):
-        secs = f"{side.mean_seconds:8.1f}" if side.mean_seconds is not None else f"{'':>8}"
-        print(f"{label:<8}{side.accuracy:>9.0%}{side.mean_points:>10.0f}{side.total_points:>8}{side.median_km:>11.1f}{secs}")
+    rows = [(label, f"{side.accuracy:.0%}", f"{side.mean_points:,.0f}", f"{side.total_points:,}",
+             f"{side.median_km:,.1f}", f"{side.mean_seconds:.1f}" if side.mean_seconds is not None else "")
+            for label, side in (("you", s.human), ("model", s.model_side))]
+    print("\n".join(table(["", ">accuracy", ">mean points", ">total points", ">median km", ">mean s"], rows)))
     print({"human": "you win!", "model": "the model wins.", "tie": "a tie."}[s.winner])
+
+
+def _print_scoreboard(games) -> None:  # noqa: ANN001 - core.challenge.ChallengeSummary list
+    if not games:
+        print("no games played yet")
+        return
+    rows = []
+    for s in games:
+        h, m = s.human, s.model_side
+        rows.append((f"#{s.challenge_id}", s.created_at, s.player or "-", f"{s.rounds_played}/{s.rounds_total}",
+                     f"{h.total_points:,}" if h else "-", f"{h.accuracy:.0%}" if h else "-",
+                     f"{m.total_points:,}" if m else "-", f"{m.accuracy:.0%}" if m else "-"))
+    print("\n".join(table(["game", "started", "player", ">rounds", ">your points", ">your acc", ">model points",
+                           ">model acc"], rows)))
 
 
 def cmd_challenge(args: argparse.Namespace) -> int:
@@ -270,12 +300,13 @@ def cmd_challenge(args: argparse.Namespace) -> int:
 
     with open_project(args) as project:
         if args.scoreboard:
-            for s in scoreboard(project):
-                h, m = s.human, s.model_side
-                print(f"#{s.challenge_id:<4} {s.created_at}  {s.player or '-':<12} {s.rounds_played:>3} rounds  "
-                      f"you {h.total_points:>6} pts {h.accuracy:4.0%}   model {m.total_points:>6} pts {m.accuracy:4.0%}")
+            if args.model:
+                raise GeoSpottrError("the scoreboard can be narrowed to a training run (--run ID), not to a model file")
+            _print_scoreboard(scoreboard(project, run_id=args.run))
             return 0
         if args.resume is not None:
+            if args.run or args.model:
+                raise GeoSpottrError("a resumed game keeps the model it started with: drop --run/--model")
             challenge = Challenge(project, args.resume)
         else:
             if not (args.run or args.model):
@@ -294,14 +325,9 @@ def cmd_challenge(args: argparse.Namespace) -> int:
                 _open_viewer(rnd.image_path)
             done = _ask(challenge, rnd.number, project)
             if done is None:
-                print(f"\nstopped; resume with: geospottr challenge --resume {challenge.id}")
+                print(f"\nstopped; resume with: {command_line(args, f'challenge --resume {challenge.id}')}")
                 break
-            h, m = done.human, done.model
-            print(f"truth: {done.true_city} ({done.true_lat:.4f}, {done.true_lon:.4f})")
-            said = h.city if h.kind == "city" else f"{h.lat:.2f},{h.lon:.2f} (near {h.city})"
-            print(f"  you:   {said:<16} {h.distance_km:8.1f} km {h.points:>6} pts" + ("  correct" if h.correct else ""))
-            print(f"  model: {m.city:<16} {m.distance_km:8.1f} km {m.points:>6} pts  ({m.confidence:.0%} sure)"
-                  + ("  correct" if m.correct else ""))
+            _print_round(done)
         _print_summary(challenge.summary())
     return 0
 
@@ -354,8 +380,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", metavar="ID", help="the model of a training run (runs/ID/best.pt)")
     which.add_argument("--model", type=Path, metavar="FILE", help="a model bundle file")
-    which.add_argument("--resume", type=int, metavar="GAME", help="continue an unfinished game")
-    which.add_argument("--scoreboard", action="store_true", help="list played games")
+    instead = p.add_mutually_exclusive_group()
+    instead.add_argument("--resume", type=int, metavar="GAME", help="continue an unfinished game (with its own model)")
+    instead.add_argument("--scoreboard", action="store_true",
+                         help="list played games instead of playing (with --run ID: only those against that run)")
     p.add_argument("--rounds", type=int, default=10, help="default: %(default)s")
     p.add_argument("--seed", type=int, help="same seed, same photos (default: random)")
     p.add_argument("--split", choices=SPLITS, default="test")

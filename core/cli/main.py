@@ -14,6 +14,7 @@ from typing import Sequence
 from .. import __version__
 from ..errors import Cancelled, GeoSpottrError
 from . import clean_cmds, download_cmds, eval_cmds, project_cmds, train_cmds, version_cmd
+from .common import runnable
 
 #: Modules that add subcommands, in the order `--help` lists them (the workflow: data, train, use).
 COMMAND_MODULES = [project_cmds, download_cmds, clean_cmds, train_cmds, eval_cmds, version_cmd]
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GeoSpottrError as exc:
         if debug:
             raise
-        print(f"geospottr: error: {exc}", file=sys.stderr)
+        print(f"geospottr: error: {runnable(str(exc), args)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("geospottr: interrupted", file=sys.stderr)

@@ -9,7 +9,8 @@ from pathlib import Path
 from .. import catalog
 from ..errors import GeoSpottrError
 from ..project import SPLITS, Project
-from .common import job, open_project
+from .common import command_line, job, open_project
+from .render import plural, table
 
 
 def _parse_city_list(text: str) -> list[catalog.CatalogCity]:
@@ -30,18 +31,20 @@ def _parse_city_list(text: str) -> list[catalog.CatalogCity]:
 def cmd_init(args: argparse.Namespace) -> int:
     cities = _parse_city_list(args.cities) if args.cities else []
     with Project.init(args.dir, cities, target_count=args.target) as project:
-        names = ", ".join(c.slug for c in project.cities()) or "none yet (add with `geospottr cities --add NAME`)"
+        hint = command_line(argparse.Namespace(project=args.dir), "cities --add Zagreb,Split")
+        names = ", ".join(c.slug for c in project.cities()) or f"none yet (add some, e.g. `{hint}`)"
         print(f"project ready at {project.root}\ncities: {names}")
     return 0
 
 
 def cmd_cities(args: argparse.Namespace) -> int:
     if args.query and not (args.add or args.remove or args.list):
-        results = catalog.search(args.query, limit=args.limit)
-        if not results:
+        matches = catalog.search_matches(args.query, limit=args.limit)
+        if not matches:
             raise GeoSpottrError(f"no city matches {args.query!r}")
-        for c in results:
-            print(f"{c.name},{c.country}\t{c.country_name}\t{c.lat:.4f}, {c.lon:.4f}\tpop {c.population:,}")
+        rows = [(f"{m.city.name},{m.city.country}", m.city.country_name, f"{m.city.lat:.4f}", f"{m.city.lon:.4f}",
+                 f"{m.city.population:,}", f"as {m.matched_name!r}" if m.matched_name else "") for m in matches]
+        print("\n".join(table(["city", "country", ">lat", ">lon", ">population", "matched"], rows)))
         return 0
     with open_project(args) as project:
         if args.add:
@@ -50,15 +53,18 @@ def cmd_cities(args: argparse.Namespace) -> int:
                 print(f"added {added.name} ({added.country}) as {added.slug}")
         elif args.target is not None or args.radius_km is not None:
             if not args.query:
-                raise GeoSpottrError("say which city: geospottr cities SLUG --target N")
+                raise GeoSpottrError("say which city: `geospottr cities SLUG --target N`")
             project.update_city(args.query, target_count=args.target, radius_km=args.radius_km)
         if args.remove:
             n = project.remove_city(args.remove, delete_images=args.delete_images)
             print(f"removed {args.remove}" + (f" and its {n} images" if n else ""))
         counts = project.city_counts()
-        for c in project.cities():
-            radius = f"{c.radius_km:.1f} km" if c.radius_km else "bbox"
-            print(f"{c.slug:<20} {c.name}, {c.country}\t{counts.get(c.slug, 0)}/{c.target_count}\t{radius}")
+        rows = [(c.slug, f"{c.name}, {c.country}", f"{counts.get(c.slug, 0):,}", f"{c.target_count:,}",
+                 f"{c.radius_km:.1f}" if c.radius_km else "bbox") for c in project.cities()]
+        if rows:
+            print("\n".join(table(["slug", "city", ">images", ">target", ">radius km"], rows)))
+        else:
+            print(f"no cities yet (add some, e.g. `{command_line(args, 'cities --add Zagreb,Split')}`)")
     return 0
 
 
@@ -71,7 +77,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     for where, reason in report.rejected[:50]:
         print(f"rejected {where}: {reason}")
     if len(report.rejected) > 50:
-        print(f"... and {len(report.rejected) - 50} more (see `geospottr stats --errors`)")
+        print(f"... and {len(report.rejected) - 50} more (see `{command_line(args, 'stats --errors')}`)")
     print(report.summary())
     return 0
 
@@ -81,8 +87,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
     with open_project(args) as project:
         counts = split_project(project, parse_ratios(args.ratios), seed=args.seed, group_by=args.group_by)
-    for split in SPLITS:
-        print(f"{split:<5} {sum(counts[split].values()):>7} images")
+    print("\n".join(table(["split", ">images"], [(s, f"{sum(counts[s].values()):,}") for s in SPLITS])))
     return 0
 
 
@@ -93,14 +98,20 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats, indent=1))
         return 0
-    print(f"project {stats['project']}: {stats['images']} images ({stats['unlabelled']} unlabelled)")
-    print(f"{'city':<20}{'have/target':>13}{'accepted':>10}{'pending':>9}{'rejected':>10}{'train':>7}{'val':>6}{'test':>6}")
-    for slug, s in stats["cities"].items():
-        have = f"{s['accepted'] + s['pending']}/{s['target']}"
-        print(f"{slug:<20}{have:>13}{s['accepted']:>10}{s['pending']:>9}{s['rejected']:>10}"
-              f"{s['train']:>7}{s['val']:>6}{s['test']:>6}")
-    for source, reason, at in errors:
-        print(f"{at}  {source}: {reason}")
+    print(f"project {stats['project']}: {plural(stats['images'], 'image')} ({stats['unlabelled']:,} unlabelled)")
+    rows = [(slug, f"{s['accepted'] + s['pending']:,}", f"{s['target']:,}",
+             *(f"{s[k]:,}" for k in ("accepted", "pending", "rejected", "train", "val", "test")))
+            for slug, s in stats["cities"].items()]
+    if rows:
+        print("\n".join(table(["city", ">have", ">target", ">accepted", ">pending", ">rejected", ">train", ">val",
+                               ">test"], rows)))
+    if args.errors:
+        if errors:
+            print(f"\n{plural(len(errors), 'file')} refused by imports:")
+            for source, reason, at in errors:
+                print(f"{at}  {source}: {reason}")
+        else:
+            print("\nno import errors: every imported file was accepted")
     return 0
 
 

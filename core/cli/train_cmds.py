@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 
-from .common import cancel_on_interrupt, open_project
-from .render import ProgressPrinter
+from .common import cancel_on_interrupt, command_line, open_project
+from .render import ProgressPrinter, plural, table
 
 ARCH_HELP = "model architecture (see `geospottr models`; default: geospottr)"
 
@@ -46,11 +47,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         restore()
     if main_rank:
-        print(f"run {result.run_id}: {result.status} after {result.epochs_done} epochs ({result.stop_reason})")
+        print(f"run {result.run_id}: {result.status} after {plural(result.epochs_done, 'epoch')} ({result.stop_reason})")
         if result.best_val_acc is not None:
             print(f"best val accuracy {result.best_val_acc:.3f}")
         if result.status == "stopped":
-            print(f"resume with: geospottr train --resume {result.run_id}")
+            print(f"resume with: {command_line(args, f'train --resume {shlex.quote(result.run_id)}')}")
         print(f"best checkpoint: {result.best_checkpoint}")
     return 0
 
@@ -64,20 +65,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps([i.to_dict() for i in infos], indent=1))
         return 0
     if not infos:
-        print("no training runs yet (start one with `geospottr train`)")
-    for i in infos:
-        acc = f"{i.best_val_acc:.3f}" if i.best_val_acc is not None else "-"
-        print(f"{i.run_id:<40} {i.arch:<20} {i.status:<9} epoch {i.epochs_done}/{i.epochs:<4} best val acc {acc}"
-              f"  {i.best_checkpoint or ''}")
+        print(f"no training runs yet (start one with `{command_line(args, 'train')}`)")
+        return 0
+    rows = [(i.run_id, i.arch, i.status, f"{i.epochs_done}/{i.epochs}",
+             f"{i.best_val_acc:.1%}" if i.best_val_acc is not None else "-", i.best_checkpoint or "-") for i in infos]
+    print("\n".join(table(["run", "arch", "status", ">epochs", ">best val acc", "best checkpoint"], rows)))
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:  # noqa: ARG001
     from ..models import registry
 
-    for name in registry.names():
-        s = registry.spec(name)
-        print(f"{name:<20} {s.default_image_size:>4}px  {s.description}")
+    rows = [(name, registry.spec(name).default_image_size, registry.spec(name).description) for name in registry.names()]
+    print("\n".join(table(["arch", ">input px", "what"], rows)))
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,20 +107,67 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
+#: Said after every "not a bundle" error, so a user knows which file to give instead.
+WHAT_A_BUNDLE_IS = "a model bundle is the best.pt or last.pt that `geospottr train` writes into runs/<run id>/"
+
+#: First bytes of files people pick by mistake, and what to call them.
+_MAGIC = ((b"SQLite format 3\x00", "an SQLite database"), (b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"),
+          (b"GIF8", "a GIF image"), (b"%PDF", "a PDF document"), (b"\x1f\x8b", "a gzip file"))
+
+
+def _foreign_kind(path: Path, head: bytes) -> str | None:
+    """What a file is, from its first bytes, when it cannot be a PyTorch checkpoint; None when it may be one
+    (torch's ZIP format, or a pickle: its legacy format). Why: torch.load's own error for a text file is a
+    meaningless number (a "magic number" it read from the text)."""
+    if not head:
+        return "an empty file"
+    if head[:1] == b"\x80":
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None  # damaged: torch.load says so
+        return None if any(n.endswith("/data.pkl") for n in names) else "a ZIP archive, not a PyTorch file"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return "a text file"
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 3:  # a character cut at the end of the sample
+                return "a text file"
+    return "not a PyTorch file"
+
+
+def _not_a_bundle(path: Path, kind: str) -> BundleError:
+    return BundleError(f"{path}: not a GeoSpottr model bundle: {kind}; {WHAT_A_BUNDLE_IS}")
+
+
 def read_bundle(path: Path | str, map_location: str | torch.device = "cpu") -> RawBundle:
     """Read and check a bundle file without building the model."""
     path = Path(path)
     if not path.is_file():
         raise BundleError(f"{path}: no such model file")
+    with path.open("rb") as f:
+        head = f.read(512)
+    kind = _foreign_kind(path, head)
+    if kind is not None:
+        raise _not_a_bundle(path, f"it is {kind}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a damaged file makes torch.load raise almost any type (KeyError, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights_only" in str(exc) or isinstance(exc, pickle.UnpicklingError):
-            raise BundleError(f"{path}: not a GeoSpottr model bundle (it holds objects that are unsafe to load)") from None
-        raise BundleError(f"{path}: not a GeoSpottr model bundle or a damaged/truncated one ({first[:120]})") from None
+        text = str(exc)
+        if "weights_only" in text or isinstance(exc, pickle.UnpicklingError):
+            raise _not_a_bundle(path, "it holds Python objects other than tensors (a whole pickled model?), "
+                                      "which are unsafe to load") from None
+        raise BundleError(f"{path}: a damaged or truncated model file (PyTorch cannot read it); "
+                          f"{WHAT_A_BUNDLE_IS}") from None
     if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{path}: not a GeoSpottr model bundle (a plain checkpoint? export one with `geospottr train`)")
+        raise _not_a_bundle(path, "it is a PyTorch file of another program (a plain checkpoint or state dict?)")
     version = payload.get("version")
     if not isinstance(version, int) or version > BUNDLE_VERSION:
         raise BundleError(f"{path}: made by a newer GeoSpottr (bundle version {version}); upgrade GeoSpottr to use it")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 
 from core.cli.main import main
 from tests.conftest import make_photo
@@ -39,7 +40,7 @@ def test_predict_json_csv_and_bad_files(trained, tmp_path, capsys):
     ok = [d for d in lines if "ranking" in d]
     assert len(ok) == 3 and all(len(d["ranking"]) == 2 for d in ok)
     assert "broken.jpg: empty file" in captured.err and "missing.jpg: cannot read" in captured.err
-    assert "2 file(s) could not be predicted" in captured.err
+    assert "2 files could not be predicted" in captured.err
     rc = main(["predict", "--model", str(trained.bundle), "--csv", "--top-k", "0", str(folder / "0.jpg")])
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rc == 0 and len(rows) == 4
@@ -81,11 +82,19 @@ def test_challenge_in_the_terminal(trained, monkeypatch, capsys):
     assert main([*base, "--run", trained.run_id, "--rounds", "3", "--seed", "5", "--no-open", "--player", "bo"]) == 0
     out = capsys.readouterr().out
     assert "round 1/3" in out and "cities: " in out and "not in this project" in out
-    assert "truth:" in out and "model:" in out and "stopped; resume with" in out
-    game_id = int(out.split("--resume ")[1].split()[0])
+    assert "truth:" in out and "\n  model " in out and "stopped; resume with" in out
+    # the hint runs as printed: it names the project the game was started in
+    hint = shlex.split(out.split("resume with: ")[1].splitlines()[0])
+    assert hint[:3] == ["geospottr", "--project", str(trained.project_root)]
+    game_id = int(hint[-1])
     answers = iter(["split"])
-    assert main([*base, "--resume", str(game_id), "--no-open"]) == 0
+    assert main([*hint[1:], "--no-open"]) == 0
     out = capsys.readouterr().out
-    assert "3/3 rounds played" in out and "you" in out
+    assert "3 of 3 rounds played" in out and "you" in out
     assert main([*base, "--scoreboard"]) == 0
     assert f"#{game_id}" in capsys.readouterr().out
+    # README: `challenge --run ID --scoreboard` lists the games against that run's model
+    assert main([*base, "--run", trained.run_id, "--scoreboard"]) == 0
+    assert f"#{game_id}" in capsys.readouterr().out
+    assert main([*base, "--run", "another-run", "--scoreboard"]) == 0
+    assert "no games played yet" in capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +142,13 @@ def test_bad_model_files_give_clear_errors_and_never_run_pickled_code(trained, t
     buf = io.BytesIO()
     torch.save({"format": "geospottr-bundle", "version": 1, "x": _Evil()}, buf)
     evil.write_bytes(buf.getvalue())
-    expected = {not_a_bundle: "not a GeoSpottr model bundle", truncated: "not a GeoSpottr model bundle",
+    database = tmp_path / "geospottr.db"
+    db = sqlite3.connect(database)
+    db.execute("CREATE TABLE t(x)")
+    db.commit()
+    db.close()
+    expected = {not_a_bundle: "not a GeoSpottr model bundle: it is a text file", database: "it is an SQLite database",
+                truncated: "damaged or truncated",
                 plain: "not a GeoSpottr model bundle", newer: "newer GeoSpottr", future: "unknown model 'future-net'", evil: "unsafe to load",
                 tmp_path / "missing.pt": "no such model file"}
     for path, reason in expected.items():
