@@ -41,6 +41,8 @@ REPORT_FILE = "report.json"
 PREDICTIONS_FILE = "predictions.csv"
 PLACES_FILE = "places.csv"
 CONFUSION_FILE = "confusion.png"
+#: Decimals of every float in the CSV files: probabilities to 1e-6, coordinates to ~0.1 m, distances to 1 mm.
+CSV_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class ImageResult:
 
     image_id: str
     path: str                 # absolute path of the image file
-    place: str | None         # location / pano id when the project has one
+    place: str | None         # location / pano id when the project has one (the same key as places.csv)
     true_city: str
     predicted_city: str
     confidence: float         # probability of the predicted city
@@ -220,7 +222,7 @@ def _score_image(record: ImageRecord, pred: Prediction, probs: np.ndarray, index
     top = pred.top
     km = geo.haversine_km(top.lat, top.lon, lat, lon)
     return ImageResult(
-        image_id=record.id, path=pred.source, place=_place_id(record), true_city=record.city_slug,
+        image_id=record.id, path=pred.source, place=_place_name(_place_id(record)), true_city=record.city_slug,
         predicted_city=top.slug, confidence=top.probability, true_probability=float(probs[true_i]),
         true_rank=_rank_of(probs, true_i), top5=tuple(c.slug for c in pred.ranking[:5]),
         lat=lat, lon=lon, distance_km=km, points=geo.geoguessr_points(km))
@@ -236,6 +238,12 @@ def _place_id(record: ImageRecord) -> str | None:
     """The place an image shows when the project knows it (location id or pano), else None."""
     key = group_key(record, "location")
     return key if key.startswith(("loc:", "src:")) else None
+
+
+def _place_name(key: str | None) -> str | None:
+    """A place key as files and tables show it: the location or pano id without the ``loc:`` / ``src:``
+    prefix that keeps the two kinds apart while grouping."""
+    return key.split(":", 1)[1] if key is not None else None
 
 
 def _scores(rows: Sequence[tuple[int, float, int]], n_classes: int) -> Scores:
@@ -287,7 +295,7 @@ def _places(records: Sequence[ImageRecord], probs_by_image: dict[str, np.ndarray
         best = int(np.argmax(probs))
         top = predictor.classes[best]
         km = geo.haversine_km(top.lat, top.lon, lat, lon)
-        out.append(PlaceResult(place=place.split(":", 1)[1], true_city=truth, views=len(members),
+        out.append(PlaceResult(place=_place_name(place), true_city=truth, views=len(members),
                                predicted_city=top.slug, confidence=float(probs[best]),
                                true_rank=_rank_of(probs, index[truth]), distance_km=km,
                                points=geo.geoguessr_points(km)))
@@ -297,17 +305,19 @@ def _places(records: Sequence[ImageRecord], probs_by_image: dict[str, np.ndarray
 # ---------------------------------------------------------------------- files
 def _image_row(r: ImageResult) -> dict[str, Any]:
     return {"image_id": r.image_id, "path": r.path, "place": r.place or "", "true_city": r.true_city,
-            "predicted_city": r.predicted_city, "correct": int(r.correct), "confidence": round(r.confidence, 6),
-            "true_probability": round(r.true_probability, 6), "true_rank": r.true_rank, "top5": " ".join(r.top5),
-            "lat": r.lat, "lon": r.lon, "distance_km": round(r.distance_km, 3), "points": r.points}
+            "predicted_city": r.predicted_city, "correct": int(r.correct), "confidence": r.confidence,
+            "true_probability": r.true_probability, "true_rank": r.true_rank, "top5": " ".join(r.top5),
+            "lat": r.lat, "lon": r.lon, "distance_km": r.distance_km, "points": r.points}
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
+    """CSV with every float at `CSV_DIGITS` decimals, so predictions.csv and places.csv read alike."""
     buf = io.StringIO()
     if rows:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: round(v, CSV_DIGITS) if isinstance(v, float) else v for k, v in row.items()}
+                         for row in rows)
     return buf.getvalue()
 
 
@@ -406,8 +416,9 @@ class ModelChoice:
 
 def choose_model(project: Project | None, run: str | None = None, model: Path | str | None = None) -> ModelChoice:
     """``--run ID`` -> ``runs/<ID>/best.pt`` (else ``last.pt``), reports into the run folder;
-    ``--model FILE`` -> that file, reports into ``<project>/reports/<file stem>/`` (next to the file
-    when there is no project)."""
+    ``--model FILE`` -> that file, reports into ``<project>/reports/<name>/`` (``reports/`` next to the file
+    when there is no project), where <name> is the file's stem, prefixed with its run folder for a run's
+    best.pt / last.pt: ``runs/X/best.pt`` -> ``reports/X-best/``, so every run's best.pt gets its own."""
     if (run is None) == (model is None):
         raise GeoSpottrError("say which model: --run ID or --model FILE")
     if run is not None:
@@ -422,6 +433,9 @@ def choose_model(project: Project | None, run: str | None = None, model: Path | 
         known = sorted(p.name for p in project.runs_dir.iterdir() if p.is_dir()) if project.runs_dir.is_dir() else []
         raise GeoSpottrError(f"run {run!r} has no best.pt or last.pt in {folder}"
                              + (f" (runs: {', '.join(known)})" if known else " (no runs yet; train one)"))
+    from .training.runs import BEST, LAST
+
     path = Path(model).expanduser()
     base = project.root / "reports" if project is not None else path.parent / "reports"
-    return ModelChoice(path, base / path.stem)
+    name = f"{path.resolve().parent.name}-{path.stem}" if path.name in (BEST, LAST) else path.stem
+    return ModelChoice(path, base / name)

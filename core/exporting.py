@@ -20,6 +20,8 @@ from .importing import CITIES_FILE, MANIFEST_FILE
 from .project import ImageRecord, Project
 
 FORMATS = ("imagefolder", "csv", "geojson")
+#: File name endings that name a format; any other name is a folder (folder names may hold dots too).
+SUFFIX_FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson"}
 CSV_COLUMNS = ("path", "city", "lat", "lon", "heading", "pitch", "fov", "location_id", "source", "source_id",
                "captured_at", "status", "split", "licence", "attribution")
 
@@ -39,6 +41,18 @@ def _csv_text(rows: Sequence[dict[str, object]]) -> str:
     return buf.getvalue()
 
 
+def format_for(out: Path | str, fmt: str | None = None) -> str:
+    """The export format for `out`: inferred from its extension when `fmt` is None, else `fmt`, refused when
+    the extension names another format. Why: ``export out.geojson`` once wrote a folder named out.geojson."""
+    implied = SUFFIX_FORMATS.get(Path(out).suffix.lower())
+    if fmt is None:
+        return implied or "imagefolder"
+    if implied is not None and implied != fmt:
+        raise GeoSpottrError(f"{out} names a {implied} file but the format asked for is {fmt}: "
+                             f"drop the format to write {implied}, or change the name")
+    return fmt
+
+
 def export(project: Project, fmt: str, out: Path | str, *, include_rejected: bool = False,
            split: str | None = None, on_event: EventCallback = ignore_events,
            control: Control | None = None) -> int:
@@ -47,6 +61,7 @@ def export(project: Project, fmt: str, out: Path | str, *, include_rejected: boo
     out = Path(out).expanduser()
     if fmt not in FORMATS:
         raise GeoSpottrError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    format_for(out, fmt)
     statuses = ("pending", "accepted", "rejected") if include_rejected else ("pending", "accepted")
     records = [r for r in project.images(status=statuses, split=split) if r.city_slug]
     if fmt == "imagefolder":

@@ -15,7 +15,8 @@ if hasattr(os, "geteuid") and os.geteuid() == 0:
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-GSV_CROATIA = SHARED / "data" / "gsv-croatia"
+#: The 400 development Street View photos (manifest.csv + images/); GEOSPOTTR_TEST_DATA points elsewhere.
+GSV_CROATIA = Path(os.environ.get("GEOSPOTTR_TEST_DATA") or SHARED / "data" / "gsv-croatia")
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +67,8 @@ def photo_factory(tmp_path):
 @pytest.fixture
 def gsv_croatia() -> Path:
     if not (GSV_CROATIA / "manifest.csv").exists():
-        pytest.skip("../shared/data/gsv-croatia is absent (it ships only with the development machines)")
+        pytest.skip(f"development photos not found at {GSV_CROATIA}: copy the gsv-croatia folder (manifest.csv "
+                    "and images/, from shared/data/ on a development machine) and set GEOSPOTTR_TEST_DATA to it")
     return GSV_CROATIA
 
 

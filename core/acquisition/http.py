@@ -73,8 +73,6 @@ class RateLimiter:
 
 
 RetryCallback = Callable[[str, str, float], None]  # (what, reason, delay_s)
-#: How long `check_reachable` waits for any answer: a working network answers in well under a second.
-REACH_TIMEOUT_S = 5.0
 
 
 def service_url(explicit: str | None, env_var: str, default: str) -> str:
@@ -83,24 +81,6 @@ def service_url(explicit: str | None, env_var: str, default: str) -> str:
     if urlsplit(url).scheme not in ("http", "https"):
         raise GeoSpottrError(f"{env_var} must be an http(s) URL, got {url!r}")
     return url
-
-
-def check_reachable(url: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
-    """Raise `GeoSpottrError` ("cannot reach HOST: no network?") unless the server at `url` answers at all.
-
-    Why: offline, a failed name lookup or a refused connection is not going to heal in the next minutes,
-    and retrying it with backoff (as `HttpClient.get` rightly does for 5xx and timeouts) kept a user waiting
-    for minutes. Any HTTP answer, even 404, proves the server is there; no key is sent."""
-    host = urlsplit(url).hostname or url
-    try:
-        requests.head(url, timeout=timeout_s, allow_redirects=False, headers={"User-Agent": USER_AGENT}).close()
-    except requests.Timeout:
-        raise GeoSpottrError(f"cannot reach {host}: no network? (no answer within {timeout_s:g} s)") from None
-    except requests.RequestException as exc:
-        text = str(exc)
-        why = ("its name does not resolve" if "resolve" in text or "Name or service" in text
-               else "connection refused" if "refused" in text.lower() else "connection failed")
-        raise GeoSpottrError(f"cannot reach {host}: no network? ({why})") from None
 
 
 class HttpClient:

@@ -34,9 +34,10 @@ from .. import geo
 from ..errors import Cancelled, GeoSpottrError
 from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventCallback, ignore_events
 from ..imaging import ImageError, ValidImage
+from ..network import check_reachable
 from ..project import City, Project, utcnow
 from . import keys, mapillary, streetview
-from .http import HttpClient, RequestFailed, RetryPolicy, check_reachable, service_url
+from .http import HttpClient, RequestFailed, RetryPolicy, service_url
 from .photos import accept_photo
 from .sampling import AddressBook, Area, PointKey, PointSource, point_key, seeded, tile_around, uniform_points
 

@@ -340,7 +340,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "distance errors (km from the predicted city to the photo's coordinates) and "
                                    "GeoGuessr points; per place too when images carry a location id. Writes "
                                    "report.json, predictions.csv, places.csv and confusion.png into the run folder "
-                                   "(for --model FILE: <project>/reports/<file name>/).")
+                                   "(for --model FILE: <project>/reports/<file stem>/, or reports/<run>-best/ for a run's "
+                                   "best.pt).")
     _model_args(p)
     p.add_argument("--split", choices=SPLITS, default="test", help="default: %(default)s (other splits get a prefix)")
     p.add_argument("--batch-size", type=int, default=32)

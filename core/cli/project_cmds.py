@@ -116,12 +116,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..exporting import export
+    from ..exporting import export, format_for
 
+    fmt = format_for(args.out, args.format)
     with open_project(args) as project, job() as (on_event, control):
-        n = export(project, args.format, args.out, include_rejected=args.include_rejected, split=args.split,
+        n = export(project, fmt, args.out, include_rejected=args.include_rejected, split=args.split,
                    on_event=on_event, control=control)
-    print(f"exported {n} images to {args.out}")
+    print(f"exported {plural(n, 'image')} to {args.out} ({fmt})")
     return 0
 
 
@@ -174,9 +175,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("export", parents=[common], help="export labelled images (imagefolder, csv, geojson)",
                        description="imagefolder: OUT is a new folder with <city>/<id>.jpg plus cities.json and "
                                    "manifest.csv (re-importable losslessly). csv / geojson: OUT is a file listing "
-                                   "images with absolute paths, labels and coordinates.")
+                                   "images with absolute paths, labels and coordinates. The format follows OUT's "
+                                   "extension (.csv, .geojson or .json; anything else is a folder) unless --format "
+                                   "says otherwise; a --format that contradicts the extension is refused.")
     p.add_argument("out", type=Path, metavar="OUT")
-    p.add_argument("--format", choices=("imagefolder", "csv", "geojson"), default="imagefolder")
+    p.add_argument("--format", choices=("imagefolder", "csv", "geojson"),
+                   help="default: from OUT's extension (.csv, .geojson/.json), else imagefolder")
     p.add_argument("--split", choices=SPLITS, help="only this split")
     p.add_argument("--include-rejected", action="store_true")
     p.set_defaults(func=cmd_export)

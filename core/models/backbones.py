@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 import torch
 from torch import nn
 
 from ..errors import GeoSpottrError
+from ..network import check_reachable
 
 
 class FrozenTrunkNet(nn.Module):
@@ -51,6 +53,18 @@ class WeightsUnavailable(GeoSpottrError):
         self.arch = arch
 
 
+def _check_download(url: str, arch: str) -> None:
+    """Before torch downloads `url` into its cache (printing its own "Downloading: ..." line), make sure the
+    server answers: offline, the user sees only our one-line hint."""
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlsplit(url).path).name
+    if cached.is_file():
+        return
+    try:
+        check_reachable(url)
+    except GeoSpottrError:
+        raise WeightsUnavailable(arch) from None
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A plain state dict from a local file (``torch.load(weights_only=True)``; a ``state_dict`` key is unwrapped)."""
     path = Path(path).expanduser()
@@ -85,8 +99,10 @@ def resnet50(weights: str | None) -> nn.Module:
     if weights in (None, "none"):
         return torchvision.models.resnet50(weights=None)
     if weights == "imagenet":
+        pretrained = torchvision.models.ResNet50_Weights.IMAGENET1K_V2
+        _check_download(pretrained.url, "resnet50")
         try:
-            return torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V2)
+            return torchvision.models.resnet50(weights=pretrained)
         except Exception:  # noqa: BLE001 - URLError, SSL, HTTP, a truncated cache file: all mean "no weights"
             raise WeightsUnavailable("resnet50") from None
     net = torchvision.models.resnet50(weights=None)

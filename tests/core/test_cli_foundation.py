@@ -27,8 +27,11 @@ def test_installed_entry_point_help_and_cities():
     assert "cities" in out and "import" in out
     out = subprocess.run([sys.executable, "-m", "core", "cities", "santiago"], capture_output=True, text=True,
                          check=True).stdout
-    lines = out.strip().splitlines()
-    assert len(lines) >= 5 and "Chile" in lines[0]
+    header, *lines = out.strip().splitlines()
+    assert header.split()[:2] == ["city", "country"] and len(lines) >= 5 and "Chile" in lines[0]
+    # a city found through an alternate name says which one
+    caracas = next(line for line in lines if line.startswith("Caracas,VE"))
+    assert "Santiago de Leon de Caracas" in caracas
 
 
 def test_errors_are_one_line_and_nonzero(tmp_path, capsys):

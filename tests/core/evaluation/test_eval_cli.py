@@ -24,7 +24,7 @@ def test_evaluate_with_a_model_file_reports_under_the_project(trained, capsys):
     assert main(["evaluate", "--project", str(trained.project_root), "--model", str(trained.bundle),
                  "--split", "val", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["split"] == "val"
-    assert (trained.project_root / "reports" / "best" / "val-report.json").exists()
+    assert (trained.project_root / "reports" / f"{trained.run_id}-best" / "val-report.json").exists()
 
 
 def test_predict_json_csv_and_bad_files(trained, tmp_path, capsys):

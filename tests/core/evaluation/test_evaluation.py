@@ -12,7 +12,7 @@ from PIL import Image
 
 from core import geo
 from core.errors import GeoSpottrError
-from core.evaluation import choose_model, confusion_png, evaluate, format_table, write_report
+from core.evaluation import CSV_DIGITS, choose_model, confusion_png, evaluate, format_table, write_report
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,13 @@ def test_report_files(report, tmp_path):
     with paths["predictions"].open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(report.images) and rows[0]["path"].endswith(".jpg")
+    with paths["places"].open() as fh:
+        places = list(csv.DictReader(fh))
+    # the two files name places alike (a join works) and print floats alike
+    assert {r["place"] for r in rows} == {p["place"] for p in places}
+    decimals = {len(v.split(".")[1]) for r in rows + places for k, v in r.items()
+                if k in ("confidence", "distance_km") and "." in v}
+    assert max(decimals) <= CSV_DIGITS
     assert Image.open(paths["confusion"]).format == "PNG"
     assert paths["places"].exists()
     table = format_table(report)
@@ -100,6 +107,9 @@ def test_choose_model(project, trained, tmp_path):
     assert choose_model(project, run="only-last").bundle.name == "last.pt"
     other = choose_model(project, model=tmp_path / "m.pt")
     assert other.report_dir == project.root / "reports" / "m"
+    # every run's best.pt gets its own report folder, named after the run
+    by_file = choose_model(project, model=trained.bundle)
+    assert by_file.report_dir == project.root / "reports" / f"{trained.run_id}-best"
     with pytest.raises(GeoSpottrError, match="runs:"):
         choose_model(project, run="nope")
     with pytest.raises(GeoSpottrError):
