@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -97,3 +98,39 @@ def test_cli_download_small(project, apis, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "about $0.01" in out and project.city_counts()["split"] == 2
     assert apis.world.key not in out
+
+
+def test_a_missing_key_is_said_before_any_cost(project, apis, monkeypatch, capsys):
+    """Without a key there is nothing to confirm: the key error comes first, not the --yes demand."""
+    import keyring
+    from keyring.backends.null import Keyring as NoKeyring
+
+    monkeypatch.setenv("GEOSPOTTR_STREETVIEW_URL", apis.streetview_url)
+    args = ["download", "--project", str(project.root), *[a for a in ARGS if a != "--yes"]]
+    previous = keyring.get_keyring()
+    keyring.set_keyring(NoKeyring())  # a machine whose OS keyring holds no key either
+    try:
+        assert main(args) == 1
+    finally:
+        keyring.set_keyring(previous)
+    captured = capsys.readouterr()
+    assert captured.err.startswith("geospottr: error: no Google Maps API key") and "confirm" not in captured.err
+    assert "$" not in captured.out and apis.world.counts["metadata"] == 0
+
+
+@pytest.mark.parametrize("where", ["refused", "unresolvable"])
+def test_an_unreachable_provider_stops_at_once_with_one_line(project, monkeypatch, capsys, where):
+    """Offline (a name that does not resolve, a refused connection) is not worth retrying: one line, no
+    retry lines, no cost question; real sockets and a real lookup of a reserved .invalid name."""
+    with socket.socket() as closed:  # bound, never listening: connections to it are refused
+        closed.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{closed.getsockname()[1]}" if where == "refused" else "geospottr-nowhere.invalid"
+        monkeypatch.setenv("GEOSPOTTR_STREETVIEW_URL", f"http://{host}/maps/api/streetview")
+        args = ["download", "--project", str(project.root), *[a for a in ARGS if a != "--yes"], "--key", "k"]
+        assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [captured.err.strip()]
+    name = host.split(":")[0]
+    assert captured.err.startswith(f"geospottr: error: cannot reach {name}: no network?")
+    assert "retrying" not in captured.err and "$" not in captured.out
+    assert project.images() == []
