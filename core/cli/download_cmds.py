@@ -85,7 +85,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "from that provider, at points sampled uniformly in the city's area or from an "
                                    "address book. Shows the cost and asks first (unless --yes).",
                        epilog=TERMS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--provider", choices=("streetview", "mapillary"), required=True)
+    p.add_argument("--provider", choices=("streetview", "mapillary"), required=True,
+                   help="Google Street View Static API (billed) or Mapillary (free token); see below")
     p.add_argument("--cities", metavar="A,B", help="city slugs or names (default: all the project's cities)")
     p.add_argument("--all", action="store_true", help="every city of the project")
     p.add_argument("--per-city", type=int, metavar="N",

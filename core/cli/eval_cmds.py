@@ -344,7 +344,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "best.pt).")
     _model_args(p)
     p.add_argument("--split", choices=SPLITS, default="test", help="default: %(default)s (other splits get a prefix)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: %(default)s)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write the report files here instead")
     p.add_argument("--json", action="store_true", help="print report.json instead of the table")
     p.add_argument("--shortcuts", action="store_true",
@@ -360,7 +360,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "--group-by-folder does that for each folder (one folder per place). Unreadable "
                                    "files are reported on stderr and skipped; the exit status is 1 if any were.")
     _model_args(p)
-    p.add_argument("inputs", nargs="*", type=Path, metavar="IMAGE|DIR")
+    p.add_argument("inputs", nargs="*", type=Path, metavar="IMAGE|DIR",
+                   help="photos, or folders searched recursively for photos")
     p.add_argument("--top-k", type=int, default=5, help="cities to list per photo, 0 for all (default: %(default)s)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON Lines: one object per photo or place")
@@ -371,7 +372,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="also write per photo OUT_DIR/<name>.explain.png: the photo with a heat map of what made "
                         "the model choose its top city (Grad-CAM; occlusion for other models), city and "
                         "probability as caption")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: %(default)s)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("challenge", parents=[common], help="play human vs model on test photos in the terminal",
@@ -387,9 +388,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                          help="list played games instead of playing (with --run ID: only those against that run)")
     p.add_argument("--rounds", type=int, default=10, help="default: %(default)s")
     p.add_argument("--seed", type=int, help="same seed, same photos (default: random)")
-    p.add_argument("--split", choices=SPLITS, default="test")
+    p.add_argument("--split", choices=SPLITS, default="test", help="draw the photos from this split (default: %(default)s)")
     p.add_argument("--player", default="", help="your name on the scoreboard")
     p.add_argument("--no-open", action="store_true", help="do not open photos in the image viewer")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="where the model runs: cpu, cuda, cuda:1 or auto (default: %(default)s)")
     p.add_argument("--tta", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_challenge)

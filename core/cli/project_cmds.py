@@ -129,7 +129,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("init", parents=[common], help="create a project folder",
                        description="Create a project folder (geospottr.db, images/, runs/, cache/).")
-    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("dir", type=Path, metavar="DIR", help="the new project folder (may exist if empty)")
     p.add_argument("--cities", metavar="seed|NAME,...",
                    help="'seed' for the 22 seed cities, or names such as 'Zagreb,Split,Santiago,CL'")
     p.add_argument("--target", type=int, default=catalog.DEFAULT_TARGET, help="images wanted per city (default: %(default)s)")
@@ -153,7 +153,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "path,lat,lon columns (optional: location_id, heading, captured_at, licence, "
                                    "attribution, ...). Coordinates are labelled with the nearest project city. "
                                    "Files are validated, deduplicated by content and copied, never moved.")
-    p.add_argument("source", type=Path, metavar="SOURCE")
+    p.add_argument("source", type=Path, metavar="SOURCE", help="a folder of <city>/ folders, or a CSV file")
     p.add_argument("--max-km", type=float, help="with lat/lon: reject photos farther than this from every city")
     p.add_argument("--add-cities", action="store_true", help="add unknown city names from the catalog instead of failing")
     p.set_defaults(func=cmd_import)
@@ -178,9 +178,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "images with absolute paths, labels and coordinates. The format follows OUT's "
                                    "extension (.csv, .geojson or .json; anything else is a folder) unless --format "
                                    "says otherwise; a --format that contradicts the extension is refused.")
-    p.add_argument("out", type=Path, metavar="OUT")
+    p.add_argument("out", type=Path, metavar="OUT", help="a new folder (imagefolder), or a .csv / .geojson file")
     p.add_argument("--format", choices=("imagefolder", "csv", "geojson"),
                    help="default: from OUT's extension (.csv, .geojson/.json), else imagefolder")
     p.add_argument("--split", choices=SPLITS, help="only this split")
-    p.add_argument("--include-rejected", action="store_true")
+    p.add_argument("--include-rejected", action="store_true", help="also export rejected images (status column says so)")
     p.set_defaults(func=cmd_export)
