@@ -30,6 +30,8 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 1
 
 def fold(text: str) -> str:
     """Lower-case ASCII form of `text` for matching ("Bogotá" -> "bogota", "Zürich" -> "zurich")."""
+    if text.isascii():
+        return text.lower().strip()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower().strip()
 
@@ -90,7 +92,8 @@ def _load() -> tuple[list[CatalogCity], dict[str, list[int]]]:
     countries = {code: c["name"] for code, c in gc.get_countries().items()}
     cities: list[CatalogCity] = []
     index: dict[str, list[int]] = {}
-    for raw in gc.get_cities().values():
+    # Most populous first, so every index list is already in the order searches want.
+    for raw in sorted(gc.get_cities().values(), key=lambda r: -int(r["population"] or 0)):
         city = CatalogCity(
             geonameid=int(raw["geonameid"]), name=raw["name"], country=raw["countrycode"],
             country_name=countries.get(raw["countrycode"], raw["countrycode"]),
@@ -98,13 +101,13 @@ def _load() -> tuple[list[CatalogCity], dict[str, list[int]]]:
         )
         i = len(cities)
         cities.append(city)
-        names = {fold(raw["name"])} | {fold(a) for a in raw.get("alternatenames", ()) if a.isascii()}
+        alternates = tuple(a for a in raw.get("alternatenames", ()) if a.isascii())
+        _ALTERNATES[city.geonameid] = alternates
+        names = {fold(raw["name"])}
+        names.update(a.lower().strip() for a in alternates)  # `fold` of an ASCII name, inlined: 200,000 of them
         for n in names:
             if n:
                 index.setdefault(n, []).append(i)
-        _ALTERNATES[city.geonameid] = tuple(a for a in raw.get("alternatenames", ()) if a.isascii())
-    for ids in index.values():
-        ids.sort(key=lambda i: -cities[i].population)
     return cities, index
 
 

@@ -11,14 +11,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..errors import GeoSpottrError
 from ..events import ignore_events
 from ..project import SPLITS, Project
-from ..results import CSV_FIELDS, Prediction, csv_rows, expand_inputs, folder_groups
 from .common import command_line, job, open_project
 from .render import plural, table
+
+if TYPE_CHECKING:  # core.results needs numpy: loaded by the commands that predict, not by --help
+    from ..results import Prediction
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -98,6 +100,8 @@ class _Output:
         # Every photo's table has the same columns: as wide as the model's longest city name.
         self.widths = (0, max((len(n) for n in city_names), default=0), 0, 0, 8, 9)
         self.failed = 0
+        from ..results import CSV_FIELDS
+
         self.writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS) if fmt == "csv" else None
         if self.writer:
             self.writer.writeheader()
@@ -116,6 +120,8 @@ class _Output:
                 data["per_view"] = [v.to_dict() for v in views]
             print(json.dumps(data), flush=True)
         elif self.writer:
+            from ..results import csv_rows
+
             self.writer.writerows(csv_rows(pred))
         else:
             print(f"{pred.source}" + (f"  ({plural(pred.views, 'view')} combined)" if pred.views > 1 else ""))
@@ -155,6 +161,8 @@ class _Explainer:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from ..results import Prediction, expand_inputs, folder_groups
+
     if not args.inputs:
         raise GeoSpottrError("give at least one IMAGE or folder")
     if args.group and args.group_by_folder:
