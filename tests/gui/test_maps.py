@@ -37,6 +37,18 @@ def test_dataset_map_draws_every_point_and_area_and_a_click_opens_the_image(qtbo
     assert dataset_map.map.script_errors == []
 
 
+def test_dataset_map_names_places_and_shows_a_thumbnail_on_hover(qtbot, dataset_map):
+    view = dataset_map.map
+    names = evaluate_js(view, "Array.from(document.querySelectorAll('.gs-place')).map(e => e.textContent)")
+    assert "Zagreb" in names and "Split" in names   # tile-less maps still say where a cluster is
+    assert "GeoNames" in evaluate_js(view, "document.querySelector('.leaflet-control-attribution').textContent")
+    view.run_js("document.querySelector('.gs-point').dispatchEvent(new MouseEvent('mouseover', {bubbles: true}))")
+    shown = "(document.querySelector('.gs-thumb img') || {src: ''}).src.slice(0, 23)"
+    qtbot.waitUntil(lambda: evaluate_js(view, shown) == "data:image/jpeg;base64,", timeout=20000)
+    assert evaluate_js(view, "document.querySelector('.gs-thumb img').naturalWidth") > 0
+    assert view.script_errors == []
+
+
 def test_dataset_map_refreshes_when_images_change_while_visible(qtbot, dataset_map, tiny_project):
     victim = tiny_project.images()[0]
     tiny_project.conn.execute("UPDATE images SET status = 'rejected' WHERE id = ?", (victim.id,))
