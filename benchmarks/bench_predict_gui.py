@@ -31,13 +31,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
 
-    from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
     from PySide6 import QtWebEngineWidgets  # noqa: F401
+    from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
 
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    from PySide6.QtWidgets import QApplication
-
     import torch
+    from PySide6.QtWidgets import QApplication
 
     from core import catalog
     from core.models import registry
@@ -85,7 +84,7 @@ def main() -> int:
         before = len(shown)
         t0 = time.perf_counter()
         view.add_paths([photo])
-        wait(lambda: len(shown) > before)
+        wait(lambda before=before: len(shown) > before)
         t1 = shown[-1]
         wait(lambda: view.map.is_loaded)
         t2 = time.perf_counter()

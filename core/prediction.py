@@ -26,8 +26,18 @@ from .events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
 from .imaging import ImageError, decode, load_image, to_rgb
 from .models.bundle import BundleError, BundleMeta, ClassInfo, load_bundle
 from .results import (
-    DEFAULT_BATCH, CityScore, GroupPrediction, ImageSource, PredictFailure, Prediction, combine_views, expand_inputs,
-    folder_groups, group_name, rank, source_name,
+    DEFAULT_BATCH,
+    CityScore,
+    GroupPrediction,
+    ImageSource,
+    PredictFailure,
+    Prediction,
+    combine_views,
+    expand_inputs,
+    folder_groups,
+    group_name,
+    rank,
+    source_name,
 )
 from .training.transforms import draft_size, eval_transform
 

@@ -1,16 +1,16 @@
-"""The layers hold (docs/architecture.md): the import-linter contracts in pyproject.toml are kept, and the
-desktop app and the CLI's entry point load without torch, so the UI thread and ``geospottr --help`` never
-pay for it (and never crash on a late native torch import)."""
+"""The layers hold (docs/architecture.md): the import-linter contracts in pyproject.toml are kept, the desktop
+app and the CLI's entry point load without torch, so the UI thread and ``geospottr --help`` never pay for it
+(and never crash on a late native torch import), and ruff's lint and import order are clean."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,6 +27,13 @@ def test_import_linter_contracts_are_kept():
     proc = _run("import sys; from importlinter.cli import lint_imports; "
                 "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_lint_and_import_order_are_clean():
+    pytest.importorskip("ruff", reason="ruff is in the dev extra (pip install -e .[dev])")
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + "\n(`ruff check --fix .` sorts imports)"
 
 
 def _torch_free_core_modules() -> list[str]:

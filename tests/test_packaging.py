@@ -121,6 +121,7 @@ def test_runtime_versions_lists_the_stack_without_importing_qt():
 
 def test_runtime_versions_reports_qt_once_loaded_and_the_model_bundle():
     import PySide6.QtCore
+
     from core.models.bundle import BundleMeta, ClassInfo
 
     meta = BundleMeta(arch="baseline", classes=[ClassInfo("zagreb", "Zagreb", "HR", 45.8, 16.0)], run_id="r1")

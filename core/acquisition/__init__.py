@@ -5,8 +5,18 @@ providers' clients (`streetview`, `mapillary`), the point samplers (`sampling`) 
 layer (`http`) are usable on their own.
 """
 
-from .jobs import (PROVIDERS, CityPlan, CityResult, CostEstimate, DownloadCancelled, DownloadConfig, DownloadSummary,
-                   estimate_cost, plan, run_download)
+from .jobs import (
+    PROVIDERS,
+    CityPlan,
+    CityResult,
+    CostEstimate,
+    DownloadCancelled,
+    DownloadConfig,
+    DownloadSummary,
+    estimate_cost,
+    plan,
+    run_download,
+)
 
 __all__ = ["PROVIDERS", "CityPlan", "CityResult", "CostEstimate", "DownloadCancelled", "DownloadConfig",
            "DownloadSummary", "estimate_cost", "plan", "run_download"]

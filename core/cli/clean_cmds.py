@@ -61,8 +61,7 @@ def parse_thresholds(items: list[str]):
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from ..quality import (KINDS, apply_findings, group_by_kind, open_findings, parse_checks, scan,
-                           undo_last_apply)
+    from ..quality import KINDS, apply_findings, group_by_kind, open_findings, parse_checks, scan, undo_last_apply
 
     with open_project(args) as project:
         if args.undo:

@@ -56,7 +56,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         prefix = "" if args.split == "test" else f"{args.split}-"
         paths = write_report(report, args.out or choice.report_dir, prefix=prefix)
         shortcuts = _check_shortcuts(args, project, predictor, args.out or choice.report_dir, prefix, paths)
-    for path, reason in report.failures:
+    for _path, reason in report.failures:
         print(f"unreadable: {reason}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))

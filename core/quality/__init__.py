@@ -7,8 +7,21 @@ bright / blurred), `duplicates` (perceptual hashes), `scene` (Places365, user we
 are imported only when their check runs, so importing this package stays cheap.
 """
 
-from .findings import (CHECKS, KINDS, OFFLINE_CHECKS, Finding, ScanOptions, apply_findings, dismiss_findings,
-                       group_by_kind, open_findings, parse_checks, reopen_unrejected, scan, undo_last_apply)
+from .findings import (
+    CHECKS,
+    KINDS,
+    OFFLINE_CHECKS,
+    Finding,
+    ScanOptions,
+    apply_findings,
+    dismiss_findings,
+    group_by_kind,
+    open_findings,
+    parse_checks,
+    reopen_unrejected,
+    scan,
+    undo_last_apply,
+)
 
 __all__ = ["CHECKS", "KINDS", "OFFLINE_CHECKS", "Finding", "ScanOptions", "apply_findings", "dismiss_findings",
            "group_by_kind", "open_findings", "parse_checks", "reopen_unrejected", "scan", "undo_last_apply"]

@@ -93,7 +93,7 @@ def group_duplicates(hashes: Sequence[tuple[int, int]], quality: Sequence[tuple[
         uf.union(i, j)
     members: dict[int, list[int]] = {}
     worst: dict[int, int] = {}
-    for i, j, dist in pairs:
+    for i, _j, dist in pairs:
         root = uf.find(i)
         worst[root] = max(worst.get(root, 0), dist)
     for i in range(len(hashes)):

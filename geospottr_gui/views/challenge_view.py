@@ -16,8 +16,19 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSizePolicy,
-    QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from core.catalog import fold as _fold
@@ -29,6 +40,7 @@ from ..workers import JobHandle, start_job, stop_jobs
 from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 from .photo import PhotoLabel, preview_qimage
+
 #: How many past games the summary panel lists.
 PAST_GAMES = 8
 

@@ -12,14 +12,38 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
-                               QProgressBar, QPushButton, QRadioButton, QSpinBox, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.acquisition import keys
-from core.acquisition.jobs import (DEFAULT_PRICE_PER_1000, CostEstimate, DownloadConfig, DownloadSummary,
-                                   estimate_cost, run_download)
+from core.acquisition.jobs import (
+    DEFAULT_PRICE_PER_1000,
+    CostEstimate,
+    DownloadConfig,
+    DownloadSummary,
+    estimate_cost,
+    run_download,
+)
 from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventCallback
 from core.project import Project
 

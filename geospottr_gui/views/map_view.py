@@ -22,14 +22,19 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QEventLoop, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWebEngineCore import QWebEngineLoadingInfo, QWebEnginePage, QWebEngineUrlRequestInfo, QWebEngineUrlRequestInterceptor
+from PySide6.QtWebEngineCore import (
+    QWebEngineLoadingInfo,
+    QWebEnginePage,
+    QWebEngineUrlRequestInfo,
+    QWebEngineUrlRequestInterceptor,
+)
 from PySide6.QtWebEngineWidgets import QWebEngineView
 
 from core import __version__
 from core.maps import BRIDGE_PREFIX, OSM_TILES, write_assets
 
-from ..settings import online_tiles  # noqa: F401 - re-exported for the map views
 from ..native_libs import preload_before_chromium
+from ..settings import online_tiles  # noqa: F401 - re-exported for the map views
 
 log = logging.getLogger(__name__)
 

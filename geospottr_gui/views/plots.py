@@ -189,7 +189,7 @@ class TrainingPlots(QWidget):
         alpha = value / 100.0
         self.slider_label.setText(f"{alpha:.2f}")
         self._smooth.reset(alpha)
-        for run_id, (series, items) in self._overlays.items():
+        for series, items in self._overlays.values():
             smooth = EmaSmoother(alpha)
             smooth.extend(series.loss.view)
             items["loss"].setData(series.iteration.view.copy(), smooth.out.view.copy())

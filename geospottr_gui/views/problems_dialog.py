@@ -12,12 +12,33 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.events import DONE, LOG, PROGRESS, Event
-from core.quality import (CHECKS, KINDS, Finding, ScanOptions, apply_findings, group_by_kind, open_findings,
-                          reopen_unrejected, scan)
+from core.quality import (
+    CHECKS,
+    KINDS,
+    Finding,
+    ScanOptions,
+    apply_findings,
+    group_by_kind,
+    open_findings,
+    reopen_unrejected,
+    scan,
+)
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job

@@ -6,8 +6,8 @@ import pytest
 
 from core.curation import CurationHistory
 from core.errors import GeoSpottrError
-from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 from core.events import Control
+from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 
 
 def _labels(project, ids):

@@ -4,8 +4,8 @@ QtWebEngine must be imported, and OpenGL contexts shared, before pytest-qt creat
 """
 
 import pytest
-from PySide6.QtCore import QCoreApplication, Qt
 from PySide6 import QtWebEngineWidgets  # noqa: F401  (import before the QApplication exists)
+from PySide6.QtCore import QCoreApplication, Qt
 
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from core.challenge import Challenge
-from tests.gui.conftest import context_for
 from geospottr_gui.views.challenge_view import ChallengeView
 from geospottr_gui.views.map_view import evaluate_js
+from tests.gui.conftest import context_for
 
 
 @pytest.fixture

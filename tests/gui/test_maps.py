@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gui.conftest import context_for
 from geospottr_gui.views.dataset_map import DatasetMapView
 from geospottr_gui.views.map_view import MapView, evaluate_js
+from tests.gui.conftest import context_for
 
 
 @pytest.fixture

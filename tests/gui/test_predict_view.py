@@ -8,9 +8,9 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-from tests.gui.conftest import context_for
 from geospottr_gui.views.map_view import evaluate_js
 from geospottr_gui.views.predict_view import PredictView
+from tests.gui.conftest import context_for
 
 
 @pytest.fixture

@@ -153,8 +153,9 @@ def test_return_error_code_404_is_no_coverage(project, apis, sv_config):
 
 
 def test_placeholder_detector():
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     assert looks_like_placeholder(Image.open(io.BytesIO(placeholder_jpeg((640, 640)))))
     assert not looks_like_placeholder(Image.open(io.BytesIO(jpeg((640, 640), "street"))))

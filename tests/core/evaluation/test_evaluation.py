@@ -127,8 +127,8 @@ def test_real_street_view_places(gsv_croatia, tmp_path):
     split by place, and evaluated per image and per place with distances to the photos' coordinates."""
     from core import catalog
     from core.importing import import_source
-    from core.models.bundle import BundleMeta, ClassInfo, save_bundle
     from core.models import registry
+    from core.models.bundle import BundleMeta, ClassInfo, save_bundle
     from core.prediction import Predictor
     from core.project import Project
     from core.splitting import split_project

@@ -7,8 +7,7 @@ import pytest
 from core.cli.main import main
 from core.errors import GeoSpottrError
 from core.events import LOG, Control
-from core.quality import (apply_findings, dismiss_findings, open_findings, parse_checks, scan,
-                          undo_last_apply)
+from core.quality import apply_findings, dismiss_findings, open_findings, parse_checks, scan, undo_last_apply
 from core.quality.findings import REASON_PREFIX
 
 from .conftest import by_name
