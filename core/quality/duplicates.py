@@ -18,11 +18,19 @@ of near-copies forms one group.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import imagehash
 import numpy as np
 from PIL import Image
+
+from ..project import ImageRecord
+from .types import Finding, Sample
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from .checks import ScanContext
 
 DEFAULT_HAMMING = 10
 _BLOCK = 1024
@@ -105,3 +113,56 @@ def group_duplicates(hashes: Sequence[tuple[int, int]], quality: Sequence[tuple[
         keep = max(idx, key=lambda k: (tuple(quality[k]), -k))
         groups.append(DuplicateGroup(tuple(idx), keep, worst.get(root, 0)))
     return sorted(groups, key=lambda g: g.members[0])
+
+
+class DuplicatesCheck:
+    """The "duplicates" check of a scan: hashes every textured frame as it comes (in the scan's pool), then
+    groups them all at the end."""
+
+    input_size = 0  # the hashes work on any decode
+
+    def __init__(self, pool: Executor, hamming: int, uniform: float) -> None:
+        self.pool, self.hamming, self.uniform = pool, hamming, uniform
+        self.hashed: list[tuple[ImageRecord, tuple[int, int], tuple[float, ...]]] = []
+
+    def observe(self, samples: Sequence[Sample]) -> list[Finding]:
+        # a featureless frame's hash says nothing (every blank frame would match every other one)
+        textured = [s for s in samples if s.stats.uniform_fraction < self.uniform]
+        self.hashed.extend(zip((s.record for s in textured), self.pool.map(lambda s: image_hashes(s.image), textured),
+                               ((s.record.width * s.record.height, s.stats.sharpness) for s in textured)))
+        return []
+
+    def finish(self) -> list[Finding]:
+        return _duplicate_findings(self.hashed, self.hamming)
+
+
+def load_check(context: ScanContext) -> DuplicatesCheck:
+    options = context.options
+    return DuplicatesCheck(context.pool, DEFAULT_HAMMING if options.hamming is None else options.hamming,
+                           options.frames.uniform)
+
+
+def _duplicate_findings(hashed: Sequence[tuple[ImageRecord, tuple[int, int], tuple[float, ...]]],
+                        hamming: int) -> list[Finding]:
+    """One finding per extra copy, or, when a group mixes cities, one label conflict per member (which
+    label is right is for the user to decide, so no copy is preferred)."""
+    groups = group_duplicates([h for _, h, _ in hashed], [q for _, _, q in hashed], hamming)
+    out = []
+    for g in groups:
+        recs = [hashed[i][0] for i in g.members]
+        keep = hashed[g.keep][0]
+        key = f"dup-{keep.id}"
+        cities = sorted({r.city_slug or "unlabelled" for r in recs})
+        members = [r.id for r in recs]
+        if len(cities) > 1:
+            for r in recs:
+                out.append(Finding(r.id, "label_conflict", 1.0,
+                                   f"near-duplicate images labelled {' / '.join(cities)} (this one: {r.city_slug or 'unlabelled'})",
+                                   group=key, details={"cities": cities, "members": members, "distance": g.distance}))
+            continue
+        for r in recs:
+            if r.id != keep.id:
+                out.append(Finding(r.id, "duplicate", round(1.0 - g.distance / 64, 4),
+                                   f"near-duplicate of {keep.id} (kept: larger or sharper)", group=key,
+                                   details={"keep": keep.id, "members": members, "distance": g.distance}))
+    return out

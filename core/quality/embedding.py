@@ -24,7 +24,9 @@ from ..devices import pick_device
 from ..fsutil import atomic_write_bytes
 from ..models.efficientnet_lite import build_efficientnet_lite0
 from ..models.registry import spec
-from .findings import Finding, Sample
+from ..training.transforms import eval_transform
+from .checks import EMBEDDING_CACHE, ScanContext
+from .types import Finding, Sample
 
 K = 5
 DEFAULT_Z = 3.5
@@ -34,7 +36,7 @@ MIN_CITY_IMAGES = 8
 MIN_SPREAD = 0.2
 INPUT_SIZE = 224
 #: Written into the embedding cache; a cache made by another backbone or preprocessing is ignored.
-CACHE_KEY = f"efficientnet-lite0/imagenet/{INPUT_SIZE}/v1"
+CACHE_KEY = f"efficientnet-lite0/imagenet/{INPUT_SIZE}/v2"  # v2: preprocessing from core.training.transforms
 _ROW_BLOCK = 1024
 
 
@@ -53,11 +55,9 @@ class Lite0Embedder(nn.Module):
 
 
 def lite0_transform() -> Callable[[Image.Image], torch.Tensor]:
-    from torchvision import transforms
-
+    """The model-input preprocessing of `core.training.transforms` with EfficientNet-Lite0's normalisation."""
     model_spec = spec("efficientnet-lite0")
-    return transforms.Compose([transforms.Resize(INPUT_SIZE), transforms.CenterCrop(INPUT_SIZE), transforms.ToTensor(),
-                               transforms.Normalize(model_spec.mean, model_spec.std)])
+    return eval_transform(INPUT_SIZE, model_spec.mean, model_spec.std)
 
 
 def embed(model: nn.Module, transform: Callable[[Image.Image], torch.Tensor], images: Sequence[Image.Image]) -> np.ndarray:
@@ -163,3 +163,8 @@ def _read_cache(path: Path | None) -> dict[str, np.ndarray]:
     if key != CACHE_KEY or vectors.ndim != 2 or len(ids) != len(vectors):
         return {}
     return {str(i): v for i, v in zip(ids, vectors)}
+
+
+def load_check(context: ScanContext) -> OutlierCheck:
+    """The outlier check, its embeddings cached under the project's cache folder between scans."""
+    return OutlierCheck(z_threshold=context.options.outlier_z, cache=context.project.cache_dir / EMBEDDING_CACHE)

@@ -19,9 +19,15 @@ overcast, city and countryside), keeping a wide margin so that no real street ph
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from PIL import Image
+
+from .types import Finding, Sample
+
+if TYPE_CHECKING:
+    from .checks import ScanContext
 
 #: Frames are measured at this size (longest side), whatever their resolution.
 ANALYSIS_SIZE = 256
@@ -79,6 +85,17 @@ def measure(img: Image.Image) -> FrameStats:
     return FrameStats(p5=float(p5), p95=float(p95), uniform_fraction=uniform, sharpness=sharpness(grey))
 
 
+def looks_like_placeholder(img: Image.Image, thresholds: FrameThresholds = FrameThresholds()) -> bool:
+    """True for near-uniform frames such as Google's grey "Sorry, we have no imagery here" image.
+
+    THE placeholder rule: the download refuses such a frame (`core.acquisition.photos.accept_photo`) and
+    the quality scan names one already in a project, with the same measure and the same threshold.
+    Why a share and not just the standard deviation: the placeholder carries a line of text, which lifts
+    its deviation above that of a truly flat frame, yet almost all of it is one grey.
+    """
+    return measure(img).uniform_fraction >= thresholds.uniform
+
+
 def classify(stats: FrameStats, thresholds: FrameThresholds = FrameThresholds()) -> tuple[str, float, str] | None:
     """The first problem the frame has as ``(kind, score, message)``, or None for a usable frame.
 
@@ -96,3 +113,28 @@ def classify(stats: FrameStats, thresholds: FrameThresholds = FrameThresholds())
     if stats.sharpness < thresholds.blur:
         return "blurry", 1.0 - stats.sharpness / thresholds.blur, f"blurred frame (sharpness {stats.sharpness:.2f} < {thresholds.blur})"
     return None
+
+
+class FramesCheck:
+    """The "frames" check of a scan: names the first problem of every frame (`classify`)."""
+
+    input_size = ANALYSIS_SIZE
+
+    def __init__(self, thresholds: FrameThresholds) -> None:
+        self.thresholds = thresholds
+
+    def observe(self, samples: Sequence[Sample]) -> list[Finding]:
+        out = []
+        for s in samples:
+            problem = classify(s.stats, self.thresholds)
+            if problem:
+                kind, score, message = problem
+                out.append(Finding(s.record.id, kind, round(score, 4), message, details=s.stats.to_dict()))
+        return out
+
+    def finish(self) -> list[Finding]:
+        return []
+
+
+def load_check(context: ScanContext) -> FramesCheck:
+    return FramesCheck(context.options.frames)

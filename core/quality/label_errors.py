@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .findings import Finding, Sample
+from ..events import LOG, Event
+from .types import Finding, Sample
 
 if TYPE_CHECKING:
     from ..prediction import Predictor
+    from .checks import ScanContext
 
 DEFAULT_CONFIDENCE = 0.8
 
@@ -53,3 +55,13 @@ class LabelCheck:
 
     def finish(self) -> list[Finding]:
         return []
+
+
+def load_check(context: ScanContext) -> LabelCheck | None:
+    """The label check, or None (with one line saying why) without a trained model."""
+    options = context.options
+    if options.model is None:
+        context.on_event(Event(LOG, "label check skipped: it needs a trained model bundle from `geospottr train` "
+                                    "(CLI: --model FILE)"))
+        return None
+    return LabelCheck.load(options.model, confidence=options.label_confidence)

@@ -18,7 +18,7 @@ import csv
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -26,15 +26,21 @@ from torch import nn
 
 from ..devices import pick_device
 from ..errors import GeoSpottrError
+from ..events import LOG, Event
 from ..models.backbones import read_state_dict
 from ..models.bundle import IMAGENET_MEAN, IMAGENET_STD
 from ..resources import resource_path
-from .findings import Finding, Sample
+from ..training.transforms import eval_transform
+from .types import Finding, Sample
+
+if TYPE_CHECKING:
+    from .checks import ScanContext
 
 NUM_CATEGORIES = 365
 DEFAULT_INDOOR = 0.5
 DEFAULT_STREET = 0.05
 INPUT_SIZE = 224
+PLACES_RESIZE = 256
 
 
 @dataclass(frozen=True)
@@ -107,13 +113,11 @@ class SceneCheck:
     input_size = INPUT_SIZE
 
     def __init__(self, model: nn.Module, indoor: float | None = None, street: float | None = None) -> None:
-        from torchvision import transforms
-
         self.model = model.eval().to(pick_device("auto"))
         self.indoor = DEFAULT_INDOOR if indoor is None else float(indoor)
         self.street = DEFAULT_STREET if street is None else float(street)
-        self.transform = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(INPUT_SIZE),
-                                             transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        # Places365's own evaluation: shorter side to 256, centre 224 crop, ImageNet normalisation.
+        self.transform = eval_transform(INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD, resize=PLACES_RESIZE)
 
     @classmethod
     def load(cls, path: Path | str, indoor: float | None = None, street: float | None = None) -> "SceneCheck":
@@ -135,3 +139,13 @@ class SceneCheck:
 
     def finish(self) -> list[Finding]:
         return []
+
+
+def load_check(context: ScanContext) -> SceneCheck | None:
+    """The scene check, or None (with one line saying why) without Places365 weights."""
+    options = context.options
+    if options.scene_weights is None:
+        context.on_event(Event(LOG, "scene check skipped: it needs Places365 ResNet weights from MIT CSAIL "
+                                    "(resnet18_places365.pth.tar or resnet50_places365.pth.tar; CLI: --weights PATH)"))
+        return None
+    return SceneCheck.load(options.scene_weights, indoor=options.indoor, street=options.street)

@@ -57,8 +57,12 @@ def _normalise(mean: Sequence[float], std: Sequence[float]) -> list:
 
 
 def eval_transform(meta_or_size: Any, mean: Sequence[float] | None = None,
-                   std: Sequence[float] | None = None, crop_bottom: float = 0.0) -> Callable[[Image.Image], torch.Tensor]:
-    """PIL RGB image -> normalised (3, S, S) tensor, from a `BundleMeta` or from (size, mean, std, crop_bottom)."""
+                   std: Sequence[float] | None = None, crop_bottom: float = 0.0,
+                   resize: int | None = None) -> Callable[[Image.Image], torch.Tensor]:
+    """PIL RGB image -> normalised (3, S, S) tensor, from a `BundleMeta` or from (size, mean, std, crop_bottom).
+
+    `resize`: the shorter side before the centre crop, for a foreign model trained with a margin (Places365:
+    256 then 224); our bundles resize straight to S."""
     if isinstance(meta_or_size, int):
         size = meta_or_size
         if mean is None or std is None:
@@ -66,7 +70,8 @@ def eval_transform(meta_or_size: Any, mean: Sequence[float] | None = None,
     else:
         size, mean, std = meta_or_size.image_size, mean or meta_or_size.mean, std or meta_or_size.std
         crop_bottom = meta_or_size.crop_bottom
-    return T.Compose([*_crop(crop_bottom), T.Resize(size, antialias=True), T.CenterCrop(size), *_normalise(mean, std)])
+    return T.Compose([*_crop(crop_bottom), T.Resize(resize or size, antialias=True), T.CenterCrop(size),
+                      *_normalise(mean, std)])
 
 
 def _crop(crop_bottom: float) -> list:

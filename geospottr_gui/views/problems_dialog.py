@@ -39,6 +39,7 @@ from core.quality import (
     reopen_unrejected,
     scan,
 )
+from core.quality.checks import SPECS
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job
@@ -46,14 +47,7 @@ from .image_grid import ThumbnailProvider
 
 THUMB = 64
 #: Checks that run without torch (the others load a network, in the scan's worker).
-TORCH_FREE_CHECKS = {"frames", "duplicates"}
-CHECK_LABELS = {
-    "frames": "Broken, blank and blurred frames",
-    "duplicates": "Near-duplicates",
-    "outliers": "Unusual for their city (slow on CPU)",
-    "scene": "Indoor / non-street (Places365 weights)",
-    "labels": "Label errors (trained model)",
-}
+TORCH_FREE_CHECKS = {name for name, spec in SPECS.items() if not spec.needs_torch}
 #: How a scan's summary names the checks that ran.
 CHECK_NAMES = {"frames": "frames", "duplicates": "duplicates", "outliers": "outliers", "scene": "scene",
                "labels": "label errors"}
@@ -86,7 +80,7 @@ class ProblemsDialog(QDialog):
         self._notes: list[str] = []  # log lines of the running scan (e.g. a check skipped), kept for the summary
         self._items: dict[str, list[QTreeWidgetItem]] = {}
 
-        self.checks = {name: QCheckBox(CHECK_LABELS[name]) for name in CHECKS}
+        self.checks = {name: QCheckBox(SPECS[name].title) for name in CHECKS}
         for name in ("frames", "duplicates"):
             self.checks[name].setChecked(True)
         self.weights = QLineEdit(placeholderText="resnet18_places365.pth.tar from MIT CSAIL")
@@ -158,7 +152,7 @@ class ProblemsDialog(QDialog):
             return
         for name, field in (("scene", self.weights), ("labels", self.model)):
             if name in checks and not field.text().strip():
-                self.status.setText(f"{CHECK_LABELS[name]}: choose its file with “{FILE_KINDS[name][0]}”, "
+                self.status.setText(f"{SPECS[name].title}: choose its file with “{FILE_KINDS[name][0]}”, "
                                     "or untick it.")
                 return
         options = ScanOptions(scene_weights=_path(self.weights.text()), model=_path(self.model.text()))
