@@ -15,7 +15,6 @@ on the thread that owns the history. `accept` / `undo` / ... run both halves at 
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -74,39 +73,33 @@ def apply_change(project: Project, change: Change, *, on_event: EventCallback = 
     """
     if not change.image_ids:
         return None
-    with project.transaction() as conn:
-        before = project.label_snapshot(change.image_ids)  # same thread, same connection: inside the transaction
-        after = {i: change.labels(label) for i, label in before.items()}
-        changed = [i for i in change.image_ids if i in before and after[i] != before[i]]
-        _write(conn, {i: after[i] for i in changed}, change.text, on_event, control)
+    if control is not None:
+        control.checkpoint()
+    changed = project.edit_labels(change.image_ids, change.labels, chunk=CHUNK,
+                                  progress=_progress(change.text, on_event, control))
     if not changed:
         return None
-    return Edit(change.text, {i: before[i] for i in changed}, {i: after[i] for i in changed})
+    return Edit(change.text, {i: old for i, (old, _) in changed.items()}, {i: new for i, (_, new) in changed.items()})
 
 
 def write_labels(project: Project, labels: Labels, *, text: str = "", on_event: EventCallback = ignore_events,
                  control: Control | None = None) -> None:
     """Job: write back `labels` (one side of an `Edit`): one transaction, chunked and cancellable like
     `apply_change`; all images or none."""
-    with project.transaction() as conn:
-        _write(conn, labels, text, on_event, control)
+    if control is not None:
+        control.checkpoint()
+    project.write_labels(labels, chunk=CHUNK, progress=_progress(text, on_event, control))
 
 
-def _write(conn: sqlite3.Connection, labels: Labels, text: str, on_event: EventCallback,
-           control: Control | None) -> None:
-    rows = [(city_id, status, reason, i) for i, (city_id, status, reason) in labels.items()]
-    total = len(rows)
-    for start in range(0, total, CHUNK):
+def _progress(text: str, on_event: EventCallback, control: Control | None) -> Callable[[int, int], None]:
+    """After each chunk, inside the project's transaction: report, then honour a cancel (which rolls the
+    whole edit back, the last chunk included)."""
+    def progress(done: int, total: int) -> None:
+        on_event(Event(PROGRESS, text, done=done, total=total, scope=SCOPE))
         if control is not None:
             control.checkpoint()
-        try:
-            conn.executemany("UPDATE images SET city_id = ?, status = ?, reason = ? WHERE id = ?",
-                             rows[start:start + CHUNK])
-        except sqlite3.IntegrityError:
-            raise GeoSpottrError("cannot write those labels: a city they used was removed") from None
-        on_event(Event(PROGRESS, text, done=min(start + CHUNK, total), total=total, scope=SCOPE))
-    if control is not None:
-        control.checkpoint()  # a cancel that came during the last chunk still rolls back
+
+    return progress
 
 
 def _plural(n: int) -> str:

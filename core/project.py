@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import platformdirs
 
@@ -457,12 +457,47 @@ class Project:
 
     def restore_labels(self, snapshot: Mapping[str, tuple[int | None, str, str | None]]) -> None:
         """Put back a `label_snapshot` in one transaction (all images or none)."""
-        try:
-            with self.transaction() as c:
-                c.executemany("UPDATE images SET city_id = ?, status = ?, reason = ? WHERE id = ?",
-                              [(city_id, status, reason, i) for i, (city_id, status, reason) in snapshot.items()])
-        except sqlite3.IntegrityError:
-            raise GeoSpottrError("cannot restore those labels: a city they used was removed") from None
+        self.write_labels(snapshot)
+
+    def write_labels(self, labels: Mapping[str, tuple[int | None, str, str | None]], *, chunk: int = 0,
+                     progress: Callable[[int, int], None] | None = None) -> None:
+        """Set each image's (city_id, status, reason) in one transaction: all images or none.
+
+        Statuses are checked first. `progress(done, total)` runs after every `chunk` rows (0: all at once)
+        inside the transaction, so a `Cancelled` raised there rolls every row back.
+        """
+        with self.transaction():
+            self._write_labels(labels, chunk, progress)
+
+    def edit_labels(self, image_ids: Sequence[str],
+                    relabel: Callable[[tuple[int | None, str, str | None]], tuple[int | None, str, str | None]], *,
+                    chunk: int = 0, progress: Callable[[int, int], None] | None = None,
+                    ) -> dict[str, tuple[tuple[int | None, str, str | None], tuple[int | None, str, str | None]]]:
+        """One transaction: read the labels of `image_ids`, write ``relabel(label)`` where it differs (as
+        `write_labels` does), and return ``{image_id: (before, after)}`` of the images that changed.
+        Reading inside the transaction means nobody changes a label between the read and the write."""
+        with self.transaction():
+            before = self.label_snapshot(image_ids)
+            after = {i: relabel(label) for i, label in before.items()}
+            changed = {i: (before[i], after[i]) for i in image_ids if i in before and after[i] != before[i]}
+            self._write_labels({i: new for i, (_, new) in changed.items()}, chunk, progress)
+        return changed
+
+    def _write_labels(self, labels: Mapping[str, tuple[int | None, str, str | None]], chunk: int,
+                      progress: Callable[[int, int], None] | None) -> None:
+        bad = sorted({status for _, status, _ in labels.values() if status not in STATUSES})
+        if bad:
+            raise GeoSpottrError(f"status {bad[0]!r}: must be one of {', '.join(STATUSES)}")
+        rows = [(city_id, status, reason, i) for i, (city_id, status, reason) in labels.items()]
+        step = chunk or max(1, len(rows))
+        for start in range(0, len(rows), step):
+            try:
+                self.conn.executemany("UPDATE images SET city_id = ?, status = ?, reason = ? WHERE id = ?",
+                                      rows[start:start + step])
+            except sqlite3.IntegrityError:
+                raise GeoSpottrError("cannot write those labels: a city they used was removed") from None
+            if progress is not None:
+                progress(min(start + step, len(rows)), len(rows))
 
     def source_counts(self) -> dict[str, int]:
         """Images per source (``import``, ``streetview``, ``mapillary``...), for filters and summaries."""

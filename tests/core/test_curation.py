@@ -146,3 +146,15 @@ def test_change_applies_in_chunks_off_the_history_and_cancel_rolls_back(tiny_pro
     write_labels(project, history.next_redo.after)
     history.redone(edit)
     assert len(project.image_ids(status="rejected")) == 48 and history.can_undo and not history.can_redo
+
+
+def test_a_change_goes_through_the_project_api_and_its_status_check(tiny_project):
+    from core.curation import Change, apply_change
+
+    project = tiny_project
+    ids = project.image_ids(city="zagreb")[:3]
+    start = _labels(project, ids)
+    bogus = Change("Mark as maybe", ids, lambda label: (label[0], "maybe", None))
+    with pytest.raises(GeoSpottrError, match="'maybe'"):
+        apply_change(project, bogus)
+    assert _labels(project, ids) == start  # nothing written: all images or none
