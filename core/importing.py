@@ -8,8 +8,8 @@ rest: files already in the project are recognised by hash and skipped.
 from __future__ import annotations
 
 import csv
-import shlex
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
