@@ -3,8 +3,8 @@ its code lives.
 
 Like `core.models.registry`, `CHECKS` is plain data: listing checks (``geospottr clean --help``, the Find
 problems dialog) imports neither torch nor a network. `load_checks` imports a check's module (``loader``
-is ``"module:function"`` under `core.quality`) only when a scan runs it; the loader returns the `Check`,
-or None after logging why it cannot run (a file the user did not give). Adding a check is one row here
+is ``"module:function"`` under `core.quality`) only when a scan runs it and returns the `Check`; a check
+whose file the user did not give (`needs`) is skipped with one logged line. Adding a check is one row here
 plus its module with a loader.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ..errors import GeoSpottrError
-from ..events import EventCallback
+from ..events import LOG, Event, EventCallback
 from ..project import Project
 from .frames import FrameThresholds
 from .types import Check
@@ -61,17 +61,27 @@ class CheckSpec:
     title: str
     #: The finding kinds this check owns, with the heading a user sees, in display order.
     kinds: dict[str, str]
-    #: ``"module:function"`` under `core.quality`: ``(ScanContext) -> Check | None``.
+    #: ``"module:function"`` under `core.quality`: ``(ScanContext) -> Check``.
     loader: str
-    #: Runs without a file the user supplies (scene needs Places365 weights, labels a trained model).
-    offline: bool = True
+    #: The `ScanOptions` field naming a file the user must supply ("" when none), and the line logged
+    #: when the scan skips the check for want of it.
+    needs: str = ""
+    skipped: str = ""
     #: Loads a network (the GUI then runs the scan in a torch worker).
     needs_torch: bool = False
 
+    @property
+    def offline(self) -> bool:
+        """Runs without a file the user supplies."""
+        return not self.needs
+
     def load(self, context: ScanContext) -> Check | None:
+        """The check ready to observe samples, or None (after logging `skipped`) without its file."""
+        if self.needs and getattr(context.options, self.needs) is None:
+            context.on_event(Event(LOG, self.skipped))
+            return None
         module, _, attr = self.loader.partition(":")
-        function: Callable[[ScanContext], Check | None] = getattr(
-            importlib.import_module(f"{__package__}.{module}"), attr)
+        function: Callable[[ScanContext], Check] = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
         return function(context)
 
 
@@ -87,11 +97,14 @@ CHECKS_TABLE: tuple[CheckSpec, ...] = (
               {"duplicate": "Near-duplicates (best copy kept)",
                "label_conflict": "Duplicates labelled with different cities"}, "duplicates:load_check"),
     CheckSpec("scene", "Indoor / non-street (Places365 weights)", {"scene": "Indoor / non-street scenes"},
-              "scene:load_check", offline=False, needs_torch=True),
+              "scene:load_check", needs="scene_weights", needs_torch=True,
+              skipped="scene check skipped: it needs Places365 ResNet weights from MIT CSAIL "
+                      "(resnet18_places365.pth.tar or resnet50_places365.pth.tar; CLI: --weights PATH)"),
     CheckSpec("outliers", "Unusual for their city (slow on CPU)", {"outlier": "Unusual for their city"},
               "embedding:load_check", needs_torch=True),
     CheckSpec("labels", "Label errors (trained model)", {"label_error": "Label contradicted by the model"},
-              "label_errors:load_check", offline=False, needs_torch=True),
+              "label_errors:load_check", needs="model", needs_torch=True,
+              skipped="label check skipped: it needs a trained model bundle from `geospottr train` (CLI: --model FILE)"),
 )
 SPECS: dict[str, CheckSpec] = {s.name: s for s in CHECKS_TABLE}
 

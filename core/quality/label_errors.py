@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..events import LOG, Event
 from .types import Finding, Sample
 
 if TYPE_CHECKING:
@@ -57,11 +56,5 @@ class LabelCheck:
         return []
 
 
-def load_check(context: ScanContext) -> LabelCheck | None:
-    """The label check, or None (with one line saying why) without a trained model."""
-    options = context.options
-    if options.model is None:
-        context.on_event(Event(LOG, "label check skipped: it needs a trained model bundle from `geospottr train` "
-                                    "(CLI: --model FILE)"))
-        return None
-    return LabelCheck.load(options.model, confidence=options.label_confidence)
+def load_check(context: ScanContext) -> LabelCheck:
+    return LabelCheck.load(context.options.model, confidence=context.options.label_confidence)

@@ -26,7 +26,6 @@ from torch import nn
 
 from ..devices import pick_device
 from ..errors import GeoSpottrError
-from ..events import LOG, Event
 from ..models.backbones import read_state_dict
 from ..models.bundle import IMAGENET_MEAN, IMAGENET_STD
 from ..resources import resource_path
@@ -141,11 +140,6 @@ class SceneCheck:
         return []
 
 
-def load_check(context: ScanContext) -> SceneCheck | None:
-    """The scene check, or None (with one line saying why) without Places365 weights."""
+def load_check(context: ScanContext) -> SceneCheck:
     options = context.options
-    if options.scene_weights is None:
-        context.on_event(Event(LOG, "scene check skipped: it needs Places365 ResNet weights from MIT CSAIL "
-                                    "(resnet18_places365.pth.tar or resnet50_places365.pth.tar; CLI: --weights PATH)"))
-        return None
     return SceneCheck.load(options.scene_weights, indoor=options.indoor, street=options.street)
