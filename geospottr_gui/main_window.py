@@ -242,7 +242,10 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.project_label = QLabel()
         self.counts_label = QLabel()
-        self.device_label = QLabel("device: probing…")
+        # Shown once the device is known: the probe imports torch, which takes 15-25 s on a fresh machine,
+        # and a "probing…" placeholder that long looked like the app was busy. Nothing waits for it.
+        self.device_label = QLabel()
+        self.device_label.hide()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.hide()
@@ -273,13 +276,17 @@ class MainWindow(QMainWindow):
         """(Re)probe versions in a job: at startup, and when another model is chosen (About shows it)."""
         self._probe_started = True
         start_job(self, probe_versions, self.context.model_path, on_finished=self._device_known,
-                  on_failed=lambda message: self.device_label.setText("device: unknown"), needs_torch=True)
+                  on_failed=lambda message: self._show_device("unknown"), needs_torch=True)
 
     def _device_known(self, versions: dict[str, str]) -> None:
         self.versions = versions
-        self.device_label.setText(f"device: {versions.get('Device', 'unknown')}")
+        self._show_device(versions.get("Device", "unknown"))
         if self.about is not None:
             self.about.set_versions(versions)
+
+    def _show_device(self, device: str) -> None:
+        self.device_label.setText(f"device: {device}")
+        self.device_label.show()
 
     def _project_changed(self, project: Project) -> None:
         self.project_label.setText(f"project: {project.root.name}")

@@ -75,8 +75,10 @@ def test_about_shows_the_probed_versions_and_the_model_bundle(qtbot, tmp_path, t
     window.show()
     about = window.show_about()  # before the probe: says so, and fills in when it ends
     assert "still being probed" in about.label.text() and not about.copy_button.isEnabled()
+    assert not window.device_label.isVisible()  # no "probing…" placeholder for the 15-25 s torch may take
     window.context.set_model(str(random_bundle))
     qtbot.waitUntil(lambda: window.versions is not None and "Model bundle" in window.versions, timeout=60000)
+    assert window.device_label.isVisible() and window.device_label.text() == f"device: {window.versions['Device']}"
     text = about.label.text()
     for label in ("GeoSpottr:", "Python:", "torch:", "torchvision:", "PySide6:", "Qt:", "Model bundle:"):
         assert label in text
