@@ -54,7 +54,7 @@ def _open(data: bytes, name: str) -> Image.Image:
         head = data[:12]
         if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
             raise ImageError(f"{name}: HEIC/AVIF image and no decoder plugin is installed (pip install pillow-heif)") from None
-        raise ImageError(f"{name}: not an image file (or a format Pillow cannot read)") from None
+        raise ImageError(f"{name}: not an image file, or a format GeoSpottr cannot read") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:  # e.g. a header cut short: "Truncated File Read"

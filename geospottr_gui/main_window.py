@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self.import_job: JobHandle | None = None
         self.setAcceptDrops(True)
         self.nav = QListWidget()
-        self.nav.setFixedWidth(140)
+        self.nav.setFixedWidth(100)  # the titles whole, the rest for the workspace at 1024 px
         self.nav.setStyleSheet("QListWidget { font-size: 11pt; } QListWidget::item { padding: 8px 6px; }")
         self.stack = QStackedWidget()
         #: Workspaces built so far, by title. Each is built the first time it is shown: the Predict and

@@ -38,13 +38,14 @@ from ..settings import GET_STARTED_DISMISSED
 from .cities_panel import CitiesPanel
 from .dialogs import CityPickerDialog
 from .download_panel import DownloadPanel
+from .elided import ElidedLabel
 from .image_detail import ImageDetail
 from .image_grid import BADGE_LEGEND, MAX_THUMB, MIN_THUMB, ImageGridModel, ImageGridView, ThumbnailProvider
 from .image_viewer import ImageViewer
 
 ALL = "All"
 #: The Cities / Download tabs' narrowest width (their panels scroll below it); see `DatasetView`.
-LEFT_MIN_WIDTH = 280
+LEFT_MIN_WIDTH = 312  # the Download form (296 px) and a vertical scroll bar
 _ORDER_LABELS = {"added": "Oldest first", "newest": "Newest first", "city": "City", "status": "Status",
                  "split": "Split", "source": "Source"}
 
@@ -110,7 +111,7 @@ class CurationPanel(QWidget):
         self.split.addItems([ALL, *SPLITS, "none"])
         for key in IMAGE_ORDERS:
             self.order.addItem(_ORDER_LABELS.get(key, key), key)
-        self.count = QLabel()
+        self.count = ElidedLabel()  # its text grows with the selection; the panes must not move
         self.accept_button = QPushButton("Accept (A)")
         self.reject_button = QPushButton("Reject (R)")
         self.relabel_button = QPushButton("Relabel… (L)")
@@ -138,21 +139,21 @@ class CurationPanel(QWidget):
         self.cancel_button.setToolTip("Stop the edit: nothing changes")
         self.cancel_button.hide()
 
-        # Two rows of filters, so the grid stays usable on a 1280-px screen beside the Cities tab.
+        # Three rows of two filters, so the grid and the detail pane fit beside the Cities tab at 1024 px.
         bar = QGridLayout()
         filters = (("City", self.city), ("Status", self.status), ("Split", self.split),
                    ("Source", self.source), ("Sort", self.order))
         for n, (label, combo) in enumerate(filters):
-            row, col = divmod(n, 3)
+            row, col = divmod(n, 2)
             bar.addWidget(QLabel(label), row, 2 * col)
             bar.addWidget(combo, row, 2 * col + 1)
             # Long city names must not set the workspace's minimum width (the popup still shows them whole).
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(6)
+            combo.setMinimumContentsLength(12)  # "Oldest first" whole
             combo.currentIndexChanged.connect(self.apply_query)
-        bar.addWidget(QLabel("Size"), 1, 4)
-        bar.addWidget(self.size_slider, 1, 5)
-        bar.setColumnStretch(6, 1)
+        bar.addWidget(QLabel("Size"), 2, 2)
+        bar.addWidget(self.size_slider, 2, 3)
+        bar.setColumnStretch(4, 1)
         actions = QHBoxLayout()
         for button in (self.accept_button, self.reject_button, self.relabel_button):
             actions.addWidget(button)
@@ -160,7 +161,6 @@ class CurationPanel(QWidget):
         actions.addWidget(self.cancel_button)
         actions.addStretch(1)
         actions.addWidget(self.count)
-        actions.addWidget(self.problems_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -432,6 +432,8 @@ class DatasetView(QWidget):
         self.left.setMinimumWidth(LEFT_MIN_WIDTH)
         self.right = QTabWidget()
         self.right.addTab(self.curation, "Images")
+        # In the tab bar's spare room: the filter rows and the bottom row then fit at 1024 px.
+        self.right.setCornerWidget(self.curation.problems_button, Qt.Corner.TopRightCorner)
         self.map: QWidget | None = None
         # Built when first shown: the map brings in QtWebEngine, too slow for the first window.
         self._map_slot = QWidget()

@@ -56,7 +56,10 @@ SECRETS = {"streetview": keys.GOOGLE_KEY, "mapillary": keys.MAPILLARY_TOKEN}
 #: Ask before starting a Street View download estimated to cost at least this many dollars.
 CONFIRM_COST_USD = 1.0
 LOG_LINES = 500
-_COLUMNS = ("City", "Progress", "Saved", "No coverage", "Errors")
+#: (header, tooltip): short headers, so the table fits the Dataset's left pane at 1024 px.
+_COLUMNS = (("City", ""), ("Progress", ""), ("Saved", "images saved"),
+            ("Empty", "places without imagery (no coverage; Street View still bills them)"),
+            ("Errors", "requests that failed"))
 
 
 def explain(message: str) -> str:
@@ -125,7 +128,7 @@ class DownloadPanel(QWidget):
         self.per_city.setRange(0, 1_000_000)
         self.per_city.setSpecialValueText("each city's target")
         self.per_city.setValue(DOWNLOAD_PER_CITY.get(settings))
-        self.random = QRadioButton("Random points within each city's radius")
+        self.random = QRadioButton("Random points in each city's radius")
         self.addresses = QRadioButton("Addresses from a file (CSV / GeoJSON)")
         self.random.setChecked(True)
         group = QButtonGroup(self)
@@ -163,10 +166,13 @@ class DownloadPanel(QWidget):
         self.state_label = QLabel()
         self.state_label.setTextFormat(Qt.TextFormat.PlainText)
         self.table = QTableWidget(0, len(_COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(_COLUMNS))
+        self.table.setHorizontalHeaderLabels([name for name, _tip in _COLUMNS])
+        for col, (_name, tip) in enumerate(_COLUMNS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(24)
         for col in range(len(_COLUMNS)):  # the counts take what they need; city and progress share the rest
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col < 2 else
                                         QHeaderView.ResizeMode.ResizeToContents)
@@ -179,11 +185,12 @@ class DownloadPanel(QWidget):
         self.error.hide()
 
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # labels above fields in a narrow pane
         form.addRow("Provider", self.provider)
         self.key_label = QLabel()
         form.addRow(self.key_label, self.key)
-        form.addRow("", self.remember)
-        form.addRow("", self.in_settings)
+        form.addRow(self.remember)
+        form.addRow(self.in_settings)
         form.addRow("Images per city", self.per_city)
         file_row = QHBoxLayout()
         file_row.addWidget(self.address_file, 1)
@@ -192,7 +199,8 @@ class DownloadPanel(QWidget):
         sampling.addWidget(self.random)
         sampling.addWidget(self.addresses)
         sampling.addLayout(file_row)
-        form.addRow("Sampling", sampling)
+        form.addRow(QLabel("Sampling"))
+        form.addRow(sampling)
         form.addRow("Parallel requests", self.workers)
         self.price_label = QLabel("Price")
         form.addRow(self.price_label, self.price)

@@ -201,7 +201,11 @@ class EvaluateView(QWidget):
         self.city_table.setSortingEnabled(True)
         self.city_table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
         self.city_table.verticalHeader().setVisible(False)
-        self.city_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.city_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # figures whole, the city gets the rest
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(36)
+        self.city_table.setMinimumWidth(340)  # "Precision … Support" whole and room for a city name
 
         self.heatmap = ConfusionPanel()
         self.confusion = self.heatmap.view

@@ -46,13 +46,16 @@ class ImageDetail(QWidget):
         self.project: Project | None = None
         self.record: ImageRecord | None = None
         self.image = PhotoLabel("Select an image")
-        self.image.setMinimumSize(240, 180)
+        self.image.setMinimumSize(160, 120)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.meta = QLabel()
         self.meta.setTextFormat(Qt.TextFormat.RichText)
         self.meta.setWordWrap(True)
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.meta.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # What is shown must not resize the pane (selecting 1, 3, 1 images moved the splitter).
+        self.meta.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.meta.setMinimumWidth(0)
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 3)
         layout.addWidget(self.meta, 2)

@@ -4,7 +4,8 @@ Pages are loaded from a file URL (``setHtml`` fails above 2 MB) out of one tempo
 session, which also holds the Leaflet files (`core.maps.write_assets`). A page talks back by logging
 ``BRIDGE_PREFIX + JSON`` to the console; `MapView.message` re-emits those objects as dicts. Script errors
 in a page are logged, and a page that fails to load is reported through `load_failed` and replaced by a
-one-line notice, never a blank box.
+one-line notice, never a blank box. Until a page has loaded (Chromium takes seconds to start the first
+time) a busy placeholder covers the view; `show_notice` puts a message there instead of a page.
 
 Every page's network requests pass `_TileGuard`: local files and OpenStreetMap tiles only (the tiles
 carry GeoSpottr's own User-Agent, as the OSM tile policy asks); anything else is blocked, so a map can
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QEventLoop, QTimer, QUrl, Signal
+from PySide6.QtCore import QEventLoop, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWebEngineCore import (
     QWebEngineLoadingInfo,
@@ -29,6 +30,7 @@ from PySide6.QtWebEngineCore import (
     QWebEngineUrlRequestInterceptor,
 )
 from PySide6.QtWebEngineWidgets import QWebEngineView
+from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from core import __version__
 from core.maps import BRIDGE_PREFIX, OSM_TILES, write_assets
@@ -99,6 +101,34 @@ class _BridgePage(QWebEnginePage):
         return super().acceptNavigationRequest(url, kind, is_main_frame)
 
 
+class _Placeholder(QFrame):
+    """What covers the map until its page shows: a busy bar with "Loading map…", or a notice."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAutoFillBackground(True)
+        self.setStyleSheet("_Placeholder { background: #f3f3f0; } QLabel { color: #555; }")
+        self.label = QLabel("Loading map…")
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # an indeterminate, animated bar
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumWidth(160)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(self.label)
+        layout.addWidget(self.busy, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(1)
+
+    def show_text(self, text: str, busy: bool) -> None:
+        self.label.setText(text)
+        self.busy.setVisible(busy)
+        self.show()
+        self.raise_()
+
+
 class MapView(QWebEngineView):
     """Shows one map page at a time. `show_page(path)` loads it; `loaded(ok)` follows the load of the
     latest page only (a load cut short by a newer `show_page` is ignored), and `generation` counts pages.
@@ -122,6 +152,22 @@ class MapView(QWebEngineView):
         self.generation = 0
         self._requested = QUrl()
         self.setMinimumSize(240, 180)
+        self.placeholder = _Placeholder(self)
+        self.placeholder.hide()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.placeholder.setGeometry(self.rect())
+
+    def show_notice(self, text: str) -> None:
+        """No page: `text` where the map is (nothing to show yet, or the photo could not be read)."""
+        if self.current is not None:
+            self.generation += 1
+            self.setHtml("")  # the old page's markers must not linger under the notice
+        self.current = None
+        self.is_loaded = False
+        self._requested = QUrl()
+        self.placeholder.show_text(text, busy=False)
 
     @property
     def script_errors(self) -> list[str]:
@@ -135,6 +181,8 @@ class MapView(QWebEngineView):
         url = QUrl.fromLocalFile(str(self.current))
         url.setQuery(f"v={self.generation}")
         self._requested = url
+        if self.generation == 1 or self.placeholder.isVisible():
+            self.placeholder.show_text("Loading map…", busy=True)
         self.load(url)
 
     def run_js(self, script: str, callback: Callable[[Any], None] | None = None) -> None:
@@ -148,6 +196,7 @@ class MapView(QWebEngineView):
             return  # an older page, or the notice below
         status = info.status()
         if status == QWebEngineLoadingInfo.LoadStatus.LoadSucceededStatus:
+            self.placeholder.hide()
             self.is_loaded = True
             self.loaded.emit(True)
         elif status == QWebEngineLoadingInfo.LoadStatus.LoadFailedStatus:
@@ -157,6 +206,7 @@ class MapView(QWebEngineView):
             log.warning(reason)
             self.load_failed.emit(reason)
             self.setHtml(f"<p style='font-family:sans-serif;color:#666'>{html.escape(reason)}</p>")
+            self.placeholder.hide()
             self.loaded.emit(False)
 
 

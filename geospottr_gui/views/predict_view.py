@@ -38,7 +38,7 @@ from .predict.drop_zone import DropZone
 from .predict.entries import JOB_ENTRIES, Entry, expand_job, load_predictor, predict_entries
 from .predict.entry_queue import EntryQueue
 from .predict.model_bar import NO_MODEL_LABEL, ModelBar
-from .predict.result_panel import ResultPanel
+from .predict.result_panel import MAP_FAILED, ResultPanel
 from .predict.same_place_offer import SamePlaceOffer
 
 if TYPE_CHECKING:  # the predictor lives in workers; the UI thread only holds it
@@ -310,7 +310,7 @@ class PredictView(QWidget):
             self.current = entry
             self._show_photo(entry)
         if isinstance(entry.result, PredictFailure):
-            self.result.show_text(f"Could not predict: {entry.result.reason}")
+            self.result.show_text(f"Could not predict {entry.short_name}: {entry.failure}", MAP_FAILED)
         elif entry.result is None:
             self.result.show_text("Predicting…" if self.model_path else NO_MODEL_WAITING)
         else:

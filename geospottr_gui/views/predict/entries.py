@@ -39,15 +39,28 @@ class Entry:
     def done(self) -> bool:
         return self.result is not None
 
+    @property
+    def short_name(self) -> str:
+        """The file name (a pasted image or a group: its own name)."""
+        return Path(self.name).name if not isinstance(self.sources[0], bytes) and not self.group else self.name
+
+    @property
+    def failure(self) -> str:
+        """Why this entry could not be predicted, without the file's path (its row already names it)."""
+        reason = self.result.reason if isinstance(self.result, PredictFailure) else ""
+        for prefix in (self.name, str(self.sources[0])):
+            if reason.startswith(f"{prefix}: "):
+                return reason[len(prefix) + 2:]
+        return reason
+
     def label(self) -> str:
         """The entry's line in the queue: waiting, its top city, or why it failed."""
-        short = Path(self.name).name if not isinstance(self.sources[0], bytes) and not self.group else self.name
         if self.result is None:
-            return f"… {short}"
+            return f"… {self.short_name}"
         if isinstance(self.result, Prediction):
             top = self.result.top
-            return f"{short}  →  {top.name} {top.probability:.0%}"
-        return f"✗ {short}: {self.result.reason}"
+            return f"{self.short_name}  →  {top.name} {top.probability:.0%}"
+        return f"✗ {self.short_name}: {self.failure}"
 
 
 def predict_entries(predictor: Predictor, entries: Sequence[Entry], top_k: int, *, on_event: EventCallback,

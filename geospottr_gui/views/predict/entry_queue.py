@@ -12,6 +12,7 @@ class EntryQueue(QListWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        self.setWordWrap(True)  # a failure's reason reads whole (and in the tooltip)
         self.entries: list[Entry] = []
         self._rows: dict[int, int] = {}   # Entry.key -> row
 
@@ -41,4 +42,4 @@ class EntryQueue(QListWidget):
     @staticmethod
     def _label(entry: Entry, item: QListWidgetItem) -> None:
         item.setText(entry.label())
-        item.setToolTip(entry.name)
+        item.setToolTip(f"{entry.name}\n{entry.failure}" if entry.failure else entry.name)

@@ -15,6 +15,10 @@ from ..map_view import MapView, assets_dir, online_tiles, pages_dir
 from .entries import Entry
 from .ranking_table import RankingTable
 
+#: What the map says before a photo is predicted, and while one is (never the last photo's markers).
+MAP_EMPTY = "Predict a photo (drop it on the left) to see its likely places here."
+MAP_FAILED = "No map: this photo could not be predicted."
+
 
 class ResultPanel(QSplitter):
     """Caption and ranking above, map below. Every text put into the rich-text caption is escaped."""
@@ -31,12 +35,14 @@ class ResultPanel(QSplitter):
         self.addWidget(self.map)
         self.setSizes([220, 520])
         self._shown: Entry | None = None
+        self.map.show_notice(MAP_EMPTY)
 
-    def show_text(self, text: str) -> None:
-        """No ranking to show: a plain-text line instead (escaped here)."""
+    def show_text(self, text: str, map_notice: str = "") -> None:
+        """No ranking to show: a plain-text line instead (escaped here), and `map_notice` on the map."""
         self._shown = None  # a map page still scheduled for an earlier entry is not drawn
         self.ranking.setRowCount(0)
         self.caption.setText(html.escape(text))
+        self.map.show_notice(map_notice or MAP_EMPTY)
 
     def show_ranking(self, entry: Entry, ranking: Sequence[CityScore]) -> None:
         """The ranking at once; its map page (tens of ms to build) in the next event-loop turn."""
