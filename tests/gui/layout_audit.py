@@ -25,18 +25,21 @@ ROWS = 30
 def _visible_width(widget: QWidget, rect: QRect) -> int:
     """Width of `rect` (widget coordinates) left after clipping by every ancestor up to the window.
 
-    A scroll area's viewport clips too: a panel wider than its tab hides its right edge behind a scroll bar.
+    Only the horizontal extent is clipped: text scrolled out of sight vertically is still whole. A scroll
+    area's viewport clips too: a panel wider than its tab hides its right edge behind a scroll bar.
     """
     window = widget.window()
-    clip = QRect(rect)
+    left, right = rect.left(), rect.right()
     child: QWidget = widget
     parent = widget.parentWidget()
     while parent is not None:
-        clip = QRect(child.mapTo(parent, clip.topLeft()), clip.size()).intersected(parent.rect())
-        if clip.isEmpty() or parent is window:
+        offset = child.mapTo(parent, rect.topLeft()).x() - rect.left()
+        left, right = max(left + offset, 0), min(right + offset, parent.width() - 1)
+        if right < left or parent is window:
             break
+        rect = QRect(left, rect.top(), right - left + 1, rect.height())
         child, parent = parent, parent.parentWidget()
-    return max(0, clip.width())
+    return max(0, right - left + 1)
 
 
 def _shown(widget: QWidget) -> bool:
@@ -161,8 +164,8 @@ def _cells(view: QAbstractItemView) -> list[tuple[str, int, int]]:
             if text is None or text == "":
                 continue
             rect = view.visualRect(index)
-            if rect.isEmpty():
-                continue
+            if rect.isEmpty() or not (0 <= rect.center().y() < view.viewport().height()):
+                continue  # scrolled out of sight vertically: whole once scrolled to
             need = metrics.horizontalAdvance(str(text)) + 2 * margin
             if index.data(Qt.ItemDataRole.DecorationRole) is not None:
                 need += view.iconSize().width() + 4 if view.iconSize().width() > 0 else 20
