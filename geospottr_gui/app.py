@@ -1,6 +1,7 @@
 """Start the desktop app: QApplication, then the main window on the last (or default) project.
 
-``geospottr-gui [PROJECT_DIR | PHOTO ...]``: a folder that holds a project (or is empty or new) is opened
+``geospottr-gui [PROJECT_DIR | PHOTO ...]``: while GeoSpottr is already open, the arguments go to its
+window (`single_instance`) and this start exits at once. Otherwise a folder that holds a project (or is empty or new) is opened
 as the project; photos (what "Open with GeoSpottr" passes: the .desktop file runs ``geospottr-gui %F``),
 and folders of photos, open the project of last time (or the default one) with the Predict workspace
 showing them queued. Without arguments: the project open last time, else the default project
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.resources import resource_path
 
+    from .single_instance import InstanceServer, forward
     from .workers import stop_all_jobs
 
     # The Map tabs (QtWebEngine) are created lazily; sharing GL contexts must be set before the app exists.
@@ -84,7 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     # Matches packaging/linux/<id>.desktop so Wayland/X11 docks group the window under the app's icon.
     app.setDesktopFileName(DESKTOP_ID)
     app.setWindowIcon(QIcon(str(resource_path("icons", "geospottr-256.png"))))
+    positional = [a for a in args[1:] if not a.startswith("-")]
+    # Options (--monitor …) and the packaging smoke test start a window of their own.
+    plain = not smoke_test and not any(a.startswith("-") for a in args[1:])
+    if plain and forward(positional):
+        return 0  # the open window has the photos (single instance)
     window = open_window(args, QSettings("GeoSpottr", "GeoSpottr"))
+    server = InstanceServer(parent=window)
+    server.received.connect(window.open_arguments)
+    if plain:
+        server.listen()
     if smoke_test:
         # Packaging check (packaging/check_wheel.py): the real window plus a QtWebEngine page, then exit.
         from .smoke import run_smoke_test

@@ -145,6 +145,23 @@ class MainWindow(QMainWindow):
         if hasattr(view, "reveal_image"):
             view.reveal_image(image_id)
 
+    def open_arguments(self, args: list[str]) -> None:
+        """A later ``geospottr-gui ARGS`` handed over (single instance): open its project, queue its photos
+        in Predict, and come to the front."""
+        from core.project import DB_NAME
+
+        from .app import split_arguments
+
+        project, photos = split_arguments(args)
+        if project and Path(project) != self.context.project.root:
+            self.open_project(project, create=not (Path(project) / DB_NAME).exists())
+        if photos:
+            self.predict_paths(photos)
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
     def workspace(self, title: str) -> QWidget:
         """The workspace called `title`, built now if it was not yet."""
         view = self.workspaces.get(title)
