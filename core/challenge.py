@@ -4,7 +4,9 @@ A game is drawn with `start_challenge` (the model's guesses are computed then, f
 stored with a snapshot of the truth so relabelling or retraining later never rewrites a played game).
 A person then answers each `Round` with `Challenge.guess_city` or `Challenge.guess_point` and the
 seconds they took; both sides are scored with the same great-circle distance to the image's own
-coordinates and the same GeoGuessr points (`core.geo`). A point guess counts as correct when the nearest
+coordinates and the same GeoGuessr points, scaled to the project's play area as GeoGuessr scales them to
+its map (`core.geo.scaled_points` with D = `geo.play_area_km` of the project's cities, fixed when the game
+is drawn and shown as `ChallengeSummary.scale_km`). A point guess counts as correct when the nearest
 project city to the point is the true city. Everything lives in the project database (``challenges``,
 ``challenge_rounds``), so the GUI and the terminal game share games and the scoreboard.
 
@@ -82,6 +84,7 @@ class ChallengeSummary:
     rounds_played: int
     human: SideSummary | None      # None until a round is played
     model_side: SideSummary | None  # the model on the same (played) rounds
+    scale_km: float = geo.WORLD_DIAGONAL_KM  # D of the points formula: the play area's diagonal
 
     @property
     def winner(self) -> str | None:
@@ -118,8 +121,9 @@ def start_challenge(project: Project, predictor: Predictor, rounds: int = 10, se
     if not picked:
         raise GeoSpottrError(f"none of the {split} images could be read")
     with project.transaction() as c:
-        cur = c.execute("INSERT INTO challenges(model, run_id, split, seed, player, created_at) VALUES(?,?,?,?,?,?)",
-                        (predictor.source, run_id, split, seed, player, utcnow()))
+        cur = c.execute("INSERT INTO challenges(model, run_id, split, seed, player, created_at, scale_km)"
+                        " VALUES(?,?,?,?,?,?,?)", (predictor.source, run_id, split, seed, player, utcnow(),
+                                                   geo.play_area_km(cities.values())))
         challenge_id = int(cur.lastrowid)
         for number, (record, pred) in enumerate(picked, start=1):
             city = cities[record.city_slug]
@@ -152,6 +156,8 @@ class Challenge:
             raise GeoSpottrError(f"no challenge {challenge_id} in this project")
         self.id = int(challenge_id)
         self.info = dict(row)
+        #: D of the points formula for this game (games drawn before play areas were scored on the world map).
+        self.scale_km = float(self.info.get("scale_km") or geo.WORLD_DIAGONAL_KM)
 
     def rounds(self) -> list[Round]:
         rows = self.project.conn.execute(
@@ -188,7 +194,7 @@ class Challenge:
             challenge_id=self.id, created_at=self.info["created_at"], player=self.info["player"],
             model=self.info["model"], rounds_total=len(rounds), rounds_played=len(played),
             human=_side([r.human for r in played]) if played else None,
-            model_side=_side([r.model for r in played]) if played else None)
+            model_side=_side([r.model for r in played]) if played else None, scale_km=self.scale_km)
 
     def _record(self, number: int, city: str, lat: float, lon: float, kind: str, seconds: float | None) -> Round:
         if self.round(number).played:
@@ -204,20 +210,20 @@ class Challenge:
     def _round(self, row: dict) -> Round:
         truth = (row["true_lat"], row["true_lon"])
         model = _guess(row["model_city"], row["model_lat"], row["model_lon"], truth, row["true_city"], "model",
-                       confidence=row["model_confidence"])
+                       self.scale_km, confidence=row["model_confidence"])
         human = None
         if row["guessed_at"] is not None:
             human = _guess(row["guess_city"], row["guess_lat"], row["guess_lon"], truth, row["true_city"],
-                           row["guess_kind"], seconds=row["guess_seconds"])
+                           row["guess_kind"], self.scale_km, seconds=row["guess_seconds"])
         return Round(challenge_id=self.id, number=row["number"], image_id=row["image_id"],
                      image_path=self.project.root / row["image_path"], true_city=row["true_city"],
                      true_lat=truth[0], true_lon=truth[1], model=model, human=human)
 
 
 def _guess(city: str, lat: float, lon: float, truth: tuple[float, float], true_city: str, kind: str,
-           seconds: float | None = None, confidence: float | None = None) -> Guess:
+           scale_km: float, seconds: float | None = None, confidence: float | None = None) -> Guess:
     km = geo.haversine_km(lat, lon, *truth)
-    return Guess(city=city, lat=lat, lon=lon, distance_km=km, points=geo.geoguessr_points(km),
+    return Guess(city=city, lat=lat, lon=lon, distance_km=km, points=geo.scaled_points(km, scale_km),
                  correct=city == true_city, kind=kind, seconds=seconds, confidence=confidence)
 
 

@@ -4,8 +4,9 @@
 `write_report(report, folder)` saves ``report.json``, ``predictions.csv`` (one row per image) and
 ``confusion.png`` atomically. Distances are from the predicted city's centre to the image's own
 coordinates (the city centre of its label when the image has none), so a wrong guess of a neighbouring
-city costs little and a guess across the country costs a lot, as in GeoGuessr; points are
-`core.geo.geoguessr_points`.
+city costs little and a guess across the country costs a lot, as in GeoGuessr; points are on the world
+map's scale (`core.geo.geoguessr_points`), the figure published benchmarks report, so they compare with
+them; the challenge scores on the project's own, smaller map instead (`core.geo.scaled_points`).
 
 When the split's images carry a place id (``location_id``, or a Street View pano in ``source_id``), the
 views of each place are also combined with `results.combine_views` and scored per place.

@@ -1,4 +1,11 @@
-"""Distances on the Earth and the GeoGuessr-style score."""
+"""Distances on the Earth and the GeoGuessr-style score, scaled to the map played on.
+
+GeoGuessr scores a guess ``5000 * exp(-10 * d / D)`` where D is the size (bounding-box diagonal) of the
+map: on the world map D is about 14,927 km, which is the ``exp(-d / 1492.7)`` published benchmarks
+(PIGEON, OSV-5M) use. A project whose cities span a few hundred km is a small map: scored with the
+world's D a guess 400 km off would still earn 3,800 of 5,000, so the challenge scores with the project's
+own D (`play_area_km`) and `evaluate` reports the world figure, labelled, for comparison.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,12 @@ from typing import Iterable, Sequence, TypeVar
 EARTH_RADIUS_KM = 6371.0088
 #: GeoGuessr's world-map scale, as used by PIGEON and OSV-5M: points = 5000 * exp(-d / 1492.7).
 GEOGUESSR_SCALE_KM = 1492.7
+#: The world map's diagonal in GeoGuessr's formula (5000 * exp(-10 * d / D) with this D is the above).
+WORLD_DIAGONAL_KM = 10 * GEOGUESSR_SCALE_KM
+#: The smallest play area: one small town must not turn a 1 km miss into a poor score.
+MIN_PLAY_AREA_KM = 10.0
+#: A city's reach around its centre when it has no radius of its own.
+DEFAULT_CITY_REACH_KM = 10.0
 
 T = TypeVar("T")
 
@@ -23,8 +36,36 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def geoguessr_points(distance_km: float) -> int:
-    """Points a GeoGuessr round gives for a guess `distance_km` away (0..5000)."""
-    return int(round(5000 * math.exp(-max(0.0, distance_km) / GEOGUESSR_SCALE_KM)))
+    """Points a GeoGuessr round on the world map gives for a guess `distance_km` away (0..5000)."""
+    return scaled_points(distance_km, WORLD_DIAGONAL_KM)
+
+
+def scaled_points(distance_km: float, diagonal_km: float) -> int:
+    """GeoGuessr points on a map whose bounding-box diagonal is `diagonal_km`: 5000 * exp(-10 d / D)."""
+    return int(round(5000 * math.exp(-10 * max(0.0, distance_km) / max(diagonal_km, MIN_PLAY_AREA_KM))))
+
+
+def play_area_km(places: Iterable, reach=lambda p: getattr(p, "radius_km", None)) -> float:
+    """D for `scaled_points`: the diagonal of the bounding box of `places` (each widened by its radius).
+
+    A play area that spans half the globe or more (longitudes over 180 degrees apart, or a diagonal as
+    long as the world map's) is the world map. Never below `MIN_PLAY_AREA_KM`.
+    """
+    lats: list[float] = []
+    lons: list[float] = []
+    for place in places:
+        km = reach(place) or DEFAULT_CITY_REACH_KM
+        dlat = math.degrees(km / EARTH_RADIUS_KM)
+        dlon = dlat / max(math.cos(math.radians(place.lat)), 0.01)
+        lats += [place.lat - dlat, place.lat + dlat]
+        lons += [place.lon - dlon, place.lon + dlon]
+    if not lats:
+        return WORLD_DIAGONAL_KM
+    if max(lons) - min(lons) > 180:
+        return WORLD_DIAGONAL_KM
+    south, north = max(min(lats), -90.0), min(max(lats), 90.0)
+    diagonal = haversine_km(south, min(lons), north, max(lons))
+    return min(max(diagonal, MIN_PLAY_AREA_KM), WORLD_DIAGONAL_KM)
 
 
 def nearest(lat: float, lon: float, places: Iterable[T], key=lambda p: (p.lat, p.lon)) -> tuple[T, float]:

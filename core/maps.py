@@ -197,6 +197,9 @@ _PAGE_JS = """
   .gs-place span { display: inline-block; width: 4px; height: 4px; margin-right: 3px; border-radius: 2px;
     background: #555; vertical-align: middle; }
   .gs-thumb img { display: block; max-width: 160px; max-height: 160px; margin-bottom: 2px; }
+  .leaflet-tooltip.gs-reveal-label { white-space: nowrap; }
+  .leaflet-tooltip.gs-round { background: transparent; border: 0; box-shadow: none; color: #fff;
+                              font-weight: 700; font-size: 10px; padding: 0; }
   .gs-cluster div { width: 30px; height: 30px; margin: 2px; border-radius: 50%; color: #fff;
     font: 600 12px/30px sans-serif; text-align: center; border: 2px solid rgba(255,255,255,.85);
     box-shadow: 0 0 4px rgba(0,0,0,.4); }
@@ -224,9 +227,20 @@ window.geospottrSend = function (msg) { console.log({{ this.prefix }} + JSON.str
   // Fit to `bounds` now and again whenever the view is resized (a page is often built while its
   // widget is hidden), until the user moves the map.
   var fit = null;
-  window.geospottrFit = function (bounds, maxZoom) {
+  // `padding` (optional): a function giving {tl: [x, y], br: [x, y]} pixels to keep free around the
+  // points (labels), measured at each fit since labels are sized only once drawn.
+  window.geospottrFit = function (bounds, maxZoom, padding) {
     fit = function () {
       if (bounds.length === 0) { map.setView([20, 10], 2); return; }
+      if (padding) {
+        var size = map.getSize(), pad = padding();
+        // Never more padding than the view has: a tiny view keeps at least a third of itself for points.
+        var cap = function (v, total) { return Math.min(v, total / 3); };
+        map.fitBounds(L.latLngBounds(bounds), {maxZoom: maxZoom, animate: false,
+          paddingTopLeft: [cap(pad.tl[0], size.x), cap(pad.tl[1], size.y)],
+          paddingBottomRight: [cap(pad.br[0], size.x), cap(pad.br[1], size.y)]});
+        return;
+      }
       map.fitBounds(L.latLngBounds(bounds).pad(0.15), {maxZoom: maxZoom, animate: false});
     };
     fit();
@@ -490,8 +504,10 @@ _PICK_JS = """
 """
 
 _REVEAL_JS = """
-  var points = {{ this.points }}, bounds = [];
+  var points = {{ this.points }}, bounds = [], labels = [];
   var truth = points.filter(function (p) { return p.role === 'truth'; })[0];
+  // Each role's label on its own side, so the three never overlap even when guesses coincide.
+  var sides = {truth: 'top', human: 'left', model: 'right'};
   points.forEach(function (p) {
     if (truth && p !== truth) {
       L.polyline([[truth.lat, truth.lon], [p.lat, p.lon]], {color: p.color, weight: 2, dashArray: '5 5',
@@ -499,11 +515,46 @@ _REVEAL_JS = """
     }
     var marker = L.circleMarker([p.lat, p.lon], {radius: p.role === 'truth' ? 10 : 8, color: '#fff',
       weight: 2.5, fillColor: p.color, fillOpacity: 1, className: 'gs-reveal gs-' + p.role});
-    marker.bindTooltip(p.label, {permanent: true, direction: 'auto', offset: [6, 0]});
+    var side = sides[p.role] || 'right';
+    marker.bindTooltip(p.label, {permanent: true, direction: side, className: 'gs-reveal-label',
+                                 offset: side === 'left' ? [-8, 0] : side === 'right' ? [8, 0] : [0, -10]});
     marker.addTo(map);
+    labels.push({side: side, marker: marker});
     bounds.push([p.lat, p.lon]);
   });
-  window.geospottrFit(bounds, 8);
+  // Keep room for the labels inside the map: fit the points with padding as wide as the labels are.
+  window.geospottrFit(bounds, 8, function () {
+    var pad = {left: 0, right: 0, top: 0};
+    labels.forEach(function (l) {
+      var el = l.marker.getTooltip() && l.marker.getTooltip().getElement();
+      if (!el) { return; }
+      if (l.side === 'top') { pad.top = Math.max(pad.top, el.offsetHeight + 16);
+        pad.left = Math.max(pad.left, el.offsetWidth / 2 + 8); pad.right = Math.max(pad.right, el.offsetWidth / 2 + 8); }
+      else { pad[l.side] = Math.max(pad[l.side], el.offsetWidth + 18); }
+    });
+    return {tl: [pad.left + 12, pad.top + 12], br: [pad.right + 12, 24]};
+  });
+"""
+
+_RECAP_JS = """
+  var rounds = {{ this.rounds }}, colors = {{ this.colors }}, bounds = [];
+  rounds.forEach(function (r) {
+    ['human', 'model'].forEach(function (role) {
+      var g = r[role];
+      if (!g) { return; }
+      L.polyline([[r.truth.lat, r.truth.lon], [g.lat, g.lon]], {color: colors[role], weight: 1.5,
+                  dashArray: '4 4', opacity: 0.8, interactive: false}).addTo(map);
+      L.circleMarker([g.lat, g.lon], {radius: 6, color: '#fff', weight: 2, fillColor: colors[role],
+        fillOpacity: 1, className: 'gs-recap gs-' + role}).bindTooltip(g.label).addTo(map);
+      bounds.push([g.lat, g.lon]);
+    });
+    L.circleMarker([r.truth.lat, r.truth.lon], {radius: 8, color: '#fff', weight: 2, fillColor: colors.truth,
+      fillOpacity: 1, className: 'gs-recap gs-truth'})
+      .bindTooltip(String(r.number), {permanent: true, direction: 'center', className: 'gs-round'})
+      .bindPopup(r.truth.label).addTo(map);
+    bounds.push([r.truth.lat, r.truth.lon]);
+  });
+  window.geospottrFit(bounds, 8, function () { return {tl: [24, 24], br: [24, 24]}; });
 """
 
 REVEAL_COLORS = {"truth": "#2ca02c", "human": "#1f6feb", "model": "#d62728"}
@@ -516,6 +567,22 @@ def pick_map(cities: Sequence[Place], out_path: Path, assets: Path, online_tiles
     data = [{"slug": c.slug, "name": html.escape(place_label(c)), "lat": c.lat, "lon": c.lon} for c in cities]
     m = _base_map(assets, Path(out_path), online_tiles)
     _layer(m, _PICK_JS, cities=js_json(data))
+    return _save(m, out_path)
+
+
+def recap_map(rounds: Sequence[Sequence[RevealPoint]], out_path: Path, assets: Path,
+              online_tiles: bool = True) -> Path:
+    """The end of a game: every round's truth (numbered) and both guesses, joined to it by dashed lines;
+    each round is the (truth, human, model) points of `reveal_map`, labels shown on hover."""
+    data = []
+    for number, points in enumerate(rounds, start=1):
+        by_role = {p.role: {"lat": p.lat, "lon": p.lon, "label": html.escape(f"Round {number} · {p.label}")}
+                   for p in points}
+        if "truth" in by_role:
+            data.append({"number": number, "truth": by_role["truth"], "human": by_role.get("human"),
+                         "model": by_role.get("model")})
+    m = _base_map(assets, Path(out_path), online_tiles)
+    _layer(m, _RECAP_JS, rounds=js_json(data), colors=js_json(REVEAL_COLORS))
     return _save(m, out_path)
 
 

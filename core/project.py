@@ -65,6 +65,11 @@ class City:
         data["bbox"] = tuple(json.loads(data["bbox"])) if data["bbox"] else None
         return cls(**data)
 
+    @property
+    def label(self) -> str:
+        """How a city is shown to a user, everywhere: "Osijek, HR" (never its slug)."""
+        return f"{self.name}, {self.country}" if self.country else self.name
+
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 

@@ -127,6 +127,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX findings_open ON findings(resolved, kind);
     CREATE INDEX findings_image ON findings(image_id);
     """,
+    # 5: a challenge's play area (km, the D of core.geo.scaled_points), fixed when the game is drawn so
+    # adding cities later never rescores it; NULL: a game scored on the world map (before this column)
+    """
+    ALTER TABLE challenges ADD COLUMN scale_km REAL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.catalog import fold as _fold
 from core.errors import GeoSpottrError
+from core.geo import WORLD_DIAGONAL_KM
 
 from ..context import AppContext
 from ..settings import CHALLENGE_PLAYER, CHALLENGE_ROUNDS
@@ -127,6 +129,11 @@ class ChallengeView(QWidget):
         self.search.returnPressed.connect(self._pick_first_visible)
         self.cities = QListWidget()
         self.cities.currentItemChanged.connect(self._list_pick)
+        # Enter: pick the first city the search shows, then guess; on the reveal, the next round.
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            QShortcut(QKeySequence(key), self, activated=self.enter,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.cities.itemActivated.connect(lambda _item: self.submit())  # double-click or Enter on a city
         self.choice = QLabel("Pick a city in the list or on the map, or click any point of the map.")
         self.choice.setTextFormat(Qt.TextFormat.RichText)  # every inserted text is escaped
         self.choice.setWordWrap(True)
@@ -223,7 +230,7 @@ class ChallengeView(QWidget):
         cities = self.context.project.cities()
         self.cities.clear()
         for c in sorted(cities, key=lambda c: _fold(c.name)):
-            item = QListWidgetItem(f"{c.name}, {c.country}")
+            item = QListWidgetItem(c.label)
             item.setData(Qt.ItemDataRole.UserRole, c.slug)
             self.cities.addItem(item)
         self._pick_page = pick_map(cities, pages_dir() / f"pick-{id(self)}.html", assets_dir(),
@@ -269,6 +276,23 @@ class ChallengeView(QWidget):
         for i in range(self.cities.count()):
             item = self.cities.item(i)
             item.setHidden(bool(key) and key not in _fold(item.text()))
+
+    def enter(self) -> None:
+        """The Enter key: in the search box it picks the first city shown (a second Enter guesses it);
+        elsewhere it guesses the pending pick; after a reveal it goes on to the next round."""
+        if self.panel.currentIndex() == 1:
+            self.next_round()
+            return
+        if self.panel.currentIndex() != 0:
+            return
+        first = next((self.cities.item(i) for i in range(self.cities.count()) if not self.cities.item(i).isHidden()),
+                     None)
+        picked = self._pending[1] if self._pending and self._pending[0] == "city" else None
+        if self.search.hasFocus() and self.search.text().strip() and first is not None \
+                and first.data(Qt.ItemDataRole.UserRole) != picked:
+            self._pick_first_visible()
+        elif self._pending is not None:
+            self.submit()
 
     def _pick_first_visible(self) -> None:
         for i in range(self.cities.count()):
@@ -325,34 +349,42 @@ class ChallengeView(QWidget):
         self.round = played
         self._reveal(played)
 
-    def _reveal(self, played) -> None:
-        from core.maps import RevealPoint, reveal_map
+    def _city_label(self, slug: str) -> str:
+        """"Osijek, HR" for a city of the project (the slug only if it has gone since)."""
+        found = self.context.project.find_city(slug)
+        return found.label if found else slug
 
-        project = self.context.project
-        truth = project.city(played.true_city)
+    def _you_text(self, played) -> str:
+        you = played.human
+        return self._city_label(you.city) if you.kind == "city" else f"a point near {self._city_label(you.city)}"
+
+    def _reveal_points(self, played) -> list:
+        """The truth and both guesses of a played round, labelled, for the reveal and the recap maps."""
+        from core.maps import RevealPoint
+
         you, model = played.human, played.model
+        return [RevealPoint("truth", played.true_lat, played.true_lon, f"Truth: {self._city_label(played.true_city)}"),
+                RevealPoint("human", you.lat, you.lon,
+                            f"You: {self._you_text(played)} · {you.distance_km:,.0f} km · {you.points:,} pts"),
+                RevealPoint("model", model.lat, model.lon, f"Model: {self._city_label(model.city)} · "
+                            f"{model.distance_km:,.0f} km · {model.points:,} pts")]
 
-        def city_name(slug: str) -> str:
-            found = project.find_city(slug)
-            return found.name if found else slug
+    def _reveal(self, played) -> None:
+        from core.maps import reveal_map
 
-        you_text = city_name(you.city) if you.kind == "city" else f"a point near {city_name(you.city)}"
+        you, model = played.human, played.model
         lines = [
-            f"<b>The photo is from {_escape(truth.name)}, {_escape(truth.country)}.</b>",
-            f"You: {_escape(you_text)} — {you.distance_km:,.0f} km, <b>{you.points:,}</b> points"
+            f"<b>The photo is from {_escape(self._city_label(played.true_city))}.</b>",
+            f"You: {_escape(self._you_text(played))} — {you.distance_km:,.0f} km, <b>{you.points:,}</b> points"
             + (" ✓" if you.correct else ""),
-            f"Model: {_escape(city_name(model.city))} ({(model.confidence or 0):.0%}) — {model.distance_km:,.0f} km,"
-            f" <b>{model.points:,}</b> points" + (" ✓" if model.correct else ""),
+            f"Model: {_escape(self._city_label(model.city))} ({(model.confidence or 0):.0%}) — "
+            f"{model.distance_km:,.0f} km, <b>{model.points:,}</b> points" + (" ✓" if model.correct else ""),
+            f"<span style='color:#666'>{_escape(_scale_text(self.challenge.scale_km))}</span>",
         ]
         self.result.setText("<br><br>".join(lines))
         last = played.number == len(self.challenge.rounds())
         self.next_button.setText("See the result" if last else "Next round")
-        points = [RevealPoint("truth", played.true_lat, played.true_lon, f"Truth: {truth.name}"),
-                  RevealPoint("human", you.lat, you.lon,
-                              f"You: {you_text} · {you.distance_km:,.0f} km · {you.points:,} pts"),
-                  RevealPoint("model", model.lat, model.lon,
-                              f"Model: {city_name(model.city)} · {model.distance_km:,.0f} km · {model.points:,} pts")]
-        page = reveal_map(points, pages_dir() / f"reveal-{id(self)}.html", assets_dir(),
+        page = reveal_map(self._reveal_points(played), pages_dir() / f"reveal-{id(self)}.html", assets_dir(),
                           online_tiles(self.context.settings))
         self.map.show_page(page)
         self.panel.setCurrentIndex(1)
@@ -380,9 +412,16 @@ class ChallengeView(QWidget):
                                 ("Mean time", f"{h.mean_seconds:.1f} s" if h.mean_seconds is not None else "–", "–")):
                 rows.append(f"<tr><td>{label}</td><td>{a}</td><td>{b}</td></tr>")
         rows.append("</table>")
+        rows.append(f"<p style='color:#666'>{_escape(_scale_text(summary.scale_km))}</p>")
         from core.challenge import scoreboard  # imported by the game's job already
+        from core.maps import recap_map
 
         self.summary.setText("".join(rows) + _past_games_html(scoreboard(self.context.project, limit=PAST_GAMES)))
+        # The recap: every round's truth and both guesses on one map.
+        played = [r for r in self.challenge.rounds() if r.played]
+        page = recap_map([self._reveal_points(r) for r in played], pages_dir() / f"recap-{id(self)}.html",
+                         assets_dir(), online_tiles(self.context.settings))
+        self.map.show_page(page)
         self.panel.setCurrentIndex(2)
         self.round = None
         self.game_over.emit(summary)
@@ -397,6 +436,14 @@ class ChallengeView(QWidget):
 
 def _escape(text: str) -> str:
     return html.escape(str(text))
+
+
+def _scale_text(scale_km: float) -> str:
+    """How the points were scaled (GeoGuessr scales its formula to the map's size)."""
+    if scale_km >= WORLD_DIAGONAL_KM:
+        return "Points on the world map's scale: 5000 × exp(−d / 1,493 km)."
+    return (f"Points scaled to this project's map ({scale_km:,.0f} km across its cities): "
+            f"5000 × exp(−10 d / {scale_km:,.0f} km).")
 
 
 def _past_games_html(games: list) -> str:

@@ -358,7 +358,7 @@ class EvaluateView(QWidget):
             f"{html.escape(' (' + ', '.join(extra) + ')') if extra else ''}: "
             f"accuracy <b>{s.accuracy:.1%}</b>, {top_k}"
             f"macro F1 <b>{report.macro['f1']:.3f}</b>, median <b>{s.median_km:.0f} km</b>, "
-            f"mean points <b>{s.mean_points:.0f}</b> / 5000{places}")
+            f"mean points <b>{s.mean_points:.0f}</b> / 5000 (world-map scale, as published benchmarks){places}")
         self._fill_cities(report)
         self.confusion.set_matrix(report.class_names, report.confusion)
         self.cell_title.setText("Click a cell to see its images.")

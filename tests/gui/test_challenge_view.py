@@ -78,6 +78,44 @@ def test_three_rounds_by_list_city_marker_and_map_point(qtbot, view, tiny_projec
     assert stored.human.total_points == summary.human.total_points
 
 
+def test_enter_guesses_points_fit_the_project_map_and_the_end_shows_a_recap(qtbot, view, tiny_project):
+    from PySide6.QtCore import Qt
+
+    from core import geo
+
+    view.rounds.setValue(2)
+    view.window().activateWindow()
+    qtbot.waitUntil(view.isActiveWindow)
+    with qtbot.waitSignal(view.round_shown, timeout=30000):
+        view.new_game(seed=3)
+    # The spinner covers the map until its page has loaded (no blank white box).
+    assert view.map.placeholder.isVisible() or view.map.is_loaded
+    qtbot.waitUntil(lambda: view.map.is_loaded and not view.map.placeholder.isVisible(), timeout=30000)
+    for _round in range(2):
+        view.search.setFocus()
+        qtbot.keyClicks(view.search, "split")
+        qtbot.keyClick(view.search, Qt.Key.Key_Return)  # picks Split, Dalmatia…
+        assert view._pending == ("city", "split") and view.round is not None and not view.round.played
+        with qtbot.waitSignal(view.revealed, timeout=10000) as reveal:
+            qtbot.keyClick(view.search, Qt.Key.Key_Return)  # …and guesses it
+        played = reveal.args[0]
+        # Scored on the project's own map (its cities span a few hundred km), and the scale is shown.
+        scale = view.challenge.scale_km
+        assert scale == geo.play_area_km(tiny_project.cities()) and scale < 1500
+        assert played.human.points == geo.scaled_points(played.human.distance_km, scale)
+        assert f"{scale:,.0f} km" in view.result.text()
+        assert "Split, HR" in view.result.text()
+        qtbot.waitUntil(lambda: view.map.is_loaded, timeout=20000)
+        assert evaluate_js(view.map, "document.querySelectorAll('.gs-reveal-label').length") == 3
+        signal = view.game_over if _round == 1 else view.round_shown
+        with qtbot.waitSignal(signal, timeout=10000):
+            qtbot.keyClick(view.next_button, Qt.Key.Key_Return)  # Enter on the reveal: the next round
+    qtbot.waitUntil(lambda: view.map.is_loaded, timeout=20000)
+    assert "recap-" in view.map.current.name
+    assert evaluate_js(view.map, "document.querySelectorAll('.gs-recap').length") == 6  # 2 rounds x 3 points
+    assert f"{view.challenge.scale_km:,.0f} km" in view.summary.text()
+
+
 def test_starting_without_a_model_says_so(qtbot, tmp_path, tiny_project):
     v = ChallengeView(context_for(tiny_project, tmp_path))
     assert v.model_path is None

@@ -27,8 +27,11 @@ def test_city_and_point_guesses_are_scored_like_the_model(project, predictor):
     done = game.guess_city(1, truth.name, seconds=4.5)     # names, slugs and folded names all work
     assert done.played and done.human.correct and done.human.kind == "city"
     km = geo.haversine_km(truth.lat, truth.lon, first.true_lat, first.true_lon)
-    assert done.human.distance_km == pytest.approx(km) and done.human.points == geo.geoguessr_points(km)
-    assert done.model.points == geo.geoguessr_points(done.model.distance_km)
+    # Both sides on the project's play area (its cities' bounding box), not the world map.
+    scale = geo.play_area_km(project.cities())
+    assert game.scale_km == pytest.approx(scale) and scale < 1000
+    assert done.human.distance_km == pytest.approx(km) and done.human.points == geo.scaled_points(km, scale)
+    assert done.model.points == geo.scaled_points(done.model.distance_km, scale)
     assert 0 < done.model.confidence <= 1
     with pytest.raises(GeoSpottrError, match="already played"):
         game.guess_city(1, truth.slug)
@@ -44,6 +47,7 @@ def test_city_and_point_guesses_are_scored_like_the_model(project, predictor):
     assert not wrong.human.correct and wrong.human.points < 5000
 
     summary = Challenge(project, game.id).summary()   # reopened from the database
+    assert summary.scale_km == pytest.approx(scale)
     assert summary.rounds_played == summary.rounds_total == 3 and summary.player == "ana"
     assert summary.human.accuracy == pytest.approx(2 / 3)
     assert summary.human.mean_seconds == pytest.approx((4.5 + 2.0 + 10) / 3)
