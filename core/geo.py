@@ -45,6 +45,14 @@ def scaled_points(distance_km: float, diagonal_km: float) -> int:
     return int(round(5000 * math.exp(-10 * max(0.0, distance_km) / max(diagonal_km, MIN_PLAY_AREA_KM))))
 
 
+def describe_scale(diagonal_km: float) -> str:
+    """One line saying how points were scaled (shown with challenge scores, in the GUI and the terminal)."""
+    if diagonal_km >= WORLD_DIAGONAL_KM:
+        return f"points on the world map's scale: 5000 × exp(−d / {GEOGUESSR_SCALE_KM:,.0f} km)"
+    return (f"points scaled to this project's map ({diagonal_km:,.0f} km across its cities): "
+            f"5000 × exp(−10 d / {diagonal_km:,.0f} km)")
+
+
 def play_area_km(places: Iterable, reach=lambda p: getattr(p, "radius_km", None)) -> float:
     """D for `scaled_points`: the diagonal of the bounding box of `places` (each widened by its radius).
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from .. import geo
 from ..errors import GeoSpottrError
 from ..events import ignore_events
 from ..project import SPLITS, Project
@@ -279,8 +280,8 @@ def _print_round(done) -> None:  # noqa: ANN001 - a revealed core.challenge.Roun
 
 
 def _print_summary(s) -> None:  # noqa: ANN001 - a core.challenge.ChallengeSummary
-    print(f"\nchallenge {s.challenge_id}: {s.rounds_played} of {plural(s.rounds_total, 'round')} played"
-          f" (points scaled to a {s.scale_km:,.0f} km map: the project's cities)")
+    print(f"\nchallenge {s.challenge_id}: {s.rounds_played} of {plural(s.rounds_total, 'round')} played;"
+          f" {geo.describe_scale(s.scale_km)}")
     if not s.human:
         return
     rows = [(label, f"{side.accuracy:.0%}", f"{side.mean_points:,.0f}", f"{side.total_points:,}",

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.catalog import fold as _fold
 from core.errors import GeoSpottrError
-from core.geo import WORLD_DIAGONAL_KM
+from core.geo import describe_scale
 
 from ..context import AppContext
 from ..settings import CHALLENGE_PLAYER, CHALLENGE_ROUNDS
@@ -439,11 +439,9 @@ def _escape(text: str) -> str:
 
 
 def _scale_text(scale_km: float) -> str:
-    """How the points were scaled (GeoGuessr scales its formula to the map's size)."""
-    if scale_km >= WORLD_DIAGONAL_KM:
-        return "Points on the world map's scale: 5000 × exp(−d / 1,493 km)."
-    return (f"Points scaled to this project's map ({scale_km:,.0f} km across its cities): "
-            f"5000 × exp(−10 d / {scale_km:,.0f} km).")
+    """How the points were scaled (GeoGuessr scales its formula to the map's size), as a sentence."""
+    line = describe_scale(scale_km)
+    return line[0].upper() + line[1:] + "."
 
 
 def _past_games_html(games: list) -> str:

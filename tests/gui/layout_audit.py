@@ -10,11 +10,24 @@ too-narrow one. Text a widget elides on purpose ends in "…" and fits by constr
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtGui import QFontMetrics, QTextDocument
-from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QCheckBox, QComboBox,
-                               QHeaderView, QLabel, QPushButton, QRadioButton, QStyle, QStyleOptionButton,
-                               QStyleOptionComboBox, QTabBar, QToolButton, QWidget)
+from PySide6.QtGui import Qt as GuiQt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QStyle,
+    QStyleOptionButton,
+    QStyleOptionComboBox,
+    QTabBar,
+    QToolButton,
+    QWidget,
+)
 
 #: Pixels of slack before a text counts as clipped (anti-aliasing and rounding of advances).
 SLACK = 1
