@@ -150,8 +150,8 @@ class DownloadPanel(QWidget):
         self.budget = QSpinBox()
         self.budget.setRange(0, 10_000_000)
         self.budget.setSingleStep(100)
-        self.budget.setSpecialValueText("no limit but the estimate")
-        self.budget.setSuffix(" billed images")
+        self.budget.setSpecialValueText("no budget")
+        self.budget.setSuffix(" images")
         self.budget.setToolTip("Stop after this many billed image requests (refused placeholders count: Google "
                                "bills them too). The run never passes the estimate's “at most” either.")
         self.estimate = QLabel("…")
@@ -299,10 +299,9 @@ class DownloadPanel(QWidget):
         if estimate.images == 0:
             text = "Every city has reached its target from this provider."
         elif estimate.billed:
-            text = (f"{estimate.images:,} images for {cities}: ${estimate.cost:,.2f} at most, "
-                    f"{estimate.max_requests:,} billed image requests including up to "
-                    f"{estimate.refusal_allowance:,} refused placeholders (Google bills them too; metadata "
-                    "lookups are free). The download stops before it would cost more.")
+            text = (f"{estimate.images:,} images for {cities}: ${estimate.cost:,.2f} at most "
+                    f"({estimate.max_requests:,} billed requests, up to {estimate.refusal_allowance:,} of them "
+                    "for refused placeholders, which Google bills too). It stops before costing more.")
         else:
             text = f"{estimate.images:,} images for {cities} (free with a Mapillary token)."
         if estimate.billed and estimate.spent_requests:
