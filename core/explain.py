@@ -22,6 +22,7 @@ UI thread can redraw an overlay at another opacity without loading torch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -85,7 +86,13 @@ def grad_cam(model: nn.Module, layer: nn.Module, batch: torch.Tensor, targets: t
     pass of the summed scores gives every image's own gradients.
     """
     store: dict[str, torch.Tensor] = {}
-    handle = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("a", out))
+    me = threading.get_ident()
+
+    def keep(_module: nn.Module, _inputs: object, out: torch.Tensor) -> None:
+        if threading.get_ident() == me:  # a prediction running in another thread passes the same layer
+            store["a"] = out
+
+    handle = layer.register_forward_hook(keep)
     try:
         with torch.enable_grad():
             x = batch.detach().requires_grad_(True)  # activations need a graph even behind frozen stages

@@ -9,7 +9,7 @@ see-through so the photo stays readable under the map.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -39,6 +39,20 @@ class Explanation:
         what = f"why {self.city.name} rather than {self.versus.name}" if self.versus else f"evidence for {self.city.name}"
         return f"{self.city.name} {self.city.probability:.0%} - {what} ({self.method})"
 
+    def shrunk(self, max_side: int) -> Explanation:
+        """The same explanation with photo and map at most `max_side` pixels (for display; the box scales)."""
+        scale = max_side / max(self.image.size)
+        if scale >= 1:
+            return self
+        size = (max(1, round(self.image.width * scale)), max(1, round(self.image.height * scale)))
+        return replace(self, image=self.image.resize(size, Image.Resampling.BILINEAR),
+                       heatmap=_resize_map(self.heatmap, size),
+                       box=tuple(round(v * scale) for v in self.box))  # type: ignore[arg-type]
+
+
+def _resize_map(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.fromarray(np.asarray(heatmap, dtype=np.float32)).resize(size, Image.Resampling.BILINEAR))
+
 
 def _colormap() -> np.ndarray:
     """A 256-entry RGB ramp, dark blue -> cyan -> yellow -> red (like "turbo"): readable on photos."""
@@ -57,7 +71,7 @@ def overlay(image: Image.Image, heatmap: np.ndarray, opacity: float = 0.5) -> Im
     the photo stays readable. `opacity` (0..1) scales the strongest spots' cover."""
     heat = np.asarray(heatmap, dtype=np.float32)
     if heat.shape != (image.height, image.width):
-        heat = np.asarray(Image.fromarray(heat).resize(image.size, Image.Resampling.BILINEAR))
+        heat = _resize_map(heat, image.size)
     heat = np.clip(heat, 0, 1)
     colours = _COLORS[(heat * 255).astype(np.uint8)].astype(np.float32)
     alpha = (np.clip(opacity, 0, 1) * np.sqrt(heat))[..., None]
@@ -67,13 +81,8 @@ def overlay(image: Image.Image, heatmap: np.ndarray, opacity: float = 0.5) -> Im
 
 def explanation_png(explanation: Explanation, opacity: float = 0.5, max_side: int = 1024) -> bytes:
     """PNG bytes: the photo (at most `max_side` px) with its heat map and a caption bar below it."""
-    image, heat = explanation.image, explanation.heatmap
-    scale = min(1.0, max_side / max(image.size))
-    if scale < 1:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BILINEAR)
-        heat = np.asarray(Image.fromarray(heat).resize(size, Image.Resampling.BILINEAR))
-    drawn = overlay(image, heat, opacity)
+    small = explanation.shrunk(max_side)
+    drawn = overlay(small.image, small.heatmap, opacity)
     font = ImageFont.load_default(size=max(12, drawn.width // 40))
     lines = _wrap(explanation.title, font, drawn.width - 16)
     line_h = int(font.size * 1.35)

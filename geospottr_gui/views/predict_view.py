@@ -37,6 +37,7 @@ from .photo import preview_qimage
 from .predict.drop_zone import DropZone
 from .predict.entries import JOB_ENTRIES, Entry, expand_job, load_predictor, predict_entries
 from .predict.entry_queue import EntryQueue
+from .predict.explain_bar import ExplainBar
 from .predict.model_bar import NO_MODEL_LABEL, ModelBar
 from .predict.result_panel import MAP_FAILED, ResultPanel
 from .predict.same_place_offer import SamePlaceOffer
@@ -91,11 +92,15 @@ class PredictView(QWidget):
         self.same_place = self.offer.same_place
         self.queue = EntryQueue()
         self.queue.currentRowChanged.connect(self._row_changed)
-        left = column((self.drop, 3), self.offer, QLabel("Queue"), (self.queue, 2))
+        self.explain_bar = ExplainBar()
+        self.explain_bar.overlay.connect(lambda image: self.drop.show_image(image, self.current.name))
+        self.explain_bar.plain.connect(lambda: self.current is not None and self._show_photo(self.current))
+        left = column((self.drop, 3), self.explain_bar, self.offer, QLabel("Queue"), (self.queue, 2))
 
         self.result = ResultPanel(self.context.settings)
         self.caption, self.ranking, self.map = self.result.caption, self.result.ranking, self.result.map
         self.map.load_failed.connect(self.context.status)
+        self.ranking.cellClicked.connect(self._explain_row)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -116,6 +121,7 @@ class PredictView(QWidget):
         """Use the bundle at `path` (loads in the background; pending photos wait for it); "": no model."""
         self.model_path = str(path) or None
         self.predictor = None
+        self.explain_bar.set_predictor(None)
         if self.model_path is None:
             self.model_label.setText(NO_MODEL_LABEL)
             return
@@ -141,6 +147,7 @@ class PredictView(QWidget):
         if path != self.model_path:
             return
         self.predictor = predictor
+        self.explain_bar.set_predictor(predictor)
         self.model_label.setText(f"Model: {Path(path).name} ({len(predictor.classes)} cities)")
         self.context.status.emit(f"Model loaded: {len(predictor.classes)} cities")
         self._pump()
@@ -316,6 +323,14 @@ class PredictView(QWidget):
         else:
             self.result.show_ranking(entry, self._ranking(entry.result))
             self.prediction_shown.emit(entry)
+        self.explain_bar.show_for(entry)
+
+    def _explain_row(self, row: int, _column: int) -> None:
+        """A city clicked in the ranking: with Explain on, show the evidence for that city."""
+        if self.current is not None and isinstance(self.current.result, Prediction):
+            ranking = self._ranking(self.current.result)
+            if row < len(ranking):
+                self.explain_bar.show_for(self.current, ranking[row].slug)
 
     def _ranking(self, prediction: Prediction) -> Sequence[CityScore]:
         """The top-k cut anew from the stored probabilities (top-k may have changed since it was predicted)."""
