@@ -40,6 +40,7 @@ from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_
 from ..context import AppContext
 from ..workers import JobHandle, start_job, stop_jobs
 from .confusion import ConfusionPanel, rich_tooltip
+from .evaluate_explain import ExplainPanel
 from .layouts import column
 from .photo import rgb_qimage
 
@@ -221,6 +222,8 @@ class EvaluateView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(column(self.cell_title, (self.cell_images, 1)), "Cell images")
         self.tabs.addTab(self.mistakes, "Most confident mistakes")
+        self.explain = ExplainPanel(context)
+        self.tabs.addTab(self.explain, "Heat maps && shortcuts")
 
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.heatmap)
@@ -366,6 +369,7 @@ class EvaluateView(QWidget):
         self.mistakes.show_items([self._thumb_row(r, with_truth=True)
                                   for r in report.most_confident_mistakes(40)])
         self.export_button.setEnabled(True)
+        self.explain.set_report(report, report.model)
         self.evaluated.emit(report)
 
     def _fill_cities(self, report: EvaluationReport) -> None:
@@ -415,6 +419,7 @@ class EvaluateView(QWidget):
         names = self.report.class_names
         self.cell_title.setText(f"{len(rows)} images of {names[true]} predicted as {names[predicted]}")
         self.cell_images.show_items([self._thumb_row(r) for r in rows])
+        self.explain.set_cell(rows, self.cell_title.text())
         self.tabs.setCurrentIndex(0)
 
     # ---- export -------------------------------------------------------------------------------------------
@@ -433,7 +438,7 @@ class EvaluateView(QWidget):
 
     def shutdown(self) -> None:
         """Stop background work before the window closes (threads must not outlive their widgets)."""
-        stop_jobs(self)
+        stop_jobs(self)  # the heat maps panel's jobs too: it is a child widget
         self.cell_images.stop()
         self.mistakes.stop()
 

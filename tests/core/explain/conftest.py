@@ -27,8 +27,18 @@ def _meta(crop_bottom: float = 0.0):
     return BundleMeta(arch="baseline", classes=classes, image_size=IMAGE_SIZE, crop_bottom=crop_bottom)
 
 
+#: The trained bundles, made once per test session even when another test package imports this fixture.
+_MADE: list[Planted] = []
+
+
 @pytest.fixture(scope="session")
 def planted(tmp_path_factory) -> Planted:
+    if not _MADE:
+        _MADE.append(_make(tmp_path_factory))
+    return _MADE[0]
+
+
+def _make(tmp_path_factory) -> Planted:
     import torch
 
     from core.models.bundle import save_bundle
