@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSlider,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -33,7 +32,7 @@ from core.heatmaps import Explanation
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job, stop_jobs
-from .explain_jobs import explain_job, load_model_job, overlay_qimage, shortcuts_job
+from .explain_jobs import explain_job, load_model_job, opacity_slider, overlay_qimage, shortcuts_job
 from .layouts import column
 from .photo import PhotoLabel
 
@@ -73,11 +72,7 @@ class ExplainPanel(QWidget):
         self.shortcut_button.setToolTip("Does the model lean on Street View artefacts (car, watermark, border)? "
                                         "Measures the share of the evidence there over the whole split")
         self.shortcut_button.clicked.connect(self.check_shortcuts)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(60)
-        self.opacity.setMaximumWidth(140)
-        self.opacity.valueChanged.connect(self._redraw)
+        self.opacity = opacity_slider(self._redraw)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.hide()

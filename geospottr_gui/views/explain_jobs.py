@@ -1,13 +1,15 @@
-"""Worker jobs for heat maps (Predict's Explain toggle, Evaluate's heat maps and shortcut check), and the
-one way a heat map becomes a QImage. Torch is reached only inside the jobs, through `core`."""
+"""Worker jobs for heat maps (Predict's Explain toggle, Evaluate's heat maps and shortcut check), the one
+way a heat map becomes a QImage, and the opacity slider both use. Torch is reached only inside the jobs,
+through `core`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QSlider
 
 from core.errors import GeoSpottrError
 from core.events import Control, Event, EventCallback, Kind
@@ -60,5 +62,12 @@ def overlay_qimage(explanation: Explanation, opacity: float) -> QImage:
     return rgb_qimage(drawn.tobytes("raw", "RGB"), drawn.width, drawn.height)
 
 
-def source_label(source: Any) -> str:
-    return Path(source).name if isinstance(source, (str, Path)) else "pasted image"
+def opacity_slider(on_change: Callable[[], None]) -> QSlider:
+    """0-100 % heat map opacity (60 to start); moving it redraws from the kept map, never recomputes."""
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, 100)
+    slider.setValue(60)
+    slider.setMaximumWidth(150)
+    slider.setToolTip("Heat map opacity")
+    slider.valueChanged.connect(on_change)
+    return slider

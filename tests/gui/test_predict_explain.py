@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.gui.conftest import context_for
-from tests.gui.test_predict_view import drop, shown_with_map
-from geospottr_gui.views.predict_view import PredictView
+from tests.gui.test_predict_view import drop, shown_with_map, view  # noqa: F401  (the view fixture)
 
 
-@pytest.fixture
-def view(qtbot, tmp_path, tiny_project, random_bundle):
-    v = PredictView(context_for(tiny_project, tmp_path))
-    qtbot.addWidget(v)
-    v.top_k.setValue(3)
-    v.resize(1200, 800)
-    v.show()
-    v.set_model(str(random_bundle))
-    qtbot.waitUntil(lambda: v.predictor is not None, timeout=30000)
-    yield v
-    v.shutdown()
-    v.deleteLater()
-    qtbot.wait(50)
-
-
-def _shown(view):
+def _shown(view):  # noqa: F811
     return view.drop.pixmap().toImage()
 
 
-def test_explain_overlays_the_heat_map_and_follows_the_clicked_city(qtbot, view, photo_factory):
+def test_explain_overlays_the_heat_map_and_follows_the_clicked_city(qtbot, view, photo_factory):  # noqa: F811
     photo = photo_factory("street.jpg", seed=3, size=(160, 120))
     with shown_with_map(qtbot, view):
         drop(view, [photo])
@@ -56,7 +37,7 @@ def test_explain_overlays_the_heat_map_and_follows_the_clicked_city(qtbot, view,
     assert _shown(view) == plain and bar.note.text() == ""
 
 
-def test_explain_on_before_the_photo_arrives_waits_for_its_prediction(qtbot, view, photo_factory):
+def test_explain_on_before_the_photo_arrives_waits_for_its_prediction(qtbot, view, photo_factory):  # noqa: F811
     view.explain_bar.toggle.setChecked(True)
     with qtbot.waitSignal(view.explain_bar.overlay, timeout=30000):
         drop(view, [photo_factory("later.jpg", seed=4)])

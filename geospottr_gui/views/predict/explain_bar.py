@@ -12,21 +12,14 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QHBoxLayout,
-    QLabel,
-    QSlider,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.events import Event, Kind
 from core.heatmaps import Explanation
 from core.results import Prediction
 
 from ...workers import JobHandle, start_job
-from ..explain_jobs import explain_job, overlay_qimage
+from ..explain_jobs import explain_job, opacity_slider, overlay_qimage
 from .entries import Entry
 
 if TYPE_CHECKING:
@@ -48,13 +41,8 @@ class ExplainBar(QWidget):
         self.toggle.setToolTip("Lay a heat map over the photo: where the evidence for the city is "
                                "(click a city in the ranking to see its evidence)")
         self.toggle.toggled.connect(self._toggled)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(60)
-        self.opacity.setMaximumWidth(160)
-        self.opacity.setToolTip("Heat map opacity")
+        self.opacity = opacity_slider(self._redraw)
         self.opacity.setEnabled(False)
-        self.opacity.valueChanged.connect(self._redraw)
         self.note = QLabel("")
         self.note.setTextFormat(Qt.TextFormat.PlainText)  # city names are user data
         self.note.setWordWrap(True)
