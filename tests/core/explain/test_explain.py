@@ -128,7 +128,7 @@ def test_cli_predict_explain_writes_one_overlay_per_photo(planted, tmp_path, cap
     assert len(captured.out.splitlines()) == 3       # stdout is still the JSON Lines, untouched
     written = sorted(p.name for p in out.iterdir())
     assert written == sorted(f"{p.stem}.explain.png" for p in photos)
-    assert "wrote 3 heat map(s)" in captured.err
+    assert "wrote 3 heat maps" in captured.err
     assert Image.open(out / written[0]).size[0] == 96
 
 
