@@ -121,12 +121,18 @@ class RunInfo:
     best_val_acc: float | None
     best_checkpoint: str | None
     last_checkpoint: str | None
+    #: A live run's progress from its status.json heartbeat (see `runcontrol`): paused?, iteration i/total.
+    paused: bool = False
+    iteration: int = 0
+    total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _process_alive(pid: int) -> bool:
+    if pid <= 0:  # no pid recorded (os.kill(0, ...) would signal our own process group)
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -136,12 +142,31 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _status(path: Path) -> str:
-    data = read_json(path / STATUS)
+#: A "running" run of another machine whose status.json heartbeat (refreshed every few seconds by the
+#: trainer, see `runcontrol`) is older than this was killed or lost its machine.
+STALE_S = 120.0
+
+
+def live_status(data: dict[str, Any]) -> str:
+    """The status a status.json record really means: "running" whose process is gone reads "stopped".
+
+    Gone: on this machine, its pid is no longer alive; on another (a shared runs folder), its heartbeat
+    ``updated`` is older than `STALE_S`.
+    """
     status = data.get("status", "stopped")
-    if status == "running" and data.get("host") == socket.gethostname() and not _process_alive(int(data.get("pid", 0))):
-        return "stopped"  # killed: resumable from last.pt
-    return status
+    if status != "running":
+        return status
+    if data.get("host") == socket.gethostname():
+        try:
+            alive = _process_alive(int(data.get("pid", 0)))
+        except (TypeError, ValueError):
+            alive = False
+        return "running" if alive else "stopped"  # killed: resumable from last.pt
+    try:
+        age = (datetime.now(timezone.utc) - datetime.fromisoformat(str(data.get("updated")))).total_seconds()
+    except ValueError:
+        return "stopped"
+    return "running" if age < STALE_S else "stopped"
 
 
 def run_info(path: Path) -> RunInfo:
@@ -149,11 +174,22 @@ def run_info(path: Path) -> RunInfo:
     epochs = EpochMetrics.read(read_metrics(path, (Kind.EPOCH,)))
     accs = [e.val_acc for e in epochs if e.val_acc is not None]
     best, last = path / BEST, path / LAST
+    state = read_json(path / STATUS)
+    status = live_status(state)
     return RunInfo(run_id=path.name, path=str(path), arch=config.get("arch", "?"), created=config.get("created", ""),
-                   status=_status(path), epochs_done=max((e.epoch for e in epochs), default=0),
+                   status=status, epochs_done=max((e.epoch for e in epochs), default=0),
                    epochs=int(config.get("epochs", 0)), best_val_acc=max(accs) if accs else None,
                    best_checkpoint=str(best) if best.is_file() else None,
-                   last_checkpoint=str(last) if last.is_file() else None)
+                   last_checkpoint=str(last) if last.is_file() else None,
+                   paused=status == "running" and bool(state.get("paused")),
+                   iteration=_int(state.get("iteration")), total=_int(state.get("total")))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _scan(runs_dir: Path) -> list[RunInfo]:

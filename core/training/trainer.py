@@ -11,7 +11,9 @@ kind with its payload dataclass from `core.training.metrics`:
 
 `Control.checkpoint()` runs before every iteration, so pause and stop take effect within one iteration; a
 stop saves ``last.pt`` at that point and returns a result with status "stopped" (resume with `resume=`).
-`TrainControl.request_checkpoint()` asks for a ``last.pt`` after the iteration in flight.
+`TrainControl.request_checkpoint()` asks for a ``last.pt`` after the iteration in flight. Other processes
+(a monitor window, ``geospottr runs``) reach the same `Control` through the run's ``control.json``
+(`runcontrol`), relayed by a thread that also keeps status.json's heartbeat.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from ..models.backbones import FrozenTrunkNet
 from ..models.bundle import BundleMeta, read_bundle, save_bundle
 from ..project import Project
 from . import cache as feature_cache
-from . import distributed, runs
+from . import distributed, runcontrol, runs
 from .data import ImageDataset, load_training_data, split_samples
 from .losses import TrainingLoss, default_geo_tau_km, geo_targets
 from .metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
@@ -285,8 +287,10 @@ class _Run:
                                                      "classes": [c.slug for c in classes], "world_size": ctx.world_size,
                                                      "train_images": len(self.train_samples),
                                                      "val_images": len(self.val_samples)})
-            runs.set_status(self.dir, "running")
             writer = runs.MetricsWriter(self.dir / runs.METRICS)
+        # Rank 0 relays control.json commands (pause/resume/stop/save from other processes) to `control`
+        # and keeps status.json's heartbeat; it also writes the first "running" status.
+        self.relay = runcontrol.ControlRelay(self.dir, control, self._progress).start() if ctx.is_main else None
         self.emit = _Emitter(on_event if ctx.is_main else ignore_events, writer)
         self.writer = writer
         self.emit(RunStarted(self.run_id, str(device), ctx.world_size).event(
@@ -297,8 +301,15 @@ class _Run:
             self._finish_failed(exc)
             raise
 
+    def _progress(self) -> dict[str, Any]:
+        """What status.json tells watchers between epochs (read by the relay thread: plain attributes only)."""
+        steps = getattr(self, "steps_per_epoch", 0)
+        return {"epoch": getattr(self, "epoch", 0), "epochs": self.cfg.epochs,
+                "iteration": getattr(self, "global_step", 0), "total": steps * self.cfg.epochs}
+
     def _finish_failed(self, exc: BaseException) -> None:
         if self.ctx.is_main:
+            self.relay.stop()
             status = "stopped" if isinstance(exc, Cancelled) else "failed"
             runs.set_status(self.dir, status, error=str(exc)[:300])
             self.writer(Event(ERROR, f"training {status}: {exc}"))  # the caller gets the exception itself
@@ -475,7 +486,8 @@ class _Run:
                              last_checkpoint=str(self.dir / runs.LAST) if (self.dir / runs.LAST).is_file() else None,
                              stop_reason=reason)
         if self.ctx.is_main:
-            runs.set_status(self.dir, status, reason=reason)
+            self.relay.stop()
+            runs.set_status(self.dir, status, reason=reason, **self._progress())
             self.emit(Event(DONE, reason, scope="training", data=result.to_dict()))
             self.writer.close()
         return result
