@@ -6,6 +6,9 @@ import argparse
 import json
 import os
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 from .common import cancel_on_interrupt, command_line, open_project
 from .render import ProgressPrinter, plural, table
@@ -56,9 +59,67 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_folder(args: argparse.Namespace, ref: str) -> Path:
+    """RUN_ID in the project, or a run folder's path (then no project is opened)."""
+    from ..training import runs
+
+    if (Path(ref).expanduser() / runs.CONFIG).is_file():
+        return Path(ref).expanduser()
+    with open_project(args) as project:
+        return runs.run_dir(project.runs_dir, ref)
+
+
+def follow_in_terminal(path: Path) -> int:
+    """Print a run's log lines (the epoch lines `geospottr train` prints) and its progress bar as they are
+    written, until it ends; Ctrl+C stops watching, never the run."""
+    from ..errors import Cancelled
+    from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event
+    from ..training.follow import follow_run
+    from ..training.runs import record_event
+
+    shown = (PROGRESS, LOG, WARNING, ERROR, DONE)
+    control = Control()
+    restore = cancel_on_interrupt(control)
+    paused = False
+    try:
+        with ProgressPrinter() as printer:
+            def on_event(event: Event) -> None:
+                nonlocal paused
+                update = event.data["update"]
+                if update.reset:
+                    printer(Event(LOG, "(metrics.jsonl was rewritten: reading it from the start)"))
+                for record in update.records:
+                    replayed = record_event(record)
+                    if replayed.kind in shown:
+                        printer(replayed)
+                if update.state is not None and update.state.paused != paused:
+                    paused = update.state.paused
+                    printer(Event(LOG, "paused" if paused else "resumed"))
+
+            state = follow_run(path, on_event=on_event, control=control)
+    except Cancelled:
+        return 0
+    finally:
+        restore()
+    print(f"run {path.name}: {state.status}" + (f" ({state.reason})" if state.reason else ""))
+    if state.status == "stopped":
+        print(f"resume with: geospottr train --resume {path.name}")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from ..training.runs import list_runs
 
+    if args.follow:
+        return follow_in_terminal(_run_folder(args, args.follow))
+    if args.send:
+        from ..training.runcontrol import send_command
+
+        command, ref = args.send
+        path = _run_folder(args, ref)
+        seq = send_command(path, command)
+        print(f"sent {command} (#{seq}) to run {path.name}: its trainer acts on it within a second")
+        return 0
     with open_project(args) as project:
         infos = list_runs(project)
     if args.json:
@@ -71,6 +132,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
              f"{i.best_val_acc:.1%}" if i.best_val_acc is not None else "-", i.best_checkpoint or "-") for i in infos]
     print("\n".join(table(["run", "arch", "status", ">epochs", ">best val acc", "best checkpoint"], rows)))
     return 0
+
+
+def monitor_command(path: Path) -> list[str]:
+    """The command line that opens the desktop app's monitor window on run folder `path`."""
+    return [sys.executable, "-m", "geospottr_gui.app", "--monitor", str(path)]
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    path = _run_folder(args, args.run)
+    # The CLI never imports Qt: the window is the desktop app's, in its own process (closing it leaves the run).
+    return subprocess.call(monitor_command(path))
 
 
 def cmd_models(args: argparse.Namespace) -> int:  # noqa: ARG001
@@ -121,7 +193,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("runs", parents=[common], help="list training runs with status and best val accuracy")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--follow", metavar="RUN_ID",
+                   help="print the run's epoch lines and progress live until it ends (any process's run; "
+                        "RUN_ID or a run folder; Ctrl+C stops watching, not the run)")
+    p.add_argument("--send", nargs=2, metavar=("COMMAND", "RUN_ID"),
+                   help="pause, resume, stop or save (a checkpoint now) a run trained by another process")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("monitor", parents=[common], help="open the desktop app's live monitor window on a run",
+                       description="Open a monitor window (live plots, progress, pause/resume/stop/save) on a "
+                                   "training run, whichever process trains it. In a terminal without a display "
+                                   "use `geospottr runs --follow RUN_ID`.")
+    p.add_argument("run", metavar="RUN_ID", help="a run id of the project, or a run folder")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("models", parents=[common], help="list the model architectures")
     p.set_defaults(func=cmd_models)

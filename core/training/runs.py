@@ -78,6 +78,22 @@ def event_to_json(event: Event) -> str:
                        "scope": event.scope, "data": dict(event.data), "time": round(event.time, 3)})
 
 
+def record_event(record: dict[str, Any]) -> Event:
+    """The `Event` a metrics.jsonl record was written from (`event_to_json`'s inverse; missing fields default)."""
+    data = record.get("data")
+    return Event(kind=str(record.get("kind", "")), message=str(record.get("message") or ""),
+                 done=record.get("done"), total=record.get("total"), scope=str(record.get("scope") or ""),
+                 data=data if isinstance(data, dict) else {}, time=float(record.get("time") or 0.0))
+
+
+def resolve_run(runs_dir: Path, ref: str) -> Path:
+    """A run folder given as a path (a shared folder, another project) or as an id in `runs_dir`."""
+    path = Path(ref).expanduser()
+    if (path / CONFIG).is_file():
+        return path
+    return run_dir(runs_dir, ref)
+
+
 class MetricsWriter:
     """An event listener appending each event to metrics.jsonl (flushed per line)."""
 
