@@ -5,7 +5,9 @@ window (`single_instance`) and this start exits at once. Otherwise a folder that
 as the project; photos (what "Open with GeoSpottr" passes: the .desktop file runs ``geospottr-gui %F``),
 and folders of photos, open the project of last time (or the default one) with the Predict workspace
 showing them queued. Without arguments: the project open last time, else the default project
-(``$GEOSPOTTR_PROJECT`` or the platform data folder), created on first run. Nothing here imports
+(``$GEOSPOTTR_PROJECT`` or the platform data folder), created on first run. ``--monitor RUN_DIR|RUN_ID``
+(repeatable; what ``geospottr monitor`` runs) opens only live monitor windows on those training runs,
+whichever process trains them (a run id is looked up in the project the app would open). Nothing here imports
 torch: the first window must appear in well under 1.5 s (see ``benchmarks/bench_startup.py``).
 """
 
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QWidget
 
     from .main_window import MainWindow
 
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
     args = list(sys.argv if argv is None else argv)
     smoke_test = "--smoke-test" in args
-    args = [a for a in args if a != "--smoke-test"]
+    args, monitor_refs = monitor_arguments([a for a in args if a != "--smoke-test"])
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
@@ -86,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     # Matches packaging/linux/<id>.desktop so Wayland/X11 docks group the window under the app's icon.
     app.setDesktopFileName(DESKTOP_ID)
     app.setWindowIcon(QIcon(str(resource_path("icons", "geospottr-256.png"))))
+    if monitor_refs:
+        # Only the monitors: watching a run needs no main window (it opens if a run is resumed).
+        if not open_monitor_windows(args, monitor_refs, QSettings("GeoSpottr", "GeoSpottr")):
+            return 1
+        code = app.exec()
+        stop_all_jobs()
+        return code
     positional = [a for a in args[1:] if not a.startswith("-")]
     # Options (--monitor …) and the packaging smoke test start a window of their own.
     plain = not smoke_test and not any(a.startswith("-") for a in args[1:])
@@ -105,6 +115,59 @@ def main(argv: list[str] | None = None) -> int:
         code = app.exec()
     stop_all_jobs()  # a QThread still running when the interpreter exits aborts the process
     return code
+
+
+def monitor_arguments(args: list[str]) -> tuple[list[str], list[str]]:
+    """(`args` without its ``--monitor RUN`` / ``--monitor=RUN`` options, the RUNs: ids or folders)."""
+    rest: list[str] = []
+    refs: list[str] = []
+    it = iter(args)
+    for arg in it:
+        if arg == "--monitor":
+            refs.append(next(it, ""))
+        elif arg.startswith("--monitor="):
+            refs.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    return rest, [r for r in refs if r]
+
+
+def open_monitor_windows(args: list[str], refs: list[str], settings: "QSettings") -> list["QWidget"]:
+    """One monitor window per run in `refs` (a run folder, or a run id of the project the app would open);
+    a run that cannot be found is reported in a message box. Needs the QApplication."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.errors import GeoSpottrError
+    from core.project import DB_NAME, Project
+    from core.training.runs import resolve_run
+
+    from .settings import LAST_PROJECT
+    from .views.monitor_window import open_monitor
+
+    explicit, _ = split_arguments([a for a in args[1:] if not a.startswith("-")])
+    root, _ = startup_project_dir(explicit, LAST_PROJECT.get(settings) or None)
+    windows = []
+    for ref in refs:
+        try:
+            run_dir = resolve_run(root / "runs", ref)
+        except GeoSpottrError as exc:
+            QMessageBox.warning(None, "GeoSpottr", str(exc))
+            continue
+        project_root = run_dir.resolve().parent.parent
+        main: list[MainWindow] = []
+
+        def resume(run_id: str, project_root: Path = project_root, main: list = main) -> None:
+            # A stopped run is resumed by the Train workspace of a main window on the run's project.
+            if not main:
+                from .context import AppContext
+                from .main_window import MainWindow
+
+                main.append(MainWindow(AppContext(Project.open(project_root), settings)))
+                main[0].show()
+            main[0].workspace("Train").resume_from_monitor(run_id)
+
+        windows.append(open_monitor(run_dir, resume if (project_root / DB_NAME).exists() else None))
+    return windows
 
 
 def open_window(args: list[str], settings: "QSettings") -> "MainWindow":

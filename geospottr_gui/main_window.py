@@ -12,6 +12,7 @@ import html
 import importlib
 import importlib.util
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -450,5 +451,8 @@ class MainWindow(QMainWindow):
         keys.WINDOW_GEOMETRY.set(settings, self.saveGeometry())
         keys.WINDOW_STATE.set(settings, self.saveState())
         keys.WINDOW_WORKSPACE.set(settings, self.nav.currentRow())
+        monitors = sys.modules.get("geospottr_gui.views.monitor_window")  # loaded once one was opened
+        if monitors is not None:
+            monitors.close_monitors()  # they would stop following with the jobs below; their runs go on
         stop_all_jobs()
         super().closeEvent(event)

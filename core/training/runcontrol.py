@@ -15,7 +15,8 @@ Protocol (``runs/<id>/control.json``, documented in README "Watching and control
   (exactly like Ctrl+C), save writes ``last.pt`` after the iteration in flight.
 * The trainer acknowledges in ``status.json``: ``"paused"`` and ``"control_seq"`` (the last command
   applied), and refreshes ``"updated"`` plus the progress fields (``epoch``, ``epochs``, ``iteration``,
-  ``total``) every `HEARTBEAT_S`, so a watcher on another machine can tell a live run from a dead one.
+  ``total``) every `HEARTBEAT_S` and after each epoch, so a watcher on another machine can tell a live
+  run from a dead one.
 
 `ControlRelay` is a daemon thread in the training process (rank 0): it polls the file every
 `POLL_S` and turns commands into calls on the run's `Control`, which the loop checks between iterations.
@@ -110,6 +111,7 @@ class ControlRelay:
         self._stop = threading.Event()
         self._mtime_ns = self._stat()
         self._paused = control.paused
+        self._epoch = progress().get("epoch")
         self._thread = threading.Thread(target=self._loop, name=f"run-control-{self.run_dir.name}", daemon=True)
 
     def start(self) -> "ControlRelay":
@@ -148,6 +150,10 @@ class ControlRelay:
                     self.control.request_checkpoint()
         if self.control.paused != self._paused:  # also a pause from the app's own buttons
             self._paused = self.control.paused
+            changed = True
+        epoch = self.progress().get("epoch")
+        if epoch != self._epoch:  # an epoch ended: watchers' progress should not lag a heartbeat behind
+            self._epoch = epoch
             changed = True
         return changed
 

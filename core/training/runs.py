@@ -114,8 +114,13 @@ def read_metrics(run: Path | str, kinds: tuple[Kind | str, ...] | None = None) -
     out = []
     if not path.is_file():
         return out
-    with path.open(encoding="utf-8") as fh:
+    # Lines written by `event_to_json` name their kind first: other kinds are skipped unparsed, which
+    # makes listing the epochs of a 100k-iteration run a matter of milliseconds.
+    wanted = tuple(f'{{"kind": "{k}"' for k in kinds) if kinds is not None else ()
+    with path.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
+            if wanted and line.startswith('{"kind": "') and not line.startswith(wanted):
+                continue
             try:
                 event = json.loads(line)
             except ValueError:

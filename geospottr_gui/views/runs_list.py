@@ -32,6 +32,15 @@ from core.training.series import RunSeries
 from ..workers import JobHandle, start_job, stop_jobs
 
 COLUMNS = ["Run", "Status", "Epochs", "Best val"]
+#: How often running rows re-read their status.json (the trainer's heartbeat is every few seconds).
+LIVE_REFRESH_MS = 2000
+
+
+def status_text(status: str, paused: bool, iteration: int, total: int) -> str:
+    """"running 42%" / "paused 42%" for a live run (any process's), else the status."""
+    if status != "running":
+        return status
+    return ("paused" if paused else "running") + (f" {iteration / total:.0%}" if total else "")
 
 
 def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) -> RunSeries:  # noqa: ARG001
@@ -48,6 +57,7 @@ class RunsList(QWidget):
     overlays_changed = Signal(object)
     resume_requested = Signal(str)
     model_chosen = Signal(str)
+    monitor_requested = Signal(str)
 
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,10 +91,14 @@ class RunsList(QWidget):
         self.use_button = QPushButton("Use best model")
         self.use_button.setToolTip("Evaluate / Predict / Challenge use this run's best checkpoint")
         self.use_button.clicked.connect(self._use_model)
+        self.monitor_button = QPushButton("Open monitor")
+        self.monitor_button.setToolTip("Watch the selected run live in a window of its own, whichever "
+                                       "process trains it")
+        self.monitor_button.clicked.connect(lambda: self.monitor_requested.emit(self.selected_run_id() or ""))
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
         buttons = QHBoxLayout()
-        for b in (self.resume_button, self.use_button, refresh):
+        for b in (self.resume_button, self.use_button, self.monitor_button, refresh):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -95,6 +109,8 @@ class RunsList(QWidget):
         self._watcher.directoryChanged.connect(lambda _: self._debounce.start())
         self._debounce = QTimer(self, singleShot=True, interval=300)
         self._debounce.timeout.connect(self.refresh)
+        self._live_timer = QTimer(self, interval=LIVE_REFRESH_MS)
+        self._live_timer.timeout.connect(self._tick_live)
         self.set_project(project)
 
     def set_project(self, project: Project) -> None:
@@ -131,7 +147,8 @@ class RunsList(QWidget):
         self.table.setRowCount(len(self.runs))
         for row, run in enumerate(self.runs):
             acc = f"{run.best_val_acc:.1%}" if run.best_val_acc is not None else "—"
-            status = self._live_status if run.run_id == self._exclude and self._live_status else run.status
+            status = self._live_status if run.run_id == self._exclude and self._live_status else \
+                status_text(run.status, run.paused, run.iteration, run.total)
             values = [short_run_name(run.run_id), status, f"{run.epochs_done}/{run.epochs}", acc]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
@@ -146,6 +163,28 @@ class RunsList(QWidget):
         self.table.blockSignals(False)
         self._update_buttons()
         self._emit_overlays()
+        # Runs of other processes (a terminal, torchrun) change without this app hearing of it.
+        if any(r.status == "running" for r in self.runs):
+            self._live_timer.start()
+        else:
+            self._live_timer.stop()
+
+    def _tick_live(self) -> None:
+        """Update the running rows from their status.json heartbeat (cheap); a new epoch or an ended run
+        refreshes the whole table."""
+        from core.training.follow import RunState
+        from core.training.runs import STATUS, read_json
+
+        for row, run in enumerate(self.runs):
+            if run.status != "running":
+                continue
+            state = RunState.from_status(read_json(Path(run.path) / STATUS))
+            if state.status != "running" or state.epoch != run.epochs_done:
+                self.refresh()
+                return
+            item = self.table.item(row, 1)
+            if item is not None:
+                item.setText(status_text(state.status, state.paused, state.iteration, state.total))
 
     def run(self, run_id: str) -> Any:
         return next((r for r in self.runs if r.run_id == run_id), None)
@@ -178,6 +217,7 @@ class RunsList(QWidget):
         self.resume_button.setEnabled(bool(run and run.status in ("stopped", "failed") and run.last_checkpoint
                                            and run.run_id != self._exclude))
         self.use_button.setEnabled(bool(run and (run.best_checkpoint or run.last_checkpoint)))
+        self.monitor_button.setEnabled(run is not None)
 
     def _use_model(self) -> None:
         run = self.run(self.selected_run_id() or "")

@@ -366,6 +366,30 @@ class InfoStrip(QWidget):
         self._last_time = None  # validation time is not an iteration
 
 
+# ---- run controls -----------------------------------------------------------------------------------------
+
+class RunControls:
+    """Pause / Resume / Stop / Save checkpoint now, enabled for a run state (idle / starting / running /
+    paused / stopping). Shared by the Train workspace and the monitor windows; the owner lays out and
+    connects the buttons."""
+
+    def __init__(self) -> None:
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the iteration in flight and save last.pt (resumable)")
+        self.save_button = QPushButton("Save checkpoint now")
+        self.save_button.setToolTip("Write last.pt after the iteration in flight (resume from it later)")
+        self.buttons = (self.pause_button, self.resume_button, self.stop_button, self.save_button)
+        self.set_state("idle")
+
+    def set_state(self, state: str) -> None:
+        self.pause_button.setEnabled(state == "running")
+        self.resume_button.setEnabled(state == "paused")
+        self.stop_button.setEnabled(state in ("running", "paused", "starting"))
+        self.save_button.setEnabled(state in ("running", "paused"))
+
+
 # ---- the workspace ----------------------------------------------------------------------------------------
 
 class TrainView(QWidget):
@@ -392,11 +416,11 @@ class TrainView(QWidget):
         self.form = TrainForm()
         self.start_button = QPushButton("Start")
         self.start_button.setEnabled(False)
-        self.pause_button = QPushButton("Pause")
-        self.resume_button = QPushButton("Resume")
-        self.stop_button = QPushButton("Stop")
-        self.save_button = QPushButton("Save checkpoint now")
-        self.save_button.setToolTip("Write last.pt after the iteration in flight (resume from it later)")
+        self.controls = RunControls()
+        self.pause_button, self.resume_button, self.stop_button, self.save_button = self.controls.buttons
+        self.pop_out_button = QPushButton("Pop out")
+        self.pop_out_button.setToolTip("Watch this run in a window of its own (closing it never stops the run)")
+        self.pop_out_button.clicked.connect(lambda: self.open_monitor(self.run_id or ""))
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.pause)
         self.resume_button.clicked.connect(self.resume)
@@ -407,12 +431,14 @@ class TrainView(QWidget):
         buttons.addWidget(self.pause_button, 0, 1)
         buttons.addWidget(self.resume_button, 0, 2)
         buttons.addWidget(self.stop_button, 1, 0)
-        buttons.addWidget(self.save_button, 1, 1, 1, 2)
+        buttons.addWidget(self.save_button, 1, 1)
+        buttons.addWidget(self.pop_out_button, 1, 2)
 
         self.runs = RunsList(context.project)
         self.runs.overlays_changed.connect(lambda runs: self.plots.set_overlays(runs))
         self.runs.resume_requested.connect(self.resume_run)
         self.runs.model_chosen.connect(self._choose_model)
+        self.runs.monitor_requested.connect(self.open_monitor)
         runs_box = QGroupBox("Runs (tick to overlay)")
         QVBoxLayout(runs_box).addWidget(self.runs)
 
@@ -503,12 +529,11 @@ class TrainView(QWidget):
         busy = state != "idle"
         self.start_button.setEnabled(self._is_ready and not busy)
         self.form.setEnabled(not busy)
+        self.controls.set_state(state)
         # Pausable while it works, feature caching ("starting" with a job) included.
         training = self._job is not None and self._job.running
         self.pause_button.setEnabled(training and state in ("running", "starting"))
-        self.resume_button.setEnabled(state == "paused")
-        self.stop_button.setEnabled(state in ("running", "paused", "starting"))
-        self.save_button.setEnabled(state in ("running", "paused"))
+        self.pop_out_button.setEnabled(self.run_id is not None)
         self.runs.resume_button.setVisible(not busy)
         self.info.set_paused(state == "paused")
         self.runs.set_live_status("paused" if state == "paused" else None)
@@ -539,6 +564,28 @@ class TrainView(QWidget):
         self._prep = start_job(self, load_series, run.path, run_id,
                                on_finished=lambda series: self._resume_loaded(run_id, series),
                                on_failed=self._on_failed)
+
+    def open_monitor(self, run_id: str) -> None:
+        """A monitor window on run `run_id` (runs list "Open monitor", "Pop out"); its "Resume run" comes
+        back here."""
+        from .monitor_window import open_monitor
+
+        if run_id and (self.context.project.runs_dir / run_id).is_dir():
+            open_monitor(self.context.project.runs_dir / run_id, self.resume_from_monitor)
+
+    def resume_from_monitor(self, run_id: str) -> None:
+        """Resume a run a monitor shows as stopped, here (once the trainer is loaded, if it is not yet)."""
+        window = self.window()
+        window.show()
+        window.raise_()
+        if hasattr(window, "show_workspace"):
+            window.show_workspace("Train")
+        if self.state != "idle":
+            self.message.setText(f"Run {self.run_id} is still training: stop it before resuming {run_id}.")
+        elif self._is_ready:
+            self.resume_run(run_id)
+        else:
+            self.ready.connect(lambda: self.resume_run(run_id), Qt.ConnectionType.SingleShotConnection)
 
     def _resume_loaded(self, run_id: str, series: Any) -> None:
         self.plots.set_current(series)

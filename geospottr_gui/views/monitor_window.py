@@ -1,0 +1,221 @@
+"""Monitor windows: one top-level window per training run, watching it live whoever trains it.
+
+A monitor reads only the run folder (`core.training.follow`): metrics.jsonl for the curves and
+status.json for the state, so it shows a run of this app, of ``geospottr train`` in a terminal, of
+``torchrun``, or of another machine writing to a shared folder alike. Its buttons write the run's
+control.json (`core.training.runcontrol`), which the trainer's process acts on between iterations.
+Closing a monitor only stops watching.
+
+The following is a worker job (`follow_job`) for the window's lifetime: it sleeps between looks, and
+the first look at a long run (100k iterations) builds the curves there, off the UI thread; later looks
+bring a few records each, appended on the UI thread.
+
+Windows are kept in a registry (`open_monitor`): one per run folder, raised when asked for again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from core.errors import GeoSpottrError
+from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event
+from core.training import runcontrol, runs
+from core.training.follow import RunState, follow_run
+
+from ..workers import JobHandle, start_job
+from .plots import RunSeries, TrainingPlots
+from .train_view import InfoStrip, RunControls
+
+#: Window size when first opened: two fit beside each other on a 1920 px screen.
+DEFAULT_SIZE = (940, 640)
+
+
+def follow_job(run_dir: str, *, on_event: Callable[[Event], None], control: Control) -> RunState:
+    """`follow_run` for a window: a history (the first look, or a rewritten file) comes with its curves
+    built here, in ``data["series"]``, so the UI thread never parses a long run point by point."""
+    first = True
+
+    def relay(event: Event) -> None:
+        nonlocal first
+        update = event.data["update"]
+        if first or update.reset:
+            first = False
+            event = Event(event.kind, scope=event.scope, data={
+                "update": update, "series": RunSeries.from_records(update.records, label=Path(run_dir).name)})
+        on_event(event)
+
+    return follow_run(run_dir, on_event=relay, control=control, until_ended=False)
+
+
+def ui_state(state: RunState, stopping: bool) -> str:
+    """The `RunControls` state for a run state (a stop asked for shows as stopping until it lands)."""
+    if state.status == "running":
+        return "stopping" if stopping else "paused" if state.paused else "running"
+    return "starting" if state.status == "starting" else "idle"
+
+
+class MonitorWindow(QWidget):
+    """Live plots, info strip and controls of one run. `on_resume(run_id)` continues a stopped run
+    (the app's Train workspace does that); without one, "Resume run" is not offered."""
+
+    def __init__(self, run_dir: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.run_dir = Path(run_dir)
+        self.run_id = self.run_dir.name
+        self.state: RunState | None = None
+        self._stopping = False
+        self.on_resume: Callable[[str], None] | None = None
+        self.setWindowTitle(f"{self.run_id} — GeoSpottr monitor")
+
+        config = runs.read_json(self.run_dir / runs.CONFIG)
+        self.header = QLabel(f"{self.run_id}   {config.get('arch', '?')}, {config.get('epochs', '?')} epochs   "
+                             f"{self.run_dir}")
+        self.header.setTextFormat(Qt.TextFormat.PlainText)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = QLabel("Reading the run…")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setStyleSheet("font-weight: bold")
+        self.info = InfoStrip()
+        self.plots = TrainingPlots()
+        self.plots.current.label = self.run_id
+        self.controls = RunControls()
+        for button, command in zip(self.controls.buttons, ("pause", "resume", "stop", "save")):
+            button.clicked.connect(lambda _=False, c=command: self.send(c))
+        self.resume_run_button = QPushButton("Resume run")
+        self.resume_run_button.setToolTip("Continue this stopped run from its last checkpoint in the Train workspace")
+        self.resume_run_button.clicked.connect(lambda: self.on_resume and self.on_resume(self.run_id))
+        self.resume_run_button.setVisible(False)
+        self.message = QLabel()
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setWordWrap(True)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        for button in (*self.controls.buttons, self.resume_run_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.header)
+        layout.addLayout(buttons)
+        layout.addWidget(self.info)
+        layout.addWidget(self.plots, 1)
+        layout.addWidget(self.message)
+        self.resize(*DEFAULT_SIZE)
+
+        self.job: JobHandle | None = start_job(self, follow_job, str(self.run_dir), on_event=self._on_event,
+                                               on_failed=self._on_failed)
+
+    # ---- commands -----------------------------------------------------------------------------------------
+
+    def send(self, command: str) -> None:
+        """Write `command` to the run's control.json; the trainer confirms through status.json."""
+        try:
+            runcontrol.send_command(self.run_dir, command)
+        except (GeoSpottrError, OSError) as exc:
+            self.message.setText(f"Could not send {command}: {exc}")
+            return
+        if command == "stop":
+            self._stopping = True
+            self.show_state()
+        self.message.setText({"pause": "Pausing after the iteration in flight…", "resume": "Resuming…",
+                              "stop": "Stopping after the iteration in flight; the trainer saves last.pt…",
+                              "save": "A checkpoint will be written after the iteration in flight."}[command])
+
+    # ---- events -------------------------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        update = event.data["update"]
+        series = event.data.get("series")
+        if series is not None:  # a whole history: its curves are built, the strip needs only the newest
+            self.plots.set_current(series)
+            self.info.reset()
+        records = update.records
+        last_iteration = max((i for i, r in enumerate(records) if r.get("kind") == "iteration"), default=-1)
+        for i, record in enumerate(records):
+            replayed = runs.record_event(record)
+            kind = replayed.kind
+            if kind == "iteration":
+                if series is None:
+                    self.plots.add_iteration(replayed.data)
+                if series is None or i == last_iteration:
+                    self.info.on_iteration(replayed)
+            elif kind == "epoch":
+                if series is None:
+                    self.plots.add_epoch(replayed.data)
+                self.info.on_epoch(replayed)
+            elif kind == PROGRESS and replayed.scope == "training":
+                self.info.on_progress(replayed)
+            elif kind == "checkpoint":
+                self.message.setText(f"Saved {replayed.data.get('which', '')} checkpoint (epoch "
+                                     f"{replayed.data.get('epoch')}, iteration {replayed.data.get('iteration')}).")
+            elif kind in (LOG, WARNING, ERROR, DONE) and replayed.message:
+                if replayed.data.get("device"):
+                    self.info.set("device", str(replayed.data["device"]))
+                self.message.setText(replayed.message)
+        if update.state is not None:
+            if update.state.status != "running":
+                self._stopping = False
+            self.state = update.state
+            self.show_state()
+
+    def show_state(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        self.controls.set_state(ui_state(state, self._stopping))
+        text = {"starting": "Starting", "running": "Paused" if state.paused else "Running",
+                "finished": "Finished", "stopped": "Stopped", "failed": "Failed"}.get(state.status, state.status)
+        if state.status == "running" and state.total:
+            text += f"   {state.iteration:,}/{state.total:,} iterations ({state.iteration / state.total:.0%})"
+        if state.ended and state.reason:
+            text += f": {state.reason}"
+        self.status.setText(text)
+        self.resume_run_button.setVisible(self.on_resume is not None and state.status in ("stopped", "failed")
+                                          and (self.run_dir / runs.LAST).is_file())
+
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(f"Cannot follow this run: {message}")
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        """Stop watching (the run itself goes on)."""
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+            self.job.wait()
+        _WINDOWS.pop(str(self.run_dir.resolve()), None)
+        super().closeEvent(event)
+
+
+#: Open monitor windows by resolved run folder.
+_WINDOWS: dict[str, MonitorWindow] = {}
+
+
+def open_monitor(run_dir: Path | str, on_resume: Callable[[str], None] | None = None) -> MonitorWindow:
+    """Show the monitor of `run_dir` (a new window, or the open one raised). `on_resume(run_id)` handles
+    its "Resume run" button (the newest caller's handler wins)."""
+    key = str(Path(run_dir).resolve())
+    window = _WINDOWS.get(key)
+    if window is None:
+        window = _WINDOWS[key] = MonitorWindow(Path(run_dir))
+    if on_resume is not None:
+        window.on_resume = on_resume
+        window.show_state()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
+
+
+def open_monitors() -> list[MonitorWindow]:
+    return list(_WINDOWS.values())
+
+
+def close_monitors() -> None:
+    """Close every monitor (the main window quits): no run is affected."""
+    for window in list(_WINDOWS.values()):
+        window.close()

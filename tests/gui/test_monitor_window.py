@@ -1,0 +1,162 @@
+"""Monitor windows follow runs trained by another process (`python -m core train`): the plots gain points,
+the status follows the run to its end, and the window's buttons pause, resume and stop it through the run's
+control file. Also: a rewritten metrics file, the runs list's live rows, and ``geospottr-gui --monitor``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core.training import runs
+from geospottr_gui.views.monitor_window import MonitorWindow, open_monitor, open_monitors
+from geospottr_gui.views.runs_list import RunsList
+from tests.conftest import REPO, build_tiny_project
+
+TRAIN_ARGS = ["train", "--arch", "baseline", "--image-size", "32", "--weights", "none", "--device", "cpu",
+              "--workers", "0", "--batch-size", "8", "--patience", "0", "--max-steps", "2"]
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = build_tiny_project(tmp_path, per_city=10, size=(48, 36))
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def trainer(project):
+    """Start `python -m core train` with extra args; yields (start, run folder getter); kills leftovers."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str):
+        env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **{k: v for k, v in __import__("os").environ.items()
+                                                                    if k not in ("PYTHONPATH",)}}
+        proc = subprocess.Popen([sys.executable, "-m", "core", "--project", str(project.root), *TRAIN_ARGS, *args],
+                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(proc)
+        run_id = proc.stdout.readline().strip().removeprefix("run id: ")
+        assert run_id, "the trainer printed no run id"
+        return proc, project.runs_dir / run_id
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _close_monitors():
+    yield
+    for window in open_monitors():
+        window.close()
+
+
+def status_of(window: MonitorWindow) -> str:
+    return window.state.status if window.state else ""
+
+
+def test_a_monitor_follows_another_process_pauses_and_resumes_it_and_sees_it_finish(qtbot, trainer):
+    proc, run = trainer("--epochs", "3")
+    window = open_monitor(run)
+    qtbot.waitUntil(lambda: len(window.plots.current.iteration) >= 1, timeout=TIMEOUT_MS)
+    assert window.isWindow() and window.windowTitle().startswith(run.name)
+
+    window.controls.pause_button.click()
+    qtbot.waitUntil(lambda: window.state.paused, timeout=TIMEOUT_MS)
+    assert window.status.text().startswith("Paused")
+    assert window.controls.resume_button.isEnabled() and not window.controls.pause_button.isEnabled()
+    paused_at = runs.read_json(run / runs.STATUS)["iteration"]
+    qtbot.wait(1500)
+    assert runs.read_json(run / runs.STATUS)["iteration"] <= paused_at + 1  # the trainer really waits
+
+    window.controls.resume_button.click()
+    qtbot.waitUntil(lambda: status_of(window) == "finished", timeout=TIMEOUT_MS)
+    assert proc.wait(60) == 0
+    qtbot.waitUntil(lambda: len(window.plots.current.epoch) == 3, timeout=10_000)
+    window.plots.flush()
+    series = window.plots.current
+    assert list(series.iteration.view) == [1, 2, 3, 4, 5, 6]  # every iteration, once, in order
+    x, _ = window.plots.raw_curve.getOriginalDataset()
+    assert len(x) == 6
+    assert window.status.text().startswith("Finished") and "3 epochs done" in window.status.text()
+    assert "3/3" in window.info.values["epoch"].text() and window.info.values["best"].text() != "—"
+    assert not any(b.isEnabled() for b in window.controls.buttons)
+    assert not window.resume_run_button.isVisible()
+
+
+def test_stop_from_the_monitor_ends_the_run_and_offers_resume_and_the_runs_list_follows(qtbot, trainer, project):
+    runs_list = RunsList(project)
+    qtbot.addWidget(runs_list)
+    proc, run = trainer("--epochs", "500")
+    resumed: list[str] = []
+    window = open_monitor(run, resumed.append)
+    qtbot.waitUntil(lambda: status_of(window) == "running" and len(window.plots.current.epoch) >= 1,
+                    timeout=TIMEOUT_MS)
+    runs_list.refresh()
+    row = [r.run_id for r in runs_list.runs].index(run.name)
+    qtbot.waitUntil(lambda: runs_list.table.item(row, 1).text().startswith("running "),  # e.g. "running 1%"
+                    timeout=TIMEOUT_MS)
+    runs_list.select_run(run.name)
+    assert runs_list.monitor_button.isEnabled()
+
+    window.controls.stop_button.click()
+    assert not window.controls.stop_button.isEnabled()  # "stopping" until the trainer confirms
+    qtbot.waitUntil(lambda: status_of(window) == "stopped", timeout=TIMEOUT_MS)
+    assert proc.wait(60) == 0
+    assert "stopped by the user" in window.status.text()
+    qtbot.waitUntil(window.resume_run_button.isVisible, timeout=10_000)
+    window.resume_run_button.click()
+    assert resumed == [run.name]
+    qtbot.waitUntil(lambda: runs_list.run(run.name).status == "stopped", timeout=10_000)  # the live timer noticed
+    assert runs_list.table.item([r.run_id for r in runs_list.runs].index(run.name), 1).text() == "stopped"
+
+    # Closing the monitor stops watching only; opening it again shows the same run from disk.
+    window.close()
+    again = open_monitor(run)
+    qtbot.waitUntil(lambda: status_of(again) == "stopped", timeout=TIMEOUT_MS)
+    assert len(again.plots.current.iteration) == len(runs.read_metrics(run, ("iteration",)))
+
+
+def line(kind: str, **data) -> str:
+    return json.dumps({"kind": kind, "message": "", "done": None, "total": None, "scope": "", "data": data,
+                       "time": 1.0}) + "\n"
+
+
+def test_a_rewritten_metrics_file_and_a_half_written_line_are_drawn_right(qtbot, tmp_path):
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    runs.write_json(run / runs.CONFIG, {"arch": "baseline", "epochs": 2})
+    metrics = run / runs.METRICS
+    metrics.write_text("".join(line("iteration", iteration=i, loss=1.0) for i in range(1, 6))
+                       + line("iteration", iteration=6, loss=1.0)[:25])
+    window = open_monitor(run)
+    qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 5, timeout=TIMEOUT_MS)
+    assert window.status.text() == "Starting"  # no status.json yet
+    with metrics.open("a") as fh:
+        fh.write(line("iteration", iteration=6, loss=1.0)[25:])
+    qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 6, timeout=10_000)
+    metrics.write_text(line("iteration", iteration=1, loss=3.0) + line("epoch", epoch=1, val_loss=2.0))
+    qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 1, timeout=10_000)
+    assert list(window.plots.current.loss.view) == [3.0] and len(window.plots.current.epoch) == 1
+    assert open_monitor(run) is window  # one window per run: asking again raises it
+
+
+def test_geospottr_gui_monitor_opens_only_monitor_windows(qtbot, project, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from geospottr_gui.app import monitor_arguments, open_monitor_windows
+
+    run = project.runs_dir / "20260101-000000-baseline"
+    run.mkdir(parents=True)
+    runs.write_json(run / runs.CONFIG, {"arch": "baseline"})
+    args, refs = monitor_arguments(["geospottr-gui", "--monitor", run.name, f"--monitor={run}", str(project.root)])
+    assert args == ["geospottr-gui", str(project.root)] and refs == [run.name, str(run)]
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    windows = open_monitor_windows(args, refs, settings)
+    assert len(windows) == 2 and windows[0] is windows[1] and windows[0].isVisible()
+    assert windows[0].on_resume is not None  # the run lives in a project: resume is possible
