@@ -18,7 +18,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from ..events import Control, Event, EventCallback
 from . import runs
@@ -46,17 +48,69 @@ def _prefixes(kinds: frozenset[str]) -> tuple[bytes, ...]:
     return tuple(b'{"kind": "' + k.encode() + b'"' for k in kinds)
 
 
-def parse_lines(chunk: bytes, coalesce: frozenset[str] = COALESCED) -> list[dict[str, Any]]:
-    """The JSON records of complete lines in `chunk`; of each kind in `coalesce` only the last survives.
+#: A number as Python's json module writes it (NaN and infinities included).
+_NUM = rb"(-?[0-9][0-9.eE+-]*|-?Infinity|NaN)"
+#: The fields of an iteration record the curves need, in the order `trainer` writes them.
+_ITERATION = re.compile(rb'"data": \{"loss": ' + _NUM + rb', "lr": ' + _NUM + rb', [^{}]*?"iteration": ([0-9]+)[,}]')
 
-    Lines that are not a JSON object (a fragment left by a killed writer) are skipped. Coalesced kinds
-    are recognised from the line's first bytes so that a 100k-iteration log does not parse 100k
-    progress lines nobody will look at, and the rest is parsed as one JSON array (one decoder call,
-    about half the time of a call per line), falling back to line by line when a line is damaged.
+
+def _decode(lines: list[bytes]) -> list[dict[str, Any]]:
+    """JSON objects of `lines` as one array (one decoder call: about half the time of a call per line),
+    line by line when one is damaged (a killed writer's fragment), which is then skipped."""
+    try:
+        records = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return [r for r in records if isinstance(r, dict)]
+
+
+def iteration_columns(lines: list[bytes]) -> np.ndarray:
+    """(n, 3) float array of iteration number, loss and lr of iteration lines, in order.
+
+    Read by pattern, about three times faster than decoding the JSON, which matters for a 100k-step
+    history; if any line has another layout, all are decoded as JSON instead.
+    """
+    found = _ITERATION.findall(b"\n".join(lines))
+    if len(found) == len(lines):
+        loss_lr_iteration = np.array(list(map(float, [v for row in found for v in row])), dtype=np.float64)
+        return loss_lr_iteration.reshape(-1, 3)[:, [2, 0, 1]]
+    rows = [(r.get("data") or {}) for r in _decode(lines)]
+    return np.array([[_float(d.get("iteration")), _float(d.get("loss")), _float(d.get("lr"))] for d in rows],
+                    dtype=np.float64).reshape(-1, 3)
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def parse_lines(chunk: bytes, coalesce: frozenset[str] = COALESCED,
+                columns: bool = False) -> tuple[list[dict[str, Any]], np.ndarray | None]:
+    """(records of the complete lines in `chunk`, iteration columns or None).
+
+    Of each kind in `coalesce` only the newest record survives; kinds are recognised from the line's
+    first bytes, so a 100k-step log does not decode 100k progress lines nobody will look at. With
+    `columns` (reading a whole history), iteration lines come back as `iteration_columns` instead of
+    records, but for the newest, which stays a record too (the info strip shows it). Lines that are not
+    a JSON object are skipped.
     """
     lines: list[bytes | None] = [line for line in chunk.split(b"\n") if line.strip()]
+    iterations = None
+    if columns:
+        prefix = _prefixes(frozenset({"iteration"}))
+        picked = [line for line in lines if line.startswith(prefix)]
+        iterations = iteration_columns(picked)
+        coalesce = coalesce | {"iteration"}
     if coalesce:
-        hits = [i for i, line in enumerate(lines) if line.startswith(_prefixes(coalesce))]
+        prefixes = _prefixes(coalesce)
+        hits = [i for i, line in enumerate(lines) if line.startswith(prefixes)]
         newest: dict[bytes | None, int] = {}
         for i in reversed(hits):
             newest.setdefault(_kind_of(lines[i]), i)
@@ -67,16 +121,16 @@ def parse_lines(chunk: bytes, coalesce: frozenset[str] = COALESCED) -> list[dict
             if i not in keep:
                 lines[i] = None
         lines = [line for line in lines if line is not None]
-    try:
-        records = json.loads(b"[" + b",".join(lines) + b"]")
-    except ValueError:  # a damaged line (UnicodeDecodeError is a ValueError too): find it
-        records = []
-        for line in lines:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return [r for r in records if isinstance(r, dict)]
+    return _decode(lines), iterations
+
+
+class TailRead(NamedTuple):
+    """What one `MetricsTail.read` found. ``reset``: the file was replaced or rewritten and the records
+    start from its beginning again (drop what you had). ``iterations``: see `parse_lines` (``columns``)."""
+
+    records: list[dict[str, Any]]
+    reset: bool
+    iterations: np.ndarray | None = None
 
 
 class MetricsTail:
@@ -88,15 +142,17 @@ class MetricsTail:
         self._ident: tuple[int, int] | None = None
         self._head = b""
 
-    def read(self, coalesce: frozenset[str] = COALESCED) -> tuple[list[dict[str, Any]], bool]:
-        """(records of the lines completed since the last read, reset): ``reset`` means the file was
-        replaced or rewritten and the records start from its beginning again (drop what you had)."""
+    def read(self, coalesce: frozenset[str] = COALESCED, columns: bool = False) -> TailRead:
+        """The lines completed since the last read (all of them after a reset or on the first read).
+
+        `columns`: a read from the file's start returns its iterations as columns (see `parse_lines`).
+        """
         try:
             fh = self.path.open("rb")
         except FileNotFoundError:
             reset = self.offset > 0
             self.offset, self._ident, self._head = 0, None, b""
-            return [], reset
+            return TailRead([], reset)
         with fh:
             st = os.fstat(fh.fileno())
             ident = (st.st_dev, st.st_ino)
@@ -110,11 +166,12 @@ class MetricsTail:
             data = fh.read()
         end = data.rfind(b"\n")
         if end < 0:  # nothing new, or only the start of a line still being written
-            return [], reset
+            return TailRead([], reset)
         if self.offset == 0:
             self._head = data[:min(HEAD_BYTES, end + 1)]
-        self.offset += end + 1
-        return parse_lines(data[:end + 1], coalesce), reset
+        start, self.offset = self.offset, self.offset + end + 1
+        records, iterations = parse_lines(data[:end + 1], coalesce, columns and start == 0)
+        return TailRead(records, reset, iterations)
 
 
 @dataclass(frozen=True)
@@ -156,12 +213,15 @@ class RunState:
 
 @dataclass
 class FollowUpdate:
-    """What changed since the previous poll: new metrics records, whether they restart the history
-    (``reset``), and the run's state when it changed (else None)."""
+    """What changed since the previous poll: new metrics records, whether the file was rewritten
+    (``reset``: drop what you had), the run's state when it changed (else None), and, when the records
+    are a whole history read from the file's start, its iterations as columns (``iterations``)."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     reset: bool = False
     state: RunState | None = None
+    #: With a whole history: every iteration as (iteration, loss, lr) rows; only the newest is in `records`.
+    iterations: np.ndarray | None = None
 
     def __bool__(self) -> bool:
         return bool(self.records or self.reset or self.state is not None)
@@ -190,12 +250,13 @@ class RunFollower:
         return self._status
 
     def poll(self) -> FollowUpdate:
-        records, reset = self.metrics.read()
+        # A whole history (the first read, or a rewritten file) brings its iterations as columns.
+        read = self.metrics.read(columns=True)
         # Liveness is re-judged every poll: a killed process leaves status.json unchanged.
         state = RunState.from_status(self._read_status())
         changed = state != self.state
         self.state = state
-        return FollowUpdate(records, reset, state if changed else None)
+        return FollowUpdate(read.records, read.reset, state if changed else None, read.iterations)
 
 
 def follow_run(run_dir: Path | str, *, on_event: EventCallback, control: Control, interval: float = INTERVAL_S,

@@ -119,6 +119,21 @@ class RunSeries:
         self.loss.append(_num(point.loss))
         self.lr.append(_num(point.lr))
 
+    def extend_iterations(self, rows: np.ndarray) -> None:
+        """`add_iteration` for many (iteration, loss, lr) rows at once (a history read in bulk, see
+        `core.training.follow`): one array copy when they simply continue the curve, else point by point
+        (a resumed run's repeated iterations)."""
+        if not len(rows):
+            return
+        it = rows[:, 0]
+        if np.all(np.diff(it) > 0) and (not len(self.iteration) or it[0] > self.iteration.view[-1]):
+            self.iteration.extend(it)
+            self.loss.extend(rows[:, 1])
+            self.lr.extend(rows[:, 2])
+            return
+        for iteration, loss, lr in rows.tolist():
+            self.add_iteration(Iteration(iteration=iteration, loss=loss, lr=lr))
+
     def add_epoch(self, epoch: EpochMetrics) -> None:
         ep = float(epoch.epoch)
         if len(self.epoch) and ep <= self.epoch.view[-1]:

@@ -6,9 +6,9 @@ status.json for the state, so it shows a run of this app, of ``geospottr train``
 control.json (`core.training.runcontrol`), which the trainer's process acts on between iterations.
 Closing a monitor only stops watching.
 
-The following is a worker job (`follow_job`) for the window's lifetime: it sleeps between looks, and
-the first look at a long run (100k iterations) builds the curves there, off the UI thread; later looks
-bring a few records each, appended on the UI thread.
+Following is a worker job (`core.training.follow.follow_run`) for the window's lifetime: it sleeps
+between looks, and reads the first look at a long run (100k iterations) off the UI thread, handing over
+its iterations as arrays; later looks bring a few records each. The UI thread only appends.
 
 Windows are kept in a registry (`open_monitor`): one per run folder, raised when asked for again.
 """
@@ -22,7 +22,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.errors import GeoSpottrError
-from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event
+from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Event
 from core.training import runcontrol, runs
 from core.training.follow import RunState, follow_run
 
@@ -32,23 +32,6 @@ from .train_view import InfoStrip, RunControls
 
 #: Window size when first opened: two fit beside each other on a 1920 px screen.
 DEFAULT_SIZE = (940, 640)
-
-
-def follow_job(run_dir: str, *, on_event: Callable[[Event], None], control: Control) -> RunState:
-    """`follow_run` for a window: a history (the first look, or a rewritten file) comes with its curves
-    built here, in ``data["series"]``, so the UI thread never parses a long run point by point."""
-    first = True
-
-    def relay(event: Event) -> None:
-        nonlocal first
-        update = event.data["update"]
-        if first or update.reset:
-            first = False
-            event = Event(event.kind, scope=event.scope, data={
-                "update": update, "series": RunSeries.from_records(update.records, label=Path(run_dir).name)})
-        on_event(event)
-
-    return follow_run(run_dir, on_event=relay, control=control, until_ended=False)
 
 
 def ui_state(state: RunState, stopping: bool) -> str:
@@ -106,8 +89,8 @@ class MonitorWindow(QWidget):
         layout.addWidget(self.message)
         self.resize(*DEFAULT_SIZE)
 
-        self.job: JobHandle | None = start_job(self, follow_job, str(self.run_dir), on_event=self._on_event,
-                                               on_failed=self._on_failed)
+        self.job: JobHandle | None = start_job(self, follow_run, str(self.run_dir), until_ended=False,
+                                               on_event=self._on_event, on_failed=self._on_failed)
 
     # ---- commands -----------------------------------------------------------------------------------------
 
@@ -129,23 +112,22 @@ class MonitorWindow(QWidget):
 
     def _on_event(self, event: Event) -> None:
         update = event.data["update"]
-        series = event.data.get("series")
-        if series is not None:  # a whole history: its curves are built, the strip needs only the newest
+        history = update.iterations is not None  # read from the file's start: the curves start over
+        if update.reset or history:
+            series = RunSeries(label=self.run_id)
+            if history:
+                series.extend_iterations(update.iterations)
             self.plots.set_current(series)
             self.info.reset()
-        records = update.records
-        last_iteration = max((i for i, r in enumerate(records) if r.get("kind") == "iteration"), default=-1)
-        for i, record in enumerate(records):
+        for record in update.records:
             replayed = runs.record_event(record)
             kind = replayed.kind
             if kind == "iteration":
-                if series is None:
+                if not history:  # a history's iterations came as columns; this is its newest, for the strip
                     self.plots.add_iteration(replayed.data)
-                if series is None or i == last_iteration:
-                    self.info.on_iteration(replayed)
+                self.info.on_iteration(replayed)
             elif kind == "epoch":
-                if series is None:
-                    self.plots.add_epoch(replayed.data)
+                self.plots.add_epoch(replayed.data)
                 self.info.on_epoch(replayed)
             elif kind == PROGRESS and replayed.scope == "training":
                 self.info.on_progress(replayed)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from core.training import runs
+from core.training import runcontrol, runs
 from geospottr_gui.views.monitor_window import MonitorWindow, open_monitor, open_monitors
 from geospottr_gui.views.runs_list import RunsList
 from tests.conftest import REPO, build_tiny_project
@@ -60,19 +60,18 @@ def status_of(window: MonitorWindow) -> str:
     return window.state.status if window.state else ""
 
 
-def test_a_monitor_follows_another_process_pauses_and_resumes_it_and_sees_it_finish(qtbot, trainer):
+def test_a_monitor_follows_another_process_and_its_resume_button_lets_a_paused_run_finish(qtbot, trainer):
     proc, run = trainer("--epochs", "3")
+    runcontrol.send_command(run, "pause")  # from a terminal: the run holds before (or at) its first steps
     window = open_monitor(run)
-    qtbot.waitUntil(lambda: len(window.plots.current.iteration) >= 1, timeout=TIMEOUT_MS)
     assert window.isWindow() and window.windowTitle().startswith(run.name)
-
-    window.controls.pause_button.click()
-    qtbot.waitUntil(lambda: window.state.paused, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.state is not None and window.state.paused, timeout=TIMEOUT_MS)
     assert window.status.text().startswith("Paused")
     assert window.controls.resume_button.isEnabled() and not window.controls.pause_button.isEnabled()
-    paused_at = runs.read_json(run / runs.STATUS)["iteration"]
+    paused_at = len(window.plots.current.iteration)
+    assert paused_at <= 2
     qtbot.wait(1500)
-    assert runs.read_json(run / runs.STATUS)["iteration"] <= paused_at + 1  # the trainer really waits
+    assert len(window.plots.current.iteration) == paused_at  # the trainer really waits
 
     window.controls.resume_button.click()
     qtbot.waitUntil(lambda: status_of(window) == "finished", timeout=TIMEOUT_MS)
@@ -89,7 +88,7 @@ def test_a_monitor_follows_another_process_pauses_and_resumes_it_and_sees_it_fin
     assert not window.resume_run_button.isVisible()
 
 
-def test_stop_from_the_monitor_ends_the_run_and_offers_resume_and_the_runs_list_follows(qtbot, trainer, project):
+def test_pause_resume_and_stop_from_the_monitor_steer_another_process_and_the_runs_list_follows(qtbot, trainer, project):
     runs_list = RunsList(project)
     qtbot.addWidget(runs_list)
     proc, run = trainer("--epochs", "500")
@@ -97,6 +96,12 @@ def test_stop_from_the_monitor_ends_the_run_and_offers_resume_and_the_runs_list_
     window = open_monitor(run, resumed.append)
     qtbot.waitUntil(lambda: status_of(window) == "running" and len(window.plots.current.epoch) >= 1,
                     timeout=TIMEOUT_MS)
+    window.controls.pause_button.click()
+    qtbot.waitUntil(lambda: window.state.paused, timeout=TIMEOUT_MS)
+    window.controls.resume_button.click()
+    qtbot.waitUntil(lambda: not window.state.paused, timeout=TIMEOUT_MS)
+    count = len(window.plots.current.iteration)
+    qtbot.waitUntil(lambda: len(window.plots.current.iteration) > count, timeout=TIMEOUT_MS)  # live points
     runs_list.refresh()
     row = [r.run_id for r in runs_list.runs].index(run.name)
     qtbot.waitUntil(lambda: runs_list.table.item(row, 1).text().startswith("running "),  # e.g. "running 1%"

@@ -27,12 +27,12 @@ def test_the_tail_returns_only_new_complete_lines_and_keeps_a_partial_one_for_la
     path = tmp_path / "metrics.jsonl"
     path.write_bytes(line("iteration", iteration=1) + line("iteration", iteration=2)[:20])
     tail = MetricsTail(path)
-    records, reset = tail.read()
+    records, reset, _ = tail.read()
     assert [r["data"]["iteration"] for r in records] == [1] and not reset
-    assert tail.read() == ([], False)  # the half line is still being written
+    assert tail.read()[:2] == ([], False)  # the half line is still being written
     with path.open("ab") as fh:
         fh.write(line("iteration", iteration=2)[20:] + line("epoch", epoch=1))
-    records, reset = tail.read()
+    records, reset, _ = tail.read()
     assert [r["kind"] for r in records] == ["iteration", "epoch"] and records[0]["data"]["iteration"] == 2
     assert not reset
 
@@ -41,7 +41,7 @@ def test_a_damaged_line_is_skipped_and_the_rest_kept(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_bytes(line("iteration", iteration=1) + b'{"kind": "iterat\xff\n' + b"[1, 2]\n"
                      + line("iteration", iteration=3))
-    records, _ = MetricsTail(path).read()
+    records, _, _ = MetricsTail(path).read()
     assert [r["data"]["iteration"] for r in records] == [1, 3]
 
 
@@ -51,28 +51,55 @@ def test_a_truncated_or_replaced_file_is_read_again_from_the_start(tmp_path):
     tail = MetricsTail(path)
     assert len(tail.read()[0]) == 5
     path.write_bytes(line("iteration", iteration=7))  # truncated and rewritten: smaller
-    records, reset = tail.read()
+    records, reset, _ = tail.read()
     assert reset and [r["data"]["iteration"] for r in records] == [7]
     # Replaced by another file of the same size (a new inode), then rewritten in place with other first bytes.
     other = tmp_path / "other.jsonl"
     other.write_bytes(line("iteration", iteration=8))
     os.replace(other, path)
-    records, reset = tail.read()
+    records, reset, _ = tail.read()
     assert reset and [r["data"]["iteration"] for r in records] == [8]
     with path.open("r+b") as fh:
         fh.write(line("epoch", epoch=9)[:len(line("iteration", iteration=8))])
-    _, reset = tail.read()
-    assert reset
+    assert tail.read().reset
     path.unlink()
-    assert tail.read() == ([], True)
+    assert tail.read()[:2] == ([], True)
 
 
 def test_of_many_progress_records_only_the_newest_is_kept_in_place():
     chunk = b"".join([line("progress", n=1), line("iteration", iteration=1), line("progress", n=2),
                       line("log"), line("done")])
-    assert [(r["kind"], r["data"].get("n")) for r in parse_lines(chunk)] == [
+    assert [(r["kind"], r["data"].get("n")) for r in parse_lines(chunk)[0]] == [
         ("iteration", None), ("progress", 2), ("log", None), ("done", None)]
-    assert len(parse_lines(chunk, coalesce=frozenset())) == 5
+    assert len(parse_lines(chunk, coalesce=frozenset())[0]) == 5
+
+
+def test_a_history_brings_its_iterations_as_columns_whatever_their_layout(tmp_path):
+    """The fast pattern path and the JSON fallback (a line in another layout) give the same numbers."""
+    import math
+
+    from core.events import Event
+
+    writer = runs.MetricsWriter(tmp_path / runs.METRICS)
+    for i, loss in enumerate([2.0, float("nan"), 1e-7, float("inf")], start=1):
+        writer(Event("iteration", data={"loss": loss, "lr": 0.01 / i, "images_per_s": 3.0, "epoch": 1,
+                                        "iteration": i, "step": i, "steps": 4}))
+        writer(Event("progress", done=i, total=4, scope="training"))
+    writer(Event("epoch", data={"epoch": 1}))
+    writer.close()
+    tail = MetricsTail(tmp_path / runs.METRICS)
+    read = tail.read(columns=True)
+    rows = read.iterations.tolist()
+    assert [r[0] for r in rows] == [1, 2, 3, 4] and rows[0][1:] == [2.0, 0.01]
+    assert math.isnan(rows[1][1]) and rows[2][1] == 1e-7 and rows[3][1] == float("inf")
+    assert [r["kind"] for r in read.records] == ["iteration", "progress", "epoch"]  # the newest of each
+    assert read.records[0]["data"]["iteration"] == 4
+    odd = line("iteration", iteration=5, lr=0.5, loss=0.25)  # keys in another order: decoded as JSON
+    assert parse_lines(odd + line("iteration", iteration=6, loss=1.0, lr=2.0), columns=True)[1].tolist() == [
+        [5.0, 0.25, 0.5], [6.0, 1.0, 2.0]]
+    with (tmp_path / runs.METRICS).open("ab") as fh:
+        fh.write(odd)
+    assert tail.read(columns=True).iterations is None  # later reads are small: plain records
 
 
 def status(tmp_path, **fields):
