@@ -90,7 +90,7 @@ def follow_in_terminal(path: Path) -> int:
                     printer(Event(LOG, "(metrics.jsonl was rewritten: reading it from the start)"))
                 for record in update.records:
                     replayed = record_event(record)
-                    if replayed.kind in shown:
+                    if replayed is not None and replayed.kind in shown:
                         printer(replayed)
                 if update.state is not None and update.state.paused != paused:
                     paused = update.state.paused

@@ -78,10 +78,15 @@ def event_to_json(event: Event) -> str:
                        "scope": event.scope, "data": dict(event.data), "time": round(event.time, 3)})
 
 
-def record_event(record: dict[str, Any]) -> Event:
-    """The `Event` a metrics.jsonl record was written from (`event_to_json`'s inverse; missing fields default)."""
+def record_event(record: dict[str, Any]) -> Event | None:
+    """The `Event` a metrics.jsonl record was written from (`event_to_json`'s inverse; missing fields
+    default), or None for a kind this version does not know (a newer writer's): readers skip it."""
+    try:
+        kind = Kind(record.get("kind"))
+    except ValueError:
+        return None
     data = record.get("data")
-    return Event(kind=str(record.get("kind", "")), message=str(record.get("message") or ""),
+    return Event(kind=kind, message=str(record.get("message") or ""),
                  done=record.get("done"), total=record.get("total"), scope=str(record.get("scope") or ""),
                  data=data if isinstance(data, dict) else {}, time=float(record.get("time") or 0.0))
 

@@ -22,12 +22,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.errors import GeoSpottrError
-from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Event
+from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Event, Kind
 from core.training import runcontrol, runs
 from core.training.follow import RunState, follow_run
+from core.training.metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
+from core.training.series import RunSeries
 
 from ..workers import JobHandle, start_job
-from .plots import RunSeries, TrainingPlots
+from .plots import TrainingPlots
 from .train_view import InfoStrip, RunControls
 
 #: Window size when first opened: two fit beside each other on a 1920 px screen.
@@ -121,34 +123,46 @@ class MonitorWindow(QWidget):
             self.info.reset()
         for record in update.records:
             replayed = runs.record_event(record)
-            kind = replayed.kind
-            if kind == "iteration":
-                if not history:  # a history's iterations came as columns; this is its newest, for the strip
-                    self.plots.add_iteration(replayed.data)
-                self.info.on_iteration(replayed)
-            elif kind == "epoch":
-                self.plots.add_epoch(replayed.data)
-                self.info.on_epoch(replayed)
-            elif kind == PROGRESS and replayed.scope == "training":
-                self.info.on_progress(replayed)
-            elif kind == "checkpoint":
-                self.message.setText(f"Saved {replayed.data.get('which', '')} checkpoint (epoch "
-                                     f"{replayed.data.get('epoch')}, iteration {replayed.data.get('iteration')}).")
-            elif kind in (LOG, WARNING, ERROR, DONE) and replayed.message:
-                if replayed.data.get("device"):
-                    self.info.set("device", str(replayed.data["device"]))
-                self.message.setText(replayed.message)
+            if replayed is not None:
+                try:
+                    self._show(replayed, plot_iterations=not history)
+                except (TypeError, ValueError):  # a damaged record (a required field missing): skip it
+                    continue
         if update.state is not None:
             if update.state.status != "running":
                 self._stopping = False
             self.state = update.state
             self.show_state()
 
+    def _show(self, event: Event, plot_iterations: bool) -> None:
+        """One replayed training event into the plots, the strip or the message line."""
+        kind = event.kind
+        if kind == Kind.ITERATION:
+            point = Iteration.from_data(event.data)
+            if plot_iterations:  # a history's iterations came as columns; this is its newest, for the strip
+                self.plots.add_iteration(point)
+            self.info.on_iteration(event, point)
+        elif kind == Kind.EPOCH:
+            epoch = EpochMetrics.from_data(event.data)
+            self.plots.add_epoch(epoch)
+            self.info.on_epoch(epoch)
+        elif kind == PROGRESS and event.scope == "training":
+            self.info.on_progress(event)
+        elif kind == Kind.CHECKPOINT:
+            saved = Checkpoint.from_data(event.data)
+            self.message.setText(f"Saved {saved.which} checkpoint (epoch {saved.epoch}, iteration {saved.iteration}).")
+        elif kind == Kind.RUN_STARTED:
+            self.info.set("device", RunStarted.from_data(event.data).device or "—")
+            self.message.setText(event.message)
+        elif kind in (LOG, WARNING, ERROR, DONE) and event.message:
+            self.message.setText(event.message)
+
     def show_state(self) -> None:
         state = self.state
         if state is None:
             return
         self.controls.set_state(ui_state(state, self._stopping))
+        self.info.set_paused(state.status == "running" and state.paused)
         text = {"starting": "Starting", "running": "Paused" if state.paused else "Running",
                 "finished": "Finished", "stopped": "Stopped", "failed": "Failed"}.get(state.status, state.status)
         if state.status == "running" and state.total:

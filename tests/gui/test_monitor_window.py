@@ -137,15 +137,16 @@ def test_a_rewritten_metrics_file_and_a_half_written_line_are_drawn_right(qtbot,
     run.mkdir(parents=True)
     runs.write_json(run / runs.CONFIG, {"arch": "baseline", "epochs": 2})
     metrics = run / runs.METRICS
-    metrics.write_text("".join(line("iteration", iteration=i, loss=1.0) for i in range(1, 6))
-                       + line("iteration", iteration=6, loss=1.0)[:25])
+    metrics.write_text("".join(line("iteration", iteration=i, loss=1.0, lr=0.1) for i in range(1, 6))
+                       + line("iteration", iteration=6, loss=1.0, lr=0.1)[:25])
     window = open_monitor(run)
     qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 5, timeout=TIMEOUT_MS)
     assert window.status.text() == "Starting"  # no status.json yet
     with metrics.open("a") as fh:
-        fh.write(line("iteration", iteration=6, loss=1.0)[25:])
+        fh.write(line("iteration", iteration=6, loss=1.0, lr=0.1)[25:])
     qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 6, timeout=10_000)
-    metrics.write_text(line("iteration", iteration=1, loss=3.0) + line("epoch", epoch=1, val_loss=2.0))
+    metrics.write_text(line("iteration", iteration=1, loss=3.0, lr=0.1)
+                       + line("epoch", epoch=1, train_loss=2.0, train_acc=0.5, val_loss=2.0, val_acc=0.5))
     qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 1, timeout=10_000)
     assert list(window.plots.current.loss.view) == [3.0] and len(window.plots.current.epoch) == 1
     assert open_monitor(run) is window  # one window per run: asking again raises it
