@@ -131,6 +131,9 @@ class MonitorWindow(QWidget):
         if update.state is not None:
             if update.state.status != "running":
                 self._stopping = False
+            if self.state is not None and update.state.paused != self.state.paused:
+                self.message.setText("Paused: the trainer waits before its next iteration." if update.state.paused
+                                     else "Training…")
             self.state = update.state
             self.show_state()
 
@@ -166,7 +169,7 @@ class MonitorWindow(QWidget):
         text = {"starting": "Starting", "running": "Paused" if state.paused else "Running",
                 "finished": "Finished", "stopped": "Stopped", "failed": "Failed"}.get(state.status, state.status)
         if state.status == "running" and state.total:
-            text += f"   {state.iteration:,}/{state.total:,} iterations ({state.iteration / state.total:.0%})"
+            text += f"   {state.iteration / state.total:.0%}"
         if state.ended and state.reason:
             text += f": {state.reason}"
         self.status.setText(text)

@@ -147,8 +147,10 @@ class RunsList(QWidget):
         self.table.setRowCount(len(self.runs))
         for row, run in enumerate(self.runs):
             acc = f"{run.best_val_acc:.1%}" if run.best_val_acc is not None else "—"
-            status = self._live_status if run.run_id == self._exclude and self._live_status else \
-                status_text(run.status, run.paused, run.iteration, run.total)
+            if run.run_id == self._exclude and run.status == "running":
+                status = self._live_status or "running"  # this app's own run: known here, not a heartbeat behind
+            else:
+                status = status_text(run.status, run.paused, run.iteration, run.total)
             values = [short_run_name(run.run_id), status, f"{run.epochs_done}/{run.epochs}", acc]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
@@ -176,7 +178,7 @@ class RunsList(QWidget):
         from core.training.runs import STATUS, read_json
 
         for row, run in enumerate(self.runs):
-            if run.status != "running":
+            if run.status != "running" or run.run_id == self._exclude:
                 continue
             state = RunState.from_status(read_json(Path(run.path) / STATUS))
             if state.status != "running" or state.epoch != run.epochs_done:
