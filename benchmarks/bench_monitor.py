@@ -28,8 +28,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def write_run(run: Path, iterations: int, steps: int = 1000) -> None:
+    """The records the trainer writes (same payload classes), without training."""
     from core.events import LOG, PROGRESS, Event
     from core.training import runs
+    from core.training.metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
 
     run.mkdir(parents=True)
     epochs = max(1, iterations // steps)
@@ -37,19 +39,19 @@ def write_run(run: Path, iterations: int, steps: int = 1000) -> None:
     runs.set_status(run, "finished", reason=f"{epochs} epochs done", epoch=epochs, epochs=epochs,
                     iteration=iterations, total=iterations)
     writer = runs.MetricsWriter(run / runs.METRICS)
-    writer(Event(LOG, f"run {run.name} (new)", data={"run_id": run.name, "device": "cpu", "world_size": 1}))
+    writer(RunStarted(run.name, "cpu", 1).event(f"run {run.name} (new)"))
     for i in range(1, iterations + 1):
         epoch = (i - 1) // steps + 1
-        writer(Event("iteration", scope="train", data={
-            "loss": 2.0 * math.exp(-i / 30000) + 0.3 * math.sin(i) ** 2, "lr": 0.01 * (1 + math.cos(math.pi * i / iterations)) / 2,
-            "images_per_s": 312.5, "epoch": epoch, "iteration": i, "step": (i - 1) % steps + 1, "steps": steps}))
-        writer(Event(PROGRESS, f"epoch {epoch}/{epochs} loss 1.234", done=i, total=iterations, scope="training"))
+        loss = 2.0 * math.exp(-i / 30000) + 0.3 * math.sin(i) ** 2
+        lr = 0.01 * (1 + math.cos(math.pi * i / iterations)) / 2
+        writer(Iteration(iteration=i, loss=loss, lr=lr, images_per_s=312.5, epoch=epoch, step=(i - 1) % steps + 1,
+                         steps=steps).event(scope="train"))
+        writer(Event(PROGRESS, f"epoch {epoch}/{epochs} loss {loss:.3f}", done=i, total=iterations, scope="training"))
         if i % steps == 0:
-            data = {"epoch": epoch, "epochs": epochs, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.1,
-                    "val_acc": 0.45, "val_macro_f1": 0.4, "best_val_acc": 0.45, "epoch_time": 60.0, "eta_s": 600.0}
-            writer(Event("checkpoint", "saved last checkpoint", scope="checkpoint",
-                         data={"path": str(run / "last.pt"), "which": "last", "epoch": epoch, "iteration": i}))
-            writer(Event("epoch", f"epoch {epoch}/{epochs}", done=epoch, total=epochs, scope="epoch", data=data))
+            writer(Checkpoint(str(run / "last.pt"), "last", epoch, i).event("saved last checkpoint", scope="checkpoint"))
+            writer(EpochMetrics(epoch=epoch, epochs=epochs, train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.45,
+                                val_macro_f1=0.4, best_val_acc=0.45, epoch_time=60.0, eta_s=600.0)
+                   .event(f"epoch {epoch}/{epochs}", done=epoch, total=epochs, scope="epoch"))
             writer(Event(LOG, f"epoch {epoch}/{epochs}"))
     writer.close()
 
@@ -69,8 +71,9 @@ def main() -> int:
 
     from core.training import runs
     from core.training.follow import MetricsTail
+    from core.training.metrics import EpochMetrics
+    from core.training.series import RunSeries
     from geospottr_gui.views.monitor_window import MonitorWindow
-    from geospottr_gui.views.plots import RunSeries
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,9 +91,8 @@ def main() -> int:
         t2 = time.perf_counter()
         series = RunSeries(label="bench")
         series.extend_iterations(history.iterations)
-        for record in history.records:
-            if record.get("kind") == "epoch":
-                series.add_epoch(record["data"])
+        for epoch in EpochMetrics.read(history.records):
+            series.add_epoch(epoch)
         t3 = time.perf_counter()
         print(f"core tail, first read as records: {t1 - t0:.3f} s ({len(plain.records):,} records)")
         print(f"core tail, first read with iteration columns (what a monitor does): {t2 - t1:.3f} s "
@@ -109,13 +111,13 @@ def main() -> int:
         opened = time.perf_counter() - t0
         print(f"monitor window, created to first complete paint: {opened:.3f} s")
 
-        from core.events import Event
+        from core.training.metrics import Iteration
 
         tail = MetricsTail(run / runs.METRICS)
         tail.read()  # everything so far, as the monitor's follower has
         writer = runs.MetricsWriter(run / runs.METRICS)
         for i in range(args.iterations + 1, args.iterations + 51):
-            writer(Event("iteration", scope="train", data={"loss": 0.5, "lr": 0.001, "iteration": i}))
+            writer(Iteration(iteration=i, loss=0.5, lr=0.001).event(scope="train"))
         writer.close()
         t0 = time.perf_counter()
         new = tail.read()

@@ -31,8 +31,8 @@ def _flag(action: argparse.Action) -> str:
     """``--name VALUE`` (or ``--a, -b VALUE``; ``--x {a,b}`` for choices) as usage shows it."""
     if action.nargs == 0:
         return ", ".join(action.option_strings)
-    if action.metavar is not None:
-        value = action.metavar
+    if action.metavar is not None:  # a tuple names each of several values (``--send COMMAND RUN_ID``)
+        value = " ".join(action.metavar) if isinstance(action.metavar, tuple) else action.metavar
     elif action.choices is not None:
         value = "{" + ",".join(map(str, action.choices)) + "}"
     else:

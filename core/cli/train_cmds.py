@@ -69,7 +69,7 @@ def _run_folder(args: argparse.Namespace, ref: str) -> Path:
         return runs.run_dir(project.runs_dir, ref)
 
 
-def follow_in_terminal(path: Path) -> int:
+def follow_in_terminal(args: argparse.Namespace, path: Path) -> int:
     """Print a run's log lines (the epoch lines `geospottr train` prints) and its progress bar as they are
     written, until it ends; Ctrl+C stops watching, never the run."""
     from ..errors import Cancelled
@@ -103,7 +103,7 @@ def follow_in_terminal(path: Path) -> int:
         restore()
     print(f"run {path.name}: {state.status}" + (f" ({state.reason})" if state.reason else ""))
     if state.status == "stopped":
-        print(f"resume with: geospottr train --resume {path.name}")
+        print(f"resume with: {command_line(args, f'train --resume {shlex.quote(path.name)}')}")
     return 0
 
 
@@ -111,7 +111,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from ..training.runs import list_runs
 
     if args.follow:
-        return follow_in_terminal(_run_folder(args, args.follow))
+        return follow_in_terminal(args, _run_folder(args, args.follow))
     if args.send:
         from ..training.runcontrol import send_command
 

@@ -65,6 +65,15 @@ def broadcast(ctx: DistContext, value: Any) -> Any:
     return box[0]
 
 
+def any_rank(ctx: DistContext, flags: list[bool], device: torch.device) -> list[bool]:
+    """Element-wise "true on some rank" of `flags` (one tiny all-reduce; NCCL needs `device` on the GPU)."""
+    if not ctx.enabled:
+        return flags
+    t = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
+
+
 def all_sum(ctx: DistContext, values: list[float]) -> list[float]:
     """Element-wise sum of `values` over all ranks (loss sums, correct counts)."""
     if not ctx.enabled:

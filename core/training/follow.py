@@ -51,8 +51,13 @@ def _prefixes(kinds: frozenset[str]) -> tuple[bytes, ...]:
 
 #: A number as Python's json module writes it (NaN and infinities included).
 _NUM = rb"(-?[0-9][0-9.eE+-]*|-?Infinity|NaN)"
-#: The fields of an iteration record the curves need, in the order `trainer` writes them.
-_ITERATION = re.compile(rb'"data": \{"loss": ' + _NUM + rb', "lr": ' + _NUM + rb', [^{}]*?"iteration": ([0-9]+)[,}]')
+#: The fields of an iteration record the curves need, as `metrics.Iteration` writes them (iteration, loss,
+#: lr first) and as runs written before it did (loss, lr, ..., iteration), with the column order of each.
+_ITERATION_LAYOUTS = (
+    (re.compile(rb'"data": \{"iteration": ([0-9]+), "loss": ' + _NUM + rb', "lr": ' + _NUM + rb'[,}]'), [0, 1, 2]),
+    (re.compile(rb'"data": \{"loss": ' + _NUM + rb', "lr": ' + _NUM + rb', [^{}]*?"iteration": ([0-9]+)[,}]'),
+     [2, 0, 1]),
+)
 
 
 def _decode(lines: list[bytes]) -> list[dict[str, Any]]:
@@ -76,10 +81,12 @@ def iteration_columns(lines: list[bytes]) -> np.ndarray:
     Read by pattern, about three times faster than decoding the JSON, which matters for a 100k-step
     history; if any line has another layout, all are decoded as JSON (`metrics.Iteration`) instead.
     """
-    found = _ITERATION.findall(b"\n".join(lines))
-    if len(found) == len(lines):
-        loss_lr_iteration = np.array(list(map(float, [v for row in found for v in row])), dtype=np.float64)
-        return loss_lr_iteration.reshape(-1, 3)[:, [2, 0, 1]]
+    joined = b"\n".join(lines)
+    for pattern, order in _ITERATION_LAYOUTS:
+        found = pattern.findall(joined)
+        if len(found) == len(lines):
+            values = np.array(list(map(float, [v for row in found for v in row])), dtype=np.float64)
+            return values.reshape(-1, 3)[:, order]
     points = Iteration.read(_decode(lines))  # a damaged record (a required field missing) is skipped
     return np.array([[p.iteration, p.loss, p.lr] for p in points], dtype=np.float64).reshape(-1, 3)
 

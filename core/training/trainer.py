@@ -510,12 +510,29 @@ class _Run:
         finally:
             self.epoch_elapsed += time.perf_counter() - epoch_start
 
+    def _checkpoint(self) -> None:
+        """`Control.checkpoint`, agreed by every rank under DDP: a stop or pause seen by one rank (rank 0's
+        control.json relay, Ctrl+C in one terminal) holds all of them before the same iteration, so none is
+        left waiting alone in a gradient all-reduce; a pause polls that agreement every 0.2 s, which also
+        keeps the process group's collective timeout from expiring during a long pause."""
+        if not self.ctx.enabled:
+            self.control.checkpoint()
+            return
+        while True:
+            cancelled, paused = distributed.any_rank(self.ctx, [self.control.cancelled, self.control.paused],
+                                                     self.device)
+            if cancelled:
+                raise Cancelled()
+            if not paused:
+                return
+            time.sleep(0.2)
+
     def _iterate(self, loader: DataLoader, total: int, warmup: int, take_request: Any, tick: float) -> None:
         cfg = self.cfg
         for images, labels, index in loader:
             if self.step_in_epoch >= self.steps_per_epoch:
                 break
-            self.control.checkpoint()  # pause blocks here; stop raises Cancelled before any half step
+            self._checkpoint()  # pause blocks here; stop raises Cancelled before any half step
             lr = self.lr * lr_factor(self.global_step, total, warmup, cfg, self.steps_per_epoch)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr

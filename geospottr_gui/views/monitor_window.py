@@ -28,7 +28,7 @@ from core.training.follow import RunState, follow_run
 from core.training.metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
 from core.training.series import RunSeries
 
-from ..workers import JobHandle, start_job
+from ..workers import start_job, stop_jobs
 from .plots import TrainingPlots
 from .train_view import InfoStrip, RunControls
 
@@ -91,8 +91,9 @@ class MonitorWindow(QWidget):
         layout.addWidget(self.message)
         self.resize(*DEFAULT_SIZE)
 
-        self.job: JobHandle | None = start_job(self, follow_run, str(self.run_dir), until_ended=False,
-                                               on_event=self._on_event, on_failed=self._on_failed)
+        # The job is a child of this window; closing the window stops it (`stop_jobs`).
+        start_job(self, follow_run, str(self.run_dir), until_ended=False, on_event=self._on_event,
+                  on_failed=self._on_failed)
 
     # ---- commands -----------------------------------------------------------------------------------------
 
@@ -183,9 +184,7 @@ class MonitorWindow(QWidget):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         """Stop watching (the run itself goes on)."""
-        if self.job is not None and self.job.running:
-            self.job.cancel()
-            self.job.wait()
+        stop_jobs(self)
         _WINDOWS.pop(str(self.run_dir.resolve()), None)
         super().closeEvent(event)
 

@@ -79,25 +79,36 @@ def test_a_history_brings_its_iterations_as_columns_whatever_their_layout(tmp_pa
     import math
 
     from core.events import Event
+    from core.training.metrics import Iteration
 
-    writer = runs.MetricsWriter(tmp_path / runs.METRICS)
-    for i, loss in enumerate([2.0, float("nan"), 1e-7, float("inf")], start=1):
-        writer(Event("iteration", data={"loss": loss, "lr": 0.01 / i, "images_per_s": 3.0, "epoch": 1,
-                                        "iteration": i, "step": i, "steps": 4}))
-        writer(Event("progress", done=i, total=4, scope="training"))
-    writer(Event("epoch", data={"epoch": 1}))
-    writer.close()
-    tail = MetricsTail(tmp_path / runs.METRICS)
-    read = tail.read(columns=True)
-    rows = read.iterations.tolist()
-    assert [r[0] for r in rows] == [1, 2, 3, 4] and rows[0][1:] == [2.0, 0.01]
-    assert math.isnan(rows[1][1]) and rows[2][1] == 1e-7 and rows[3][1] == float("inf")
-    assert [r["kind"] for r in read.records] == ["iteration", "progress", "epoch"]  # the newest of each
-    assert read.records[0]["data"]["iteration"] == 4
+    def write(folder, old_layout: bool):
+        """The trainer's records; `old_layout`: as runs written before the typed payloads (loss first)."""
+        folder.mkdir()
+        writer = runs.MetricsWriter(folder / runs.METRICS)
+        for i, loss in enumerate([2.0, float("nan"), 1e-7, float("inf")], start=1):
+            point = Iteration(iteration=i, loss=loss, lr=0.01 / i, images_per_s=3.0, epoch=1, step=i, steps=4)
+            if old_layout:
+                writer(Event("iteration", data={"loss": loss, "lr": 0.01 / i, "images_per_s": 3.0, "epoch": 1,
+                                                "iteration": i, "step": i, "steps": 4}))
+            else:
+                writer(point.event(scope="train"))
+            writer(Event("progress", done=i, total=4, scope="training"))
+        writer(Event("epoch", data={"epoch": 1}))
+        writer.close()
+        return folder / runs.METRICS
+
+    for old_layout in (False, True):
+        tail = MetricsTail(write(tmp_path / str(old_layout), old_layout))
+        read = tail.read(columns=True)
+        rows = read.iterations.tolist()
+        assert [r[0] for r in rows] == [1, 2, 3, 4] and rows[0][1:] == [2.0, 0.01]
+        assert math.isnan(rows[1][1]) and rows[2][1] == 1e-7 and rows[3][1] == float("inf")
+        assert [r["kind"] for r in read.records] == ["iteration", "progress", "epoch"]  # the newest of each
+        assert read.records[0]["data"]["iteration"] == 4
     odd = line("iteration", iteration=5, lr=0.5, loss=0.25)  # keys in another order: decoded as JSON
     assert parse_lines(odd + line("iteration", iteration=6, loss=1.0, lr=2.0), columns=True)[1].tolist() == [
         [5.0, 0.25, 0.5], [6.0, 1.0, 2.0]]
-    with (tmp_path / runs.METRICS).open("ab") as fh:
+    with tail.path.open("ab") as fh:
         fh.write(odd)
     assert tail.read(columns=True).iterations is None  # later reads are small: plain records
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 import time
 
-from core.training import runs
+from core.training import runcontrol, runs
 from core.training.follow import RunFollower
-from tests.core.training.test_processes import TRAIN_ARGS, _env, project  # noqa: F401 - fixture
 from tests.conftest import REPO
+from tests.core.training.test_processes import TRAIN_ARGS, _env, project  # noqa: F401 - fixture
 
 
 def wait_for(predicate, timeout=120.0, what="condition"):
@@ -54,7 +54,7 @@ def test_follow_prints_epoch_lines_live_and_send_pauses_and_stops_another_proces
     epoch_lines = [line for line in err.splitlines() if line.startswith("epoch ")]
     assert epoch_lines[0].startswith("epoch 1/500  train loss") and epoch_lines[1].startswith("epoch 2/500")
     assert "paused" in err.splitlines()
-    assert f"run {run_id}: stopped (stopped by the user)" in out and f"geospottr train --resume {run_id}" in out
+    assert f"run {run_id}: stopped (stopped by the user)" in out and f"train --resume {run_id}" in out
 
 
 def test_follow_and_monitor_name_an_unknown_run_in_one_line(project):  # noqa: F811
@@ -65,3 +65,29 @@ def test_follow_and_monitor_name_an_unknown_run_in_one_line(project):  # noqa: F
         out = subprocess.run(cmd + args, env=_env(), cwd=REPO, capture_output=True, text=True, timeout=60)
         assert out.returncode == 1 and out.stderr.strip().startswith("geospottr: error: no training run 'nope'")
     assert monitor_command(project.runs_dir / "r")[-2:] == ["--monitor", str(project.runs_dir / "r")]
+
+
+def test_under_torchrun_every_rank_pauses_and_stops_at_the_same_iteration(project):  # noqa: F811
+    """DDP with 2 CPU processes: rank 0 reads control.json, all ranks agree, no rank is left waiting alone."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "core", "--project", str(project.root)] + TRAIN_ARGS + ["--epochs", "500", "--max-steps", "2"]
+    proc = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run = wait_for(lambda: next(iter(project.runs_dir.iterdir()), None) if project.runs_dir.is_dir() else None,
+                       what="the run folder")
+        wait_for(lambda: runs.run_info(run).epochs_done >= 1, what="an epoch")
+        runcontrol.send_command(run, "pause")
+        tail = RunFollower(run)
+        wait_for(lambda: tail.poll() is not None and tail.state.paused, what="the paused acknowledgement")
+        held = len(runs.read_metrics(run, ("iteration",)))
+        time.sleep(1.5)
+        assert len(runs.read_metrics(run, ("iteration",))) <= held + 1
+        runcontrol.send_command(run, "stop")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert f"run {run.name}: stopped" in out
+    assert runs.run_info(run).status == "stopped" and (run / runs.LAST).is_file()
