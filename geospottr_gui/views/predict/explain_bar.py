@@ -62,12 +62,14 @@ class ExplainBar(QWidget):
         self._city: str | None = None
         self._want: tuple[Entry, str] | None = None
         self._job: JobHandle | None = None
+        self._generation = 0
         self.shown: Explanation | None = None
 
     def set_predictor(self, predictor: Predictor | None) -> None:
         """A new model: earlier maps explain another model's guesses."""
         self.predictor = predictor
         self._cache.clear()
+        self._generation += 1  # a map still being computed for the old model is dropped when it arrives
 
     def show_for(self, entry: Entry | None, city: str | None = None) -> None:
         """The entry on show, and the city to explain: `city`, else the one last asked for on this entry,
@@ -99,9 +101,10 @@ class ExplainBar(QWidget):
         if self._job is not None or self._want is None or self.predictor is None:
             return
         entry, city = self._want
-        key = (entry.key, city)
+        key, generation = (entry.key, city), self._generation
         self._job = start_job(self, explain_job, self.predictor, [(entry.sources[0], city)],
-                              on_event=lambda e: self._arrived(key, e), needs_torch=True)
+                              on_event=lambda e: generation == self._generation and self._arrived(key, e),
+                              needs_torch=True)
         self._job.done.connect(self._job_done)
 
     def _arrived(self, key: tuple[int, str], event: Event) -> None:
