@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from core.events import Control, Kind
 from core.project import Project
-from core.training.runs import short_run_name
+from core.training.runs import RunInfo, short_run_name
 from core.training.series import RunSeries
 
 from ..workers import JobHandle, start_job, stop_jobs
@@ -62,7 +62,7 @@ class RunsList(QWidget):
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.project = project
-        self.runs: list[Any] = []   # core.training.runs.RunInfo, newest first
+        self.runs: list[RunInfo] = []   # newest first
         self._series: dict[str, tuple[float, RunSeries]] = {}   # run id -> (metrics mtime, series)
         self._loading: dict[str, JobHandle] = {}
         self._exclude: str | None = None   # the run being trained now is plotted live, not as an overlay
@@ -188,7 +188,7 @@ class RunsList(QWidget):
             if item is not None:
                 item.setText(status_text(state.status, state.paused, state.iteration, state.total))
 
-    def run(self, run_id: str) -> Any:
+    def run(self, run_id: str) -> RunInfo | None:
         return next((r for r in self.runs if r.run_id == run_id), None)
 
     def selected_run_id(self) -> str | None:
@@ -232,7 +232,7 @@ class RunsList(QWidget):
         if item.column() == 0:
             self._emit_overlays()
 
-    def _metrics_mtime(self, run: Any) -> float:
+    def _metrics_mtime(self, run: RunInfo) -> float:
         path = Path(run.path) / "metrics.jsonl"
         return path.stat().st_mtime if path.is_file() else 0.0
 
@@ -249,7 +249,7 @@ class RunsList(QWidget):
         if not missing:
             self.overlays_changed.emit({r.run_id: self._series[r.run_id][1] for r in wanted})
 
-    def _start_load(self, run: Any) -> None:
+    def _start_load(self, run: RunInfo) -> None:
         mtime = self._metrics_mtime(run)
 
         def loaded(series: RunSeries, run_id: str = run.run_id) -> None:

@@ -51,6 +51,7 @@ from core.errors import GeoSpottrError
 from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, Kind
 from core.project import Project
 from core.training.metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
+from core.training.series import RunSeries
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job, stop_jobs
@@ -587,7 +588,7 @@ class TrainView(QWidget):
         else:
             self.ready.connect(lambda: self.resume_run(run_id), Qt.ConnectionType.SingleShotConnection)
 
-    def _resume_loaded(self, run_id: str, series: Any) -> None:
+    def _resume_loaded(self, run_id: str, series: RunSeries) -> None:
         self.plots.set_current(series)
         self._set_state("idle")
         self._launch(None, run_id, self.form.resume_overrides())
