@@ -3,16 +3,18 @@ their short run names, and epoch axes that tick whole epochs only."""
 
 from __future__ import annotations
 
-from geospottr_gui.views.plots import EpochAxis, RunSeries, TrainingPlots
+from core.training.metrics import EpochMetrics, Iteration
+from core.training.series import RunSeries
+from geospottr_gui.views.plots import EpochAxis, TrainingPlots
 
 
 def run_series(label: str, epochs: int) -> RunSeries:
     series = RunSeries(label=label)
     for i in range(1, 40 * epochs + 1):
-        series.add_iteration({"iteration": i, "loss": 3.0 / i ** 0.3, "lr": 0.01})
+        series.add_iteration(Iteration(iteration=i, loss=3.0 / i ** 0.3, lr=0.01))
     for e in range(1, epochs + 1):
-        series.add_epoch({"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.2 / e, "train_acc": 0.2 * e,
-                          "val_acc": 0.18 * e})
+        series.add_epoch(EpochMetrics(epoch=e, train_loss=2.0 / e, val_loss=2.2 / e, train_acc=0.2 * e,
+                                      val_acc=0.18 * e))
     return series
 
 
@@ -23,8 +25,8 @@ def test_legend_sits_outside_every_plot_and_names_overlays_shortly(qtbot):
     plots.show()
     qtbot.waitExposed(plots)
     for e in range(1, 4):
-        plots.add_epoch({"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_acc": 0.3 * e,
-                         "val_acc": 0.25 * e})
+        plots.add_epoch(EpochMetrics(epoch=e, train_loss=1.0 / e, val_loss=1.1 / e, train_acc=0.3 * e,
+                                     val_acc=0.25 * e))
     plots.set_overlays({"20261130-221005-resnet50-linear": run_series("20261130-221005-resnet50-linear", 3)})
     plots.flush()
     qtbot.wait(50)
