@@ -28,6 +28,7 @@ def test_explain_overlays_the_heat_map_and_follows_the_clicked_city(qtbot, view,
         view.ranking.cellClicked.emit(1, 1)   # the second city in the ranking
     assert bar.shown.city.slug == second.slug and second.name in bar.note.text()
 
+    qtbot.waitUntil(lambda: bar._job is None, timeout=10000)  # the worker has ended
     before = _shown(view)
     with qtbot.waitSignal(bar.overlay, timeout=2000):
         bar.opacity.setValue(10)           # redrawn from the kept map: no new job
