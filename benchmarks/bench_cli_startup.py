@@ -4,8 +4,9 @@
 
 Each run of each command is a fresh ``python -m core ...`` process (interpreter start-up included, as a
 user types it) on a small real project (48 generated photos, 4 cities, split); the torch import is
-measured the same way. Printed: the median and best wall seconds per command, and whether the command
-loaded torch (it should not: issue 16 asks for each under 1 s). The same commands' torch-freedom is a
+measured the same way. Printed: the median and best wall seconds per command, the median CPU seconds
+(user + system of the child: on a shared, loaded machine wall time mostly measures the queue for a core,
+CPU time what the command itself costs), and whether the command loaded torch (it should not: issue 16 asks for each under 1 s). The same commands' torch-freedom is a
 test (tests/core/test_cli_torch_free.py); this script only prints figures.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,10 +39,14 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
-def _wall(argv: list[str]) -> float:
+def _timed(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one process running `argv`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def _loads_torch(args: list[str]) -> bool:
@@ -64,11 +70,14 @@ def main() -> int:
             rows.append(("geospottr " + " ".join(command).format(tmp="TMP"),
                          [sys.executable, "-m", "core", *args], args))
         print(f"CLI start-up, {options.runs} fresh processes each (wall seconds, interpreter start included)")
-        print(f"{'command':<42}{'median s':>10}{'best s':>9}  torch loaded")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"{'command':<42}{'median s':>10}{'best s':>9}{'cpu s':>8}  torch loaded")
         for label, argv, args in rows:
-            times = [_wall(argv) for _ in range(options.runs)]
+            runs = [_timed(argv) for _ in range(options.runs)]
+            walls = [w for w, _ in runs]
             torch = "" if args is None else ("YES" if _loads_torch(args) else "no")
-            print(f"{label:<42}{statistics.median(times):>10.2f}{min(times):>9.2f}  {torch}", flush=True)
+            print(f"{label:<42}{statistics.median(walls):>10.2f}{min(walls):>9.2f}"
+                  f"{statistics.median(c for _, c in runs):>8.2f}  {torch}", flush=True)
     return 0
 
 
