@@ -49,7 +49,23 @@ def slugify(name: str) -> str:
     slug = SEED_SLUGS.get(slug, slug)
     if slug in _WINDOWS_RESERVED:
         slug += "city"
-    return slug[:64]
+    return validate_slug(slug[:64])
+
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def validate_slug(slug: object) -> str:
+    """`slug` if it is safe as a folder name, else `GeoSpottrError`: the one gate every slug passes,
+    whatever its source (catalog, ``cities.json``, CSV, GUI), before it can name a path.
+
+    Safe: 1-64 of lower-case ASCII letters, digits, ``_`` and ``-``, starting with a letter or digit (so no
+    separators, no ``..``, no hidden names), and not a Windows reserved device name (``con``, ``nul``...).
+    """
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug) or slug in _WINDOWS_RESERVED:
+        raise GeoSpottrError(f"refused city slug {str(slug)[:80]!r}: use 1-64 lower-case letters, digits, '-' or '_' "
+                             "(no dots, slashes or reserved names)")
+    return slug
 
 
 def default_radius_km(population: int | None) -> float:

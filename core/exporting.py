@@ -2,6 +2,11 @@
 
 The ImageFolder export also writes ``cities.json`` and ``manifest.csv`` so that importing it into another
 project restores cities and per-image metadata exactly.
+
+An export never destroys data: it refuses to write inside the project (its database, its images) or over
+an existing file unless told to (`force`), a folder is accepted only as the ImageFolder target, and every
+path it builds from a city slug stays inside the export folder. CSV cells that a spreadsheet would run as
+a formula (starting with ``= + - @``) get a leading quote.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Sequence
 
 from .errors import GeoSpottrError
 from .events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
-from .fsutil import atomic_write_text
+from .fsutil import atomic_write_text, is_inside, safe_child
 from .importing import CITIES_FILE, MANIFEST_FILE
 from .project import ImageRecord, Project
 
@@ -26,11 +31,22 @@ CSV_COLUMNS = ("path", "city", "lat", "lon", "heading", "pitch", "fov", "locatio
                "captured_at", "status", "split", "licence", "attribution")
 
 
+#: First characters that make Excel, LibreOffice or Sheets treat a cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_cell(value: object) -> object:
+    """A text cell that would start a spreadsheet formula, quoted (``'=HYPERLINK(...)``); numbers pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _row(record: ImageRecord, path: str) -> dict[str, object]:
     values = record.to_dict()
     row = {k: values.get(k) for k in CSV_COLUMNS}
     row.update(path=path, city=record.city_slug)
-    return {k: "" if v is None else v for k, v in row.items()}
+    return {k: "" if v is None else guard_cell(v) for k, v in row.items()}
 
 
 def _csv_text(rows: Sequence[dict[str, object]]) -> str:
@@ -55,13 +71,15 @@ def format_for(out: Path | str, fmt: str | None = None) -> str:
 
 def export(project: Project, fmt: str, out: Path | str, *, include_rejected: bool = False,
            split: str | None = None, on_event: EventCallback = ignore_events,
-           control: Control | None = None) -> int:
-    """Write the export; returns how many images it holds."""
+           control: Control | None = None, force: bool = False) -> int:
+    """Write the export; returns how many images it holds. `force` allows overwriting an existing file
+    and writing inside the project folder (never over its database or images)."""
     control = control or Control()
     out = Path(out).expanduser()
     if fmt not in FORMATS:
         raise GeoSpottrError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     format_for(out, fmt)
+    check_target(project, fmt, out, force)
     statuses = ("pending", "accepted", "rejected") if include_rejected else ("pending", "accepted")
     records = [r for r in project.images(status=statuses, split=split) if r.city_slug]
     if fmt == "imagefolder":
@@ -77,6 +95,29 @@ def export(project: Project, fmt: str, out: Path | str, *, include_rejected: boo
     return len(records)
 
 
+def check_target(project: Project, fmt: str, out: Path, force: bool = False) -> None:
+    """Refuse an export target that would lose data or cannot work, with a one-line reason."""
+    project_root = project.root
+    protected = [project.db_path, project.images_dir, project.runs_dir]
+    if any(is_inside(out, p) for p in protected) or out.expanduser().resolve() in (
+            project_root.resolve(), *(Path(f"{project.db_path}{x}").resolve() for x in ("-wal", "-shm", "-journal"))):
+        raise GeoSpottrError(f"{out}: refusing to export over the project's own database, images or runs; "
+                             f"choose a path outside {project_root}")
+    if is_inside(out, project_root) and not force:
+        raise GeoSpottrError(f"{out} is inside the project folder {project_root}; choose a path outside it "
+                             f"(or pass --force)")
+    if fmt == "imagefolder":
+        if out.exists() and not out.is_dir():
+            raise GeoSpottrError(f"{out} is a file; an imagefolder export needs a new (or empty) folder")
+        return
+    if out.is_dir():
+        raise GeoSpottrError(f"{out} is a folder; a {fmt} export needs a file name, e.g. {out / ('images.' + fmt)}")
+    if out.exists() and not force:
+        raise GeoSpottrError(f"{out} already exists; choose another name, or pass --force to overwrite it")
+    if out.exists() and not out.is_file():
+        raise GeoSpottrError(f"{out} is not a regular file; refusing to replace it")
+
+
 def _export_imagefolder(project: Project, records: Sequence[ImageRecord], out: Path, on_event: EventCallback,
                         control: Control) -> None:
     if out.exists() and any(out.iterdir()):
@@ -86,8 +127,9 @@ def _export_imagefolder(project: Project, records: Sequence[ImageRecord], out: P
     for n, r in enumerate(records, 1):
         control.checkpoint()
         rel = f"{r.city_slug}/{r.id}.jpg"
-        (out / r.city_slug).mkdir(exist_ok=True)
-        shutil.copyfile(project.image_path(r), out / rel)
+        target = safe_child(out, r.city_slug, f"{r.id}.jpg")
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(project.image_path(r), target)
         rows.append(_row(r, rel))
         on_event(Event(PROGRESS, rel, done=n, total=len(records), scope="export"))
     used = {r.city_slug for r in records}

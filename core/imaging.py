@@ -4,12 +4,20 @@ Everything that reads a user's or a server's image goes through `load_image` / `
 decode fully (so truncation is caught now, not in epoch 3), refuse decompression bombs before allocating
 them, apply the EXIF orientation, and convert CMYK, greyscale, palette, alpha and 16-bit images to 8-bit
 RGB. Failures raise `ImageError` with a reason a user can read.
+
+Memory stays bounded whatever the file claims: only regular files under `MAX_IMAGE_BYTES` are read,
+absurd aspect ratios (a 1x60000 strip would become gigabytes once resized for a model) are refused, a
+big JPEG (a 108-megapixel phone photo) is decoded at 1/2, 1/4 or 1/8 scale through its DCT draft so at
+most `DECODE_PIXELS` are ever allocated, and only formats that cannot decode at a reduced scale are
+refused above `MAX_PIXELS`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +25,29 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import GeoSpottrError
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, read_regular
 
-#: Above this many pixels an image is treated as a decompression bomb (a 64-megapixel photo is fine).
-MAX_PIXELS = 80_000_000
+#: Formats that decode at full size only (PNG, WebP, TIFF...) are refused above this many pixels.
+MAX_PIXELS = 120_000_000
+#: A JPEG may declare up to this many pixels: it is decoded at a reduced scale (1/8 of 1 GP is 16 MP).
+MAX_JPEG_PIXELS = 1_000_000_000
+#: Larger JPEGs are decoded at the smallest DCT scale that brings them under this (and stored that size).
+DECODE_PIXELS = 40_000_000
+#: Longer side / shorter side above this is no photo (street panoramas are 2:1 to 8:1).
+MAX_ASPECT = 20.0
+#: A model input resize (shorter side to the input size) may give at most this many pixels.
+MAX_RESIZED_PIXELS = 16_000_000
+#: Image files above this size are refused before reading (a 108 MP JPEG is ~40 MB).
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
 JPEG_QUALITY = 95
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow's own bomb guard would refuse a big JPEG before we can draft it; our checks in `_open` replace it.
+Image.MAX_IMAGE_PIXELS = MAX_JPEG_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# A damaged EXIF block is common in phone photos and harmless (we read only the orientation): a
+# UserWarning on stderr for each one would only alarm the user.
+warnings.filterwarnings("ignore", message=r"(?i).*corrupt exif", category=UserWarning)
+warnings.filterwarnings("ignore", message=r"(?i).*exif", category=UserWarning, module=r"PIL\.")
 
 
 class ImageError(GeoSpottrError):
@@ -59,22 +84,54 @@ def _open(data: bytes, name: str) -> Image.Image:
         raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:  # e.g. a header cut short: "Truncated File Read"
         raise ImageError(f"{name}: truncated or damaged file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a hostile header makes plugins raise almost anything
+        raise ImageError(f"{name}: damaged file ({exc or type(exc).__name__})") from None
     w, h = img.size
-    if w * h > MAX_PIXELS:
-        raise ImageError(f"{name}: refused as a decompression bomb ({w}x{h} pixels > {MAX_PIXELS:,})")
     if w == 0 or h == 0:
         raise ImageError(f"{name}: image has no pixels")
+    if max(w, h) / min(w, h) > MAX_ASPECT:
+        raise ImageError(f"{name}: refused: {w}x{h} pixels is no photo (aspect ratio over {MAX_ASPECT:g}:1)")
+    limit = MAX_JPEG_PIXELS if img.format == "JPEG" else MAX_PIXELS
+    if w * h > limit:
+        raise ImageError(f"{name}: refused as a decompression bomb ({w}x{h} pixels > {limit:,})")
     return img
+
+
+def _draft_request(img: Image.Image, draft: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The JPEG draft size to ask for: the caller's, made smaller when needed to stay under `DECODE_PIXELS`."""
+    w, h = img.size
+    if w * h <= DECODE_PIXELS:
+        return draft
+    scale = 2
+    while scale < 8 and (w / scale) * (h / scale) > DECODE_PIXELS:
+        scale *= 2
+    need = (math.ceil(w / scale), math.ceil(h / scale))
+    if draft is None:
+        return need
+    return (min(draft[0], need[0]), min(draft[1], need[1]))
+
+
+def _check_resize(name: str, size: tuple[int, int], draft: tuple[int, int] | None) -> None:
+    """Refuse an image whose resize to a model input (shorter side to `draft`) would be huge, before any
+    pixel is allocated (with `MAX_ASPECT` this never fires; it keeps the bound explicit if that changes)."""
+    if not draft:
+        return
+    w, h = size
+    target = max(draft)
+    short = min(w, h)
+    if short and (w * target / short) * (h * target / short) > MAX_RESIZED_PIXELS:
+        raise ImageError(f"{name}: refused: resizing {w}x{h} for the model would need over "
+                         f"{MAX_RESIZED_PIXELS:,} pixels")
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
     """8-bit RGB from any mode: 16-bit greyscale is rescaled, alpha is composited on white."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.asarray(img, dtype=np.float32)  # float32: half the memory of float64, exact enough for 8 bits
         top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
         img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     elif img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.asarray(img, dtype=np.float32)
         lo, hi = float(arr.min()), float(arr.max())
         img = Image.fromarray(((arr - lo) / ((hi - lo) or 1.0) * 255.0).astype(np.uint8), "L")
     if img.mode == "P":
@@ -90,37 +147,56 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 def decode(data: bytes, name: str = "image", draft: tuple[int, int] | None = None) -> Image.Image:
-    """Decode fully, orient, convert to RGB. `draft` lets JPEG decode at a reduced scale (much faster)."""
+    """Decode fully, orient, convert to RGB. `draft` lets JPEG decode at a reduced scale (much faster); a
+    JPEG over `DECODE_PIXELS` is always decoded reduced. `draft` also means "this is for a model input":
+    an image whose resize to it would be huge is refused first."""
     img = _open(data, name)
+    _check_resize(name, img.size, draft)
     try:
-        if draft and img.format == "JPEG":
-            img.draft("RGB", draft)
+        if img.format == "JPEG":
+            request = _draft_request(img, draft)
+            if request:
+                img.draft("RGB", request)
         img.load()
         img = ImageOps.exif_transpose(img)
+        if img.width * img.height > DECODE_PIXELS:
+            # Formats without a reduced decode: the full-size pixels were unavoidable (bounded by
+            # MAX_PIXELS); shrink at once so what callers keep, convert and re-encode stays small.
+            img = _reduce(img, math.ceil(math.sqrt(img.width * img.height / DECODE_PIXELS)))
         return to_rgb(img)
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to decode this image") from None
+    except Exception as exc:  # noqa: BLE001 - a hostile file makes decoders raise almost anything
         text = str(exc)
         if "truncated" in text or "premature" in text.lower() or "broken data stream" in text:
             raise ImageError(f"{name}: truncated file ({text})") from None
-        raise ImageError(f"{name}: cannot decode ({text})") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
+        raise ImageError(f"{name}: cannot decode ({text or type(exc).__name__})") from None
+
+
+def _reduce(img: Image.Image, factor: int) -> Image.Image:
+    try:
+        return img.reduce(factor)
+    except ValueError:  # a mode `reduce` does not support (16-bit, palette)
+        return to_rgb(img).reduce(factor)
 
 
 def load_image(source: str | Path | bytes, draft: tuple[int, int] | None = None) -> Image.Image:
     """Open a path or bytes as an oriented RGB image, or raise `ImageError` naming the file."""
     if isinstance(source, (bytes, bytearray)):
         return decode(bytes(source), "image", draft)
-    path = Path(source)
+    return decode(read_image_file(source), str(source), draft)
+
+
+def read_image_file(path: str | Path) -> bytes:
+    """The bytes of an image file: a regular file of at most `MAX_IMAGE_BYTES`, else `ImageError`."""
     try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder, not an image") from None
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return decode(data, str(path), draft)
+        return read_regular(path, MAX_IMAGE_BYTES, "image")
+    except GeoSpottrError as exc:
+        raise ImageError(str(exc)) from None
 
 
 def encode_jpeg(img: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
@@ -133,13 +209,17 @@ def validate_bytes(data: bytes, name: str = "image") -> ValidImage:
     """Check that `data` is a usable image and give the JPEG bytes to store for it.
 
     A baseline RGB JPEG that needs no rotation is kept byte for byte (no re-compression loss); anything
-    else is re-encoded once as JPEG after orientation and colour conversion.
+    else, and a photo too big to decode at full size, is re-encoded once as JPEG after orientation,
+    colour conversion and reduction.
     """
     raw = _open(data, name)
     fmt = raw.format or "unknown"
-    orientation = raw.getexif().get(0x0112, 1) if hasattr(raw, "getexif") else 1
-    keep = fmt == "JPEG" and raw.mode == "RGB" and orientation in (1, None)
+    try:
+        orientation = raw.getexif().get(0x0112, 1) if hasattr(raw, "getexif") else 1
+    except Exception:  # noqa: BLE001 - a damaged EXIF block raises anything; it only costs the orientation
+        orientation = 1
     img = decode(data, name)
+    keep = fmt == "JPEG" and raw.mode == "RGB" and orientation in (1, None) and img.size == raw.size
     jpeg = data if keep else encode_jpeg(img)
     return ValidImage(image=img, jpeg=jpeg, sha256=sha256_bytes(data), width=img.width, height=img.height,
                       original_format=fmt)

@@ -3,13 +3,17 @@
 The database is the truth about labels and splits; ``images/<city-slug>/<id>.jpg`` is where a file was put
 when it arrived (relabelling changes the database, not the path). Image files are written atomically
 before their row is committed, so a kill leaves no half file and no row without its file; a killed
-writer's temp files are swept on the next open, and a re-run overwrites any file whose row never landed.
+writer's temp files are swept on the next open (only those of dead writers: any number of processes may
+read and write one project at once), and a re-run overwrites any file whose row never landed.
+`core.doctor` finds and repairs what a kill can still leave (orphan files, rows without files).
+Every path built from user data (city slugs, image ids) is checked to stay inside the project.
 API keys are never stored here.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -24,7 +28,7 @@ import platformdirs
 
 from . import catalog
 from .errors import GeoSpottrError
-from .fsutil import atomic_write_bytes, sweep_partials
+from .fsutil import atomic_write_bytes, safe_child, sweep_partials
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "geospottr.db"
@@ -169,14 +173,30 @@ class Project:
     def open(cls, root: Path | str, create: bool = False) -> "Project":
         """Open the project at `root`, upgrading its schema; with `create`, make it if missing."""
         root = Path(root).expanduser()
-        if not (root / DB_NAME).exists():
+        db = root / DB_NAME
+        if not db.exists():
             if not create:
                 raise GeoSpottrError(f"no GeoSpottr project at {root} (create one with `geospottr init {root}`)")
             root.mkdir(parents=True, exist_ok=True)
+        elif not db.is_file():
+            raise GeoSpottrError(f"{db} is not a regular file; move it away (it is not a project database)")
+        elif db.stat().st_size == 0:
+            raise GeoSpottrError(
+                f"{db} is empty (0 bytes): the project database was truncated, so its labels are gone from it. "
+                f"Restore it from a backup; to start over instead, move it away (the images/ folder stays)")
         project = cls(root)
-        for sub in ("images", "runs", "cache"):
-            (project.root / sub).mkdir(exist_ok=True)
-        project._migrate()
+        try:
+            for sub in ("images", "runs", "cache"):
+                (project.root / sub).mkdir(exist_ok=True)
+            project._migrate()
+        except sqlite3.DatabaseError as exc:
+            project.close()
+            raise GeoSpottrError(
+                f"{db} is damaged or not a GeoSpottr database ({exc}). Restore it from a backup, or move it "
+                f"away to start a new project in this folder") from None
+        except BaseException:
+            project.close()
+            raise
         sweep_partials(project.images_dir)
         return project
 
@@ -244,17 +264,28 @@ class Project:
             raise
         conn.execute("COMMIT")
 
-    def _migrate(self) -> None:
-        conn = self.conn
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise GeoSpottrError(
-                f"{self.root} was made by a newer GeoSpottr (schema {version} > {SCHEMA_VERSION}); upgrade GeoSpottr")
-        for number in range(version + 1, SCHEMA_VERSION + 1):
+                f"{self.db_path} was made by a newer GeoSpottr (schema {version}, this one knows up to "
+                f"{SCHEMA_VERSION}); upgrade GeoSpottr to open it")
+        if version < 0:
+            raise GeoSpottrError(f"{self.db_path} has an impossible schema version ({version}): it is damaged; "
+                                 f"restore it from a backup")
+
+    def _migrate(self) -> None:
+        """Upgrade the schema one migration per transaction. The version is read again inside each
+        transaction, so two processes opening a new project at once never run a migration twice."""
+        self._check_version(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        while True:
             with self.transaction() as c:
-                for statement in _statements(MIGRATIONS[number - 1]):
+                version = c.execute("PRAGMA user_version").fetchone()[0]
+                self._check_version(version)
+                if version >= SCHEMA_VERSION:
+                    return
+                for statement in _statements(MIGRATIONS[version]):
                     c.execute(statement)
-                c.execute(f"PRAGMA user_version = {number}")
+                c.execute(f"PRAGMA user_version = {version + 1}")
 
     @property
     def schema_version(self) -> int:
@@ -278,7 +309,8 @@ class Project:
 
         Two different cities that fold to one slug ("San Jose" CR and US) get the country appended.
         """
-        slug = slug or city.slug
+        slug = catalog.validate_slug(slug or city.slug)
+        _check_city_values(city.lat, city.lon, target_count, radius_km, bbox)
         existing = self.find_city(slug)
         if existing is not None:
             if existing.geonameid in (None, city.geonameid) or existing.name == city.name and existing.country == city.country:
@@ -289,22 +321,45 @@ class Project:
                 return existing
         radius = radius_km if radius_km is not None else (None if bbox else catalog.default_radius_km(city.population))
         with self.transaction() as c:
+            # OR IGNORE: another process may add the same city at the same moment (two imports); theirs wins.
             c.execute(
-                "INSERT INTO cities(slug, name, country, lat, lon, radius_km, bbox, target_count, population, geonameid, added_at)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                (slug, city.name, city.country, city.lat, city.lon, radius, json.dumps(list(bbox)) if bbox else None,
-                 int(target_count), city.population, city.geonameid, utcnow()),
+                "INSERT OR IGNORE INTO cities(slug, name, country, lat, lon, radius_km, bbox, target_count, population,"
+                " geonameid, added_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (slug, city.name, city.country, float(city.lat), float(city.lon), radius,
+                 json.dumps([float(v) for v in bbox]) if bbox else None, int(target_count), city.population,
+                 city.geonameid, utcnow()),
             )
         return self.city(slug)
 
     def add_city_record(self, record: Mapping[str, Any]) -> City:
-        """Add a city from an exported record (``cities.json``), keeping its slug, radius and target."""
-        cat = catalog.CatalogCity(
-            geonameid=record.get("geonameid") or 0, name=record["name"], country=record.get("country", ""),
-            country_name=record.get("country", ""), lat=float(record["lat"]), lon=float(record["lon"]),
-            population=record.get("population") or 0)
-        return self.add_city(cat, target_count=record.get("target_count", catalog.DEFAULT_TARGET),
-                             radius_km=record.get("radius_km"), bbox=record.get("bbox"), slug=record.get("slug"))
+        """Add a city from an exported record (``cities.json``), keeping its slug, radius and target.
+
+        The record comes from a file anyone could have written: every field is type- and range-checked
+        (`GeoSpottrError` names the bad one) and the slug passes `catalog.validate_slug`.
+        """
+        if not isinstance(record, Mapping):
+            raise GeoSpottrError("a city record must be a JSON object")
+        slug = catalog.validate_slug(record.get("slug"))
+        name, country = record.get("name"), record.get("country") or ""
+        if not isinstance(name, str) or not name.strip() or len(name) > 200 or not isinstance(country, str) or len(country) > 100:
+            raise GeoSpottrError(f"city {slug}: 'name' must be a non-empty text (and 'country' a short one)")
+        lat, lon = _number(record.get("lat"), "lat", slug), _number(record.get("lon"), "lon", slug)
+        target = record.get("target_count", catalog.DEFAULT_TARGET)
+        if isinstance(target, bool) or not isinstance(target, int):
+            raise GeoSpottrError(f"city {slug}: 'target_count' must be a whole number")
+        radius = record.get("radius_km")
+        radius = None if radius is None else _number(radius, "radius_km", slug)
+        bbox = record.get("bbox")
+        if bbox is not None:
+            if not isinstance(bbox, list) or len(bbox) != 4:
+                raise GeoSpottrError(f"city {slug}: 'bbox' must be [min_lon, min_lat, max_lon, max_lat]")
+            bbox = [_number(v, "bbox", slug) for v in bbox]
+        geonameid, population = record.get("geonameid") or 0, record.get("population") or 0
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (geonameid, population)):
+            raise GeoSpottrError(f"city {slug}: 'geonameid' and 'population' must be whole numbers")
+        cat = catalog.CatalogCity(geonameid=geonameid, name=name, country=country, country_name=country,
+                                  lat=lat, lon=lon, population=population)
+        return self.add_city(cat, target_count=target, radius_km=radius, bbox=bbox, slug=slug)
 
     def cities(self) -> list[City]:
         rows = self.conn.execute("SELECT * FROM cities ORDER BY slug").fetchall()
@@ -344,10 +399,9 @@ class Project:
     def update_city(self, slug: str, *, target_count: int | None = None, radius_km: float | None = None,
                     bbox: Sequence[float] | None = None) -> City:
         city = self.city(slug)
+        _check_city_values(city.lat, city.lon, target_count, radius_km, bbox)
         with self.transaction() as c:
             if target_count is not None:
-                if target_count < 0:
-                    raise GeoSpottrError("a target count cannot be negative")
                 c.execute("UPDATE cities SET target_count = ? WHERE id = ?", (int(target_count), city.id))
             if radius_km is not None:
                 c.execute("UPDATE cities SET radius_km = ? WHERE id = ?", (float(radius_km), city.id))
@@ -364,8 +418,8 @@ class Project:
         with self.transaction() as c:
             c.execute("DELETE FROM images WHERE city_id = ?", (city.id,))
             c.execute("DELETE FROM cities WHERE id = ?", (city.id,))
-        for r in records:
-            (self.root / r.path).unlink(missing_ok=True)
+        for r in records:  # after the commit: a kill here leaves orphan files, which `geospottr doctor` removes
+            self.image_path(r).unlink(missing_ok=True)
         return len(records)
 
     def city_counts(self, statuses: Sequence[str] = ("pending", "accepted")) -> dict[str, int]:
@@ -400,7 +454,7 @@ class Project:
         image_id = sha256[:16]
         folder = city_rec.slug if city_rec else "_unlabelled"
         rel = f"images/{folder}/{image_id}.jpg"
-        atomic_write_bytes(self.root / rel, data)
+        atomic_write_bytes(safe_child(self.root, "images", folder, f"{image_id}.jpg"), data)
         columns = {"id": image_id, "path": rel, "city_id": city_rec.id if city_rec else None, "source": source,
                    "sha256": sha256, "width": int(width), "height": int(height), "added_at": utcnow(),
                    "status": "pending", **meta}
@@ -534,7 +588,9 @@ class Project:
         return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def image_path(self, record: ImageRecord) -> Path:
-        return self.root / record.path
+        """Where `record`'s file is; `GeoSpottrError` if its stored path would lead outside the project
+        (a database edited by hand or by an attacker must not make us read or delete files elsewhere)."""
+        return safe_child(self.root, *record.path.split("/"))
 
     def set_status(self, image_ids: Sequence[str], status: str, reason: str | None = None) -> None:
         if status not in STATUSES:
@@ -557,7 +613,9 @@ class Project:
             c.executemany("UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in assignments.items()])
 
     def record_import_error(self, source: str, reason: str) -> None:
+        """Log a refused file once: a re-run that refuses it again only updates the time."""
         with self.transaction() as c:
+            c.execute("DELETE FROM import_errors WHERE source = ? AND reason = ?", (source, reason))
             c.execute("INSERT INTO import_errors(source, reason, at) VALUES(?,?,?)", (source, reason, utcnow()))
 
     def import_errors(self) -> list[tuple[str, str, str]]:
@@ -583,6 +641,29 @@ class Project:
         total = self.conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
         return {"project": str(self.root), "schema": self.schema_version, "images": total,
                 "unlabelled": unlabelled, "cities": per_city}
+
+
+def _number(value: Any, name: str, slug: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise GeoSpottrError(f"city {slug}: {name!r} must be a finite number (got {str(value)[:40]!r})")
+    return float(value)
+
+
+def _check_city_values(lat: float, lon: float, target_count: int | None, radius_km: float | None,
+                       bbox: Sequence[float] | None) -> None:
+    """One-line errors for values no city can have (they would break sampling, maps and distances)."""
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise GeoSpottrError(f"city coordinates {lat}, {lon} are not a place on Earth")
+    if target_count is not None and not (0 <= int(target_count) <= 10_000_000):
+        raise GeoSpottrError("a target count must be between 0 and 10,000,000")
+    if radius_km is not None and not (math.isfinite(radius_km) and 0 < radius_km <= 500):
+        raise GeoSpottrError(f"a sampling radius must be more than 0 and at most 500 km (got {radius_km:g})")
+    if bbox is not None:
+        if len(bbox) != 4 or not all(math.isfinite(float(v)) for v in bbox):
+            raise GeoSpottrError("a bounding box is four finite numbers: min_lon, min_lat, max_lon, max_lat")
+        min_lon, min_lat, max_lon, max_lat = (float(v) for v in bbox)
+        if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+            raise GeoSpottrError("a bounding box needs min_lon < max_lon within -180..180 and min_lat < max_lat within -90..90")
 
 
 def _chunks(items: Sequence[str]) -> Iterator[list[str]]:

@@ -658,13 +658,11 @@ def run_download(project: Project, config: DownloadConfig, on_event: EventCallba
     in flight finish.
     """
     control = control or Control()
-    estimate = estimate_cost(project, config)
-    plans = list(estimate.plans)
     check_ready(config)
     secret, signing_secret = _credentials(config)
     secrets = (secret, signing_secret)
-    summary = DownloadSummary(config.provider, config.price_per_1000, earlier_requests=estimate.spent_requests,
-                              earlier_refused=estimate.spent_refused)
+    # The lock comes first and the plan (how many each city still needs) is counted under it: a plan
+    # counted before, while another download was finishing, would ask for images already there.
     lock = FileLock(str(project.cache_dir / "download.lock"))
     try:
         lock.acquire(timeout=0)
@@ -673,6 +671,10 @@ def run_download(project: Project, config: DownloadConfig, on_event: EventCallba
     emit = _serialized(on_event)
     http: HttpClient | None = None
     try:
+        estimate = estimate_cost(project, config)
+        plans = list(estimate.plans)
+        summary = DownloadSummary(config.provider, config.price_per_1000, earlier_requests=estimate.spent_requests,
+                                  earlier_refused=estimate.spent_refused)
         with keys.redact_http_logs(secrets):
             def on_retry(what: str, reason: str, delay: float) -> None:
                 emit(Event(LOG, f"{what}: {reason}; retrying in {delay:.2f} s", scope="download"))

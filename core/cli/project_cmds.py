@@ -38,7 +38,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_cities(args: argparse.Namespace) -> int:
-    if args.query and not (args.add or args.remove or args.list):
+    updating = args.target is not None or args.radius_km is not None
+    if args.query and not (args.add or args.remove or args.list or updating):
         matches = catalog.search_matches(args.query, limit=args.limit)
         if not matches:
             raise GeoSpottrError(f"no city matches {args.query!r}")
@@ -54,7 +55,9 @@ def cmd_cities(args: argparse.Namespace) -> int:
         elif args.target is not None or args.radius_km is not None:
             if not args.query:
                 raise GeoSpottrError("say which city: `geospottr cities SLUG --target N`")
-            project.update_city(args.query, target_count=args.target, radius_km=args.radius_km)
+            city = project.update_city(args.query, target_count=args.target, radius_km=args.radius_km)
+            print(f"updated {city.slug}: target {city.target_count}"
+                  + (f", radius {city.radius_km:g} km" if city.radius_km else ""))
         if args.remove:
             n = project.remove_city(args.remove, delete_images=args.delete_images)
             print(f"removed {args.remove}" + (f" and its {n} images" if n else ""))
@@ -121,9 +124,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     fmt = format_for(args.out, args.format)
     with open_project(args) as project, job() as (on_event, control):
         n = export(project, fmt, args.out, include_rejected=args.include_rejected, split=args.split,
-                   on_event=on_event, control=control)
+                   on_event=on_event, control=control, force=args.force)
     print(f"exported {plural(n, 'image')} to {args.out} ({fmt})")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ..doctor import check, repair
+
+    with open_project(args) as project:
+        report = repair(project) if args.repair else check(project)
+    for line in report.lines():
+        print(line)
+    if report.ok:
+        print("project is consistent")
+        return 0
+    if args.repair:
+        print("repaired: the project is consistent again")
+        return 0
+    print("repair with `geospottr doctor --repair` (safe while the project is in use)")
+    return 1
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -183,4 +203,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="default: from OUT's extension (.csv, .geojson/.json), else imagefolder")
     p.add_argument("--split", choices=SPLITS, help="only this split")
     p.add_argument("--include-rejected", action="store_true", help="also export rejected images (status column says so)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing csv/geojson file, or write inside the project folder "
+                        "(never over its database, images or runs)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("doctor", parents=[common], help="check the project for orphan files and rows without files",
+                       description="Check that every image file has its row and every row its file, and find temp "
+                                   "files of killed writers. Exit status 1 when something needs repair. --repair "
+                                   "deletes orphan files and abandoned temp files and removes rows whose file is "
+                                   "gone; it is safe while other processes use the project.")
+    p.add_argument("--repair", action="store_true", help="fix what the check finds")
+    p.set_defaults(func=cmd_doctor)

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Sequence
 
 from ..events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
+from ..fsutil import kill_point
 from ..imaging import ImageError, load_image
 from ..project import ImageRecord, Project, utcnow
 from .checks import (
@@ -133,6 +134,8 @@ def group_by_kind(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
 def apply_findings(project: Project, finding_ids: Sequence[int], history: Any = None) -> int:
     """Reject the images of the given open findings, each with its finding's message as the reason.
 
+    One transaction sets the statuses and stores the undo batch (each image's previous status), so a
+    kill at any point leaves either nothing applied or everything applied and undoable.
     `history` (a `core.curation.CurationHistory`) makes the rejection one undoable edit in the app's
     Edit > Undo; `undo_last_apply` undoes it from the CLI either way. Returns the number of images rejected.
     """
@@ -143,28 +146,27 @@ def apply_findings(project: Project, finding_ids: Sequence[int], history: Any = 
     reasons: dict[str, str] = {}
     for f in chosen:
         reasons.setdefault(f.image_id, f.reason)
-    before = project.label_snapshot(list(reasons))
-    targets = {i: r for i, r in reasons.items() if i in before and before[i][1] != "rejected"}
-    by_reason: dict[str, list[str]] = {}
-    for image_id, reason in targets.items():
-        by_reason.setdefault(reason, []).append(image_id)
+    rejected: list[int] = []
 
     def change() -> None:
-        for reason, ids in by_reason.items():
-            project.set_status(ids, "rejected", reason)
+        with project.transaction() as c:
+            before = project.label_snapshot(list(reasons))  # same connection: read inside the transaction
+            targets = [(r, i) for i, r in reasons.items() if i in before and before[i][1] != "rejected"]
+            c.executemany("UPDATE images SET status = 'rejected', reason = ? WHERE id = ?", targets)
+            kill_point("clean-apply")  # crash tests: statuses written, undo batch not yet
+            batch = (c.execute("SELECT MAX(batch) FROM findings").fetchone()[0] or 0) + 1
+            none = (None, None, None)
+            c.executemany("UPDATE findings SET resolved = ?, resolution = 'rejected', batch = ?, prev_status = ?,"
+                          " prev_reason = ? WHERE id = ?",
+                          [(utcnow(), batch, before.get(f.image_id, none)[1], before.get(f.image_id, none)[2], f.id)
+                           for f in chosen])
+        rejected.append(len(targets))
 
     if history is not None:
-        history.record(f"Reject {len(targets)} problem image" + ("" if len(targets) == 1 else "s"), list(targets), change)
+        history.record(f"Reject {len(reasons)} problem image" + ("" if len(reasons) == 1 else "s"), list(reasons), change)
     else:
         change()
-    batch = (project.conn.execute("SELECT MAX(batch) FROM findings").fetchone()[0] or 0) + 1
-    now = utcnow()
-    with project.transaction() as c:
-        c.executemany("UPDATE findings SET resolved = ?, resolution = 'rejected', batch = ?, prev_status = ?, prev_reason = ?"
-                      " WHERE id = ?",
-                      [(now, batch, before.get(f.image_id, (None, None, None))[1],
-                        before.get(f.image_id, (None, None, None))[2], f.id) for f in chosen])
-    return len(targets)
+    return rejected[0]
 
 
 def dismiss_findings(project: Project, finding_ids: Sequence[int]) -> int:
@@ -176,28 +178,28 @@ def dismiss_findings(project: Project, finding_ids: Sequence[int]) -> int:
 
 
 def undo_last_apply(project: Project) -> int:
-    """Put back the images of the most recent `apply_findings` and reopen its findings.
+    """Put back the images of the most recent `apply_findings` and reopen its findings (one transaction).
 
     An image whose status the user changed since (no longer rejected with our reason) is left alone.
     Returns the number of images restored.
     """
-    batch = project.conn.execute("SELECT MAX(batch) FROM findings WHERE resolution = 'rejected'").fetchone()[0]
-    if batch is None:
-        return 0
-    rows = project.conn.execute("SELECT id, image_id, prev_status, prev_reason FROM findings WHERE batch = ?",
-                                (batch,)).fetchall()
-    current = project.label_snapshot([r["image_id"] for r in rows])
-    restore: dict[str, tuple[int | None, str, str | None]] = {}
-    for r in rows:
-        now = current.get(r["image_id"])
-        if now and now[1] == "rejected" and (now[2] or "").startswith(REASON_PREFIX) and r["prev_status"]:
-            restore.setdefault(r["image_id"], (now[0], r["prev_status"], r["prev_reason"]))
-    project.restore_labels(restore)
     with project.transaction() as c:
+        batch = c.execute("SELECT MAX(batch) FROM findings WHERE resolution = 'rejected'").fetchone()[0]
+        if batch is None:
+            return 0
+        rows = c.execute("SELECT id, image_id, prev_status, prev_reason FROM findings WHERE batch = ?",
+                         (batch,)).fetchall()
+        current = project.label_snapshot([r["image_id"] for r in rows])
+        restore: dict[str, tuple[str, str | None]] = {}
+        for r in rows:
+            now = current.get(r["image_id"])
+            if now and now[1] == "rejected" and (now[2] or "").startswith(REASON_PREFIX) and r["prev_status"]:
+                restore.setdefault(r["image_id"], (r["prev_status"], r["prev_reason"]))
+        c.executemany("UPDATE images SET status = ?, reason = ? WHERE id = ?",
+                      [(status, reason, i) for i, (status, reason) in restore.items()])
         c.execute("UPDATE findings SET resolved = NULL, resolution = NULL, batch = NULL, prev_status = NULL,"
                   " prev_reason = NULL WHERE batch = ?", (batch,))
     return len(restore)
-
 
 
 def reopen_unrejected(project: Project) -> int:

@@ -49,13 +49,31 @@ def test_add_image_is_atomic_and_deduplicated(tmp_path, photo_factory):
     assert not list(project.images_dir.rglob("*.part"))
 
 
-def test_leftover_partial_files_are_swept_on_open(tmp_path):
+def test_only_abandoned_partial_files_are_swept_on_open(tmp_path):
+    """A killed writer's temp file goes; a live writer's (another process importing now) stays."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from core.fsutil import _HOST
+
     Project.init(tmp_path / "p").close()
-    stray = tmp_path / "p" / "images" / "x" / ".1.jpg.abc.part"
-    stray.parent.mkdir(parents=True)
-    stray.write_bytes(b"half")
+    folder = tmp_path / "p" / "images" / "x"
+    folder.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    killed = folder / f".1.jpg.pid{dead_pid}-{_HOST}.abc.part"
+    live = folder / f".2.jpg.pid{os.getpid()}-{_HOST}.abc.part"
+    unknown_new = folder / ".3.jpg.abc.part"           # no owner in the name: kept until it is old
+    unknown_old = folder / ".4.jpg.abc.part"
+    for p in (killed, live, unknown_new, unknown_old):
+        p.write_bytes(b"half")
+    old = time.time() - 2 * 3600
+    os.utime(unknown_old, (old, old))
     Project.open(tmp_path / "p").close()
-    assert not stray.exists()
+    assert not killed.exists() and not unknown_old.exists()
+    assert live.exists() and unknown_new.exists()
 
 
 def test_city_slug_collision_gets_country(tmp_path):
