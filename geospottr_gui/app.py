@@ -135,12 +135,11 @@ def monitor_arguments(args: list[str]) -> tuple[list[str], list[str]]:
 def open_monitor_windows(args: list[str], refs: list[str], settings: "QSettings") -> list["QWidget"]:
     """One monitor window per run in `refs` (a run folder, or a run id of the project the app would open);
     a run that cannot be found is reported in a message box. Needs the QApplication."""
-    from PySide6.QtWidgets import QMessageBox
-
     from core.errors import GeoSpottrError
     from core.project import DB_NAME, Project
     from core.training.runs import resolve_run
 
+    from .plaintext import warn
     from .settings import LAST_PROJECT
     from .views.monitor_window import open_monitor
 
@@ -151,7 +150,7 @@ def open_monitor_windows(args: list[str], refs: list[str], settings: "QSettings"
         try:
             run_dir = resolve_run(root / "runs", ref)
         except GeoSpottrError as exc:
-            QMessageBox.warning(None, "GeoSpottr", str(exc))
+            warn(None, "GeoSpottr", str(exc))
             continue
         project_root = run_dir.resolve().parent.parent
         main: list[MainWindow] = []
@@ -173,13 +172,13 @@ def open_monitor_windows(args: list[str], refs: list[str], settings: "QSettings"
 def open_window(args: list[str], settings: "QSettings") -> "MainWindow":
     """The shown main window for the command line `args` (``argv``: program name first; see the module
     docstring), with any photos given queued in the Predict workspace. Needs the QApplication."""
-    from PySide6.QtWidgets import QMessageBox
-
     from core.errors import GeoSpottrError
     from core.project import Project, default_project_dir
 
     from .context import AppContext
     from .main_window import MainWindow
+    from .plaintext import warn
+
     from .settings import LAST_PROJECT
 
     explicit, photos = split_arguments([a for a in args[1:] if not a.startswith("-")])
@@ -187,7 +186,7 @@ def open_window(args: list[str], settings: "QSettings") -> "MainWindow":
     try:
         project = Project.open(root, create=create)
     except GeoSpottrError as exc:
-        QMessageBox.warning(None, "GeoSpottr", f"{exc}\nOpening the default project instead.")
+        warn(None, "GeoSpottr", f"{exc}\nOpening the default project instead.")
         project = Project.open(default_project_dir(), create=True)
     window = MainWindow(AppContext(project, settings))
     window.show()

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -39,6 +38,7 @@ from core.project import Project
 
 from . import settings as keys
 from .context import AppContext
+from .plaintext import plain_tooltip, warn
 from .views.dialogs import AboutDialog, ShortcutsDialog
 from .workers import JobHandle, start_job, stop_all_jobs
 
@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         context.images_changed.connect(self._counts_timer.start)
         context.curated.connect(lambda _edit: self._update_undo())
         context.curator.busy_changed.connect(lambda _busy: self._update_undo())
-        context.curator.failed.connect(lambda message: QMessageBox.warning(self, "GeoSpottr", message))
+        context.curator.failed.connect(lambda message: warn(self, "GeoSpottr", message))
         context.model_changed.connect(lambda _path: self._probe_started and self._probe_versions())
         context.image_requested.connect(self.show_image)
         self._project_changed(context.project)
@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
 
     def _project_changed(self, project: Project) -> None:
         self.project_label.setText(f"project: {project.root.name}")
-        self.project_label.setToolTip(str(project.root))
+        self.project_label.setToolTip(plain_tooltip(str(project.root)))
         self.setWindowTitle(f"GeoSpottr — {project.root.name}")
         self._update_counts()
         self._update_undo()
@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
         try:
             step()
         except Exception as exc:  # noqa: BLE001 - GeoSpottrError or a database error: tell, keep running
-            QMessageBox.warning(self, "GeoSpottr", str(exc))
+            warn(self, "GeoSpottr", str(exc))
             return
         self._update_undo()
 
@@ -351,7 +351,7 @@ class MainWindow(QMainWindow):
     def open_project(self, path: str, create: bool = False) -> JobHandle:
         self.statusBar().showMessage(f"opening {path}…")
         return start_job(self, open_project_job, path, create, on_finished=self.context.set_project,
-                         on_failed=lambda message: QMessageBox.warning(self, "Open project", message))
+                         on_failed=lambda message: warn(self, "Open project", message))
 
     # ------------------------------------------------------------------ import / export
     def import_folder_dialog(self) -> None:
@@ -392,7 +392,7 @@ class MainWindow(QMainWindow):
 
     def _import_failed(self, message: str) -> None:
         self._import_ended("import failed")
-        QMessageBox.warning(self, "Import", message)
+        warn(self, "Import", message)
 
     def _import_ended(self, message: str) -> None:
         self.progress.hide()
@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
         if out:
             start_job(self, export, self.context.project, fmt, out,
                       on_finished=lambda n: self.statusBar().showMessage(f"exported {n:,} images to {out}", 8000),
-                      on_failed=lambda message: QMessageBox.warning(self, "Export", message))
+                      on_failed=lambda message: warn(self, "Export", message))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]

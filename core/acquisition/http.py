@@ -6,12 +6,18 @@ sometimes hang, and a user's budget suffers from a client that hammers them. Eve
 dropped connections, and anything a provider's `check` flags as `Transient`), sleeps through
 `Control.sleep` so a cancel interrupts a backoff at once, and never puts a URL in an error message: our
 URLs carry API keys in their query strings.
+
+Every attempt has a total deadline (`RetryPolicy.timeout_s`), not just a per-read timeout: a server that
+drips one byte every two seconds would otherwise keep a read "alive" for hours. A watchdog shuts the
+attempt's socket down when the deadline passes, or `CANCEL_GRACE_S` after the user cancels (an answer
+arriving by then is kept: it may be an image already paid for), so Cancel never waits long on a server.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -19,8 +25,10 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from ..errors import GeoSpottrError
+from ..errors import Cancelled, GeoSpottrError
 from ..events import Control
 from .keys import redact
 
@@ -36,7 +44,7 @@ class RetryPolicy:
     max_retries: int = 6
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
-    timeout_s: float = 20.0
+    timeout_s: float = 20.0   # total time one attempt may take, from connecting to the last body byte
 
     def delay(self, retry: int, rng: random.Random) -> float:
         """Wait before retry number `retry` (0-based): exponential, capped, "equal jitter" so that many
@@ -74,6 +82,89 @@ class RateLimiter:
 
 RetryCallback = Callable[[str, str, float], None]  # (what, reason, delay_s)
 
+#: The `_Watch` of the attempt running on this thread, found by the connection pool (below).
+_CURRENT = threading.local()
+#: How often a watchdog looks at the clock and the cancel flag.
+_WATCH_TICK_S = 0.05
+#: After a cancel, an attempt in flight may still finish within this (an image already paid for is
+#: worth keeping); then it is cut off.
+CANCEL_GRACE_S = 2.0
+
+
+class _Watch:
+    """Ends one attempt at its deadline or on cancel by shutting down its socket (a blocked read then
+    returns at once), from a small thread of its own."""
+
+    def __init__(self, deadline: float, control: Control) -> None:
+        self.deadline, self.control = deadline, control
+        self.conn: Any = None
+        self.fired: str | None = None   # "deadline" | "cancel"
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="http-watchdog", daemon=True)
+
+    def __enter__(self) -> "_Watch":
+        _CURRENT.watch = self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.watch = None
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        why = "deadline"
+        while not self._done.wait(_WATCH_TICK_S):
+            now = time.monotonic()
+            if self.control.cancelled and why != "cancel":
+                why, self.deadline = "cancel", min(self.deadline, now + CANCEL_GRACE_S)
+            if now >= self.deadline:
+                self._fire(why)
+                return
+
+    def _fire(self, why: str) -> None:
+        if self._done.is_set():  # the attempt ended meanwhile; its connection may be back in the pool
+            return
+        self.fired = why
+        sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _WatchedMixin:
+    def _get_conn(self, timeout: float | None = None) -> Any:  # urllib3 hands the attempt its connection here
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        watch = getattr(_CURRENT, "watch", None)
+        if watch is not None:
+            watch.conn = conn
+        return conn
+
+
+class _WatchedHTTPPool(_WatchedMixin, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedMixin, HTTPSConnectionPool):
+    pass
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose pools tell the running attempt's `_Watch` which connection it uses."""
+
+    _POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(self._POOLS)
+
+    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(*args, **kwargs)
+        manager.pool_classes_by_scheme = dict(self._POOLS)
+        return manager
+
 
 def service_url(explicit: str | None, env_var: str, default: str) -> str:
     """A provider's base URL: `explicit`, else $`env_var` (proxies, tests), else `default`; http(s) only."""
@@ -106,6 +197,9 @@ class HttpClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            adapter = _WatchedAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             session.headers["User-Agent"] = USER_AGENT
             self._local.session = session
             with self._lock:
@@ -139,15 +233,20 @@ class HttpClient:
             self.limiter.wait(self.control)
             with self._lock:
                 self.requests_sent += 1
+            watch = _Watch(time.monotonic() + self.policy.timeout_s, self.control)
             try:
-                response = self._fetch(url, params, headers, what)
-            except requests.Timeout:
-                reason = f"no answer within {self.policy.timeout_s:g} s"
-                continue
-            except requests.ConnectionError:
-                reason = "connection failed"
-                continue
-            except requests.RequestException as exc:  # bad URL and the like: retrying cannot help
+                with watch:
+                    response = self._fetch(url, params, headers, what)
+            except (requests.RequestException, OSError) as exc:
+                if watch.fired == "cancel" or self.control.cancelled:
+                    raise Cancelled() from None
+                if watch.fired == "deadline" or isinstance(exc, requests.Timeout):
+                    reason = f"no complete answer within {self.policy.timeout_s:g} s"
+                    continue
+                if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, OSError)):
+                    reason = "connection failed"
+                    continue
+                # bad URL and the like: retrying cannot help
                 raise RequestFailed(f"{what}: request failed ({type(exc).__name__})") from None
             if response.status_code == 429 or response.status_code >= 500:
                 reason, hint = f"HTTP {response.status_code}", _retry_after_s(response)
@@ -163,7 +262,7 @@ class HttpClient:
 
     def _fetch(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
                what: str) -> requests.Response:
-        """One GET, the body read in full up to `MAX_RESPONSE_BYTES` (the read timeout applies throughout)."""
+        """One GET, the body read in full up to `MAX_RESPONSE_BYTES` (the caller's `_Watch` bounds the time)."""
         response = self._session().get(url, params=params, headers=headers, timeout=self.policy.timeout_s,
                                        stream=True, allow_redirects=True)
         try:

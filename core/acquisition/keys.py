@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
 from typing import Iterable
 
 #: Service name under which GeoSpottr looks for secrets in the OS keyring.
@@ -80,12 +82,20 @@ def find_secret(spec: SecretSpec, explicit: str | None = None) -> str | None:
     return _from_keyring(spec.keyring_user)
 
 
+#: Query parameters that carry a credential or a signature made from one, whatever their value.
+_SECRET_PARAMS = re.compile(r"(?i)([?&;](?:key|signature|access_token|token|client_secret)=)[^&#\s\"'<>]+")
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every secret replaced by ``***`` (for anything that may reach a user or a log)."""
+    """`text` with every secret replaced by ``***`` (for anything that may reach a user or a log): each
+    secret as written and URL-encoded (``+`` ``/`` ``=`` become ``%2B`` ``%2F`` ``%3D`` in a query), and the
+    value of any ``key=`` / ``signature=`` / ``access_token=`` query parameter (a URL signature is derived
+    from the signing secret, so it never equals the secret itself)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
-    return text
+            for form in {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}:
+                text = text.replace(form, "***")
+    return _SECRET_PARAMS.sub(r"\1***", text)
 
 
 class _RedactingFilter(logging.Filter):

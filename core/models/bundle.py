@@ -8,15 +8,22 @@ Layout (a dict saved with ``torch.save``; only tensors and plain values, so it l
 
 ``extra`` holds what a training run needs to resume (optimizer, scheduler, epoch, RNG) and is ignored
 for prediction. Files are written atomically.
+
+A bundle is a file from anywhere, so nothing in it is trusted before it is checked (`validate_meta`,
+`check_weights`): every metadata field for type, range and name, the architecture's declared tensor
+shapes against the state dict (built on PyTorch's "meta" device, which allocates nothing) and its size,
+and every weight for NaN/Inf, all before a real model is built.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
+import math
 import pickle
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,6 +32,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..catalog import validate_slug
 from ..errors import GeoSpottrError
 from ..fsutil import atomic_write_bytes
 from . import registry
@@ -33,6 +41,11 @@ BUNDLE_FORMAT = "geospottr-bundle"
 BUNDLE_VERSION = 1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Bounds a bundle's metadata must respect (far outside them no real model lives; inside, memory is sane).
+IMAGE_SIZE_RANGE = (16, 1024)
+MAX_CLASSES = 100_000
+MAX_PARAMETERS = 1_000_000_000
+MAX_BUNDLE_BYTES = 8 * 1024**3
 
 
 class BundleError(GeoSpottrError):
@@ -76,10 +89,84 @@ class BundleMeta:
     @classmethod
     def from_json(cls, text: str) -> "BundleMeta":
         data = json.loads(text)
+        validate_meta(data)
         data["classes"] = [ClassInfo(**c) for c in data["classes"]]
         data["mean"] = tuple(data["mean"])
         data["std"] = tuple(data["std"])
         return cls(**data)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _meta_problem(data: Any) -> str | None:
+    """What is wrong with bundle metadata `data` (parsed JSON), or None when it is usable."""
+    if not isinstance(data, dict):
+        return "metadata is not a JSON object"
+    known = {f.name for f in fields(BundleMeta)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        return f"unknown metadata field {unknown[0]!r}"
+    missing = [k for k in ("arch", "classes") if k not in data]
+    if missing:
+        return f"metadata field {missing[0]!r} is missing"
+    arch = data["arch"]
+    if not isinstance(arch, str) or arch not in registry.names():
+        return f"unknown architecture {str(arch)[:60]!r} (this GeoSpottr knows {', '.join(registry.names())})"
+    classes = data["classes"]
+    if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
+        return f"'classes' must list 2 to {MAX_CLASSES:,} cities"
+    class_keys = {f.name for f in fields(ClassInfo)}
+    for c in classes:
+        if not isinstance(c, dict) or set(c) != class_keys:
+            return f"each class needs exactly {', '.join(sorted(class_keys))}"
+        try:
+            validate_slug(c["slug"])
+        except GeoSpottrError as exc:
+            return f"class slug: {exc}"
+        if not isinstance(c["name"], str) or not isinstance(c["country"], str):
+            return f"class {c['slug']}: name and country must be text"
+        if not (_finite(c["lat"]) and _finite(c["lon"]) and -90 <= c["lat"] <= 90 and -180 <= c["lon"] <= 180):
+            return f"class {c['slug']}: coordinates {str(c['lat'])[:20]}, {str(c['lon'])[:20]} are not a place on Earth"
+    if len({c["slug"] for c in classes}) != len(classes):
+        return "a class slug appears twice"
+    size = data.get("image_size", 224)
+    low, high = IMAGE_SIZE_RANGE
+    if isinstance(size, bool) or not isinstance(size, int) or not low <= size <= high:
+        return f"image_size must be a whole number from {low} to {high} (got {str(size)[:20]})"
+    for name in ("mean", "std"):
+        value = data.get(name, IMAGENET_MEAN)
+        if not (isinstance(value, list) and len(value) == 3 and all(_finite(v) for v in value)):
+            return f"{name} must be three finite numbers"
+        if name == "std" and not all(v > 0 for v in value):
+            return "std values must be above 0"
+    kwargs = data.get("arch_kwargs", {})
+    if not isinstance(kwargs, dict):
+        return "arch_kwargs must be an object"
+    params = inspect.signature(registry.spec(arch).builder).parameters
+    allowed = {n for n, p in params.items() if p.kind is not p.VAR_KEYWORD} - {"num_classes", "weights"}
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for key, value in kwargs.items():
+        if key not in allowed and not open_ended:
+            return f"{arch} takes no setting {str(key)[:40]!r} (it takes: {', '.join(sorted(allowed)) or 'none'})"
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) and len(v) <= 64 or _finite(v) and abs(v) <= 1_000_000 for v in values) or len(values) > 64:
+            return f"arch_kwargs {key!r} has an unusable value {str(value)[:40]}"
+    for name, kind in (("metrics", dict), ("versions", dict)):
+        if not isinstance(data.get(name, {}), kind):
+            return f"{name} must be an object"
+    for name in ("run_id", "created_at"):
+        if data.get(name) is not None and not isinstance(data.get(name), str):
+            return f"{name} must be text"
+    return None
+
+
+def validate_meta(data: Any) -> None:
+    """Raise `BundleError` (without the file name; the caller adds it) when metadata is unusable."""
+    problem = _meta_problem(data)
+    if problem:
+        raise BundleError(problem)
 
 
 @dataclass
@@ -157,6 +244,8 @@ def read_bundle(path: Path | str, map_location: str | torch.device = "cpu") -> R
     kind = _foreign_kind(path, head)
     if kind is not None:
         raise _not_a_bundle(path, f"it is {kind}")
+    if path.stat().st_size > MAX_BUNDLE_BYTES:
+        raise BundleError(f"{path}: {path.stat().st_size / 2**30:.1f} GiB is too large for a model bundle")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a damaged file makes torch.load raise almost any type (KeyError, ...)
@@ -173,9 +262,46 @@ def read_bundle(path: Path | str, map_location: str | torch.device = "cpu") -> R
         raise BundleError(f"{path}: made by a newer GeoSpottr (bundle version {version}); upgrade GeoSpottr to use it")
     try:
         meta = BundleMeta.from_json(payload["meta"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, GeoSpottrError) as exc:
         raise BundleError(f"{path}: bundle metadata is damaged ({exc})") from None
-    return RawBundle(meta=meta, state_dict=payload["state_dict"], extra=payload.get("extra") or {})
+    state = payload.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise BundleError(f"{path}: bundle weights are damaged (the state dict is not a mapping of tensors)")
+    extra = payload.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise BundleError(f"{path}: bundle resume state is damaged")
+    return RawBundle(meta=meta, state_dict=state, extra=extra)
+
+
+def check_weights(raw: RawBundle, path: Path | str = "model") -> None:
+    """Compare the architecture's declared tensors with the state dict and look for NaN/Inf weights,
+    before a real model is built: the model is built on the "meta" device (no memory), so metadata that
+    asks for a 19 GB layer is refused in milliseconds. Raises `BundleError`."""
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(raw.meta)
+    except GeoSpottrError as exc:
+        raise BundleError(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a builder refusing values the metadata check let through
+        raise BundleError(f"{path}: architecture {raw.meta.arch!r} cannot be built with these settings ({exc})") from None
+    expected = skeleton.state_dict()
+    total = sum(t.numel() for t in expected.values())
+    if total > MAX_PARAMETERS:
+        raise BundleError(f"{path}: declares a model of {total:,} parameters (limit {MAX_PARAMETERS:,}); refused")
+    missing = sorted(set(expected) - set(raw.state_dict))
+    unexpected = sorted(set(raw.state_dict) - set(expected))
+    if missing or unexpected:
+        name = (missing or unexpected)[0]
+        raise BundleError(f"{path}: weights do not fit architecture {raw.meta.arch!r} "
+                          f"({'missing' if missing else 'unexpected'} tensor {name!r})")
+    for name, tensor in expected.items():
+        have = raw.state_dict[name]
+        if tuple(have.shape) != tuple(tensor.shape):
+            raise BundleError(f"{path}: weights do not fit architecture {raw.meta.arch!r} ({name!r} is "
+                              f"{tuple(have.shape)}, the architecture needs {tuple(tensor.shape)})")
+        if have.is_floating_point() and not bool(torch.isfinite(have).all()):
+            raise BundleError(f"{path}: weight {name!r} holds NaN or infinite values (a diverged training run?); "
+                              "use an earlier checkpoint")
 
 
 def build_model(meta: BundleMeta) -> nn.Module:
@@ -186,6 +312,7 @@ def build_model(meta: BundleMeta) -> nn.Module:
 def load_bundle(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn.Module, BundleMeta]:
     """The bundle's model in eval mode on `device`, and its metadata."""
     raw = read_bundle(path)
+    check_weights(raw, path)
     model = build_model(raw.meta)
     try:
         model.load_state_dict(raw.state_dict)

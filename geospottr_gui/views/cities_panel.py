@@ -33,6 +33,7 @@ from core.events import Control, EventCallback
 from core.project import Project
 
 from ..context import AppContext
+from ..plaintext import warn
 from ..workers import start_job
 
 SEARCH_DELAY_MS = 150
@@ -230,7 +231,7 @@ class CitiesPanel(QWidget):
 
     def _failed(self, message: str) -> None:
         self.preset_button.setEnabled(True)
-        QMessageBox.warning(self, "GeoSpottr", message)
+        warn(self, "GeoSpottr", message)
 
     # ------------------------------------------------------------------ edit
     def _set_target(self) -> None:

@@ -11,7 +11,6 @@ pane (they scroll only when many cities would make them too small to read).
 
 from __future__ import annotations
 
-import html
 from typing import Any, Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
@@ -27,15 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..plaintext import plain_tooltip
+
 Index = QModelIndex | QPersistentModelIndex
 MIN_CELL_WIDTH = 44
 MIN_CELL_HEIGHT = 28
-
-
-def rich_tooltip(text: str) -> str:
-    """A tooltip that shows `text` literally: Qt guesses rich text from a tooltip's content, so a city or
-    file name holding ``<`` or ``&`` could otherwise be rendered as markup."""
-    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
 
 
 def heat_color(share: float) -> QColor:
@@ -91,7 +86,7 @@ class ConfusionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return rich_tooltip(f"true {self._names[r]} → predicted {self._names[c]}\n"
+            return plain_tooltip(f"true {self._names[r]} → predicted {self._names[c]}\n"
                                 f"{n} of {total} images ({share:.0%})")
         return None
 
@@ -101,7 +96,7 @@ class ConfusionModel(QAbstractTableModel):
             return self._names[section]
         if role == Qt.ItemDataRole.ToolTipRole and 0 <= section < len(self._names):
             what = "true" if orientation == Qt.Orientation.Vertical else "predicted"
-            return rich_tooltip(f"{what}: {self._names[section]}")
+            return plain_tooltip(f"{what}: {self._names[section]}")
         return None
 
 

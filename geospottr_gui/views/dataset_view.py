@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -34,6 +33,7 @@ from core.errors import GeoSpottrError
 from core.project import IMAGE_ORDERS, SPLITS, STATUSES
 
 from ..context import AppContext
+from ..plaintext import plain_tooltip, warn
 from ..settings import GET_STARTED_DISMISSED
 from .cities_panel import CitiesPanel
 from .dialogs import CityPickerDialog
@@ -305,7 +305,7 @@ class CurationPanel(QWidget):
             change: Change = make_change(ids)
             edit = self.context.curator.apply(change)
         except GeoSpottrError as exc:
-            QMessageBox.warning(self, "GeoSpottr", str(exc))
+            warn(self, "GeoSpottr", str(exc))
             return None
         if edit is not None:
             self.context.status.emit(edit.text)
@@ -373,7 +373,7 @@ class CurationPanel(QWidget):
             self.progress.setRange(0, total)
             self.progress.setValue(done)
             self.progress.setFormat(f"{text}: %p%")
-        self.progress.setToolTip(text)
+        self.progress.setToolTip(plain_tooltip(text))
 
     def open_viewer(self) -> ImageViewer:
         """The full-size viewer on the current image (one window, reused; it follows the grid)."""

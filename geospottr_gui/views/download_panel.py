@@ -48,6 +48,7 @@ from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, Eve
 from core.project import Project
 
 from ..context import AppContext
+from ..plaintext import plain_tooltip
 from ..settings import DOWNLOAD_PER_CITY, DOWNLOAD_PROVIDER, DOWNLOAD_SECRET
 from ..workers import JobHandle, start_job
 
@@ -180,6 +181,7 @@ class DownloadPanel(QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # server answers are shown, never rendered
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #b3261e")
         self.error.hide()
@@ -419,7 +421,7 @@ class DownloadPanel(QWidget):
             name = self.table.item(self._rows[event.scope], 0)
             if name is not None:  # a city that ended short of its target says why
                 name.setText(f"⚠ {name.text().lstrip('⚠ ')}")
-                name.setToolTip(event.message)
+                name.setToolTip(plain_tooltip(event.message))
             self.log.appendPlainText("warning: " + event.message)
         elif event.kind in (WARNING, ERROR, LOG) or event.kind == DONE:
             prefix = {WARNING: "warning: ", ERROR: "error: "}.get(event.kind, "")

@@ -38,8 +38,9 @@ from core.project import SPLITS, Project
 from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 
 from ..context import AppContext
+from ..plaintext import plain_tooltip
 from ..workers import JobHandle, start_job, stop_jobs
-from .confusion import ConfusionPanel, rich_tooltip
+from .confusion import ConfusionPanel
 from .evaluate_explain import ExplainPanel
 from .layouts import column
 from .photo import rgb_qimage
@@ -107,7 +108,7 @@ class ThumbList(QListWidget):
         queue = ThumbnailQueue()
         for image_id, path, caption, tip in rows:
             item = QListWidgetItem(caption)
-            item.setToolTip(rich_tooltip(tip))
+            item.setToolTip(plain_tooltip(tip))
             item.setData(Qt.ItemDataRole.UserRole, image_id)
             item.setData(Qt.ItemDataRole.UserRole + 1, tip)
             item.setSizeHint(self.gridSize())
@@ -136,7 +137,7 @@ class ThumbList(QListWidget):
             item.setIcon(QIcon(QPixmap.fromImage(image)))
         else:
             tip = f"{item.data(Qt.ItemDataRole.UserRole + 1)}\ncannot read: {event.message}"
-            item.setToolTip(rich_tooltip(tip))
+            item.setToolTip(plain_tooltip(tip))
         if not self._waiting:
             self.stop()
             self.loaded.emit()

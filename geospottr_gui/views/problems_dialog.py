@@ -42,6 +42,7 @@ from core.quality import (
 from core.quality.checks import SPECS
 
 from ..context import AppContext
+from ..plaintext import plain_tooltip
 from ..workers import JobHandle, start_job
 from .image_grid import ThumbnailProvider
 
@@ -217,7 +218,7 @@ class ProblemsDialog(QDialog):
                 child.setFlags(child.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 child.setCheckState(0, Qt.CheckState.Checked)
                 child.setData(0, FindingRole, f.id)
-                child.setToolTip(1, f.message)
+                child.setToolTip(1, plain_tooltip(f.message))
                 if record is not None and f.kind != "corrupt":
                     self._items.setdefault(f.image_id, []).append(child)
                     image = self.thumbnails.get(project, record, THUMB)

@@ -29,6 +29,7 @@ from core.project import Project
 from core.training.runs import RunInfo, short_run_name
 from core.training.series import RunSeries
 
+from ..plaintext import plain_tooltip
 from ..workers import JobHandle, start_job, stop_jobs
 
 COLUMNS = ["Run", "Status", "Epochs", "Best val"]
@@ -158,7 +159,7 @@ class RunsList(QWidget):
                     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                     item.setCheckState(Qt.CheckState.Checked if run.run_id in checked else Qt.CheckState.Unchecked)
                     item.setData(Qt.ItemDataRole.UserRole, run.run_id)
-                    item.setToolTip(f"{run.run_id}: {run.arch}, created {run.created}\n{run.path}")
+                    item.setToolTip(plain_tooltip(f"{run.run_id}: {run.arch}, created {run.created}\n{run.path}"))
                 self.table.setItem(row, col, item)
             if run.run_id == selected:
                 self.table.selectRow(row)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QMouseEvent
 from PySide6.QtWidgets import QFrame, QSizePolicy
 
+from ...plaintext import plain_tooltip
 from ..photo import PhotoLabel
 
 
@@ -30,7 +31,7 @@ class DropZone(PhotoLabel):
 
     def show_image(self, image: QImage | None, caption: str = "") -> None:
         """The photo being looked at (its name as tooltip), or the drop hint when there is none."""
-        self.setToolTip(caption)
+        self.setToolTip(plain_tooltip(caption))
         super().show_image(image, self.HINT)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802, ARG002 - Qt override

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
+from ...plaintext import plain_tooltip
 from .entries import Entry
 
 
@@ -42,4 +43,4 @@ class EntryQueue(QListWidget):
     @staticmethod
     def _label(entry: Entry, item: QListWidgetItem) -> None:
         item.setText(entry.label())
-        item.setToolTip(f"{entry.name}\n{entry.failure}" if entry.failure else entry.name)
+        item.setToolTip(plain_tooltip(f"{entry.name}\n{entry.failure}" if entry.failure else entry.name))
