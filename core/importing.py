@@ -66,7 +66,7 @@ def import_source(project: Project, source: Path | str, *, max_km: float | None 
         raise GeoSpottrError(f"--max-km must be a distance above 0 km (got {max_km})")
     if source.is_dir():
         items, report = _folder_items(project, source, add_cities)
-    elif source.is_file() and source.suffix.lower() == ".csv":
+    elif source.exists() and source.suffix.lower() == ".csv":  # a FIFO or device is refused when read
         items, report = _csv_items(project, source, max_km, add_cities)
     elif source.exists():
         raise GeoSpottrError(f"{source}: import needs a folder (root/<city>/*.jpg) or a .csv file")
@@ -151,12 +151,15 @@ def _folder_items(project: Project, root: Path, add_cities: bool) -> tuple[list[
     for folder in folders:
         slug = resolve(folder.name)
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                if path.suffix.lower() not in IMAGE_SUFFIXES:
-                    _reject(project, report, path, "not an image file extension")
-                    continue
-                meta = manifest.get(path.relative_to(root).as_posix(), {})
-                items.append(_Item(path, slug, meta))
+            # Not only regular files: a FIFO, a device link or a broken link named .jpg is reported as
+            # refused (by `read_image_file`, which never blocks on one) instead of silently skipped.
+            if path.name.startswith(".") or path.is_dir():
+                continue
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                _reject(project, report, path, "not an image file extension")
+                continue
+            meta = manifest.get(path.relative_to(root).as_posix(), {})
+            items.append(_Item(path, slug, meta))
     return items, report
 
 

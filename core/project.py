@@ -28,7 +28,7 @@ import platformdirs
 
 from . import catalog
 from .errors import GeoSpottrError
-from .fsutil import atomic_write_bytes, safe_child, sweep_partials
+from .fsutil import atomic_write_bytes, kill_point, safe_child, sweep_partials
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "geospottr.db"
@@ -418,6 +418,7 @@ class Project:
         with self.transaction() as c:
             c.execute("DELETE FROM images WHERE city_id = ?", (city.id,))
             c.execute("DELETE FROM cities WHERE id = ?", (city.id,))
+        kill_point("remove-city-files")  # crash tests: rows gone, files not yet
         for r in records:  # after the commit: a kill here leaves orphan files, which `geospottr doctor` removes
             self.image_path(r).unlink(missing_ok=True)
         return len(records)
