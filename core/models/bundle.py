@@ -144,7 +144,7 @@ def _meta_problem(data: Any) -> str | None:
     kwargs = data.get("arch_kwargs", {})
     if not isinstance(kwargs, dict):
         return "arch_kwargs must be an object"
-    params = inspect.signature(registry.spec(arch).builder).parameters
+    params = inspect.signature(registry.spec(arch).build_function()).parameters
     allowed = {n for n, p in params.items() if p.kind is not p.VAR_KEYWORD} - {"num_classes", "weights"}
     open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
     for key, value in kwargs.items():
