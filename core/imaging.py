@@ -47,7 +47,7 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # A damaged EXIF block is common in phone photos and harmless (we read only the orientation): a
 # UserWarning on stderr for each one would only alarm the user.
 warnings.filterwarnings("ignore", message=r"(?i).*corrupt exif", category=UserWarning)
-warnings.filterwarnings("ignore", message=r"(?i).*exif", category=UserWarning, module=r"PIL\.")
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.(TiffImagePlugin|TiffTags|JpegImagePlugin)")
 
 
 class ImageError(GeoSpottrError):

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, quote_plus
 from typing import Iterable
 
 #: Service name under which GeoSpottr looks for secrets in the OS keyring.
@@ -86,15 +85,25 @@ def find_secret(spec: SecretSpec, explicit: str | None = None) -> str | None:
 _SECRET_PARAMS = re.compile(r"(?i)([?&;](?:key|signature|access_token|token|client_secret)=)[^&#\s\"'<>]+")
 
 
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    """Matches `secret` written plainly, URL-encoded, or any mix (``AIza+k%2Fy``): each character may
+    appear as itself or as the %XX escapes of its UTF-8 bytes (a space also as ``+``)."""
+    parts = []
+    for char in secret:
+        escaped = "".join(f"%{byte:02x}" for byte in char.encode("utf-8"))
+        options = [re.escape(char), escaped] + (["\\+"] if char == " " else [])
+        parts.append("(?:" + "|".join(options) + ")")
+    return re.compile("".join(parts), re.IGNORECASE)
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """`text` with every secret replaced by ``***`` (for anything that may reach a user or a log): each
-    secret as written and URL-encoded (``+`` ``/`` ``=`` become ``%2B`` ``%2F`` ``%3D`` in a query), and the
-    value of any ``key=`` / ``signature=`` / ``access_token=`` query parameter (a URL signature is derived
-    from the signing secret, so it never equals the secret itself)."""
+    secret as written, URL-encoded or half-encoded (``+`` ``/`` ``=`` become ``%2B`` ``%2F`` ``%3D`` in a
+    query), and the value of any ``key=`` / ``signature=`` / ``access_token=`` query parameter (a URL
+    signature is derived from the signing secret, so it never equals the secret itself)."""
     for secret in secrets:
         if secret:
-            for form in {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}:
-                text = text.replace(form, "***")
+            text = _secret_pattern(secret).sub("***", text)
     return _SECRET_PARAMS.sub(r"\1***", text)
 
 

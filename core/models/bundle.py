@@ -52,6 +52,10 @@ class BundleError(GeoSpottrError):
     """A file that is not a usable GeoSpottr model bundle, with the reason."""
 
 
+class UnknownModel(BundleError):
+    """A bundle of an architecture this version does not have (not damage: likely a newer GeoSpottr)."""
+
+
 @dataclass(frozen=True)
 class ClassInfo:
     """One output class: a city with its coordinates (for maps and distance errors)."""
@@ -113,7 +117,8 @@ def _meta_problem(data: Any) -> str | None:
         return f"metadata field {missing[0]!r} is missing"
     arch = data["arch"]
     if not isinstance(arch, str) or arch not in registry.names():
-        return f"unknown architecture {str(arch)[:60]!r} (this GeoSpottr knows {', '.join(registry.names())})"
+        raise UnknownModel(f"unknown model {str(arch)[:60]!r}: made by a newer GeoSpottr? (this one knows "
+                           f"{', '.join(registry.names())})")
     classes = data["classes"]
     if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
         return f"'classes' must list 2 to {MAX_CLASSES:,} cities"
@@ -262,6 +267,8 @@ def read_bundle(path: Path | str, map_location: str | torch.device = "cpu") -> R
         raise BundleError(f"{path}: made by a newer GeoSpottr (bundle version {version}); upgrade GeoSpottr to use it")
     try:
         meta = BundleMeta.from_json(payload["meta"])
+    except UnknownModel as exc:
+        raise BundleError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, GeoSpottrError) as exc:
         raise BundleError(f"{path}: bundle metadata is damaged ({exc})") from None
     state = payload.get("state_dict")
