@@ -38,6 +38,9 @@ class Kind(str, Enum):
     CHECKPOINT = "checkpoint"
     #: One finished unit of a GUI job, carrying its result (Predict's entries).
     RESULT = "result"
+    #: A training run continues from last.pt: data ``{"epoch", "iteration"}`` it restarts from. The
+    #: iteration / epoch records after that point, written before the stop, are superseded by the redone ones.
+    RESUME = "resume"
 
     # The value, not "Kind.LOG", in f-strings and str() on every Python version.
     __str__ = str.__str__

@@ -114,14 +114,17 @@ class MetricsWriter:
 
 
 def read_metrics(run: Path | str, kinds: tuple[Kind | str, ...] | None = None) -> list[dict[str, Any]]:
-    """The events of a run (optionally only `kinds`), skipping a half-written last line of a killed run."""
+    """The events of a run (optionally only `kinds`), skipping a half-written last line of a killed run
+    and the records a resumed run did again (`drop_redone`)."""
     path = Path(run) / METRICS
     out = []
     if not path.is_file():
         return out
     # Lines written by `event_to_json` name their kind first: other kinds are skipped unparsed, which
-    # makes listing the epochs of a 100k-iteration run a matter of milliseconds.
-    wanted = tuple(f'{{"kind": "{k}"' for k in kinds) if kinds is not None else ()
+    # makes listing the epochs of a 100k-iteration run a matter of milliseconds. Resume records are
+    # always read: they say which earlier records were redone.
+    kinds_read = None if kinds is None else (*kinds, Kind.RESUME)  # a tuple: str-enum members hash by name
+    wanted = tuple(f'{{"kind": "{k}"' for k in kinds_read) if kinds_read is not None else ()
     with path.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
             if wanted and line.startswith('{"kind": "') and not line.startswith(wanted):
@@ -130,8 +133,29 @@ def read_metrics(run: Path | str, kinds: tuple[Kind | str, ...] | None = None) -
                 event = json.loads(line)
             except ValueError:
                 continue
-            if kinds is None or event.get("kind") in kinds:
+            if kinds_read is None or event.get("kind") in kinds_read:
                 out.append(event)
+    out = drop_redone(out)
+    return out if kinds is None or Kind.RESUME in kinds else [e for e in out if e.get("kind") != Kind.RESUME]
+
+
+def drop_redone(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`events` (metrics.jsonl records, in file order) without those a resume superseded.
+
+    A run stopped after its last checkpoint redoes the steps since; at the restart it appends a
+    ``resume`` record naming the epoch and iteration it continues from. The iteration records written
+    before it with a higher iteration, and the epoch records with a higher epoch, were redone after it,
+    so they are dropped here (files written before the marker existed read as they always did).
+    """
+    out: list[dict[str, Any]] = []
+    for event in events:
+        if event.get("kind") == Kind.RESUME:
+            data = event.get("data") or {}
+            iteration, epoch = data.get("iteration", 0), data.get("epoch", 0)
+            out = [e for e in out if not (
+                e.get("kind") == Kind.ITERATION and (e.get("data") or {}).get("iteration", 0) > iteration
+                or e.get("kind") == Kind.EPOCH and (e.get("data") or {}).get("epoch", 0) > epoch)]
+        out.append(event)
     return out
 
 

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 
 from ..devices import pick_device
 from ..errors import Cancelled, GeoSpottrError
-from ..events import DONE, ERROR, LOG, PROGRESS, Control, Event, EventCallback, ignore_events
+from ..events import DONE, ERROR, LOG, PROGRESS, Control, Event, EventCallback, Kind, ignore_events
 from ..models import registry
 from ..models.backbones import FrozenTrunkNet
 from ..models.bundle import BundleMeta, read_bundle, save_bundle
@@ -433,6 +433,9 @@ class _Run:
                              f"{len(self.train_samples)} train / {len(self.val_samples)} val images, "
                              f"{cfg.epochs} epochs x {self.steps_per_epoch} steps"
                              + (f", geo smoothing tau {cfg.geo_tau_km} km" if cfg.geo_smoothing else "")))
+        if self.raw is not None:  # mark where the redone steps begin, instead of repeating records silently
+            self.emit(Event(Kind.RESUME, f"resumed at epoch {self.epoch}, iteration {self.global_step}",
+                            data={"epoch": self.epoch, "iteration": self.global_step}))
         # Re-seed here: building the feature cache (only on a run that finds no cache) draws from the global
         # generator, and dropout / augmentation must not depend on whether the cache already existed.
         torch.manual_seed(cfg.seed + self.global_step)
