@@ -113,3 +113,28 @@ def test_predict_on_a_strip_png_is_refused_in_bounded_memory(tmp_path, bundle_pa
     assert result.returncode == 0, result.stderr[-2000:]
     reasons = json.loads(result.stdout)
     assert "aspect" in reasons[0] and reasons[1] == "ok"
+
+
+def test_evaluate_lists_a_strip_in_the_test_split_and_goes_on(tmp_path, one_torch_thread):
+    """The 15 KB 1x60000 JPEG that made `evaluate` die with MemoryError: now one failure among the rest."""
+    import torch
+
+    from core.evaluation import evaluate
+    from core.models import registry
+    from core.models.bundle import BundleMeta, ClassInfo, save_bundle
+    from core.prediction import Predictor
+    from tests.conftest import build_tiny_project
+
+    project = build_tiny_project(tmp_path, per_city=4, size=(48, 36))
+    cities = project.cities()
+    torch.manual_seed(0)
+    meta = BundleMeta(arch="baseline", image_size=32, classes=[ClassInfo(c.slug, c.name, c.country, c.lat, c.lon)
+                                                                for c in cities])
+    bundle = save_bundle(tmp_path / "m.pt", registry.build("baseline", len(cities)), meta)
+    split = next(s for s in ("test", "val", "train") if project.images(split=s))
+    tests = project.images(split=split)
+    project.image_path(tests[0]).write_bytes(strip_jpeg(1, 60000))  # swapped in behind the project's back
+    report = evaluate(project, Predictor.load(bundle), split=split)
+    assert len(report.failures) == 1 and "aspect" in report.failures[0][1]
+    assert len(report.images) == len(tests) - 1
+    project.close()
