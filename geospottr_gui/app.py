@@ -178,7 +178,6 @@ def open_window(args: list[str], settings: "QSettings") -> "MainWindow":
     from .context import AppContext
     from .main_window import MainWindow
     from .plaintext import warn
-
     from .settings import LAST_PROJECT
 
     explicit, photos = split_arguments([a for a in args[1:] if not a.startswith("-")])

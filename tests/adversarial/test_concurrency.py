@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from core.doctor import check
 from core.project import Project
 from tests.core.acquisition.conftest import make_project, make_world
@@ -72,7 +70,7 @@ def test_two_imports_of_the_same_files_at_once(tmp_path, proj):
     runs = [subprocess.Popen(command, cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in runs]
-    for p, (out, err) in zip(runs, outputs):
+    for p, (_, err) in zip(runs, outputs):
         assert p.returncode == 0, err[-2000:]
     added = sum(int(out.strip().splitlines()[-1].split(" added")[0]) for out, _ in outputs)
     assert added == N_FILES
@@ -95,7 +93,7 @@ def test_two_downloads_at_once_end_with_exactly_the_target(tmp_path):
         second = subprocess.Popen(command, cwd=REPO, env=extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         results = [(p, *p.communicate(timeout=300)) for p in (first, second)]
         later = subprocess.run(command, cwd=REPO, env=extra, capture_output=True, text=True, timeout=300)
-    for p, out, err in results:
+    for p, _, err in results:
         assert p.returncode == 0 or "another download is running" in err, err[-2000:]
     assert later.returncode == 0, later.stderr[-2000:]
     with Project.open(root) as project:
