@@ -15,13 +15,15 @@ from core.errors import Cancelled
 from core.events import Control
 
 
-class _Drip(BaseHTTPRequestHandler):
-    """Headers at once, then one body byte every 0.2 s (each read is "alive": a per-read timeout never fires)."""
-
+class _Quiet(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+class _Drip(_Quiet):
+    """Headers at once, then one body byte every 0.2 s (each read is "alive": a per-read timeout never fires)."""
 
     def do_GET(self) -> None:  # noqa: N802
         self.send_response(200)
@@ -91,12 +93,7 @@ def test_every_form_of_a_secret_is_redacted():
     assert clean.count("***") >= 6
 
 
-class _Ok(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
+class _Ok(_Quiet):
     def do_GET(self) -> None:  # noqa: N802
         self.send_response(200)
         self.send_header("Content-Length", "2")
