@@ -29,6 +29,7 @@ def test_explain_overlays_the_heat_map_and_follows_the_clicked_city(qtbot, view,
     assert bar.shown.city.slug == second.slug and second.name in bar.note.text()
 
     qtbot.waitUntil(lambda: bar._job is None, timeout=10000)  # the worker has ended
+    qtbot.waitUntil(lambda: bar._job is None, timeout=30000)  # the map arrives before its job has ended
     before = _shown(view)
     with qtbot.waitSignal(bar.overlay, timeout=2000):
         bar.opacity.setValue(10)           # redrawn from the kept map: no new job
