@@ -41,6 +41,8 @@ class Kind(str, Enum):
     #: A training run continues from last.pt: data ``{"epoch", "iteration"}`` it restarts from. The
     #: iteration / epoch records after that point, written before the stop, are superseded by the redone ones.
     RESUME = "resume"
+    #: What changed in a run being followed (`core.training.follow`; never written to metrics.jsonl).
+    FOLLOW = "follow"
 
     # The value, not "Kind.LOG", in f-strings and str() on every Python version.
     __str__ = str.__str__

@@ -23,12 +23,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..events import Control, Event, EventCallback
+from ..events import Control, Event, EventCallback, Kind
 from . import runs
 from .metrics import Iteration
 
-#: Event kind of `follow_run`'s reports; ``data["update"]`` holds a `FollowUpdate`.
-FOLLOW = "follow"
 #: Seconds between two looks at the files: the "at most about a second behind" of a monitor.
 INTERVAL_S = 0.5
 #: Bytes at the start of the file remembered to recognise a file rewritten in place.
@@ -288,7 +286,8 @@ class RunFollower:
 
 def follow_run(run_dir: Path | str, *, on_event: EventCallback, control: Control, interval: float = INTERVAL_S,
                until_ended: bool = True) -> RunState:
-    """Report a run's records and state changes as ``FOLLOW`` events until cancelled (a job).
+    """Report a run's records and state changes as `Kind.FOLLOW` events (``data["update"]``: a
+    `FollowUpdate`) until cancelled (a job).
 
     The first event carries the whole history so far. With `until_ended`, returns once the run has
     finished, stopped or failed (after one more look, so the records written after the final status
@@ -299,7 +298,7 @@ def follow_run(run_dir: Path | str, *, on_event: EventCallback, control: Control
     while True:
         update = follower.poll()
         if update:
-            on_event(Event(FOLLOW, scope=follower.run_dir.name, data={"update": update}))
+            on_event(Event(Kind.FOLLOW, scope=follower.run_dir.name, data={"update": update}))
         if until_ended and follower.state is not None and follower.state.ended:
             if final_look:
                 return follower.state

@@ -167,6 +167,9 @@ class MonitorWindow(QWidget):
             return
         self.controls.set_state(ui_state(state, self._stopping))
         self.info.set_paused(state.status == "running" and state.paused)
+        if state.ended:  # no speed or time left for a run that is over
+            for key in ("speed", "eta_epoch", "eta_run"):
+                self.info.set(key, "—")
         text = {"starting": "Starting", "running": "Paused" if state.paused else "Running",
                 "finished": "Finished", "stopped": "Stopped", "failed": "Failed"}.get(state.status, state.status)
         if state.status == "running" and state.total:

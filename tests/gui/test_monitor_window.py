@@ -84,6 +84,7 @@ def test_a_monitor_follows_another_process_and_its_resume_button_lets_a_paused_r
     assert len(x) == 6
     assert window.status.text().startswith("Finished") and "3 epochs done" in window.status.text()
     assert "3/3" in window.info.values["epoch"].text() and window.info.values["best"].text() != "—"
+    assert window.info.values["eta_run"].text() == "—"  # nothing left to wait for
     assert not any(b.isEnabled() for b in window.controls.buttons)
     assert not window.resume_run_button.isVisible()
 
