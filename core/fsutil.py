@@ -116,7 +116,7 @@ def read_regular(path: Path | str, max_bytes: int = MAX_READ_BYTES, what: str = 
         if info.st_size > max_bytes:
             raise GeoSpottrError(f"{path}: {info.st_size / 2**20:,.0f} MiB is too large for a {what} "
                                  f"(limit {max_bytes / 2**20:,.0f} MiB), refused")
-        if hasattr(os, "set_blocking"):
+        if getattr(os, "O_NONBLOCK", 0):  # POSIX only (Windows has no FIFOs to block on, nor the flag)
             os.set_blocking(fd, True)
         chunks, size = [], 0
         while True:
