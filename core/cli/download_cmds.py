@@ -102,7 +102,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--price-per-1000", type=float, metavar="USD",
                    help="Street View price per 1,000 images for the estimate (default: Google's list price, 7)")
     p.add_argument("--qps", type=float, default=25.0, help="requests per second at most, 0 for no limit (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=20.0, metavar="S", help="seconds one request may take in total, however slowly the server answers (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=20.0, metavar="S",
+                   help="seconds one request may take in total, however slowly the server answers (default: %(default)s)")
     p.add_argument("--retries", type=int, default=6, help="retries of 429/5xx/timeouts (default: %(default)s)")
     p.add_argument("--backoff", type=float, default=0.5, metavar="S", help="first backoff delay, doubling (default: %(default)s)")
     sv = p.add_argument_group("Street View image parameters (defaults: the seed dataset's)")
