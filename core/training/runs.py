@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from ..errors import GeoSpottrError
 from ..events import Event, Kind
-from ..fsutil import atomic_write_text
+from ..fsutil import atomic_write_text, safe_child
 from .metrics import EpochMetrics
 
 CONFIG = "config.json"
@@ -50,7 +50,12 @@ def short_run_name(run_id: str) -> str:
 
 
 def run_dir(runs_dir: Path, run_id: str) -> Path:
-    path = runs_dir / run_id
+    """The folder of run `run_id` in `runs_dir`; an id that is a path (``../../x``) is refused: a resumed
+    run writes into its folder, which must stay inside the project."""
+    try:
+        path = safe_child(runs_dir, run_id)
+    except GeoSpottrError:
+        raise GeoSpottrError(f"{run_id!r} is not a run id (ids name folders in {runs_dir})") from None
     if not (path / CONFIG).is_file():
         known = ", ".join(r.run_id for r in _scan(runs_dir)[-5:]) or "none"
         raise GeoSpottrError(f"no training run {run_id!r} in {runs_dir} (recent: {known})")

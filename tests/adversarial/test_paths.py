@@ -76,3 +76,15 @@ def test_cli_import_of_a_traversal_export_is_one_line_error(tmp_path, proj):
     result = cli("--project", proj.root, "import", src)
     assert "slug" in one_line_error(result)
     assert not (tmp_path / "somewhere").exists() and not (tmp_path.parent / "somewhere").exists()
+
+
+def test_a_run_id_cannot_be_a_path_out_of_the_project(tmp_path, proj):
+    """`train --resume ID` writes into the run's folder: an id like ../../elsewhere must not lead there."""
+    from core.training.runs import CONFIG, run_dir
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / CONFIG).write_text("{}")
+    for ref in ("../../elsewhere", "../" * 8 + str(elsewhere).lstrip("/"), "..", "a/b"):
+        with pytest.raises(GeoSpottrError, match="not a run id"):
+            run_dir(proj.runs_dir, ref)
