@@ -167,3 +167,28 @@ def test_geospottr_gui_monitor_opens_only_monitor_windows(qtbot, project, tmp_pa
     windows = open_monitor_windows(args, refs, settings)
     assert len(windows) == 2 and windows[0] is windows[1] and windows[0].isVisible()
     assert windows[0].on_resume is not None  # the run lives in a project: resume is possible
+
+
+def test_open_monitor_in_the_runs_list_and_pop_out_open_windows_of_their_own(qtbot, project, tmp_path):
+    from geospottr_gui.views.train_view import TrainView
+    from tests.gui.conftest import context_for
+
+    run = project.runs_dir / "20260101-000000-baseline"
+    run.mkdir(parents=True)
+    runs.write_json(run / runs.CONFIG, {"arch": "baseline", "epochs": 2})
+    runs.write_json(run / runs.STATUS, {"status": "stopped", "reason": "stopped by the user"})
+    (run / runs.LAST).write_bytes(b"placeholder")  # only its presence matters to "Resume run"
+    view = TrainView(context_for(project, tmp_path))
+    qtbot.addWidget(view)
+    view.runs.refresh()
+    view.runs.select_run(run.name)
+    view.runs.monitor_button.click()
+    window = next(w for w in open_monitors() if w.run_dir == run)
+    assert window.isVisible() and window is not view.window()  # a top-level window, not a panel
+    assert window.on_resume == view.resume_from_monitor
+    qtbot.waitUntil(window.resume_run_button.isVisible, timeout=TIMEOUT_MS)  # stopped with last.pt
+    assert not view.pop_out_button.isEnabled()  # nothing trains here yet
+    view.run_id = run.name
+    view._set_state("idle")
+    view.pop_out_button.click()
+    assert open_monitors() == [window]  # the same run: the open window is raised, not a second one
