@@ -10,11 +10,11 @@ import torch
 
 from core.models.bundle import BundleError, load_bundle
 
-from .conftest import cli, needs_linux, one_line_error, run_bounded
+from .conftest import cli, one_line_error
 from .hostile import jpeg
 
 
-def _tampered(src, dst, state=None, **meta_changes):
+def tampered(src, dst, state=None, **meta_changes):
     payload = torch.load(src, weights_only=True)
     meta = json.loads(payload["meta"])
     meta.update(meta_changes)
@@ -52,28 +52,14 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_metadata_is_refused_before_building(tmp_path, bundle_path, case):
     changes, words = CASES[case]
-    bad = _tampered(bundle_path, tmp_path / "bad.pt", **changes)
+    bad = tampered(bundle_path, tmp_path / "bad.pt", **changes)
     with pytest.raises(BundleError, match=words):
         load_bundle(bad)
 
 
 def test_nan_weights_are_an_error_not_nan_percent(tmp_path, bundle_path):
-    bad = _tampered(bundle_path, tmp_path / "nan.pt", state=_nan_first)
+    bad = tampered(bundle_path, tmp_path / "nan.pt", state=_nan_first)
     photo = tmp_path / "a.jpg"
     photo.write_bytes(jpeg((64, 48)))
     result = cli("predict", "--model", bad, photo)
     assert "NaN" in one_line_error(result) and "nan%" not in result.stdout
-
-
-@needs_linux
-def test_a_19_gb_layer_request_is_refused_in_bounded_memory(tmp_path, bundle_path):
-    bad = _tampered(bundle_path, tmp_path / "big.pt", arch_kwargs={"hidden": 900_000})  # ~0.7 GB of floats
-    code = f"""
-        from core.models.bundle import BundleError, load_bundle
-        try:
-            load_bundle({str(bad)!r})
-        except BundleError as exc:
-            print(exc)
-    """
-    result = run_bounded(code, preload="import torch, torchvision\nimport core.models.bundle\n")
-    assert result.returncode == 0 and "do not fit" in result.stdout, result.stderr[-2000:]

@@ -91,28 +91,40 @@ def test_decoding_stays_in_bounded_memory(tmp_path):
     assert out["big"] == [6000, 4500] and "too large" in out["sparse"]
 
 
-PREDICT_STRIP = """
-    import json, sys
+MODEL_SIDE = """
+    import json
+    from core.models.bundle import BundleError, load_bundle
     from core.prediction import Predictor
-    predictor = Predictor.load(sys.argv[1])
-    results = list(predictor.predict_many(sys.argv[2:]))
-    print(json.dumps([getattr(r, "reason", "ok") for r in results]))
+    out = {}
+    predictor = Predictor.load(MODEL)
+    out["predict"] = [getattr(r, "reason", "ok") for r in predictor.predict_many(PHOTOS)]
+    try:
+        load_bundle(BIG_LAYER)
+        out["big_layer"] = "loaded"
+    except BundleError as exc:
+        out["big_layer"] = str(exc)
+    print(json.dumps(out))
 """
 
 
 @needs_linux
-def test_predict_on_a_strip_png_is_refused_in_bounded_memory(tmp_path, bundle_path):
-    """The 165-byte 1x20000 PNG that took 4.8 GB: refused with a reason, next photo still predicted."""
+def test_model_side_cases_run_in_bounded_memory(tmp_path, bundle_path):
+    """One interpreter with torch, capped: the 165-byte 1x20000 PNG that took 4.8 GB in predict is refused
+    and the next photo still predicted; a bundle asking for a ~0.7 GB layer is refused before allocating."""
+    from .test_bundle import tampered
+
     strip = tmp_path / "strip.png"
     strip.write_bytes(strip_png(1, 20000))
     good = tmp_path / "good.jpg"
     good.write_bytes(jpeg((64, 48), seed=9))
-    code = PREDICT_STRIP.replace("sys.argv[1]", repr(str(bundle_path))).replace(
-        "sys.argv[2:]", repr([str(strip), str(good)]))
+    big = tampered(bundle_path, tmp_path / "big.pt", arch_kwargs={"hidden": 900_000})
+    code = (MODEL_SIDE.replace("MODEL", repr(str(bundle_path))).replace("PHOTOS", repr([str(strip), str(good)]))
+            .replace("BIG_LAYER", repr(str(big))))
     result = run_bounded(code, preload="import torch, torchvision\nimport core.prediction\ntorch.set_num_threads(1)\n")
     assert result.returncode == 0, result.stderr[-2000:]
-    reasons = json.loads(result.stdout)
-    assert "aspect" in reasons[0] and reasons[1] == "ok"
+    out = json.loads(result.stdout)
+    assert "aspect" in out["predict"][0] and out["predict"][1] == "ok"
+    assert "do not fit" in out["big_layer"]
 
 
 def test_evaluate_lists_a_strip_in_the_test_split_and_goes_on(tmp_path, one_torch_thread):
