@@ -148,9 +148,8 @@ def to_photo(saliency: torch.Tensor, box: tuple[int, int, int, int], size: tuple
     return out / peak if peak > 0 else out
 
 
-def _class_index(predictor: Predictor, city: str | int | None, default: int) -> int:
-    if city is None:
-        return default
+def _class_index(predictor: Predictor, city: str | int) -> int:
+    """The model's output index of `city` (slug, name or index)."""
     if isinstance(city, int):
         if not 0 <= city < len(predictor.classes):
             raise GeoSpottrError(f"class index {city} out of range (the model has {len(predictor.classes)} cities)")
@@ -159,6 +158,10 @@ def _class_index(predictor: Predictor, city: str | int | None, default: int) -> 
         if city in (c.slug, c.name):
             return i
     raise GeoSpottrError(f"{city!r} is not one of this model's cities ({', '.join(predictor.meta.class_slugs)})")
+
+
+def _one(index: int | None, device: torch.device) -> torch.Tensor | None:
+    return None if index is None else torch.tensor([index], device=device)
 
 
 def explain(predictor: Predictor, source: ImageSource, city: str | int | None = None,
@@ -171,25 +174,26 @@ def explain(predictor: Predictor, source: ImageSource, city: str | int | None = 
     """
     if method not in METHODS:
         raise GeoSpottrError(f"method must be one of {', '.join(METHODS)}")
+    wanted = None if city is None else _class_index(predictor, city)
+    other = None if versus is None else _class_index(predictor, versus)
     image = predictor.open(source, draft=False)
     batch = predictor.transform(image)[None].to(predictor.device)
-    model = predictor.model.eval()
+    model = predictor.model
     layer = cam_layer(model) if method != "occlusion" else None
     if method == "grad-cam" and layer is None:
         raise GeoSpottrError(f"Grad-CAM does not apply to architecture {predictor.meta.arch!r}; use occlusion")
-    with torch.no_grad():
-        probs = torch.softmax(model(batch).float(), dim=1)[0].cpu().double().numpy()
-    target = _class_index(predictor, city, int(np.argmax(probs)))
-    other = None if versus is None else _class_index(predictor, versus, 0)
-    if other == target:
-        raise GeoSpottrError("explaining a city against itself shows nothing: choose two different cities")
-    t = torch.tensor([target], device=predictor.device)
-    v = torch.tensor([other], device=predictor.device) if other is not None else None
     saliency, used = None, "occlusion"
-    if layer is not None:
-        cams, _ = grad_cam(model, layer, batch, t, v)
+    if layer is not None:  # one forward pass gives the guess and the map (targets None: the top guess)
+        cams, logits = grad_cam(model, layer, batch, _one(wanted, batch.device), _one(other, batch.device))
         if float(cams.max()) > 0 or method == "grad-cam":
             saliency, used = cams[0], "grad-cam"
+    else:
+        with torch.no_grad():
+            logits = model(batch).float()
+    probs = torch.softmax(logits, dim=1)[0].cpu().double().numpy()
+    target = int(np.argmax(probs)) if wanted is None else wanted
+    if other == target:
+        raise GeoSpottrError("explaining a city against itself shows nothing: choose two different cities")
     if saliency is None:
         saliency = occlusion(model, batch, target, other)
     box = input_box(image.width, image.height, predictor.meta.crop_bottom)
@@ -206,7 +210,7 @@ def explain_batch(predictor: Predictor, images: Sequence[Image.Image]) -> tuple[
     The fast path for a whole split (`core.shortcuts`): one batched Grad-CAM pass; images it finds no
     positive evidence in, and every image of a model without a Grad-CAM layer, get occlusion maps.
     """
-    model = predictor.model.eval()
+    model = predictor.model
     batch = torch.stack([predictor.transform(img) for img in images]).to(predictor.device)
     layer = cam_layer(model)
     if layer is not None:
