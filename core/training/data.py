@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 from ..errors import GeoSpottrError
 from ..models.bundle import ClassInfo
 from ..project import Project
+from ..splitting import group_key
 from .transforms import load_for_model
 
 USABLE_STATUSES = ("pending", "accepted")
@@ -28,6 +29,7 @@ class Sample:
     label: int
     lat: float | None
     lon: float | None
+    place: str = ""  # the place it shows (location id, pano, coordinates; else the image): groups for inner CV
 
 
 def training_classes(project: Project) -> list[ClassInfo]:
@@ -41,7 +43,7 @@ def split_samples(project: Project, split: str, classes: Sequence[ClassInfo]) ->
     if split not in ("train", "val"):
         raise ValueError("training reads only the train and val splits")
     index = {c.slug: i for i, c in enumerate(classes)}
-    return [Sample(str(project.image_path(r)), index[r.city_slug], r.lat, r.lon)
+    return [Sample(str(project.image_path(r)), index[r.city_slug], r.lat, r.lon, group_key(r, "location"))
             # Ordered by id (a content hash), not by import time: the same data gives the same run.
             for r in project.images(split=split, status=USABLE_STATUSES, order="images.id") if r.city_slug in index]
 

@@ -45,9 +45,12 @@ def geo_targets(labels: Sequence[int], coords: Sequence[tuple[float | None, floa
     return torch.stack(rows).float()
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy against per-sample target distributions."""
-    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy against per-sample target distributions: the mean, or the `weights`-weighted mean."""
+    per_sample = -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    if weights is None:
+        return per_sample.mean()
+    return (weights * per_sample).sum() / weights.sum()
 
 
 def smooth(targets: torch.Tensor, label_smoothing: float) -> torch.Tensor:
@@ -58,13 +61,18 @@ def smooth(targets: torch.Tensor, label_smoothing: float) -> torch.Tensor:
 
 
 class TrainingLoss:
-    """loss(logits, labels, sample indices): hard-label CE, or CE against the precomputed geo targets."""
+    """loss(logits, labels, sample indices): hard-label CE, or CE against the precomputed geo targets;
+    with `class_weights` each sample counts by its true class's weight (a weighted mean)."""
 
-    def __init__(self, label_smoothing: float = 0.0, geo: torch.Tensor | None = None) -> None:
+    def __init__(self, label_smoothing: float = 0.0, geo: torch.Tensor | None = None,
+                 class_weights: torch.Tensor | None = None) -> None:
         self.label_smoothing = label_smoothing
         self.geo = smooth(geo, label_smoothing) if geo is not None else None
+        self.class_weights = class_weights
 
     def __call__(self, logits: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        weights = self.class_weights.to(logits.device) if self.class_weights is not None else None
         if self.geo is None:
-            return F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
-        return soft_cross_entropy(logits, self.geo[indices.cpu()].to(logits.device))
+            return F.cross_entropy(logits.float(), labels, weight=weights, label_smoothing=self.label_smoothing)
+        targets = self.geo[indices.cpu()].to(logits.device)
+        return soft_cross_entropy(logits, targets, None if weights is None else weights[labels])

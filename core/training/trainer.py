@@ -38,9 +38,11 @@ from ..events import DONE, ERROR, LOG, PROGRESS, Control, Event, EventCallback, 
 from ..models import registry
 from ..models.backbones import FrozenTrunkNet
 from ..models.bundle import BundleMeta, read_bundle, save_bundle
+from ..models.probe import ProbeNet
 from ..project import Project
 from . import cache as feature_cache
 from . import distributed, runcontrol, runs
+from .balance import CLASS_BALANCES, BalancedSampler, balance_weights
 from .data import ImageDataset, load_training_data, split_samples
 from .losses import TrainingLoss, default_geo_tau_km, geo_targets
 from .metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
@@ -70,6 +72,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     geo_smoothing: bool = False
     geo_tau_km: float | None = None  # None: derived from the inter-city distances (see losses.py)
+    class_balance: str = "weighted"  # none | weighted (loss) | sampler (balanced draws); see balance.py
     weights: str = "imagenet"  # imagenet | none | path to a weights file
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision (CUDA only)
@@ -98,6 +101,8 @@ class TrainConfig:
             raise GeoSpottrError("--geo-tau-km must be positive")
         if not 0 <= self.crop_bottom <= 0.5:
             raise GeoSpottrError("--crop-bottom must be between 0 and 0.5 (a fraction of the photo's height)")
+        if self.class_balance not in CLASS_BALANCES:
+            raise GeoSpottrError(f"--class-balance must be one of {', '.join(CLASS_BALANCES)}")
         registry.spec(self.arch)
 
     @classmethod
@@ -331,7 +336,9 @@ class _Run:
         self.train_set = train_set
         self.val_loader = DataLoader(val_set, batch_size=cfg.batch_size, shuffle=False,
                                      num_workers=0 if cfg.cache_features else cfg.num_workers)
-        self.sampler = distributed.ResumableSampler(train_set, ctx, seed=cfg.seed)
+        labels = [s.label for s in self.train_samples]
+        self.sampler = (BalancedSampler(train_set, ctx, cfg.seed, labels, len(classes)) if cfg.class_balance == "sampler"
+                        else distributed.ResumableSampler(train_set, ctx, seed=cfg.seed))
         self.ddp = self.net
         if ctx.enabled:
             self.ddp = nn.parallel.DistributedDataParallel(
@@ -341,7 +348,9 @@ class _Run:
         if cfg.geo_smoothing:
             geo = geo_targets([s.label for s in self.train_samples], [(s.lat, s.lon) for s in self.train_samples],
                               classes, cfg.geo_tau_km)
-        self.loss_fn = TrainingLoss(cfg.label_smoothing, geo)
+        weights = torch.from_numpy(balance_weights(labels, len(classes))).float() \
+            if cfg.class_balance == "weighted" else None
+        self.loss_fn = TrainingLoss(cfg.label_smoothing, geo, weights)
 
         self.steps_per_epoch = math.ceil(self.sampler.num_samples / cfg.batch_size)
         if cfg.max_steps:
@@ -427,6 +436,8 @@ class _Run:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> TrainResult:
+        if isinstance(self.model, ProbeNet):
+            return self._run_probe()
         cfg = self.cfg
         total = cfg.epochs * self.steps_per_epoch
         self.emit(Event(LOG, f"{cfg.arch} on {self.device}, {len(self.classes)} cities, "
@@ -483,6 +494,41 @@ class _Run:
         except BaseException as exc:
             self._finish_failed(exc)
             raise
+        return self._result(status, reason)
+
+    def _run_probe(self) -> TrainResult:
+        """A linear probe has no epochs: extract (cached) view features, fit, save best.pt = last.pt."""
+        from .probe import train_probe
+
+        cfg = self.cfg
+        self.emit(Event(LOG, f"{cfg.arch}: linear probe on frozen features, {len(self.classes)} cities, "
+                             f"{len(self.train_samples)} train / {len(self.val_samples)} val images, "
+                             f"class balance {cfg.class_balance}"))
+        # The bundle must rebuild exactly this model, whatever later versions choose as defaults.
+        self.meta.arch_kwargs = {**registry.spec(cfg.arch).defaults, **cfg.arch_kwargs}
+        started = time.perf_counter()
+        try:
+            metrics = train_probe(self.model, self.train_samples, self.val_samples, cfg.image_size, self.meta.mean,
+                                  self.meta.std, self.project.cache_dir, cfg.class_balance, cfg.seed, self.emit,
+                                  self.control)
+        except Cancelled:
+            return self._result("stopped", "stopped by the user")
+        except BaseException as exc:
+            self._finish_failed(exc)
+            raise
+        self.epoch, self.best_val_acc = 1, metrics["val_acc"]
+        metrics = {**metrics, "best_val_acc": self.best_val_acc}
+        self._save("best", metrics)
+        self._save("last", metrics)
+        elapsed = time.perf_counter() - started
+        line = (f"probe C={metrics['C']:g} (inner CV)  train acc {metrics['train_acc']:.3f}  val loss "
+                f"{metrics['val_loss']:.4f} acc {metrics['val_acc']:.3f} F1 {metrics['val_macro_f1']:.3f}  {elapsed:.1f}s")
+        self.emit(Event("epoch", line, done=1, total=1, scope="epoch",
+                        data={"epoch": 1, "epochs": 1, **metrics, "epoch_time": elapsed, "eta_s": 0.0}))
+        self.emit(Event(LOG, line))
+        return self._result("finished", "linear probe fitted")
+
+    def _result(self, status: str, reason: str) -> TrainResult:
         result = TrainResult(run_id=self.run_id, run_dir=str(self.dir), status=status, epochs_done=self.epoch,
                              best_val_acc=self.best_val_acc,
                              best_checkpoint=str(self.dir / runs.BEST) if (self.dir / runs.BEST).is_file() else None,

@@ -1,0 +1,224 @@
+"""Accuracy by grouped 5-fold cross-validation on the development photos: which recipe to make the default.
+
+    .venv/bin/python benchmarks/bench_accuracy.py [--data ../shared/data/gsv-croatia] [--threads 2]
+        [--cache-dir ~/.cache/geospottr-bench] [--recipes probe-224,probe-320-mc,...] [--finetune]
+
+Classes: the nearest of Zagreb / Osijek / Rijeka / Split (the project's catalog cities) to each photo.
+Folds: `StratifiedGroupKFold(5, shuffle, seed 0)` by place (``location_id``: the four headings of a
+place never straddle train and test) and stratified by city; the SAME folds serve every recipe. Each
+recipe is fitted on 4 folds and scored on the 5th, so every photo is scored exactly once by a model that
+never saw its place. Any choice a recipe makes (the probe's C) is made by an inner grouped CV on the 4
+training folds only; the test fold is never looked at.
+
+Per recipe it prints per-image and per-place (views of a place combined by `combine_views`) accuracy and
+macro F1 as mean ± std over the folds, per-city F1 (per image, mean over folds) and the wall time (fit +
+predict for all folds, plus the one-off feature extraction it needed, printed separately because the
+cache makes it a one-time cost).
+
+Probe recipes run on cached view features (`core.training.probe.extract_view_features`): for each
+(view size, crop fraction) the frozen EfficientNet-Lite0 features of 12 views of every 640 px frame
+(full frame, four corner crops and a centre crop, each also mirrored) are computed once and saved under
+``--cache-dir``; a recipe then picks the views it uses. ``--finetune`` adds the trainer recipes (real
+`core.training.trainer.train` runs on a temp project per fold: slow, about N min per recipe on 2 cores).
+Asserts nothing; skips (exit 0) when the photos are absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shlex
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CITIES = ("Zagreb,HR", "Osijek,HR", "Rijeka,HR", "Split,HR")
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "gsv-croatia"
+INPUT_SIZE = 640  # the frames' own size: views are cut from the full-resolution frame
+#: Feature sets the probe recipes draw on, cheapest and most useful first:
+#: name -> (view size, views, crop fraction, flip). CPU time decides how many views each size gets.
+FEATURE_SETS = {
+    "224": (224, ("full",), 1.0, True),
+    "224-crops": (224, ("tl", "tr", "bl", "br", "center"), 0.6, False),
+    "320": (320, ("full",), 1.0, True),
+    "288": (288, ("full",), 1.0, False),
+    "384": (384, ("full",), 1.0, False),
+    "320-crops": (320, ("tl", "tr", "bl", "br", "center"), 0.6, False),
+}
+K = 5
+
+
+@dataclass
+class DevSet:
+    paths: list[str]
+    labels: np.ndarray   # city index per image
+    groups: np.ndarray   # place index per image
+    classes: list        # ClassInfo per city (slug order)
+
+
+def load_dev_set(data: Path) -> DevSet:
+    """The manifest's photos labelled with their nearest catalog city (the label `import` would give)."""
+    from core import catalog
+    from core.geo import haversine_km
+
+    cities = sorted((catalog.resolve(q) for q in CITIES), key=lambda c: c.slug)
+    paths, labels, places = [], [], []
+    with open(data / "manifest.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            lat, lon = float(row["lat"]), float(row["lon"])
+            labels.append(min(range(len(cities)), key=lambda i: haversine_km(lat, lon, cities[i].lat, cities[i].lon)))
+            paths.append(str(data / row["path"]))
+            places.append(row["location_id"])
+    index = {p: i for i, p in enumerate(sorted(set(places)))}
+    return DevSet(paths, np.array(labels), np.array([index[p] for p in places]), cities)
+
+
+def view_features(dev: DevSet, cache_dir: Path, name: str) -> tuple[np.ndarray, float]:
+    """(N, V, 1280) features of feature set `name` and the seconds spent extracting them (0 when cached)."""
+    from core.models.probe import ProbeNet
+    from core.models.registry import spec
+    from core.training.probe import extract_view_features
+
+    view_size, views, fraction, flip = FEATURE_SETS[name]
+    path = cache_dir / f"lite0_in{INPUT_SIZE}_{name}.npy"
+    start = time.perf_counter()
+    cached = path.is_file()
+    model = ProbeNet(len(dev.classes), weights="imagenet", view_size=view_size, views=views,
+                     crop_fraction=fraction, flip=flip)
+    s = spec("efficientnet-lite0")
+    feats = extract_view_features(model, dev.paths, INPUT_SIZE, s.mean, s.std, cache=path)
+    return feats, 0.0 if cached else time.perf_counter() - start
+
+
+def make_folds(dev: DevSet, k: int = K, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The k (train, test) index pairs every recipe uses: grouped by place, stratified by city."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(dev.labels)), dev.labels, dev.groups))
+
+
+def fold_scores(dev: DevSet, test: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """Per-image and per-place (views combined) accuracy and macro F1, and per-city image F1, of one fold."""
+    from sklearn.metrics import f1_score
+
+    from core.prediction import combine_views
+
+    labels = list(range(len(dev.classes)))
+    y, pred = dev.labels[test], probs.argmax(axis=1)
+    out = {"img_acc": float((pred == y).mean()),
+           "img_f1": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0))}
+    per_city = f1_score(y, pred, labels=labels, average=None, zero_division=0)
+    out.update({f"f1_{c.slug}": float(f) for c, f in zip(dev.classes, per_city)})
+    place_true, place_pred = [], []
+    for g in np.unique(dev.groups[test]):
+        members = dev.groups[test] == g
+        place_true.append(int(np.bincount(y[members]).argmax()))
+        place_pred.append(int(combine_views(probs[members]).argmax()))
+    place_true, place_pred = np.array(place_true), np.array(place_pred)
+    out["place_acc"] = float((place_true == place_pred).mean())
+    out["place_f1"] = float(f1_score(place_true, place_pred, labels=labels, average="macro", zero_division=0))
+    return out
+
+
+@dataclass(frozen=True)
+class ProbeRecipe:
+    """A probe on some views of one or more feature sets (views from several sets are averaged together)."""
+
+    name: str
+    views: tuple[tuple[str, tuple[int, ...]], ...]  # (feature set, view indices) pairs
+    class_balance: str = "weighted"
+    views_as_samples: bool = False
+
+
+PROBES = (
+    ProbeRecipe("probe 224 (issue baseline), no balance", (("224", (0,)),), class_balance="none"),
+    ProbeRecipe("probe 224", (("224", (0,)),)),
+    ProbeRecipe("probe 224 +flip", (("224", (0, 1)),)),
+    ProbeRecipe("probe 288", (("288", (0,)),)),
+    ProbeRecipe("probe 320", (("320", (0,)),)),
+    ProbeRecipe("probe 320 +flip", (("320", (0, 1)),)),
+    ProbeRecipe("probe 384", (("384", (0,)),)),
+    ProbeRecipe("probe 224 multi-crop (full+flip+5 crops)", (("224", (0, 1)), ("224-crops", (0, 1, 2, 3, 4)))),
+    ProbeRecipe("probe 224 multi-crop, views as samples", (("224", (0, 1)), ("224-crops", (0, 1, 2, 3, 4))),
+                views_as_samples=True),
+    ProbeRecipe("probe 320 multi-crop (full+flip+5 crops)", (("320", (0, 1)), ("320-crops", (0, 1, 2, 3, 4)))),
+    ProbeRecipe("probe 320 multi-crop, no balance", (("320", (0, 1)), ("320-crops", (0, 1, 2, 3, 4))),
+                class_balance="none"),
+)
+
+
+def run_probe(recipe: ProbeRecipe, dev: DevSet, folds, feature_sets: dict[str, np.ndarray]) -> tuple[list[dict], float, str]:
+    """Scores per fold, seconds for all folds, and the C chosen per fold."""
+    from core.training.probe import fit_probe
+
+    x = np.concatenate([feature_sets[name][:, list(idx)] for name, idx in recipe.views], axis=1)
+    start = time.perf_counter()
+    results, chosen = [], []
+    for train, test in folds:
+        probe = fit_probe(x[train], dev.labels[train], dev.groups[train], len(dev.classes),
+                          class_balance=recipe.class_balance, views_as_samples=recipe.views_as_samples)
+        chosen.append(f"{probe.C:g}")
+        results.append(fold_scores(dev, test, probe.probabilities(x[test].mean(axis=1))))
+    return results, time.perf_counter() - start, ",".join(chosen)
+
+
+def mean_std(values: list[float]) -> str:
+    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.3f}"
+
+
+def print_row(name: str, results: list[dict], seconds: float, note: str, dev: DevSet) -> None:
+    cols = [mean_std([r[k] for r in results]) for k in ("img_acc", "img_f1", "place_acc", "place_f1")]
+    cities = " ".join(f"{c.slug[:6]} {statistics.fmean(r[f'f1_{c.slug}'] for r in results):.2f}" for c in dev.classes)
+    print(f"| {name} | " + " | ".join(cols) + f" | {cities} | {seconds:.0f} s | {note} |", flush=True)
+
+
+def print_header() -> None:
+    print("\n| recipe | image acc | image macro F1 | place acc | place macro F1 | per-city image F1 | wall | note |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "geospottr-bench")
+    ap.add_argument("--extract-only", action="store_true", help="only build the feature caches")
+    ap.add_argument("--recipes", help="comma-separated substrings of the recipe names to run (default: all)")
+    args = ap.parse_args()
+    if not (args.data / "manifest.csv").is_file():
+        print(f"SKIP: {args.data} is absent (the gsv-croatia photos ship only with the development machines)")
+        return 0
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print("command: " + shlex.join([sys.executable, *sys.argv]), flush=True)
+    dev = load_dev_set(args.data)
+    wanted = [r for r in PROBES if not args.recipes or any(sel in r.name for sel in args.recipes.split(","))]
+    needed = list(FEATURE_SETS) if args.extract_only else sorted({n for r in wanted for n, _ in r.views})
+    feature_sets, extraction = {}, {}
+    for name in needed:
+        feature_sets[name], extraction[name] = view_features(dev, args.cache_dir, name)
+        print(f"features {name}: {feature_sets[name].shape} ({extraction[name]:.0f}s extraction)", flush=True)
+    if args.extract_only:
+        return 0
+    folds = make_folds(dev)
+    print(f"{len(dev.paths)} photos, {len(set(dev.groups.tolist()))} places, cities "
+          + ", ".join(f"{c.slug} {int((dev.labels == i).sum())}" for i, c in enumerate(dev.classes))
+          + f"; {K} folds of " + "/".join(str(len(t)) for _, t in folds) + " test images")
+    print_header()
+    for recipe in wanted:
+        results, seconds, chosen = run_probe(recipe, dev, folds, feature_sets)
+        print_row(recipe.name, results, seconds, f"C per fold {chosen}", dev)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

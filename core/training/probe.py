@@ -1,0 +1,203 @@
+"""Linear-probe training: per-view features once, then scikit-learn logistic regression with C by inner CV.
+
+`extract_view_features` runs a `ProbeNet`'s frozen backbone over images and returns (N, V, 1280) view
+features (optionally cached on disk as ``.npy``, keyed by everything that changes them). `fit_probe`
+averages the views, standardises, and fits a multinomial `LogisticRegression`, choosing C by grouped,
+stratified inner cross-validation on the training images only (never on anything it is scored on).
+`export_probe` folds the standardisation into one ``nn.Linear`` so the bundle holds a plain model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..events import PROGRESS, Control, Event, EventCallback, ignore_events
+from ..models.probe import ProbeNet
+from .balance import CLASS_BALANCES, balance_weights
+from .data import Sample
+from .transforms import eval_transform, load_for_model
+
+#: Inverse regularisation strengths tried by the inner cross-validation (log-spaced).
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def features_key(model: ProbeNet, image_size: int, mean: Sequence[float], std: Sequence[float],
+                 paths: Sequence[str]) -> str:
+    """A hash of the backbone weights, the view settings, the preprocessing and the image list."""
+    h = hashlib.sha1()
+    for name, tensor in sorted(model.embedding.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    h.update(json.dumps([image_size, list(mean), list(std), model.view_size, list(model.views),
+                         model.crop_fraction, model.flip, list(paths)]).encode())
+    return h.hexdigest()[:16]
+
+
+@torch.no_grad()
+def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int, mean: Sequence[float],
+                          std: Sequence[float], batch_size: int = 16, cache: Path | None = None,
+                          on_event: EventCallback = ignore_events, control: Control | None = None,
+                          scope: str = "features") -> np.ndarray:
+    """(N, V, 1280) float32 view features of `paths`, read from / written to `cache` (an .npy) when given.
+
+    The input pipeline is exactly the one prediction uses (`eval_transform` at `image_size`, then the
+    model's own views), so a probe fitted on these features sees at inference what it saw in training.
+    """
+    if cache is not None and cache.is_file():
+        return np.load(cache).astype(np.float32)
+    transform = eval_transform(image_size, mean, std)
+    model.eval()
+    out = []
+    for start in range(0, len(paths), batch_size):
+        if control is not None:
+            control.checkpoint()
+        batch = torch.stack([load_for_model(p, image_size, transform) for p in paths[start:start + batch_size]])
+        out.append(model.view_features(batch).numpy())
+        on_event(Event(PROGRESS, f"extracting {scope}", done=min(start + batch_size, len(paths)), total=len(paths),
+                       scope=scope))
+    # fp16 halves the disk cache; rounding the fresh result too keeps cached and fresh runs identical.
+    feats = np.concatenate(out).astype(np.float16)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.stem + f".{os.getpid()}.part.npy")
+        np.save(tmp, feats)
+        os.replace(tmp, cache)
+    return feats.astype(np.float32)
+
+
+@dataclass
+class FittedProbe:
+    """A standardise-then-logistic-regression probe: ``logits = ((x - mean) / scale) @ coef.T + intercept``."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray        # (classes, features)
+    intercept: np.ndarray   # (classes,)
+    C: float
+    inner_scores: dict[float, float]  # C -> inner-CV macro F1 (what chose C)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.coef.T + self.intercept
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = self.logits(x)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+def _fit_lr(x: np.ndarray, y: np.ndarray, C: float, num_classes: int, class_balance: str):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    weights = balance_weights(y, num_classes)[y] if class_balance != "none" else None
+    lr = LogisticRegression(C=C, max_iter=3000)
+    lr.fit(scaler.transform(x), y, sample_weight=weights)
+    return scaler, lr
+
+
+def _expand(x: np.ndarray, y: np.ndarray, groups: np.ndarray, views_as_samples: bool):
+    """Training rows: the view-mean per image, or every view as its own row (view augmentation)."""
+    if not views_as_samples or x.ndim == 2:
+        return (x.mean(axis=1) if x.ndim == 3 else x), y, groups
+    v = x.shape[1]
+    return x.reshape(-1, x.shape[2]), np.repeat(y, v), np.repeat(groups, v)
+
+
+def fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num_classes: int,
+              class_balance: str = "weighted", Cs: Sequence[float] = C_GRID, inner_folds: int = 3,
+              views_as_samples: bool = False, seed: int = 0) -> FittedProbe:
+    """Fit a probe on (N, V, D) view features (or (N, D)); C maximises grouped inner-CV macro F1.
+
+    `groups` (the place of each image) keep a place's views inside one inner fold, so C is not chosen
+    on near-duplicates of the training images. With too few groups for an inner split the middle C is
+    used. ``class_balance`` "weighted" and "sampler" both weight samples by inverse class frequency
+    (for a full-batch convex fit a balanced sampler has exactly that expected loss).
+    """
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if class_balance not in CLASS_BALANCES:
+        raise ValueError(f"class balance must be one of {', '.join(CLASS_BALANCES)}")
+    y, g = np.asarray(labels), np.asarray(groups)
+    mean_x = features.mean(axis=1) if features.ndim == 3 else features
+    scores: dict[float, float] = {}
+    counts = np.bincount(y, minlength=num_classes)
+    folds = min(inner_folds, int(counts[counts > 0].min()), len(set(g.tolist())))
+    if len(Cs) > 1 and folds >= 2:
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        for C in Cs:
+            f1s = []
+            for tr, va in splitter.split(mean_x, y, g):
+                xt, yt, _ = _expand(features[tr], y[tr], g[tr], views_as_samples)
+                scaler, lr = _fit_lr(xt, yt, C, num_classes, class_balance)
+                pred = lr.predict(scaler.transform(mean_x[va]))
+                f1s.append(f1_score(y[va], pred, labels=sorted(set(y[va].tolist())), average="macro", zero_division=0))
+            scores[float(C)] = float(np.mean(f1s))
+        best = max(scores, key=lambda c: (round(scores[c], 4), -c))  # ties: the stronger regularisation
+    else:
+        best = float(Cs[len(Cs) // 2])
+    xt, yt, _ = _expand(features, y, g, views_as_samples)
+    scaler, lr = _fit_lr(xt, yt, best, num_classes, class_balance)
+    if len(lr.classes_) != num_classes:
+        raise ValueError("every class needs at least one training image")
+    coef, intercept = lr.coef_, lr.intercept_
+    if num_classes == 2:  # scikit-learn's binary model has one row (class 1 vs 0): split it symmetrically
+        coef = np.concatenate([-coef, coef]) / 2
+        intercept = np.concatenate([-intercept, intercept]) / 2
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return FittedProbe(scaler.mean_, scale, coef, intercept, best, scores)
+
+
+def export_probe(model: ProbeNet, probe: FittedProbe) -> ProbeNet:
+    """Fold the standardisation into `model.classifier`: ``W' = coef / scale``, ``b' = b - W' . mean``."""
+    weight = probe.coef / probe.scale
+    bias = probe.intercept - weight @ probe.mean
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.from_numpy(weight).float())
+        model.classifier.bias.copy_(torch.from_numpy(bias).float())
+    return model
+
+
+def _metrics(probe: FittedProbe, features: np.ndarray, labels: Sequence[int], prefix: str) -> dict[str, float]:
+    """Loss (plain CE), accuracy and macro F1 of the probe on view features, named like the trainer's."""
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(labels)
+    probs = probe.probabilities(features.mean(axis=1))
+    pred = probs.argmax(axis=1)
+    loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
+    f1 = float(f1_score(y, pred, labels=sorted(set(y.tolist())), average="macro", zero_division=0))
+    return {f"{prefix}_loss": loss, f"{prefix}_acc": float((pred == y).mean()), f"{prefix}_macro_f1": f1}
+
+
+def train_probe(model: ProbeNet, train: Sequence[Sample], val: Sequence[Sample], image_size: int,
+                mean: Sequence[float], std: Sequence[float], cache_dir: Path, class_balance: str, seed: int,
+                on_event: EventCallback = ignore_events, control: Control | None = None) -> dict[str, float]:
+    """Fit `model.classifier` in place on `train` and return train/val metrics (trainer's names) plus C.
+
+    View features are cached under ``cache_dir/probe/`` (fp16 .npy keyed by `features_key`), so a second
+    run on the same images (another class balance, a rerun) only refits the logistic regression.
+    """
+    feats = {}
+    for split, samples in (("train", train), ("val", val)):
+        paths = [s.path for s in samples]
+        key = features_key(model, image_size, mean, std, paths)
+        feats[split] = extract_view_features(model, paths, image_size, mean, std,
+                                             cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
+                                             control=control, scope=f"{split} features")
+    num_classes = model.classifier.out_features
+    probe = fit_probe(feats["train"], [s.label for s in train], [s.place or s.path for s in train], num_classes,
+                      class_balance=class_balance, seed=seed)
+    export_probe(model, probe)
+    return {**_metrics(probe, feats["train"], [s.label for s in train], "train"),
+            **_metrics(probe, feats["val"], [s.label for s in val], "val"),
+            "C": probe.C, "inner_cv_macro_f1": probe.inner_scores.get(probe.C)}
