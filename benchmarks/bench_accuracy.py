@@ -191,7 +191,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "geospottr-bench")
     ap.add_argument("--extract-only", action="store_true", help="only build the feature caches")
-    ap.add_argument("--recipes", help="comma-separated substrings of the recipe names to run (default: all)")
+    ap.add_argument("--recipes", help="';'-separated substrings of the recipe names to run (default: all)")
     args = ap.parse_args()
     if not (args.data / "manifest.csv").is_file():
         print(f"SKIP: {args.data} is absent (the gsv-croatia photos ship only with the development machines)")
@@ -201,7 +201,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     print("command: " + shlex.join([sys.executable, *sys.argv]), flush=True)
     dev = load_dev_set(args.data)
-    wanted = [r for r in PROBES if not args.recipes or any(sel in r.name for sel in args.recipes.split(","))]
+    selectors = [sel.strip() for sel in (args.recipes or "").split(";") if sel.strip()]
+    wanted = [r for r in PROBES if not selectors or any(sel in r.name for sel in selectors)]
     needed = list(FEATURE_SETS) if args.extract_only else sorted({n for r in wanted for n, _ in r.views})
     feature_sets, extraction = {}, {}
     for name in needed:

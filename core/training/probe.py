@@ -99,7 +99,7 @@ def _fit_lr(x: np.ndarray, y: np.ndarray, C: float, num_classes: int, class_bala
 
     scaler = StandardScaler().fit(x)
     weights = balance_weights(y, num_classes)[y] if class_balance != "none" else None
-    lr = LogisticRegression(C=C, max_iter=3000)
+    lr = LogisticRegression(C=C, max_iter=1000)
     lr.fit(scaler.transform(x), y, sample_weight=weights)
     return scaler, lr
 
