@@ -136,6 +136,8 @@ class ProbeRecipe:
     views: tuple[tuple[str, tuple[int, ...]], ...]  # (feature set, view indices) pairs
     class_balance: str = "weighted"
     views_as_samples: bool = False
+    power: float = 1.0       # features ** power per view before averaging (0.5: "signed sqrt" normalisation)
+    concat: bool = False     # concatenate the views (keeps where in the frame a feature was) instead of averaging
 
 
 PROBES = (
@@ -147,8 +149,10 @@ PROBES = (
     ProbeRecipe("probe 320 +flip", (("320", (0, 1)),)),
     ProbeRecipe("probe 384", (("384", (0,)),)),
     ProbeRecipe("probe 224 multi-crop (full+flip+5 crops)", (("224", (0, 1)), ("224-crops", (0, 1, 2, 3, 4)))),
-    ProbeRecipe("probe 224 multi-crop, views as samples", (("224", (0, 1)), ("224-crops", (0, 1, 2, 3, 4))),
-                views_as_samples=True),
+    ProbeRecipe("probe 224 +flip, sqrt features", (("224", (0, 1)),), power=0.5),
+    ProbeRecipe("probe 224 +flip, views as samples", (("224", (0, 1)),), views_as_samples=True),
+    ProbeRecipe("probe 224 full+4 corners concatenated", (("224", (0,)), ("224-crops", (0, 1, 2, 3))), concat=True),
+    ProbeRecipe("probe 224 multi-crop, sqrt features", (("224", (0, 1)), ("224-crops", (0, 1, 2, 3, 4))), power=0.5),
     ProbeRecipe("probe 320 multi-crop (full+flip+5 crops)", (("320", (0, 1)), ("320-crops", (0, 1, 2, 3, 4)))),
     ProbeRecipe("probe 320 multi-crop, no balance", (("320", (0, 1)), ("320-crops", (0, 1, 2, 3, 4))),
                 class_balance="none"),
@@ -160,6 +164,9 @@ def run_probe(recipe: ProbeRecipe, dev: DevSet, folds, feature_sets: dict[str, n
     from core.training.probe import fit_probe
 
     x = np.concatenate([feature_sets[name][:, list(idx)] for name, idx in recipe.views], axis=1)
+    x = np.sign(x) * np.abs(x) ** recipe.power
+    if recipe.concat:
+        x = x.reshape(len(x), 1, -1)
     start = time.perf_counter()
     results, chosen = [], []
     for train, test in folds:
@@ -168,6 +175,57 @@ def run_probe(recipe: ProbeRecipe, dev: DevSet, folds, feature_sets: dict[str, n
         chosen.append(f"{probe.C:g}")
         results.append(fold_scores(dev, test, probe.probabilities(x[test].mean(axis=1))))
     return results, time.perf_counter() - start, ",".join(chosen)
+
+
+@dataclass(frozen=True)
+class FineTuneRecipe:
+    """A real `train()` run per fold (efficientnet-lite0, blocks 11-15 + head, cached block-10 features)."""
+
+    name: str
+    settings: tuple[tuple[str, object], ...]  # TrainConfig overrides
+
+
+FINETUNES = (
+    FineTuneRecipe("fine-tune AdamW 1e-3, weighted", (("class_balance", "weighted"),)),
+    FineTuneRecipe("fine-tune AdamW 1e-3, sampler", (("class_balance", "sampler"),)),
+    FineTuneRecipe("fine-tune AdamW 1e-3, no balance", (("class_balance", "none"),)),
+)
+
+
+def run_finetune(recipe: FineTuneRecipe, dev: DevSet, folds, data: Path, args: argparse.Namespace) -> tuple[list[dict], float]:
+    """Train on 4 folds and score last.pt on the 5th, per fold. The held-out fold is the run's "val" split
+    only so the trainer has one: with patience 0 and last.pt scored, nothing is chosen on it."""
+    import tempfile
+
+    from core import catalog
+    from core.evaluation import evaluate
+    from core.importing import import_source
+    from core.prediction import Predictor
+    from core.project import Project
+    from core.training.trainer import TrainConfig, train
+
+    start = time.perf_counter()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="geospottr-acc-") as tmp:
+        with Project.init(Path(tmp) / "p", [catalog.resolve(q) for q in CITIES]) as project:
+            import_source(project, data / "manifest.csv")
+            records = list(project.images())
+            place_index = {p: i for i, p in enumerate(sorted({r.location_id for r in records}))}
+            for _, test in folds:
+                held_out = set(np.unique(dev.groups[test]).tolist())
+                project.set_splits({r.id: "val" if place_index[r.location_id] in held_out else "train" for r in records})
+                cfg = TrainConfig(arch="efficientnet-lite0", head="finetune", weights="imagenet", cache_features=True,
+                                  image_size=args.ft_size, epochs=args.ft_epochs, batch_size=32, optimizer="adamw",
+                                  lr=1e-3, patience=0, device="cpu", num_workers=0, seed=0, **dict(recipe.settings))
+                result = train(project, cfg)
+                report = evaluate(project, Predictor.load(result.last_checkpoint), split="val")
+                out = {"img_acc": report.scores.accuracy, "img_f1": report.macro["f1"],
+                       "place_acc": report.place_scores.accuracy, "place_f1": report.place_scores.macro_f1}
+                out.update({f"f1_{c.slug}": c.f1 for c in report.per_city})
+                results.append(out)
+                print(f"  {recipe.name} fold {len(results)}: image F1 {out['img_f1']:.3f} place F1 "
+                      f"{out['place_f1']:.3f} ({time.perf_counter() - start:.0f}s)", flush=True)
+    return results, time.perf_counter() - start
 
 
 def mean_std(values: list[float]) -> str:
@@ -191,6 +249,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "geospottr-bench")
     ap.add_argument("--extract-only", action="store_true", help="only build the feature caches")
+    ap.add_argument("--finetune", action="store_true", help="also run the fine-tuning recipes (slow)")
+    ap.add_argument("--ft-epochs", type=int, default=6)
+    ap.add_argument("--ft-size", type=int, default=224)
     ap.add_argument("--recipes", help="';'-separated substrings of the recipe names to run (default: all)")
     args = ap.parse_args()
     if not (args.data / "manifest.csv").is_file():
@@ -218,6 +279,12 @@ def main() -> int:
     for recipe in wanted:
         results, seconds, chosen = run_probe(recipe, dev, folds, feature_sets)
         print_row(recipe.name, results, seconds, f"C per fold {chosen}", dev)
+    if args.finetune:
+        for ft in FINETUNES:
+            if selectors and not any(sel in ft.name for sel in selectors):
+                continue
+            results, seconds = run_finetune(ft, dev, folds, args.data, args)
+            print_row(ft.name, results, seconds, f"{args.ft_epochs} epochs at {args.ft_size} px, last.pt", dev)
     return 0
 
 

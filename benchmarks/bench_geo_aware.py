@@ -85,7 +85,7 @@ def run_one(project, seed: int, geo: bool, args: argparse.Namespace) -> dict[str
     from core.training.trainer import TrainConfig, train
 
     start = time.perf_counter()
-    result = train(project, TrainConfig(arch="efficientnet-lite0", weights="imagenet", cache_features=True,
+    result = train(project, TrainConfig(arch="efficientnet-lite0", head="finetune", weights="imagenet", cache_features=True,
                                         image_size=args.size, epochs=args.epochs, batch_size=32, optimizer="adamw",
                                         lr=1e-3, patience=0, geo_smoothing=geo, num_workers=1, device="cpu",
                                         seed=seed))

@@ -117,7 +117,7 @@ def geo_comparison(project_dir: Path, size: int, epochs: int, threads: int, seed
               f"{epochs} epochs, AdamW 1e-3")
         for geo, seed in [(g, s) for s in range(seeds) for g in (False, True)]:
             start = time.perf_counter()
-            result = train(project, TrainConfig(arch="efficientnet-lite0", weights="imagenet", cache_features=True,
+            result = train(project, TrainConfig(arch="efficientnet-lite0", head="finetune", weights="imagenet", cache_features=True,
                                                 image_size=size, epochs=epochs, optimizer="adamw", lr=1e-3,
                                                 patience=0, geo_smoothing=geo, num_workers=1, seed=seed))
             model, meta = load_bundle(result.best_checkpoint)

@@ -109,10 +109,27 @@ class Scores:
     mean_km: float
     within_km: dict[str, float]   # "25" -> fraction of guesses within 25 km
     mean_points: float
+    #: 95% Wilson interval of `accuracy`: how far the true accuracy may be from this sample's (small splits).
+    accuracy_ci: tuple[float, float] = (0.0, 1.0)
+    macro_f1: float | None = None  # mean per-city F1 of these guesses
 
     def top_k(self) -> dict[int, float]:
         """The informative top-k accuracies by k: those whose k is below the number of cities."""
         return {k: v for k, v in ((3, self.top3), (5, self.top5)) if v is not None}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% for z = 1.96); (0, 1) for n = 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and is honest at small n and at 0% or 100%:
+    19 test places all right still gives a lower bound of 83%, not 100%.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def informative(k: int, n_classes: int) -> bool:
@@ -203,9 +220,11 @@ def evaluate(project: Project, predictor: Predictor, split: str = "test", batch_
     return EvaluationReport(
         model=predictor.source, split=split, classes=slugs, class_names=[c.name for c in predictor.classes],
         images=results,
-        scores=_scores([(r.true_rank, r.distance_km, r.points) for r in results], len(predictor.classes)),
+        scores=_scores([(r.true_rank, r.distance_km, r.points) for r in results], len(predictor.classes),
+                       macro["f1"]),
         per_city=per_city, macro=macro, weighted=weighted, confusion=confusion, places=places,
-        place_scores=(_scores([(p.true_rank, p.distance_km, p.points) for p in places], len(predictor.classes))
+        place_scores=(_scores([(p.true_rank, p.distance_km, p.points) for p in places], len(predictor.classes),
+                              _macro_f1([p.true_city for p in places], [p.predicted_city for p in places], slugs))
                       if places else None),
         failures=failures, skipped=skipped, tta=predictor.tta)
 
@@ -247,16 +266,23 @@ def _place_name(key: str | None) -> str | None:
     return key.split(":", 1)[1] if key is not None else None
 
 
-def _scores(rows: Sequence[tuple[int, float, int]], n_classes: int) -> Scores:
+def _macro_f1(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(truth, predicted, labels=list(labels), average="macro", zero_division=0))
+
+
+def _scores(rows: Sequence[tuple[int, float, int]], n_classes: int, macro_f1: float | None = None) -> Scores:
     """Headline numbers from (true rank, km, points) rows; top-k only where k < `n_classes`."""
     n = len(rows)
+    correct = sum(r == 1 for r, _, _ in rows)
     kms = [km for _, km, _ in rows]
 
     def top(k: int) -> float | None:
         return sum(r <= k for r, _, _ in rows) / n if informative(k, n_classes) else None
 
     return Scores(
-        count=n, accuracy=sum(r == 1 for r, _, _ in rows) / n, top3=top(3),
+        count=n, accuracy=correct / n, accuracy_ci=wilson_interval(correct, n), macro_f1=macro_f1, top3=top(3),
         top5=top(5), median_km=float(statistics.median(kms)),
         mean_km=float(statistics.fmean(kms)),
         within_km={str(t): sum(km <= t for km in kms) / n for t in WITHIN_KM},
@@ -387,13 +413,15 @@ def format_table(report: EvaluationReport) -> str:
     s = report.scores
     lines = [f"{report.split} split: {s.count} images" + (f", {len(report.failures)} unreadable" if report.failures else "")
              + (f", {report.skipped} of unknown cities skipped" if report.skipped else ""),
-             f"{'':<16}{'acc':>7}" + "".join(f"{'top-' + str(k):>7}" for k in s.top_k())
+             f"{'':<16}{'acc':>7}{'95% CI':>14}{'macro F1':>10}" + "".join(f"{'top-' + str(k):>7}" for k in s.top_k())
              + f"{'median km':>11}{'mean km':>9}"
              + "".join(f"{'<' + str(t) + ' km':>9}" for t in WITHIN_KM) + f"{'points':>8}"]
     for label, sc in (("per image", s), ("per place", report.place_scores)):
         if sc is None:
             continue
-        lines.append(f"{label:<16}{sc.accuracy:>7.1%}" + "".join(f"{v:>7.1%}" for v in sc.top_k().values())
+        ci = f"{sc.accuracy_ci[0]:.1%}-{sc.accuracy_ci[1]:.1%}"
+        f1 = f"{sc.macro_f1:.3f}" if sc.macro_f1 is not None else "-"
+        lines.append(f"{label:<16}{sc.accuracy:>7.1%}{ci:>14}{f1:>10}" + "".join(f"{v:>7.1%}" for v in sc.top_k().values())
                      + f"{sc.median_km:>11.1f}"
                      f"{sc.mean_km:>9.1f}" + "".join(f"{sc.within_km[str(t)]:>9.1%}" for t in WITHIN_KM)
                      + f"{sc.mean_points:>8.0f}" + (f"  ({sc.count} places)" if label == "per place" else ""))

@@ -25,7 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = {k: getattr(args, k) for k in (
         "arch", "epochs", "batch_size", "image_size", "lr", "optimizer", "weights", "device", "label_smoothing",
         "geo_tau_km", "num_workers", "patience", "seed", "max_steps", "cache_cap_gb", "schedule", "weight_decay",
-        "crop_bottom", "class_balance")
+        "crop_bottom", "class_balance", "head")
         if getattr(args, k) is not None}
     for flag in ("cache_features", "geo_smoothing"):
         if getattr(args, flag):
@@ -181,6 +181,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--class-balance", choices=("none", "weighted", "sampler"),
                    help="for macro F1 on unequal cities: weighted = inverse-frequency loss weights, sampler = "
                         "balanced draws, none (default: weighted, chosen by cross-validation)")
+    p.add_argument("--head", choices=("auto", "probe", "finetune"),
+                   help="efficientnet-lite0: probe = logistic regression on frozen multi-view features (seconds once "
+                        "cached), finetune = train the last blocks; auto (default) = probe while the median city has "
+                        "under 250 training images (what cross-validation supports)")
     p.add_argument("--patience", type=int, help="stop after N epochs without a val-loss improvement (default: 5; 0: never)")
     p.add_argument("--workers", dest="num_workers", type=int, help="image decoding processes (default: 2)")
     p.add_argument("--seed", type=int, help="default: 0")

@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .backbones import resnet50_trunk
 from .efficientnet_lite import HEAD_CHANNELS, build_efficientnet_lite0
+from .geospottr_net import RESNET50_FEATURES
 
 #: Where a crop sits in the frame: (top, left) as fractions of the free margin.
 ANCHORS = {"full": None, "center": (0.5, 0.5), "tl": (0.0, 0.0), "tr": (0.0, 1.0), "bl": (1.0, 0.0),
@@ -43,27 +45,38 @@ def crop_view(x: torch.Tensor, anchor: str, fraction: float, size: int) -> torch
     return view
 
 
-class Lite0Embedding(nn.Module):
-    """EfficientNet-Lite0 up to its global-pooled 1280-channel head features (always in eval mode)."""
+class Embedding(nn.Module):
+    """A pretrained backbone up to its global-pooled features, frozen and always in eval mode.
 
-    def __init__(self, weights: str = "none") -> None:
+    ``efficientnet-lite0``: 1280 channels after the head conv (key prefixes as in efficientnet-lite0, so its
+    converted ImageNet state dict fits unchanged). ``resnet50``: 2048 channels after layer4 (torchvision's
+    weights, downloaded once, or a local file; see `backbones.resnet50`).
+    """
+
+    def __init__(self, backbone: str = "efficientnet-lite0", weights: str = "none") -> None:
         super().__init__()
-        net = build_efficientnet_lite0(num_classes=2, weights=weights)
-        # Same key prefixes as efficientnet-lite0, so its converted ImageNet state dict fits unchanged.
-        self.frozen = net.frozen
-        self.head = nn.Sequential()
-        self.head.add_module("blocks", net.head.blocks)
-        self.head.add_module("conv_head", net.head.conv_head)
+        if backbone == "efficientnet-lite0":
+            net = build_efficientnet_lite0(num_classes=2, weights=weights)
+            self.frozen = net.frozen
+            self.head = nn.Sequential()
+            self.head.add_module("blocks", net.head.blocks)
+            self.head.add_module("conv_head", net.head.conv_head)
+            self.channels = HEAD_CHANNELS
+        elif backbone == "resnet50":
+            self.frozen, self.head = resnet50_trunk(weights)
+            self.channels = RESNET50_FEATURES
+        else:
+            raise ValueError(f"unknown probe backbone {backbone!r}")
         for p in self.parameters():
             p.requires_grad_(False)
         self.to(memory_format=torch.channels_last)
         self.eval()
 
-    def train(self, mode: bool = True) -> "Lite0Embedding":
+    def train(self, mode: bool = True) -> "Embedding":
         return super().train(False)  # batch norm keeps its ImageNet statistics
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # channels_last: about 25% faster on CPU for these depthwise convolutions, same numbers.
+        # channels_last: about 25% faster on CPU for these convolutions, same numbers.
         x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.frozen(x)).mean(dim=(2, 3))
 
@@ -71,15 +84,16 @@ class Lite0Embedding(nn.Module):
 class ProbeNet(nn.Module):
     """``linear(mean over views of embedding(view))``; only `classifier` is learnt (by `core.training.probe`)."""
 
-    def __init__(self, num_classes: int, weights: str = "none", view_size: int = 320,
-                 views: Sequence[str] = ("full",), crop_fraction: float = 0.6, flip: bool = False) -> None:
+    def __init__(self, num_classes: int, weights: str = "none", backbone: str = "efficientnet-lite0",
+                 view_size: int = 320, views: Sequence[str] = ("full",), crop_fraction: float = 0.6,
+                 flip: bool = False) -> None:
         super().__init__()
         unknown = [v for v in views if v not in ANCHORS]
         if unknown or not views:
             raise ValueError(f"unknown probe views {unknown}; choose from {', '.join(ANCHORS)}")
-        self.embedding = Lite0Embedding(weights)
+        self.embedding = Embedding(backbone, weights)
         self.view_size, self.views, self.crop_fraction, self.flip = view_size, tuple(views), crop_fraction, flip
-        self.classifier = nn.Linear(HEAD_CHANNELS, num_classes)
+        self.classifier = nn.Linear(self.embedding.channels, num_classes)
 
     def train(self, mode: bool = True) -> "ProbeNet":
         super().train(mode)
@@ -88,7 +102,7 @@ class ProbeNet(nn.Module):
 
     @torch.no_grad()
     def view_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, V, 1280) features of every view of every image (the probe's training input)."""
+        """(N, V, channels) features of every view of every image (the probe's training input)."""
         out = []
         for anchor in self.views:
             view = crop_view(x, anchor, self.crop_fraction, self.view_size)
@@ -101,6 +115,6 @@ class ProbeNet(nn.Module):
         return self.classifier(self.view_features(x).mean(dim=1))
 
 
-def build_lite0_probe(num_classes: int, weights: str = "none", **kwargs) -> ProbeNet:
+def build_probe(num_classes: int, weights: str = "none", **kwargs) -> ProbeNet:
     return ProbeNet(num_classes, weights=weights, **kwargs)
 

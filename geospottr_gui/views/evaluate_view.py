@@ -353,14 +353,15 @@ class EvaluateView(QWidget):
         places = ""
         if report.place_scores:
             p = report.place_scores
-            places = (f"<br>Per place ({p.count} places, views combined): accuracy <b>{p.accuracy:.1%}</b>, "
+            places = (f"<br>Per place ({p.count} places, views combined): accuracy <b>{p.accuracy:.1%}</b> "
+                      f"(95% CI {p.accuracy_ci[0]:.0%}-{p.accuracy_ci[1]:.0%}), macro F1 {p.macro_f1 or 0:.3f}, "
                       f"median {p.median_km:.0f} km, mean points {p.mean_points:.0f}")
         # Top-k only where k < the number of cities (top-5 of 4 cities is always 100%).
         top_k = "".join(f"top-{k} {v:.1%}, " for k, v in s.top_k().items())
         self.summary.setText(
             f"<b>{html.escape(report.split)}</b> split, {s.count} images"
             f"{html.escape(' (' + ', '.join(extra) + ')') if extra else ''}: "
-            f"accuracy <b>{s.accuracy:.1%}</b>, {top_k}"
+            f"accuracy <b>{s.accuracy:.1%}</b> (95% CI {s.accuracy_ci[0]:.0%}-{s.accuracy_ci[1]:.0%}), {top_k}"
             f"macro F1 <b>{report.macro['f1']:.3f}</b>, median <b>{s.median_km:.0f} km</b>, "
             f"mean points <b>{s.mean_points:.0f}</b> / 5000 (world-map scale, as published benchmarks){places}")
         self._fill_cities(report)

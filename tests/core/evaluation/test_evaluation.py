@@ -12,7 +12,7 @@ from PIL import Image
 
 from core import geo
 from core.errors import GeoSpottrError
-from core.evaluation import CSV_DIGITS, choose_model, confusion_png, evaluate, format_table, write_report
+from core.evaluation import CSV_DIGITS, choose_model, confusion_png, evaluate, format_table, wilson_interval, write_report
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,21 @@ def test_places_combine_the_views_of_each_location(report, project):
     assert report.place_scores is not None and len(report.places) == len(locations)
     assert sum(p.views for p in report.places) == len(report.images)
     assert {p.place for p in report.places} == locations
+    ps = report.place_scores
+    assert ps.accuracy_ci[0] <= ps.accuracy <= ps.accuracy_ci[1] and 0 <= ps.macro_f1 <= 1
+    assert report.scores.macro_f1 == report.macro["f1"]
+    per_place_row = next(line for line in format_table(report).splitlines() if line.startswith("per place"))
+    assert f"{ps.accuracy_ci[0]:.1%}-{ps.accuracy_ci[1]:.1%}" in per_place_row
+
+
+def test_wilson_interval_is_honest_about_small_samples():
+    assert wilson_interval(19, 19)[0] == pytest.approx(0.832, abs=1e-3)  # all 19 right: not "100%"
+    assert wilson_interval(0, 19)[1] == pytest.approx(0.168, abs=1e-3)
+    lo, hi = wilson_interval(50, 100)
+    assert lo == pytest.approx(0.404, abs=1e-3) and hi == pytest.approx(0.596, abs=1e-3)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    narrow, wide = wilson_interval(520, 1000), wilson_interval(52, 100)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
 
 
 def test_report_files(report, tmp_path):

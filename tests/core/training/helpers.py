@@ -8,7 +8,7 @@ def fast_config(**kw):
     from core.training.trainer import TrainConfig
 
     base = dict(arch="baseline", epochs=2, batch_size=8, image_size=32, weights="none", device="cpu",
-                num_workers=0, warmup_epochs=0, patience=0)
+                num_workers=0, warmup_epochs=0, patience=0, head="finetune")
     base.update(kw)
     return TrainConfig(**base)
 

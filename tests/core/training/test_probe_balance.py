@@ -64,11 +64,11 @@ def test_probe_run_trains_in_one_step_and_its_bundle_predicts_like_any_other(sma
                                               arch_kwargs=TINY_PROBE), on_event=events.append)
     assert result.status == "finished" and result.epochs_done == 1
     epoch = [e.data for e in events if e.kind == "epoch"]
-    assert len(epoch) == 1 and epoch[0]["C"] > 0 and 0 <= epoch[0]["val_acc"] <= 1
+    assert len(epoch) == 1 and 0 <= epoch[0]["val_acc"] <= 1
     config = json.loads((small_project.runs_dir / result.run_id / runs.CONFIG).read_text())
     assert config["class_balance"] == "weighted"
     predictor = Predictor.load(result.best_checkpoint)  # torch.load(weights_only=True) inside
-    assert predictor.meta.arch_kwargs["views"] == TINY_PROBE["views"]
+    assert predictor.meta.arch_kwargs["views"] == TINY_PROBE["views"] and predictor.meta.metrics["C"] > 0
     assert isinstance(predictor.model, ProbeNet)
     path = next(p for p in small_project.images_dir.rglob("*.jpg"))
     assert len(predictor.predict(path).ranking) == 4
