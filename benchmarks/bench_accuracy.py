@@ -243,6 +243,11 @@ def print_header() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
 
 
+def selects(selector: str, name: str) -> bool:
+    """``=NAME`` selects exactly that recipe, anything else every recipe whose name contains it."""
+    return name == selector[1:] if selector.startswith("=") else selector in name
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -252,7 +257,7 @@ def main() -> int:
     ap.add_argument("--finetune", action="store_true", help="also run the fine-tuning recipes (slow)")
     ap.add_argument("--ft-epochs", type=int, default=6)
     ap.add_argument("--ft-size", type=int, default=224)
-    ap.add_argument("--recipes", help="';'-separated substrings of the recipe names to run (default: all)")
+    ap.add_argument("--recipes", help="';'-separated substrings of the recipe names to run, =NAME for exactly one (default: all)")
     args = ap.parse_args()
     if not (args.data / "manifest.csv").is_file():
         print(f"SKIP: {args.data} is absent (the gsv-croatia photos ship only with the development machines)")
@@ -263,7 +268,7 @@ def main() -> int:
     print("command: " + shlex.join([sys.executable, *sys.argv]), flush=True)
     dev = load_dev_set(args.data)
     selectors = [sel.strip() for sel in (args.recipes or "").split(";") if sel.strip()]
-    wanted = [r for r in PROBES if not selectors or any(sel in r.name for sel in selectors)]
+    wanted = [r for r in PROBES if not selectors or any(selects(sel, r.name) for sel in selectors)]
     needed = list(FEATURE_SETS) if args.extract_only else sorted({n for r in wanted for n, _ in r.views})
     feature_sets, extraction = {}, {}
     for name in needed:
@@ -281,7 +286,7 @@ def main() -> int:
         print_row(recipe.name, results, seconds, f"C per fold {chosen}", dev)
     if args.finetune:
         for ft in FINETUNES:
-            if selectors and not any(sel in ft.name for sel in selectors):
+            if selectors and not any(selects(sel, ft.name) for sel in selectors):
                 continue
             results, seconds = run_finetune(ft, dev, folds, args.data, args)
             print_row(ft.name, results, seconds, f"{args.ft_epochs} epochs at {args.ft_size} px, last.pt", dev)

@@ -13,7 +13,7 @@ from pathlib import Path
 from .common import cancel_on_interrupt, command_line, open_project
 from .render import ProgressPrinter, plural, table
 
-ARCH_HELP = "model architecture (see `geospottr models`; default: geospottr)"
+ARCH_HELP = "model architecture (see `geospottr models`; default: efficientnet-lite0)"
 
 
 def cmd_train(args: argparse.Namespace) -> int:

