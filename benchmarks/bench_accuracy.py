@@ -148,6 +148,7 @@ PROBES = (
     ProbeRecipe("probe 288", (("288", (0,)),)),
     ProbeRecipe("probe 320", (("320", (0,)),)),
     ProbeRecipe("probe 320 +flip", (("320", (0, 1)),)),
+    ProbeRecipe("probe 320, no balance", (("320", (0,)),), class_balance="none"),
     ProbeRecipe("probe 384", (("384", (0,)),)),
     ProbeRecipe("probe 224 multi-crop (full+flip+5 crops)", (("224", (0, 1)), ("224-crops", (0, 1, 2, 3, 4)))),
     ProbeRecipe("probe 224 +flip, sqrt features", (("224", (0, 1)),), power=0.5),

