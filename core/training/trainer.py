@@ -378,7 +378,7 @@ class _Run:
     def _datasets(self) -> tuple[nn.Module, Any, Any]:
         cfg, mean, std = self.cfg, self.meta.mean, self.meta.std
         evaluation = eval_transform(cfg.image_size, mean, std, cfg.crop_bottom)
-        if not cfg.cache_features:
+        if not cfg.cache_features or isinstance(self.model, ProbeNet):  # a probe caches its own features
             augmented = train_transform(cfg.image_size, mean, std, cfg.crop_bottom) if cfg.augment else evaluation
             return (self.model, ImageDataset(self.train_samples, cfg.image_size, augmented),
                     ImageDataset(self.val_samples, cfg.image_size, evaluation))

@@ -118,3 +118,26 @@ def test_unknown_class_balance_is_a_one_line_error(small_project):
 
 def test_probe_is_in_the_registry():
     assert "efficientnet-lite0-probe" in registry.names()
+
+
+def test_head_auto_trains_the_probe_while_cities_are_small():
+    from core.training.data import Sample
+    from core.training.probe import trained_arch
+    from core.training.trainer import TrainConfig
+
+    def samples(per_city: int) -> list:
+        return [Sample(f"{c}-{i}.jpg", c, None, None) for c in range(4) for i in range(per_city)]
+
+    assert trained_arch(TrainConfig(arch="efficientnet-lite0"), samples(60), 4) == "efficientnet-lite0-probe"
+    assert trained_arch(TrainConfig(arch="efficientnet-lite0"), samples(300), 4) == "efficientnet-lite0"
+    assert trained_arch(TrainConfig(arch="efficientnet-lite0", head="finetune"), samples(60), 4) == "efficientnet-lite0"
+    assert trained_arch(TrainConfig(arch="resnet50-linear", head="probe"), samples(300), 4) == "resnet50-probe"
+    assert trained_arch(TrainConfig(arch="geospottr"), samples(60), 4) == "geospottr"  # its head is the design
+    with pytest.raises(GeoSpottrError, match="no linear-probe variant"):
+        trained_arch(TrainConfig(arch="baseline", head="probe"), samples(60), 4)
+
+
+def test_resnet50_probe_builds_without_downloaded_weights():
+    model = registry.build("resnet50-probe", 3, weights="none", view_size=32)
+    assert model.classifier.in_features == 2048
+    assert model.eval()(torch.randn(1, 3, 48, 48)).shape == (1, 3)
