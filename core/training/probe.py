@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -126,13 +126,13 @@ class FittedProbe:
         return z / z.sum(axis=1, keepdims=True)
 
 
-def _fit_lr(x: np.ndarray, y: np.ndarray, C: float, num_classes: int, class_balance: str):
+def _fit_lr(x: np.ndarray, y: np.ndarray, c: float, num_classes: int, class_balance: str):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
     weights = balance_weights(y, num_classes)[y] if class_balance != "none" else None
-    lr = LogisticRegression(C=C, max_iter=1000)
+    lr = LogisticRegression(C=c, max_iter=1000)
     lr.fit(scaler.transform(x), y, sample_weight=weights)
     return scaler, lr
 
@@ -146,7 +146,7 @@ def _expand(x: np.ndarray, y: np.ndarray, groups: np.ndarray, views_as_samples: 
 
 
 def fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num_classes: int,
-              class_balance: str = "weighted", Cs: Sequence[float] = C_GRID, inner_folds: int = 3,
+              class_balance: str = "weighted", c_grid: Sequence[float] = C_GRID, inner_folds: int = 3,
               views_as_samples: bool = False, seed: int = 0) -> FittedProbe:
     """Fit a probe on (N, V, D) view features (or (N, D)); C maximises grouped inner-CV macro F1.
 
@@ -161,12 +161,12 @@ def fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num
         raise ValueError(f"class balance must be one of {', '.join(CLASS_BALANCES)}")
     # One BLAS thread: these fits are small, and a spinning multi-threaded BLAS cost 10x the CPU time.
     with threadpool_limits(1):
-        return _fit_probe(features, labels, groups, num_classes, class_balance, Cs, inner_folds,
+        return _fit_probe(features, labels, groups, num_classes, class_balance, c_grid, inner_folds,
                           views_as_samples, seed)
 
 
 def _fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num_classes: int,
-               class_balance: str, Cs: Sequence[float], inner_folds: int, views_as_samples: bool,
+               class_balance: str, c_grid: Sequence[float], inner_folds: int, views_as_samples: bool,
                seed: int) -> FittedProbe:
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedGroupKFold
@@ -176,19 +176,19 @@ def _fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, nu
     scores: dict[float, float] = {}
     counts = np.bincount(y, minlength=num_classes)
     folds = min(inner_folds, int(counts[counts > 0].min()), len(set(g.tolist())))
-    if len(Cs) > 1 and folds >= 2:
+    if len(c_grid) > 1 and folds >= 2:
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        for C in Cs:
+        for c in c_grid:
             f1s = []
             for tr, va in splitter.split(mean_x, y, g):
                 xt, yt, _ = _expand(features[tr], y[tr], g[tr], views_as_samples)
-                scaler, lr = _fit_lr(xt, yt, C, num_classes, class_balance)
+                scaler, lr = _fit_lr(xt, yt, c, num_classes, class_balance)
                 pred = lr.predict(scaler.transform(mean_x[va]))
                 f1s.append(f1_score(y[va], pred, labels=sorted(set(y[va].tolist())), average="macro", zero_division=0))
-            scores[float(C)] = float(np.mean(f1s))
+            scores[float(c)] = float(np.mean(f1s))
         best = max(scores, key=lambda c: (round(scores[c], 4), -c))  # ties: the stronger regularisation
     else:
-        best = float(Cs[len(Cs) // 2])
+        best = float(c_grid[len(c_grid) // 2])
     xt, yt, _ = _expand(features, y, g, views_as_samples)
     scaler, lr = _fit_lr(xt, yt, best, num_classes, class_balance)
     if len(lr.classes_) != num_classes:

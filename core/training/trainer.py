@@ -43,10 +43,10 @@ from ..project import Project
 from . import cache as feature_cache
 from . import distributed, runcontrol, runs
 from .balance import CLASS_BALANCES, BalancedSampler, balance_weights
-from .probe import HEADS, model_kwargs, train_probe, trained_arch
 from .data import ImageDataset, load_training_data, split_samples
 from .losses import TrainingLoss, default_geo_tau_km, geo_targets
 from .metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
+from .probe import HEADS, model_kwargs, train_probe, trained_arch
 from .transforms import eval_transform, train_transform
 
 DEFAULT_LR = {"sgd": 0.01, "adamw": 1e-3}

@@ -12,7 +12,15 @@ from PIL import Image
 
 from core import geo
 from core.errors import GeoSpottrError
-from core.evaluation import CSV_DIGITS, choose_model, confusion_png, evaluate, format_table, wilson_interval, write_report
+from core.evaluation import (
+    CSV_DIGITS,
+    choose_model,
+    confusion_png,
+    evaluate,
+    format_table,
+    wilson_interval,
+    write_report,
+)
 
 
 @pytest.fixture(scope="module")

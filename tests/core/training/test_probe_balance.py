@@ -47,7 +47,7 @@ def test_fitted_probe_exports_as_a_linear_layer_with_the_same_probabilities():
 
 def test_binary_probe_keeps_one_logit_per_class():
     x, y, groups = _separable(10, 2)
-    probe = fit_probe(x, y, groups, 2, Cs=(1.0,))
+    probe = fit_probe(x, y, groups, 2, c_grid=(1.0,))
     assert probe.coef.shape == (2, 6) and (probe.probabilities(x.mean(axis=1)).argmax(1) == y).mean() > 0.9
 
 
