@@ -156,7 +156,8 @@ def _meta_problem(data: Any) -> str | None:
         if key not in allowed and not open_ended:
             return f"{arch} takes no setting {str(key)[:40]!r} (it takes: {', '.join(sorted(allowed)) or 'none'})"
         values = value if isinstance(value, list) else [value]
-        if not all(isinstance(v, str) and len(v) <= 64 or _finite(v) and abs(v) <= 1_000_000 for v in values) or len(values) > 64:
+        if not all(isinstance(v, bool) or isinstance(v, str) and len(v) <= 64 or _finite(v) and abs(v) <= 1_000_000
+                   for v in values) or len(values) > 64:  # switches (a probe's flip) are plain values too
             return f"arch_kwargs {key!r} has an unusable value {str(value)[:40]}"
     for name, kind in (("metrics", dict), ("versions", dict)):
         if not isinstance(data.get(name, {}), kind):
