@@ -148,7 +148,7 @@ def to_photo(saliency: torch.Tensor, box: tuple[int, int, int, int], size: tuple
     return out / peak if peak > 0 else out
 
 
-def _class_index(predictor: Predictor, city: str | int) -> int:
+def class_index(predictor: Predictor, city: str | int) -> int:
     """The model's output index of `city` (slug, name or index)."""
     if isinstance(city, int):
         if not 0 <= city < len(predictor.classes):
@@ -174,8 +174,8 @@ def explain(predictor: Predictor, source: ImageSource, city: str | int | None = 
     """
     if method not in METHODS:
         raise GeoSpottrError(f"method must be one of {', '.join(METHODS)}")
-    wanted = None if city is None else _class_index(predictor, city)
-    other = None if versus is None else _class_index(predictor, versus)
+    wanted = None if city is None else class_index(predictor, city)
+    other = None if versus is None else class_index(predictor, versus)
     image = predictor.open(source, draft=False)
     batch = predictor.transform(image)[None].to(predictor.device)
     model = predictor.model

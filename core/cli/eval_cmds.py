@@ -133,10 +133,17 @@ class _Output:
 
 class _Explainer:
     """``predict --explain DIR``: one PNG per photo, the photo with its heat map and the top city as caption,
-    named after the photo (``street.jpg`` -> ``street.explain.png``; a clash gets ``-2``, ``-3``...)."""
+    named after the photo (``street.jpg`` -> ``street.explain.png``; a clash gets ``-2``, ``-3``...).
+    With ``--versus CITY`` the maps are contrastive (why the top city rather than CITY), except for a photo
+    whose top city is CITY itself: there is nothing to contrast, so it gets the plain map (counted in `plain`)."""
 
-    def __init__(self, predictor, folder: Path) -> None:
+    def __init__(self, predictor, folder: Path, versus: str | None = None) -> None:
+        from ..explain import class_index
+
         self.predictor = predictor
+        # Checked before any photo is read: a misspelt city fails at once, naming the model's cities.
+        self.versus = None if versus is None else predictor.classes[class_index(predictor, versus)].slug
+        self.plain = 0
         self.folder = Path(folder).expanduser()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -156,7 +163,9 @@ class _Explainer:
             name = f"{stem}-{n}.explain.png"
         self.used.add(name)
         target = self.folder / name
-        atomic_write_bytes(target, explanation_png(self.predictor.explain(source, city=city)))
+        versus = self.versus if self.versus != city else None
+        self.plain += int(self.versus is not None and versus is None)
+        atomic_write_bytes(target, explanation_png(self.predictor.explain(source, city=city, versus=versus)))
         self.written += 1
         return target
 
@@ -168,6 +177,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise GeoSpottrError("give at least one IMAGE or folder")
     if args.group and args.group_by_folder:
         raise GeoSpottrError("use --group or --group-by-folder, not both")
+    if args.versus and not args.explain:
+        raise GeoSpottrError("--versus CITY shapes the --explain heat maps: give --explain OUT_DIR too")
     if args.run:
         with open_project(args) as project:
             bundle = _choose(args, project).bundle
@@ -175,7 +186,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         bundle = args.model
     predictor = _load(bundle, args)
     out = _Output("json" if args.json else "csv" if args.csv else "text", (c.name for c in predictor.classes))
-    explainer = _Explainer(predictor, args.explain) if args.explain else None
+    explainer = _Explainer(predictor, args.explain, args.versus) if args.explain else None
     if args.group or args.group_by_folder:
         groups = ([("group", expand_inputs(args.inputs))] if args.group
                   else [g for root in args.inputs for g in folder_groups(root)])
@@ -197,11 +208,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 if isinstance(result, Prediction):
                     out.prediction(result)
                     if explainer:
-                        explainer.write(result.source)
+                        explainer.write(result.source, result.top.slug)
                 else:
                     out.failure(result.reason)
     if explainer and explainer.written:
         print(f"wrote {plural(explainer.written, 'heat map')} to {args.explain}", file=sys.stderr)
+        if explainer.plain:
+            print(f"{plural(explainer.plain, 'photo')} had {args.versus} as top city: plain heat map "
+                  f"(nothing to contrast)", file=sys.stderr)
     if out.failed:
         print(f"geospottr: {plural(out.failed, 'file')} could not be predicted", file=sys.stderr)
     return 1 if out.failed else 0
@@ -382,6 +396,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="also write per photo OUT_DIR/<name>.explain.png: the photo with a heat map of what made "
                         "the model choose its top city (Grad-CAM; occlusion for other models), city and "
                         "probability as caption")
+    p.add_argument("--versus", metavar="CITY",
+                   help="with --explain: contrastive maps, why the top city rather than CITY (slug or name)")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: %(default)s)")
     p.set_defaults(func=cmd_predict)
 

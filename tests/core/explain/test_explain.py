@@ -140,3 +140,20 @@ def test_cli_evaluate_shortcuts_warns_and_writes_the_figures(planted_project, ca
     assert "shortcut check over" in captured.out
     data = json.loads((planted_project.runs_dir / "planted" / "shortcuts.json").read_text())
     assert data["split"] == "test" and data["regions"][0]["key"] == "bottom" and data["warnings"]
+
+
+def test_cli_predict_explain_versus_a_city(predictor, planted, tmp_path, capsys):
+    """--versus makes the maps contrastive; a photo whose top city is that city gets the plain map."""
+    out = tmp_path / "heat"
+    tops = {predictor.predict(p).top.slug: p for p in planted.photos}
+    photos = [tops["split"], next(p for slug, p in tops.items() if slug != "split")]
+    assert main(["predict", "--model", str(planted.bundle), "--explain", str(out), "--versus", "Split",
+                 *map(str, photos)]) == 0
+    err = capsys.readouterr().err
+    assert "wrote 2 heat maps" in err and "1 photo had Split as top city: plain heat map" in err
+    assert len(list(out.iterdir())) == 2
+    assert main(["predict", "--model", str(planted.bundle), "--explain", str(out), "--versus", "Paris",
+                 str(photos[0])]) != 0
+    assert "'Paris' is not one of this model's cities" in capsys.readouterr().err
+    assert main(["predict", "--model", str(planted.bundle), "--versus", "split", str(photos[0])]) != 0
+    assert "give --explain OUT_DIR too" in capsys.readouterr().err
