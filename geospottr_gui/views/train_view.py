@@ -176,6 +176,13 @@ class TrainForm(QGroupBox):
         self.weight_decay = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1.0, singleStep=0.0001, value=1e-4)
         self.image_size = QSpinBox(minimum=0, maximum=1024, singleStep=16, value=0)
         self.image_size.setSpecialValueText("model default")
+        self.crop_bottom = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.5, singleStep=0.01, value=0.0)
+        self.crop_bottom.setSpecialValueText("off")  # 0: the whole photo
+        self.crop_bottom.setToolTip(
+            "Cut this fraction off the bottom of every photo, in training and (recorded in the model) at every "
+            "later prediction. Street View photos show the capture car and the Google watermark there: a model "
+            "can learn those instead of the place. Evaluate's shortcut check recommends a value when it finds "
+            "the evidence concentrated at the bottom (e.g. 0.12).")
         self.augment = QCheckBox("street-scene augmentation")
         self.augment.setChecked(True)
         self.cache_features = QCheckBox("cache frozen-stage features")
@@ -212,6 +219,7 @@ class TrainForm(QGroupBox):
         form.addRow("Momentum", self.momentum)
         form.addRow("Weight decay", self.weight_decay)
         form.addRow("Image size", self.image_size)
+        form.addRow("Crop bottom", self.crop_bottom)
         form.addRow("Augmentation", self.augment)
         form.addRow("Cached features", self.cache_features)
         form.addRow("Device", self.device)
@@ -240,6 +248,7 @@ class TrainForm(QGroupBox):
         self.momentum.setValue(d.momentum)
         self.weight_decay.setValue(d.weight_decay)
         self.image_size.setValue(d.image_size or 0)
+        self.crop_bottom.setValue(d.crop_bottom)
         self.cache_features.setChecked(d.cache_features)
         self.num_workers.setValue(d.num_workers)
         self.weights.setCurrentIndex(max(0, self.weights.findData(d.weights if d.weights in ("imagenet", "none")
@@ -277,7 +286,8 @@ class TrainForm(QGroupBox):
                "optimizer": self.optimizer.currentText(), "momentum": self.momentum.value(),
                "weight_decay": self.weight_decay.value(), "image_size": self.image_size.value() or None,
                "cache_features": self.cache_features.isChecked(), "device": DEVICES[self.device.currentIndex()],
-               "weights": weights, "num_workers": self.num_workers.value()}
+               "weights": weights, "num_workers": self.num_workers.value(),
+               "crop_bottom": self.crop_bottom.value()}
         cfg["augment"] = self.augment.isChecked()
         return cfg
 

@@ -89,6 +89,26 @@ def test_a_tiny_model_trains_from_the_gui_and_the_plots_receive_points(qtbot, vi
     assert view.state == "idle" and view.start_button.isEnabled()
 
 
+def test_crop_bottom_from_the_form_reaches_the_trainer_and_the_model(qtbot, view, tiny_project):
+    """Set in the form, the bottom crop is what the run trained with and what its model predicts with."""
+    import json
+
+    from core.prediction import Predictor
+
+    form = view.form
+    assert form.crop_bottom.value() == 0 and form.crop_bottom.text() == "off"
+    assert "watermark" in form.crop_bottom.toolTip()
+    tiny_settings(view, epochs=1)
+    form.crop_bottom.setValue(0.12)
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS) as blocker:
+        view.start_button.click()
+    result = blocker.args[0]
+    assert result is not None and result.status == "finished"
+    run_dir = Path(result.best_checkpoint).parent
+    assert json.loads((run_dir / "config.json").read_text())["crop_bottom"] == pytest.approx(0.12)
+    assert Predictor.load(result.best_checkpoint).meta.crop_bottom == pytest.approx(0.12)
+
+
 def test_pause_stop_and_resume_a_run(qtbot, view, tiny_project):
     tiny_settings(view, epochs=500, batch=4)
     view.start_button.click()
