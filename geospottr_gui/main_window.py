@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -40,7 +41,8 @@ from . import settings as keys
 from .context import AppContext
 from .plaintext import plain_tooltip, warn
 from .views.dialogs import AboutDialog, ShortcutsDialog
-from .workers import JobHandle, start_job, stop_all_jobs
+from .jobs_indicator import JobsIndicator, end_text
+from .workers import JobHandle, job_board, start_job, stop_all_jobs
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,13 @@ def importable_paths(paths: list[Path]) -> list[Path]:
 
 
 class MainWindow(QMainWindow):
-    """`workspaces` defaults to `WORKSPACES`; tests of one workspace pass just theirs."""
+    """`workspaces` defaults to `WORKSPACES`; tests of one workspace pass just theirs.
+
+    ``closed()`` fires once the window has closed (state saved, the user's jobs stopped): the app ends
+    the process there (`app.exit_now`).
+    """
+
+    closed = Signal()
 
     def __init__(self, context: AppContext, workspaces: list[tuple[str, str, str]] | None = None) -> None:
         super().__init__()
@@ -93,6 +101,9 @@ class MainWindow(QMainWindow):
         self._probe_started = False
         self._pending_row: int | None = None
         self.import_job: JobHandle | None = None
+        #: Set by the app: the process ends right after this window closes, so background jobs that do
+        #: not keep the user's work (a device probe) are not waited for.
+        self.exits_process = False
         self.setAcceptDrops(True)
         self.nav = QListWidget()
         self.nav.setFixedWidth(100)  # the titles whole, the rest for the workspace at 1024 px
@@ -270,13 +281,25 @@ class MainWindow(QMainWindow):
         self.progress_cancel = QPushButton("Cancel")
         self.progress_cancel.hide()
         self.progress_cancel.clicked.connect(lambda: self.import_job and self.import_job.cancel())
+        # Training, evaluation, download and scan jobs, from whichever workspace is shown (the import
+        # above has its own bar and Cancel button).
+        self.jobs = JobsIndicator(job_board())
+        self.jobs.open_workspace.connect(self.show_workspace)
+        job_board().ended.connect(self._job_ended)
         status = self.statusBar()
-        for widget in (self.progress, self.progress_cancel, self.project_label, self.counts_label, self.device_label):
+        for widget in (self.jobs, self.progress, self.progress_cancel, self.project_label, self.counts_label,
+                       self.device_label):
             status.addPermanentWidget(widget)
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(300)
         self._counts_timer.timeout.connect(self._update_counts)
+
+    def _job_ended(self, handle: JobHandle) -> None:
+        """Say that a long job ended, wherever the user is (and flash the taskbar entry if elsewhere)."""
+        self.statusBar().showMessage(end_text(handle), 15000)
+        if not self.isActiveWindow():
+            QApplication.alert(self)
 
     def _update_counts(self) -> None:
         stats = self.context.project.stats()
@@ -447,6 +470,12 @@ class MainWindow(QMainWindow):
             self._pending_row = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Quit: a running training, evaluation, download or scan is stopped only if the user agrees (and
+        is waited for, so a run keeps its checkpoint); the window goes at once."""
+        running = [h for h in job_board().handles if h.running]
+        if running and not self._confirm_stop(running):
+            event.ignore()
+            return
         settings = self.context.settings
         keys.WINDOW_GEOMETRY.set(settings, self.saveGeometry())
         keys.WINDOW_STATE.set(settings, self.saveState())
@@ -454,5 +483,21 @@ class MainWindow(QMainWindow):
         monitors = sys.modules.get("geospottr_gui.views.monitor_window")  # loaded once one was opened
         if monitors is not None:
             monitors.close_monitors()  # they would stop following with the jobs below; their runs go on
-        stop_all_jobs()
+        self.hide()
+        for handle in running:
+            handle.cancel()
+        for handle in running:
+            handle.wait()
+        # The rest (thumbnails, a device probe still importing torch) only matter to this process: the
+        # app exits without waiting for them (`app.exit_now`); a window closed in a test waits.
+        stop_all_jobs(wait_ms=0 if self.exits_process else 30000)
         super().closeEvent(event)
+        self.closed.emit()
+
+    def _confirm_stop(self, running: list[JobHandle]) -> bool:
+        names = ", ".join(sorted({h.title or "" for h in running}))
+        answer = QMessageBox.question(
+            self, "Quit GeoSpottr", f"{names} still running. Stop and quit?\n\n"
+            "A training run keeps its last checkpoint (resume it from the Train workspace); a download keeps "
+            "every image saved so far.")
+        return answer == QMessageBox.StandardButton.Yes

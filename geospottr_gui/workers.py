@@ -87,8 +87,8 @@ def stop_all_jobs(wait_ms: int = 30000) -> None:
     for handle in handles:
         handle.cancel()
     for handle in handles:
-        handle.wait(wait_ms)
-        _LIVE.discard(handle)
+        if handle.wait(wait_ms):
+            _LIVE.discard(handle)
 
 
 def stop_jobs(owner: QObject, wait_ms: int = 30000) -> None:
@@ -101,6 +101,43 @@ def stop_jobs(owner: QObject, wait_ms: int = 30000) -> None:
         handle.cancel()
     for handle in handles:
         handle.wait(wait_ms)
+
+
+class JobBoard(QObject):
+    """The long jobs a user should see from anywhere (training, evaluation, download, scan, import).
+
+    A job started with a `title` is listed here while it runs; ``changed()`` fires when one starts,
+    reports progress or ends, ``ended(handle)`` when one ends (its `outcome` says how). The main
+    window's status bar shows the board and announces each end.
+    """
+
+    changed = Signal()
+    ended = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handles: list[JobHandle] = []
+
+    def add(self, handle: "JobHandle") -> None:
+        self.handles.append(handle)
+        self.changed.emit()
+
+    def remove(self, handle: "JobHandle") -> None:
+        if handle in self.handles:
+            self.handles.remove(handle)
+            self.changed.emit()
+            self.ended.emit(handle)
+
+
+_BOARD: JobBoard | None = None
+
+
+def job_board() -> JobBoard:
+    """The application's one board of titled jobs (made on first use, on the UI thread)."""
+    global _BOARD
+    if _BOARD is None:
+        _BOARD = JobBoard()
+    return _BOARD
 
 
 class JobHandle(QObject):
@@ -119,6 +156,12 @@ class JobHandle(QObject):
         self.worker = worker
         self.thread = thread
         self.running = True
+        #: For the job board (`JobBoard`): what the job is called, the workspace that shows it, its latest
+        #: (done, total), and once ended "finished" | "failed" | "cancelled".
+        self.title: str | None = None
+        self.workspace: str | None = None
+        self.progress: tuple[int, int] | None = None
+        self.outcome: str | None = None
         self._control = worker.control  # the worker object is deleted when its thread ends
         self._callbacks = callbacks
         worker.event.connect(self._on_event)
@@ -148,6 +191,9 @@ class JobHandle(QObject):
 
     @Slot(object)
     def _on_event(self, event: Event) -> None:
+        if self.title and event.kind == PROGRESS and event.total:
+            self.progress = (int(event.done or 0), int(event.total))
+            job_board().changed.emit()
         self._call("on_event", event)
 
     @Slot(object)
@@ -169,21 +215,27 @@ class JobHandle(QObject):
 
     def _end(self, name: str, *args: object) -> None:
         self.running = False
+        self.outcome = {"on_finished": "finished", "on_failed": "failed"}.get(name, "cancelled")
         _LIVE.discard(self)
         try:
             self._call(name, *args)
         finally:
             self.done.emit()
+            if self.title:
+                job_board().remove(self)
 
 
 def start_job(parent: QObject, fn: Callable[..., Any], *args: Any, control: Control | None = None,
               on_event: Callable[[Event], None] | None = None, on_finished: Callable[[Any], None] | None = None,
               on_failed: Callable[[str], None] | None = None, on_cancelled: Callable[[], None] | None = None,
-              needs_torch: bool = False, **kwargs: Any) -> JobHandle:
+              needs_torch: bool = False, title: str | None = None, workspace: str | None = None,
+              **kwargs: Any) -> JobHandle:
     """Run ``fn(*args, on_event=, control=, **kwargs)`` in a new QThread; the handle is a child of `parent`.
 
     The callbacks run on the UI thread (call this from the UI thread). Keep the returned handle to
-    cancel the job. `needs_torch`: `fn` imports torch (see the module docstring).
+    cancel the job. `needs_torch`: `fn` imports torch (see the module docstring). A long job a user
+    should see from any workspace gets a `title` ("Training") and the `workspace` that shows it: it is
+    then listed on the `job_board` while it runs.
     """
     control = control or Control()
     # The thread belongs to the application, not to `parent`: closing a view while a job that cannot stop
@@ -197,6 +249,9 @@ def start_job(parent: QObject, fn: Callable[..., Any], *args: Any, control: Cont
     thread.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     handle._keep = worker  # the worker must outlive this function
+    handle.title, handle.workspace = title, workspace
     _LIVE.add(handle)
+    if title:
+        job_board().add(handle)
     thread.start()
     return handle

@@ -60,7 +60,7 @@ def start_game(project, model_path: str, rounds: int, player: str, seed: int | N
 
 
 def past_games(project, *, on_event, control) -> list:  # noqa: ARG001
-    """Worker job: the latest games for the scoreboard (`core.challenge` imports torch: not on the UI thread)."""
+    """Worker job: the latest games for the scoreboard (reads every played round: not on the UI thread)."""
     from core.challenge import scoreboard
 
     return scoreboard(project, limit=PAST_GAMES)
@@ -177,7 +177,7 @@ class ChallengeView(QWidget):
         self.panel.setCurrentIndex(2)
         self.summary.setText("")
         project = self.context.project
-        start_job(self, past_games, project, needs_torch=True,
+        start_job(self, past_games, project,
                   on_finished=lambda games: self._show_past_games(project, games))
 
     def _show_past_games(self, project, games: list) -> None:

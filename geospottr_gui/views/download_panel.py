@@ -352,7 +352,8 @@ class DownloadPanel(QWidget):
         if estimate is not None:
             self._fill_table(estimate)
         self.log.appendPlainText(f"starting a {dict(PROVIDERS)[self.provider_id]} download…")
-        self.job = start_job(self, run_download, self.context.project, config, on_event=self._on_event,
+        self.job = start_job(self, run_download, self.context.project, config, title="Download", workspace="Dataset",
+                             on_event=self._on_event,
                              on_finished=self._finished, on_failed=self._failed, on_cancelled=self._cancelled)
         self._set_running(True)
         self._counts_timer.start()

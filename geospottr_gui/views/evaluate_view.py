@@ -312,6 +312,7 @@ class EvaluateView(QWidget):
         self.summary.setText(f"Evaluating {html.escape(Path(bundle).name)} on the "
                              f"{html.escape(self.split_combo.currentText())} split…")
         self._job = start_job(self, evaluate_job, self.context.project, bundle, self.split_combo.currentText(),
+                              title="Evaluation", workspace="Evaluate",
                               on_event=self._on_event, on_finished=self.show_report,
                               on_failed=self._on_failed, on_cancelled=self._on_cancelled, needs_torch=True)
 

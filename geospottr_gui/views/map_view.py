@@ -52,6 +52,14 @@ def pages_dir() -> Path:
     return Path(_session_dir.name)
 
 
+def remove_pages_dir() -> None:
+    """Delete this session's map pages now (the app's fast exit skips the interpreter's own clean-up)."""
+    global _session_dir
+    if _session_dir is not None:
+        _session_dir.cleanup()
+        _session_dir = None
+
+
 def assets_dir() -> Path:
     """The Leaflet/basemap folder next to the pages, written on first use (safe from any thread)."""
     return write_assets(pages_dir())

@@ -164,7 +164,8 @@ class ProblemsDialog(QDialog):
         self.status.setText("Scanning…")
         self._notes = []
         self._scan_result = {}
-        self.job = start_job(self, scan, self.context.project, checks, options=options, on_event=self._on_event,
+        self.job = start_job(self, scan, self.context.project, checks, options=options, title="Problem scan",
+                             workspace="Dataset", on_event=self._on_event,
                              needs_torch=not set(checks) <= TORCH_FREE_CHECKS,
                              on_finished=self._scan_finished, on_failed=self._scan_failed,
                              on_cancelled=lambda: self._scan_ended("Scan cancelled; nothing changed."))

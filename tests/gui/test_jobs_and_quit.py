@@ -1,0 +1,60 @@
+"""Long jobs are visible from every workspace (status bar, click to go there, a word when they end), and
+quitting asks before stopping one, then stops it cleanly."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import QMessageBox
+
+from geospottr_gui.main_window import MainWindow
+from geospottr_gui.workers import job_board, start_job
+from tests.gui.conftest import context_for
+
+VIEWS = [("Dataset", "geospottr_gui.views.dataset_view", "DatasetView"),
+         ("Evaluate", "geospottr_gui.views.evaluate_view", "EvaluateView")]
+
+
+def test_an_evaluation_shows_in_the_status_bar_leads_to_its_workspace_and_says_when_done(
+        qtbot, tmp_path, tiny_project, random_bundle):
+    window = MainWindow(context_for(tiny_project, tmp_path), VIEWS)
+    qtbot.addWidget(window)
+    window.show()
+    window.context.set_model(str(random_bundle))
+    evaluate = window.workspace("Evaluate")
+    assert not window.jobs.isVisible()
+    with qtbot.waitSignal(job_board().ended, timeout=60000):
+        evaluate.run_button.click()
+        window.show_workspace("Dataset")  # the user goes elsewhere; the job stays in sight
+        assert window.jobs.isVisible() and window.jobs.button.text().startswith("Evaluation")
+        window.jobs.button.click()
+        assert window.stack.currentWidget() is evaluate
+    assert not window.jobs.isVisible()
+    assert window.statusBar().currentMessage() == "Evaluation finished"
+    window.close()
+    qtbot.wait(50)
+
+
+def _busy(*, on_event, control) -> str:  # noqa: ARG001
+    """A job that runs until it is cancelled, like a training run between checkpoints."""
+    while True:
+        control.checkpoint()
+        time.sleep(0.01)
+
+
+def test_quitting_asks_before_stopping_a_running_job_and_waits_for_it(qtbot, tmp_path, tiny_project, monkeypatch):
+    window = MainWindow(context_for(tiny_project, tmp_path), VIEWS[:1])
+    qtbot.addWidget(window)
+    window.show()
+    ended = []
+    job = start_job(window, _busy, title="Training", workspace="Train", on_cancelled=lambda: ended.append(True))
+    asked = []
+    answer = QMessageBox.StandardButton.No
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: asked.append(args[2]) or answer)
+    window.close()
+    assert asked and "Training still running" in asked[0]
+    assert window.isVisible() and job.running  # "No": nothing stops, the window stays
+    answer = QMessageBox.StandardButton.Yes
+    window.close()
+    assert not window.isVisible() and not job.thread.isRunning()  # waited for before the window went
+    qtbot.waitUntil(lambda: ended == [True], timeout=5000)  # it ended through its control, at a checkpoint
