@@ -226,12 +226,18 @@ class CitiesPanel(QWidget):
 
     def _added(self, slugs: list[str]) -> None:
         self.preset_button.setEnabled(True)
-        self.context.status.emit(f"added {', '.join(slugs)}" if len(slugs) < 5 else f"added {len(slugs)} cities")
+        labels = [self._label(slug) for slug in slugs]
+        self.context.status.emit(f"added {'; '.join(labels)}" if len(slugs) < 5 else f"added {len(slugs)} cities")
         self.context.images_changed.emit()
 
     def _failed(self, message: str) -> None:
         self.preset_button.setEnabled(True)
         warn(self, "GeoSpottr", message)
+
+    def _label(self, slug: str) -> str:
+        """"Osijek, HR": how a city is named to the user (the slug only for one that has gone)."""
+        city = self.context.project.find_city(slug)
+        return city.label if city else slug
 
     # ------------------------------------------------------------------ edit
     def _set_target(self) -> None:
@@ -250,17 +256,18 @@ class CitiesPanel(QWidget):
             return
         slug = slugs[0]
         count = self.context.project.city_counts(("pending", "accepted", "rejected")).get(slug, 0)
-        text = f"Remove {slug}?"
+        name = self._label(slug)
+        text = f"Remove {name}?"
         if count:
-            text = f"Remove {slug} and delete its {count:,} images from the project? This cannot be undone."
+            text = f"Remove {name} and delete its {count:,} images from the project? This cannot be undone."
         answer = QMessageBox.question(self, "Remove city", text)
         if answer != QMessageBox.StandardButton.Yes:
             return
         start_job(self, remove_city, self.context.project, slug, bool(count),
-                  on_finished=lambda n: self._removed(slug, n), on_failed=self._failed)
+                  on_finished=lambda n: self._removed(name, n), on_failed=self._failed)
 
-    def _removed(self, slug: str, count: int) -> None:
-        self.context.status.emit(f"removed {slug}" + (f" and {count:,} images" if count else ""))
+    def _removed(self, name: str, count: int) -> None:
+        self.context.status.emit(f"removed {name}" + (f" and {count:,} images" if count else ""))
         self.context.history.clear()  # its edits may point at the removed city or images
         self.context.images_changed.emit()
 

@@ -98,7 +98,10 @@ class DatasetMapView(QWidget):
         text = f"{drawn} images in {cities} cities"
         if missing:
             text += f" ({missing} without coordinates are not shown)"
-        self.summary.setText(text + ". Hover a point to see it, click to open it.")
+        if not drawn:  # an empty map says what would fill it
+            text = ("No images with a location to show" + (f" ({missing} without coordinates)" if missing else "")
+                    + ": download photos of the cities (Download tab) or import a folder or CSV with coordinates")
+        self.summary.setText(text + ("." if not drawn else ". Hover a point to see it, click to open it."))
         self.map.show_page(page)
         self.refreshed.emit(drawn)
 

@@ -39,6 +39,7 @@ from .cities_panel import CitiesPanel
 from .dialogs import CityPickerDialog
 from .download_panel import DownloadPanel
 from .elided import ElidedLabel
+from .empty_state import EmptyState
 from .image_detail import ImageDetail
 from .image_grid import BADGE_LEGEND, MAX_THUMB, MIN_THUMB, ImageGridModel, ImageGridView, ThumbnailProvider
 from .image_viewer import ImageViewer
@@ -101,6 +102,7 @@ class CurationPanel(QWidget):
         self.grid = ImageGridView()
         self.grid.setModel(self.model)
         self.detail = ImageDetail(self.thumbnails)
+        self.empty = EmptyState(self.grid)
 
         self.city = QComboBox()
         self.status = QComboBox()
@@ -207,20 +209,23 @@ class CurationPanel(QWidget):
     # ------------------------------------------------------------------ query
     def _fill_filters(self) -> None:
         project = self.context.project
-        for combo, values in ((self.city, [c.slug for c in project.cities()]),
-                              (self.source, list(project.source_counts()))):
-            current = combo.currentText()
+        # Cities show as "Osijek, HR" and filter by slug (the item's data); sources are their own names.
+        for combo, values in ((self.city, [(c.label, c.slug) for c in project.cities()]),
+                              (self.source, [(s, s) for s in project.source_counts()])):
+            current = combo.currentData()
             combo.blockSignals(True)
             combo.clear()
-            combo.addItems([ALL, *values])
-            combo.setCurrentIndex(max(0, combo.findText(current)))
+            combo.addItem(ALL, None)
+            for text, data in values:
+                combo.addItem(text, data)
+            combo.setCurrentIndex(max(0, combo.findData(current)))
             combo.blockSignals(False)
 
     def filters(self) -> dict[str, Any]:
         def value(combo: QComboBox) -> str | None:
             return None if combo.currentText() == ALL else combo.currentText()
-        return {"city": value(self.city), "status": value(self.status), "split": value(self.split),
-                "source": value(self.source)}
+        return {"city": self.city.currentData(), "status": value(self.status), "split": value(self.split),
+                "source": self.source.currentData()}
 
     def apply_query(self) -> None:
         try:
@@ -231,15 +236,19 @@ class CurationPanel(QWidget):
         self._update_count()
 
     def show_city(self, slug: str) -> None:
-        self.city.setCurrentIndex(max(0, self.city.findText(slug)))
+        self.city.setCurrentIndex(max(0, self.city.findData(slug)))
+
+    def clear_filters(self) -> None:
+        """Every filter back to All (one query)."""
+        for combo in (self.city, self.status, self.split, self.source):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self.apply_query()
 
     def reveal(self, image_id: str) -> None:
         if self.model.row_of(image_id) is None:
-            for combo in (self.city, self.status, self.split, self.source):
-                combo.blockSignals(True)
-                combo.setCurrentIndex(0)
-                combo.blockSignals(False)
-            self.apply_query()
+            self.clear_filters()
         row = self.model.row_of(image_id)
         if row is not None:
             index = self.model.index(row)
@@ -411,6 +420,13 @@ class CurationPanel(QWidget):
         if selected > 1:
             text += f" · {selected:,} selected"
         self.count.setText(text)
+        if self.model.rowCount():
+            self.empty.hide()
+        elif any(self.filters().values()):
+            self.empty.show_message("No images match these filters.", "Clear filters", self.clear_filters)
+        else:
+            self.empty.show_message("No images yet: add cities (Cities tab) and download their photos there, "
+                                    "or import a folder (File > Import folder…).")
 
 
 class DatasetView(QWidget):

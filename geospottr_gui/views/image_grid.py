@@ -111,6 +111,7 @@ class ImageGridModel(QAbstractListModel):
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._records: OrderedDict[str, ImageRecord] = OrderedDict()
+        self._labels: dict[str, str] = {}  # city slug -> "Osijek, HR", re-read at each reload
         thumbnails.ready.connect(self._thumbnail_ready)
 
     # ------------------------------------------------------------------ contents
@@ -128,6 +129,7 @@ class ImageGridModel(QAbstractListModel):
     def reload(self) -> None:
         """Re-run the query; keeps the rows (and so the selection) when the id list did not change."""
         ids = self.project.image_ids(order=self.order, **self.filters)
+        self._labels = {c.slug: c.label for c in self.project.cities()}
         self._records.clear()
         if ids == self._ids:
             if ids:
@@ -181,14 +183,20 @@ class ImageGridModel(QAbstractListModel):
         if record is None:  # deleted since the last reload
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return record.city_slug or "unlabelled"
+            return self.city_label(record)
         if role == RecordRole:
             return record
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbnails.get(self.project, record, self.thumb_size)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return badge_tooltip(record)
+            return badge_tooltip(record, self.city_label(record))
         return None
+
+    def city_label(self, record: ImageRecord) -> str:
+        """The image's city as a user reads it ("Osijek, HR"), or "unlabelled"."""
+        if not record.city_slug:
+            return "unlabelled"
+        return self._labels.get(record.city_slug, record.city_slug)
 
     def set_thumb_size(self, size: int) -> None:
         """Fetch thumbnails at `size` (a tier) from now on, and repaint."""
@@ -213,11 +221,11 @@ STATUS_BADGES = {"accepted": "✓", "rejected": "✕"}
 BADGE_LEGEND = "Badges: ✓ accepted · ✕ rejected (faded) · none: pending · T / V / Te: train / val / test split"
 
 
-def badge_tooltip(record: ImageRecord) -> str:
-    """One image's tooltip: its city, and its badges spelled out."""
+def badge_tooltip(record: ImageRecord, city: str) -> str:
+    """One image's tooltip: its city (as `city` reads), and its badges spelled out."""
     split = f"{record.split} split ({SPLIT_BADGES[record.split]})" if record.split in SPLIT_BADGES else "no split"
     status = f"{record.status} ({STATUS_BADGES[record.status]})" if record.status in STATUS_BADGES else record.status
-    return f"{record.city_slug or 'unlabelled'} · {status} · {split} · {record.source}"
+    return f"{city} · {status} · {split} · {record.source}"
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -263,7 +271,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             text_rect = QRect(rect.x() + 2, box.bottom() + 2, rect.width() - 4, rect.bottom() - box.bottom() - 2)
             painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,
-                             painter.fontMetrics().elidedText(record.city_slug or "unlabelled",
+                             painter.fontMetrics().elidedText(str(index.data(Qt.ItemDataRole.DisplayRole)),
                                                               Qt.TextElideMode.ElideRight, text_rect.width()))
         painter.restore()
 

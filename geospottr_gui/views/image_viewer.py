@@ -116,7 +116,7 @@ class ImageViewer(QDialog):
             self.caption.setText("No image")
             return
         row = index.row() + 1
-        self.caption.setText(f"{row:,} of {self.model.rowCount():,} · {badge_tooltip(record)} · {record.id}")
+        self.caption.setText(f"{row:,} of {self.model.rowCount():,} · {badge_tooltip(record, self.model.city_label(record))} · {record.id}")
         if reload or self.record is None or record.id != self.record.id:
             self.record = record
             image = self.thumbnails.get(self.model.project, record, VIEWER_SIZE, keep_on_disk=False)

@@ -207,6 +207,7 @@ class ProblemsDialog(QDialog):
         self._items.clear()
         project = self.context.project
         records = project.images_by_id([f.image_id for f in findings])
+        labels = {c.slug: c.label for c in project.cities()}
         for kind, items in group_by_kind(findings).items():
             top = QTreeWidgetItem(self.tree, [f"{KINDS.get(kind, kind)} ({len(items)})"])
             top.setFlags(top.flags() | Qt.ItemFlag.ItemIsAutoTristate | Qt.ItemFlag.ItemIsUserCheckable)
@@ -214,7 +215,8 @@ class ProblemsDialog(QDialog):
             top.setFirstColumnSpanned(True)
             for f in items:
                 record = records.get(f.image_id)
-                label = f"{record.city_slug or 'unlabelled'} · {f.image_id}" if record else f.image_id
+                city = labels.get(record.city_slug or "", record.city_slug or "unlabelled") if record else ""
+                label = f"{city} · {f.image_id}" if record else f.image_id
                 child = QTreeWidgetItem(top, [label, f.message, f"{f.score:.2f}"])
                 child.setFlags(child.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 child.setCheckState(0, Qt.CheckState.Checked)

@@ -44,7 +44,8 @@ def test_badges_are_explained(qtbot, tiny_project, tmp_path):
     assert view.legend.isVisible() and view.legend.text() == BADGE_LEGEND and "Te" in BADGE_LEGEND
     test_row = next(r for r in range(view.model.rowCount()) if view.model.record(r).split == "test")
     tip = view.model.data(view.model.index(test_row), Qt.ItemDataRole.ToolTipRole)
-    assert tip == badge_tooltip(view.model.record(test_row)) and "test split (Te)" in tip
+    record = view.model.record(test_row)
+    assert tip == badge_tooltip(record, view.model.city_label(record)) and "test split (Te)" in tip
 
 
 def test_viewer_opens_on_space_steps_with_arrows_zooms_and_curates(qtbot, tiny_project, tmp_path):

@@ -5,7 +5,11 @@ from __future__ import annotations
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
 from ...plaintext import plain_tooltip
+from ..empty_state import EmptyState
 from .entries import Entry
+
+#: What the queue says while it is empty.
+EMPTY_QUEUE = "Photos you drop, paste (Ctrl+V) or browse queue here, each with its top city."
 
 
 class EntryQueue(QListWidget):
@@ -16,9 +20,12 @@ class EntryQueue(QListWidget):
         self.setWordWrap(True)  # a failure's reason reads whole (and in the tooltip)
         self.entries: list[Entry] = []
         self._rows: dict[int, int] = {}   # Entry.key -> row
+        self.empty = EmptyState(self)
+        self.empty.show_message(EMPTY_QUEUE)
 
     def append(self, entries: list[Entry]) -> int:
         """Add rows for `entries`; returns the first new row."""
+        self.empty.hide()
         first_row = len(self.entries)
         for row, entry in enumerate(entries, start=first_row):
             self._rows[entry.key] = row
