@@ -64,8 +64,8 @@ def main() -> None:
         settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
         view = TrainView(AppContext(project, settings))
         view.show()
-        deadline = time.monotonic() + 120
-        while view.form.model.count() == 0 and time.monotonic() < deadline:  # the form's probe job
+        deadline = time.monotonic() + 300
+        while not view.message.text().startswith("Ready") and time.monotonic() < deadline:  # its probe job
             app.processEvents()
             time.sleep(0.02)
         form = view.form
@@ -83,9 +83,13 @@ def main() -> None:
             view.run_finished.connect(finished.append)
             started = time.monotonic()
             view.start_button.click()
+            said = ""
             while not finished:
                 app.processEvents()
                 time.sleep(0.02)
+                if view.message.text() != said:  # what the Train workspace says, as it goes
+                    said = view.message.text()
+                    print(f"  {time.monotonic() - started:5.0f} s  {said}", flush=True)
             view.run_finished.disconnect(finished.append)
             for _ in range(20):  # let the job's end (release, deferred deletes) run
                 app.processEvents()
