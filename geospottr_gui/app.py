@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.resources import resource_path
 
     from .single_instance import InstanceServer, forward
+    from .workers import stop_all_jobs
 
     # The Map tabs (QtWebEngine) are created lazily; sharing GL contexts must be set before the app exists.
     QApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
