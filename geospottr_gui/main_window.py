@@ -39,8 +39,8 @@ from core.project import Project
 
 from . import settings as keys
 from .context import AppContext
-from .plaintext import plain_tooltip, warn
 from .jobs_indicator import JobsIndicator, end_text
+from .plaintext import plain_tooltip, warn
 from .views.dialogs import AboutDialog, ShortcutsDialog
 from .workers import JobHandle, job_board, start_job, stop_all_jobs
 

@@ -11,6 +11,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
+from ..plaintext import plain_tooltip
+
 
 class ElidedLabel(QLabel):
     """Plain text, one line, elided on the right to the width it is given; `full_text()` is the whole."""
@@ -25,7 +27,7 @@ class ElidedLabel(QLabel):
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt override
         self._full = str(text)
-        self.setToolTip(self._full if self._full else "")
+        self.setToolTip(plain_tooltip(self._full))
         self._elide()
 
     def full_text(self) -> str:
