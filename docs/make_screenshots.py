@@ -62,6 +62,76 @@ def build_project(root: Path, data: Path, epochs: int):
     return project
 
 
+def shoot(app, project, size: str, tmp: Path, out: Path, test_photo: Path) -> None:
+    """Every workspace of a fresh main window of `size` ("1024x700"), captured into `out`."""
+    from PySide6.QtCore import QItemSelectionModel, QSettings
+
+    from geospottr_gui.context import AppContext
+    from geospottr_gui.main_window import MainWindow
+
+    width, height = (int(v) for v in size.split("x"))
+    settings = QSettings(str(tmp / f"settings-{size}.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(AppContext(project, settings))
+    window.setGeometry(0, 0, width, height)
+    window.show()
+    wait(app, 60, lambda: window.context.model_path is not None)
+    wait(app, 3)
+
+    window.show_workspace("Dataset")
+    dataset = window.workspaces["Dataset"]
+    grid = dataset.curation.grid
+    wait(app, 4)
+    grid.selectionModel().setCurrentIndex(dataset.curation.model.index(5),
+                                          QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    wait(app, 4)
+    capture(out / f"dataset-{size}.png", width, height)
+
+    window.show_workspace("Train")
+    train = window.workspaces["Train"]
+    wait(app, 60, lambda: train.message.text().startswith("Ready"))
+    wait(app, 4)
+    capture(out / f"train-{size}.png", width, height)
+
+    window.show_workspace("Evaluate")
+    evaluate = window.workspaces["Evaluate"]
+    done = []
+    evaluate.evaluated.connect(done.append)
+    evaluate.run_button.click()
+    wait(app, 600, lambda: bool(done))
+    wait(app, 3)
+    capture(out / f"evaluate-{size}.png", width, height)
+
+    window.show_workspace("Predict")
+    predict = window.workspaces["Predict"]
+    predict.add_paths([test_photo])
+    wait(app, 120, lambda: predict.entries and predict.entries[0].done)
+    wait(app, 30, lambda: predict.map.is_loaded)
+    wait(app, 4)
+    capture(out / f"predict-{size}.png", width, height)
+
+    window.show_workspace("Challenge")
+    challenge = window.workspaces["Challenge"]
+    shown = []
+    challenge.round_shown.connect(shown.append)
+    challenge.rounds.setValue(5)
+    challenge.new_game(seed=4)
+    wait(app, 120, lambda: bool(shown))
+    wait(app, 30, lambda: challenge.map.is_loaded)
+    challenge.select_city("zagreb")
+    revealed = []
+    challenge.revealed.connect(revealed.append)
+    challenge.submit()
+    wait(app, 30, lambda: bool(revealed) and challenge.map.is_loaded)
+    wait(app, 4)
+    capture(out / f"challenge-{size}.png", width, height)
+
+    window.exits_process = False
+    for view in window.workspaces.values():
+        view.hide()
+    window.close()
+    wait(app, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "gsv-croatia")
@@ -80,78 +150,16 @@ def main() -> None:
     torch.set_num_threads(2)
     project = build_project(tmp / "croatia", args.data, args.epochs)
 
-    from PySide6.QtCore import QCoreApplication, QItemSelectionModel, QSettings, Qt
+    from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtWidgets import QApplication
 
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication(["geospottr-gui"])
-    from geospottr_gui.context import AppContext
-    from geospottr_gui.main_window import MainWindow
 
     args.out.mkdir(parents=True, exist_ok=True)
     test_photo = project.image_path(next(r for r in project.images(split="test") if r.city_slug == "split"))
     for size in args.sizes:
-        width, height = (int(v) for v in size.split("x"))
-        settings = QSettings(str(tmp / f"settings-{size}.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(AppContext(project, settings))
-        window.setGeometry(0, 0, width, height)
-        window.show()
-        wait(app, 60, lambda: window.context.model_path is not None)
-        wait(app, 3)
-
-        window.show_workspace("Dataset")
-        dataset = window.workspaces["Dataset"]
-        grid = dataset.curation.grid
-        wait(app, 4)
-        grid.selectionModel().setCurrentIndex(dataset.curation.model.index(5),
-                                              QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        wait(app, 4)
-        capture(args.out / f"dataset-{size}.png", width, height)
-
-        window.show_workspace("Train")
-        train = window.workspaces["Train"]
-        wait(app, 60, lambda: train.message.text().startswith("Ready"))
-        wait(app, 4)
-        capture(args.out / f"train-{size}.png", width, height)
-
-        window.show_workspace("Evaluate")
-        evaluate = window.workspaces["Evaluate"]
-        done = []
-        evaluate.evaluated.connect(done.append)
-        evaluate.run_button.click()
-        wait(app, 600, lambda: bool(done))
-        wait(app, 3)
-        capture(args.out / f"evaluate-{size}.png", width, height)
-
-        window.show_workspace("Predict")
-        predict = window.workspaces["Predict"]
-        predict.add_paths([test_photo])
-        wait(app, 120, lambda: predict.entries and predict.entries[0].done)
-        wait(app, 30, lambda: predict.map.is_loaded)
-        wait(app, 4)
-        capture(args.out / f"predict-{size}.png", width, height)
-
-        window.show_workspace("Challenge")
-        challenge = window.workspaces["Challenge"]
-        shown = []
-        challenge.round_shown.connect(shown.append)
-        challenge.rounds.setValue(5)
-        challenge.new_game(seed=4)
-        wait(app, 120, lambda: bool(shown))
-        wait(app, 30, lambda: challenge.map.is_loaded)
-        challenge.select_city("zagreb")
-        revealed = []
-        challenge.revealed.connect(revealed.append)
-        challenge.submit()
-        wait(app, 30, lambda: bool(revealed) and challenge.map.is_loaded)
-        wait(app, 4)
-        capture(args.out / f"challenge-{size}.png", width, height)
-
-        window.exits_process = False
-        for view in window.workspaces.values():
-            view.hide()
-        window.close()
-        wait(app, 1)
+        shoot(app, project, size, tmp, args.out, test_photo)
     project.close()
 
 
