@@ -197,7 +197,7 @@ _PAGE_JS = """
   .gs-place span { display: inline-block; width: 4px; height: 4px; margin-right: 3px; border-radius: 2px;
     background: #555; vertical-align: middle; }
   .gs-thumb img { display: block; max-width: 160px; max-height: 160px; margin-bottom: 2px; }
-  .leaflet-tooltip.gs-reveal-label { white-space: nowrap; }
+  .leaflet-tooltip.gs-reveal-label { white-space: nowrap; font-size: 12px; padding: 2px 6px; }
   .leaflet-tooltip.gs-round { background: transparent; border: 0; box-shadow: none; color: #fff;
                               font-weight: 700; font-size: 10px; padding: 0; }
   .gs-cluster div { width: 30px; height: 30px; margin: 2px; border-radius: 50%; color: #fff;
@@ -234,8 +234,8 @@ window.geospottrSend = function (msg) { console.log({{ this.prefix }} + JSON.str
       if (bounds.length === 0) { map.setView([20, 10], 2); return; }
       if (padding) {
         var size = map.getSize(), pad = padding();
-        // Never more padding than the view has: a tiny view keeps at least a third of itself for points.
-        var cap = function (v, total) { return Math.min(v, total / 3); };
+        // Never more padding than the view has: a small view keeps a tenth of itself for the points.
+        var cap = function (v, total) { return Math.min(v, total * 0.45); };
         map.fitBounds(L.latLngBounds(bounds), {maxZoom: maxZoom, animate: false,
           paddingTopLeft: [cap(pad.tl[0], size.x), cap(pad.tl[1], size.y)],
           paddingBottomRight: [cap(pad.br[0], size.x), cap(pad.br[1], size.y)]});

@@ -359,15 +359,18 @@ class ChallengeView(QWidget):
         return self._city_label(you.city) if you.kind == "city" else f"a point near {self._city_label(you.city)}"
 
     def _reveal_points(self, played) -> list:
-        """The truth and both guesses of a played round, labelled, for the reveal and the recap maps."""
+        """The truth and both guesses of a played round, labelled, for the reveal and the recap maps.
+
+        The guesses' labels are short (distance and points; the panel beside names the cities): two of them
+        side by side must fit a narrow map when both guessed the same place.
+        """
         from core.maps import RevealPoint
 
         you, model = played.human, played.model
-        return [RevealPoint("truth", played.true_lat, played.true_lon, f"Truth: {self._city_label(played.true_city)}"),
-                RevealPoint("human", you.lat, you.lon,
-                            f"You: {self._you_text(played)} · {you.distance_km:,.0f} km · {you.points:,} pts"),
-                RevealPoint("model", model.lat, model.lon, f"Model: {self._city_label(model.city)} · "
-                            f"{model.distance_km:,.0f} km · {model.points:,} pts")]
+        return [RevealPoint("truth", played.true_lat, played.true_lon, self._city_label(played.true_city)),
+                RevealPoint("human", you.lat, you.lon, f"You · {you.distance_km:,.0f} km · {you.points:,} pts"),
+                RevealPoint("model", model.lat, model.lon,
+                            f"Model · {model.distance_km:,.0f} km · {model.points:,} pts")]
 
     def _reveal(self, played) -> None:
         from core.maps import reveal_map

@@ -62,11 +62,12 @@ class ExplainPanel(QWidget):
         self._job: JobHandle | None = None
         self.shortcuts: ShortcutReport | None = None
 
-        self.mistakes_button = QPushButton("Heat maps of the mistakes")
-        self.mistakes_button.setToolTip("The most confident mistakes, each with the evidence for the city it chose")
+        # Short names, and the opacity on a row of its own: the tab fits the window at 1024 px.
+        self.mistakes_button = QPushButton("Mistakes")
+        self.mistakes_button.setToolTip("Heat maps of the most confident mistakes: the evidence for the city each chose")
         self.mistakes_button.clicked.connect(self.explain_mistakes)
-        self.cell_button = QPushButton("Heat maps of the cell's images")
-        self.cell_button.setToolTip("Click a confusion cell first")
+        self.cell_button = QPushButton("Cell's images")
+        self.cell_button.setToolTip("Heat maps of the clicked confusion cell's images (click a cell first)")
         self.cell_button.clicked.connect(self.explain_cell)
         self.shortcut_button = QPushButton("Check shortcuts")
         self.shortcut_button.setToolTip("Does the model lean on Street View artefacts (car, watermark, border)? "
@@ -80,10 +81,13 @@ class ExplainPanel(QWidget):
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel)
         top = QHBoxLayout()
-        for w in (self.mistakes_button, self.cell_button, self.shortcut_button, QLabel("Opacity"), self.opacity,
-                  self.progress, self.cancel_button):
+        for w in (QLabel("Heat maps:"), self.mistakes_button, self.cell_button, self.shortcut_button):
             top.addWidget(w)
         top.addStretch(1)
+        second = QHBoxLayout()
+        for w in (QLabel("Opacity"), self.opacity, self.progress, self.cancel_button):
+            second.addWidget(w)
+        second.addStretch(1)
 
         self.thumbs = QListWidget()
         self.thumbs.setViewMode(QListView.ViewMode.IconMode)
@@ -109,6 +113,7 @@ class ExplainPanel(QWidget):
         body.setSizes([420, 380])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(second)
         layout.addWidget(body, 1)
         layout.addWidget(self.findings)
         self._enable()

@@ -41,6 +41,7 @@ from ..context import AppContext
 from ..plaintext import plain_tooltip
 from ..workers import JobHandle, start_job, stop_jobs
 from .confusion import ConfusionPanel
+from .elided import ElidedComboBox
 from .evaluate_explain import ExplainPanel
 from .layouts import column
 from .photo import rgb_qimage
@@ -162,8 +163,7 @@ class EvaluateView(QWidget):
         self._job: JobHandle | None = None
         self._files: list[str] = []   # bundles picked outside the project's runs
 
-        self.model_combo = QComboBox()
-        self.model_combo.setMinimumWidth(280)
+        self.model_combo = ElidedComboBox(min_chars=28)  # a run's long name must not widen the window
         self.model_combo.setToolTip("A training run's best checkpoint, or a model file")
         browse = QPushButton("Model file…")
         browse.clicked.connect(self._browse)

@@ -125,7 +125,7 @@ def _label(label: QLabel) -> tuple[str, int, int] | None:
 
 def _combo(combo: QComboBox) -> tuple[str, int, int] | None:
     text = combo.currentText()
-    if not text or combo.isEditable():
+    if not text or combo.isEditable() or getattr(combo, "elides", False):  # an elided combo fits by construction
         return None
     option = QStyleOptionComboBox()
     combo.initStyleOption(option)

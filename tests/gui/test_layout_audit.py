@@ -8,12 +8,15 @@ included. The window must also fit 1024x700 (a minimum size above it pushes the 
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from PySide6.QtCore import QItemSelectionModel
 
 from geospottr_gui.main_window import WORKSPACES
 from geospottr_gui.views.dialogs import AboutDialog, CityPickerDialog, ShortcutsDialog
 from geospottr_gui.views.problems_dialog import ProblemsDialog
+from tests.core.training.test_best_model import make_run
 
 from .dataset_support import make_window
 from .layout_audit import clipped_texts
@@ -23,8 +26,12 @@ SIZE = (1024, 700)
 
 @pytest.fixture
 def window(qtbot, tiny_project, tmp_path, random_bundle):
+    # A run named as the trainer names them: long names must not widen the window.
+    run = make_run(tiny_project.runs_dir, "20261130-233409-efficientnet-lite0", "finished", [0.5],
+                   "2026-11-30T23:34:09")
+    shutil.copy(random_bundle, run / "best.pt")
     window = make_window(qtbot, tiny_project, tmp_path, all_workspaces=True)
-    window.context.set_model(str(random_bundle))
+    qtbot.waitUntil(lambda: window.context.model_path == str(run / "best.pt"), timeout=10000)
     for title, _module, _cls in WORKSPACES:
         window.workspace(title)
     window.resize(*SIZE)
