@@ -37,6 +37,14 @@ def wait(app, seconds: float, until=None) -> None:
         time.sleep(0.02)
 
 
+def run_until(app, signal, start, seconds: float) -> None:
+    """Call `start()` and run the event loop until `signal` fires (or `seconds` pass)."""
+    fired: list = []
+    signal.connect(lambda *args: fired.append(args))
+    start()
+    wait(app, seconds, lambda: bool(fired))
+
+
 def capture(path: Path, width: int, height: int) -> None:
     """The top-left `width` x `height` of the X screen (where the window is) into `path`."""
     subprocess.run(["import", "-window", "root", "-crop", f"{width}x{height}+0+0", "+repage", str(path)],
@@ -94,10 +102,7 @@ def shoot(app, project, size: str, tmp: Path, out: Path, test_photo: Path) -> No
 
     window.show_workspace("Evaluate")
     evaluate = window.workspaces["Evaluate"]
-    done = []
-    evaluate.evaluated.connect(done.append)
-    evaluate.run_button.click()
-    wait(app, 600, lambda: bool(done))
+    run_until(app, evaluate.evaluated, evaluate.run_button.click, 600)
     wait(app, 3)
     capture(out / f"evaluate-{size}.png", width, height)
 
@@ -111,17 +116,12 @@ def shoot(app, project, size: str, tmp: Path, out: Path, test_photo: Path) -> No
 
     window.show_workspace("Challenge")
     challenge = window.workspaces["Challenge"]
-    shown = []
-    challenge.round_shown.connect(shown.append)
     challenge.rounds.setValue(5)
-    challenge.new_game(seed=4)
-    wait(app, 120, lambda: bool(shown))
+    run_until(app, challenge.round_shown, lambda: challenge.new_game(seed=4), 120)
     wait(app, 30, lambda: challenge.map.is_loaded)
     challenge.select_city("zagreb")
-    revealed = []
-    challenge.revealed.connect(revealed.append)
-    challenge.submit()
-    wait(app, 30, lambda: bool(revealed) and challenge.map.is_loaded)
+    run_until(app, challenge.revealed, challenge.submit, 30)
+    wait(app, 30, lambda: challenge.map.is_loaded)
     wait(app, 4)
     capture(out / f"challenge-{size}.png", width, height)
 
