@@ -36,6 +36,7 @@ HEAD_BYTES = 64
 COALESCED = frozenset({"progress"})
 
 _KIND = re.compile(rb'^\{"kind": "([^"]*)"')
+_RESUME_LINE = re.compile(rb'(?m)^\{"kind": "' + Kind.RESUME.value.encode() + rb'"[^\n]*')
 
 
 def _kind_of(line: bytes) -> bytes | None:
@@ -145,8 +146,21 @@ def parse_lines(chunk: bytes, coalesce: frozenset[str] = COALESCED,
     a JSON object are skipped.
     """
     skipped = frozenset(coalesce) | (frozenset({"iteration"}) if columns else frozenset())
-    iterations = iteration_columns(chunk) if columns else None
-    return _decode(_lines_except(chunk, skipped)), iterations
+    iterations = _history_iterations(chunk) if columns else None
+    return runs.drop_redone(_decode(_lines_except(chunk, skipped))), iterations
+
+
+def _history_iterations(chunk: bytes) -> np.ndarray:
+    """`iteration_columns` of a history without the iterations a ``resume`` record superseded (the rule of
+    `runs.drop_redone`): each resume line cuts the rows read before it."""
+    rows, start = np.empty((0, 3)), 0
+    for match in _RESUME_LINE.finditer(chunk):
+        rows = np.concatenate([rows, iteration_columns(chunk[start:match.start()])])
+        point = next(map(runs.ResumePoint.of, _decode([match.group(0)])), None)
+        if point is not None:
+            rows = rows[point.keeps(Kind.ITERATION, rows[:, 0])]
+        start = match.end()
+    return np.concatenate([rows, iteration_columns(chunk[start:])]) if start else iteration_columns(chunk)
 
 
 class TailRead(NamedTuple):

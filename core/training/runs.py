@@ -15,7 +15,7 @@ import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from ..errors import GeoSpottrError
 from ..events import Event, Kind
@@ -144,24 +144,54 @@ def read_metrics(run: Path | str, kinds: tuple[Kind | str, ...] | None = None) -
     return out if kinds is None or Kind.RESUME in kinds else [e for e in out if e.get("kind") != Kind.RESUME]
 
 
+class ResumePoint(NamedTuple):
+    """Where a resumed run continues from, as its ``resume`` record says (see `drop_redone`)."""
+
+    epoch: int
+    iteration: int
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> "ResumePoint | None":
+        """The point a ``resume`` record names; None for any other record."""
+        if record.get("kind") != Kind.RESUME:
+            return None
+        data = record.get("data") or {}
+        return cls(data.get("epoch", 0), data.get("iteration", 0))
+
+    def keeps(self, kind: str, number: Any) -> Any:
+        """Whether a record of `kind` numbered `number` (its iteration, or its epoch) written before the resume
+        still stands: the steps after the resumed checkpoint were redone. For those two kinds `number` may be
+        a numpy array (the monitor's curves): the answer is then one per element."""
+        if kind == Kind.ITERATION:
+            return number <= self.iteration
+        if kind == Kind.EPOCH:
+            return number <= self.epoch
+        return True  # other kinds are never redone
+
+
 def drop_redone(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`events` (metrics.jsonl records, in file order) without those a resume superseded.
 
     A run stopped after its last checkpoint redoes the steps since; at the restart it appends a
     ``resume`` record naming the epoch and iteration it continues from. The iteration records written
     before it with a higher iteration, and the epoch records with a higher epoch, were redone after it,
-    so they are dropped here (files written before the marker existed read as they always did).
+    so they are dropped here (files written before the marker existed read as they always did). The rule
+    is `ResumePoint.keeps`, which the live monitor applies to its curves too.
     """
     out: list[dict[str, Any]] = []
     for event in events:
-        if event.get("kind") == Kind.RESUME:
-            data = event.get("data") or {}
-            iteration, epoch = data.get("iteration", 0), data.get("epoch", 0)
-            out = [e for e in out if not (
-                e.get("kind") == Kind.ITERATION and (e.get("data") or {}).get("iteration", 0) > iteration
-                or e.get("kind") == Kind.EPOCH and (e.get("data") or {}).get("epoch", 0) > epoch)]
+        point = ResumePoint.of(event)
+        if point is not None:
+            out = [e for e in out if point.keeps(e.get("kind"), _number(e))]
         out.append(event)
     return out
+
+
+def _number(record: dict[str, Any]) -> Any:
+    """The iteration of an iteration record, the epoch of an epoch record (0 when absent), else None."""
+    data = record.get("data") or {}
+    kind = record.get("kind")
+    return data.get("iteration", 0) if kind == Kind.ITERATION else data.get("epoch", 0) if kind == Kind.EPOCH else None
 
 
 @dataclass(frozen=True)

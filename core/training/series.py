@@ -9,11 +9,15 @@ growable buffers, and `RunSeries.from_records` rebuilds a run from its metrics.j
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 
+from ..events import Kind
 from .metrics import EpochMetrics, Iteration
+
+if TYPE_CHECKING:
+    from .runs import ResumePoint
 
 #: Default EMA weight of the previous smoothed value (TensorBoard's 0.6 is too jumpy for per-batch loss).
 DEFAULT_SMOOTHING = 0.9
@@ -144,6 +148,18 @@ class RunSeries:
         for buf, value in ((self.train_loss, epoch.train_loss), (self.val_loss, epoch.val_loss),
                            (self.train_acc, epoch.train_acc), (self.val_acc, epoch.val_acc)):
             buf.append(_num(value))
+
+    def drop_redone(self, point: "ResumePoint") -> None:
+        """Forget the points a resumed run redoes (after the checkpoint it continues from), as soon as its
+        ``resume`` record arrives: the curve then shows what the run actually did, not a stale tail."""
+        for kind, axis, buffers in ((Kind.ITERATION, self.iteration, (self.iteration, self.loss, self.lr)),
+                                    (Kind.EPOCH, self.epoch, (self.epoch, self.train_loss, self.val_loss,
+                                                              self.train_acc, self.val_acc))):
+            keep = int(np.count_nonzero(point.keeps(kind, axis.view)))  # the axis is increasing
+            if keep < len(axis):
+                for buf in buffers:
+                    buf.truncate(keep)
+                self.version += 1
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]], label: str = "") -> "RunSeries":

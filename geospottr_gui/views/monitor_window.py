@@ -123,6 +123,9 @@ class MonitorWindow(QWidget):
             self.plots.set_current(series)
             self.info.reset()
         for record in update.records:
+            resumed = runs.ResumePoint.of(record)
+            if resumed is not None and not history:  # a history comes without the redone points already
+                self.plots.drop_redone(resumed)
             replayed = runs.record_event(record)
             if replayed is not None:
                 try:

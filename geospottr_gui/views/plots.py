@@ -22,7 +22,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from core.training.metrics import EpochMetrics, Iteration
-from core.training.runs import short_run_name
+from core.training.runs import ResumePoint, short_run_name
 from core.training.series import DEFAULT_SMOOTHING, EmaSmoother, RunSeries
 
 #: Redraw period; faster buys nothing visible and costs CPU the training needs.
@@ -147,6 +147,11 @@ class TrainingPlots(QWidget):
 
     def add_epoch(self, epoch: EpochMetrics) -> None:
         self.current.add_epoch(epoch)
+        self._dirty = True
+
+    def drop_redone(self, point: ResumePoint) -> None:
+        """The run was resumed from `point`: drop the points after it, which it is about to redo."""
+        self.current.drop_redone(point)
         self._dirty = True
 
     def set_overlays(self, runs: Mapping[str, RunSeries]) -> None:

@@ -153,6 +153,29 @@ def test_a_rewritten_metrics_file_and_a_half_written_line_are_drawn_right(qtbot,
     assert open_monitor(run) is window  # one window per run: asking again raises it
 
 
+def test_a_resume_record_drops_the_redone_tail_of_the_curves(qtbot, tmp_path):
+    """A run stopped after its last checkpoint and resumed: the plot loses the steps it will redo at once,
+    and a monitor opened later draws the history the way `runs.read_metrics` reads it."""
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    runs.write_json(run / runs.CONFIG, {"arch": "baseline", "epochs": 2})
+    metrics = run / runs.METRICS
+    metrics.write_text("".join(line("iteration", iteration=i, loss=9.0, lr=0.1) for i in range(1, 7)))
+    window = open_monitor(run)
+    qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 6, timeout=TIMEOUT_MS)
+    with metrics.open("a") as fh:
+        fh.write(line("resume", epoch=0, iteration=3))
+    qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 3, timeout=10_000)
+    with metrics.open("a") as fh:
+        fh.write(line("iteration", iteration=4, loss=1.0, lr=0.1))
+    qtbot.waitUntil(lambda: len(window.plots.current.iteration) == 4, timeout=10_000)
+    assert list(window.plots.current.loss.view) == [9.0, 9.0, 9.0, 1.0]
+    window.close()
+    again = open_monitor(run)
+    qtbot.waitUntil(lambda: len(again.plots.current.iteration) == 4, timeout=TIMEOUT_MS)
+    assert list(again.plots.current.loss.view) == [9.0, 9.0, 9.0, 1.0]
+
+
 def test_geospottr_gui_monitor_opens_only_monitor_windows(qtbot, project, tmp_path):
     from PySide6.QtCore import QSettings
 

@@ -253,3 +253,38 @@ def test_a_training_run_obeys_pause_save_and_stop_sent_through_its_run_folder(sm
     assert len(iterations) > count
     final = RunFollower(run).poll().state
     assert final.status == "stopped" and not final.paused and final.iteration == iterations[-1]
+
+
+def test_a_resumed_runs_superseded_records_are_dropped_as_the_readers_drop_them(tmp_path):
+    """The follower applies the resume rule of `runs.drop_redone`: a history read in one piece, and a resume
+    record arriving later, leave the curves with what the run actually did."""
+    import numpy as np
+
+    from core.training.metrics import EpochMetrics
+    from core.training.series import RunSeries
+
+    metrics = tmp_path / runs.METRICS
+    epoch = dict(train_loss=1.0, train_acc=0.5, val_loss=1.0, val_acc=0.5)
+    old = [line("iteration", iteration=i, loss=9.0, lr=0.1) for i in range(1, 7)]   # 6 steps, 2 epochs
+    metrics.write_bytes(b"".join(old[:3]) + line("epoch", epoch=1, **epoch) + b"".join(old[3:])
+                        + line("epoch", epoch=2, **{**epoch, "val_acc": 0.1})
+                        + line("resume", epoch=1, iteration=3)              # stopped; its checkpoint was epoch 1
+                        + b"".join(line("iteration", iteration=i, loss=1.0, lr=0.1) for i in (4, 5)))
+    follower = RunFollower(tmp_path)
+    update = follower.poll()
+    assert update.iterations[:, 0].tolist() == [1, 2, 3, 4, 5]
+    assert update.iterations[:, 1].tolist() == [9.0, 9.0, 9.0, 1.0, 1.0]
+    assert [r["data"]["epoch"] for r in update.records if r["kind"] == "epoch"] == [1]
+    assert update.iterations[:, 0].tolist() == [e["data"]["iteration"] for e in runs.read_metrics(tmp_path, ("iteration",))]
+
+    series = RunSeries()
+    series.extend_iterations(update.iterations)
+    series.add_epoch(EpochMetrics.from_data(update.records[0]["data"]))
+    with metrics.open("ab") as fh:  # stopped again, resumed from iteration 4: step 5 will be redone
+        fh.write(line("resume", epoch=1, iteration=4))
+    records = follower.poll().records
+    assert [r["kind"] for r in records] == ["resume"]
+    series.drop_redone(runs.ResumePoint.of(records[0]))
+    assert series.iteration.view.tolist() == [1, 2, 3, 4] and series.epoch.view.tolist() == [1]
+    series.drop_redone(runs.ResumePoint(epoch=0, iteration=2))
+    assert np.array_equal(series.iteration.view, [1, 2]) and len(series.epoch) == 0 and len(series.val_acc) == 0
