@@ -90,10 +90,10 @@ def test_model_file_errors_say_what_the_file_is(tmp_path, capsys, content):
     assert not any(ch.isdigit() for ch in line.replace(str(tmp_path), ""))  # no unexplained numbers
 
 
-def test_offline_default_train_prints_only_our_line(tmp_path):
-    """The default arch needs torchvision's ResNet50 weights; with no way to reach the download server (a
-    proxy on a refused loopback port stands for "offline"), only our one-line error shows, not torch's own
-    "Downloading: https://download.pytorch.org/..." line."""
+def test_offline_resnet_train_prints_only_our_line(tmp_path):
+    """The seed's arch needs torchvision's ResNet50 weights (the default, efficientnet-lite0, ships its own);
+    with no way to reach the download server (a proxy on a refused loopback port stands for "offline"), only
+    our one-line error shows, not torch's own "Downloading: https://download.pytorch.org/..." line."""
     build_tiny_project(tmp_path).close()
     with socket.socket() as closed:  # bound, never listening: connections to it are refused
         closed.bind(("127.0.0.1", 0))
@@ -102,7 +102,7 @@ def test_offline_default_train_prints_only_our_line(tmp_path):
         env.update(PYTHONPATH=str(REPO), TORCH_HOME=str(tmp_path / "torch-home"), HTTPS_PROXY=proxy,
                    HTTP_PROXY=proxy)
         done = subprocess.run([sys.executable, "-m", "core", "--project", str(tmp_path / "project"), "train",
-                               "--epochs", "1", "--max-steps", "1", "--device", "cpu"],
+                               "--arch", "geospottr", "--epochs", "1", "--max-steps", "1", "--device", "cpu"],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
