@@ -233,6 +233,7 @@ window.geospottrSend = function (msg) { console.log({{ this.prefix }} + JSON.str
     fit = function () {
       if (bounds.length === 0) { map.setView([20, 10], 2); return; }
       if (padding) {
+        map.options.zoomSnap = 0.25;  // finer zoom steps: the labels' room is kept without zooming far out
         var size = map.getSize(), pad = padding();
         // Never more padding than the view has: a small view keeps a tenth of itself for the points.
         var cap = function (v, total) { return Math.min(v, total * 0.45); };

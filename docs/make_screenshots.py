@@ -74,6 +74,7 @@ def shoot(app, project, size: str, tmp: Path, out: Path, test_photo: Path) -> No
     """Every workspace of a fresh main window of `size` ("1024x700"), captured into `out`."""
     from PySide6.QtCore import QItemSelectionModel, QSettings
 
+    from core.training.runs import list_runs
     from geospottr_gui.context import AppContext
     from geospottr_gui.main_window import MainWindow
 
@@ -97,7 +98,10 @@ def shoot(app, project, size: str, tmp: Path, out: Path, test_photo: Path) -> No
     window.show_workspace("Train")
     train = window.workspaces["Train"]
     wait(app, 60, lambda: train.message.text().startswith("Ready"))
-    wait(app, 4)
+    run_id = train.runs.checked_run_ids() or [r.run_id for r in list_runs(project)]
+    train.runs.set_checked(run_id[0])  # its curves overlaid on the plots
+    train.runs.select_run(run_id[0])
+    wait(app, 6)
     capture(out / f"train-{size}.png", width, height)
 
     window.show_workspace("Evaluate")

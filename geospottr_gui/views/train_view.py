@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -456,7 +458,13 @@ class TrainView(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.form)
+        # Scrolled, so the tall form never makes the window taller than a 700-px screen.
+        form_area = QScrollArea()
+        form_area.setWidget(self.form)
+        form_area.setWidgetResizable(True)
+        form_area.setFrameShape(QFrame.Shape.NoFrame)
+        form_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left_layout.addWidget(form_area, 3)
         left_layout.addLayout(buttons)
         left_layout.addWidget(runs_box, 1)
         left.setMinimumWidth(380)

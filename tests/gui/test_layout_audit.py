@@ -109,6 +109,7 @@ def test_every_workspace_and_dialog_shows_its_text_whole_at_1024x700(qtbot, wind
         audit(name, dialog)
         dialog.close()
     assert not problems, "\n".join(problems)
+    assert (window.width(), window.height()) == SIZE  # no workspace pushed the window past 1024x700
 
 
 def test_the_images_pane_keeps_its_place_whatever_is_selected(qtbot, window):
