@@ -235,11 +235,11 @@ window.geospottrSend = function (msg) { console.log({{ this.prefix }} + JSON.str
       if (padding) {
         map.options.zoomSnap = 0.25;  // finer zoom steps: the labels' room is kept without zooming far out
         var size = map.getSize(), pad = padding();
-        // Never more padding than the view has: a small view keeps a tenth of itself for the points.
-        var cap = function (v, total) { return Math.min(v, total * 0.45); };
+        // Never more padding than the view has: the points keep at least a fifth of each direction.
+        var sx = Math.min(1, 0.8 * size.x / Math.max(1, pad.tl[0] + pad.br[0]));
+        var sy = Math.min(1, 0.8 * size.y / Math.max(1, pad.tl[1] + pad.br[1]));
         map.fitBounds(L.latLngBounds(bounds), {maxZoom: maxZoom, animate: false,
-          paddingTopLeft: [cap(pad.tl[0], size.x), cap(pad.tl[1], size.y)],
-          paddingBottomRight: [cap(pad.br[0], size.x), cap(pad.br[1], size.y)]});
+          paddingTopLeft: [pad.tl[0] * sx, pad.tl[1] * sy], paddingBottomRight: [pad.br[0] * sx, pad.br[1] * sy]});
         return;
       }
       map.fitBounds(L.latLngBounds(bounds).pad(0.15), {maxZoom: maxZoom, animate: false});
@@ -507,8 +507,15 @@ _PICK_JS = """
 _REVEAL_JS = """
   var points = {{ this.points }}, bounds = [], labels = [];
   var truth = points.filter(function (p) { return p.role === 'truth'; })[0];
-  // Each role's label on its own side, so the three never overlap even when guesses coincide.
-  var sides = {truth: 'top', human: 'left', model: 'right'};
+  // The truth's label above it; each guess's label on its side away from the truth (west: left), and
+  // when both guesses are one point, yours left and the model's right: the labels never overlap.
+  var guesses = points.filter(function (p) { return p.role !== 'truth'; });
+  var same = guesses.length === 2 && guesses[0].lat === guesses[1].lat && guesses[0].lon === guesses[1].lon;
+  var sides = {truth: 'top'};
+  guesses.forEach(function (p) {
+    sides[p.role] = same ? (p.role === 'human' ? 'left' : 'right')
+                         : (truth && p.lon < truth.lon ? 'left' : 'right');
+  });
   points.forEach(function (p) {
     if (truth && p !== truth) {
       L.polyline([[truth.lat, truth.lon], [p.lat, p.lon]], {color: p.color, weight: 2, dashArray: '5 5',
