@@ -540,7 +540,7 @@ _REVEAL_JS = """
         pad.left = Math.max(pad.left, el.offsetWidth / 2 + 8); pad.right = Math.max(pad.right, el.offsetWidth / 2 + 8); }
       else { pad[l.side] = Math.max(pad[l.side], el.offsetWidth + 18); }
     });
-    return {tl: [pad.left + 12, pad.top + 12], br: [pad.right + 12, 24]};
+    return {tl: [pad.left + 12, pad.top + 12], br: [pad.right + 12, 44]};  // clear of the scale and credits
   });
 """
 
