@@ -109,6 +109,7 @@ class ControlRelay:
         self.poll_s, self.heartbeat_s = poll_s, heartbeat_s
         self.seen = last_seq(self.run_dir)  # commands from before this start are history
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the relay thread and the training loop both call `check`
         self._mtime_ns = self._stat()
         self._paused = control.paused
         self._epoch = progress().get("epoch")
@@ -157,13 +158,23 @@ class ControlRelay:
             changed = True
         return changed
 
+    def check(self, heartbeat: bool = False) -> bool:
+        """Apply new commands and publish status.json when something changed (or `heartbeat`); returns
+        whether it was written. The training loop calls this between iterations (a stat of control.json when
+        nothing changed), so a command takes effect before the next step however fast steps are; the thread
+        covers long steps, caching and pauses."""
+        with self._lock:
+            try:
+                if self.poll() or heartbeat:
+                    self.write_status()
+                    return True
+            except OSError:
+                pass  # a full disk or a vanished folder must not kill the run: the next check retries
+            return False
+
     def _loop(self) -> None:
         waited = 0.0
         while not self._stop.wait(self.poll_s):
             waited += self.poll_s
-            try:
-                if self.poll() or waited >= self.heartbeat_s:
-                    waited = 0.0
-                    self.write_status()
-            except OSError:
-                pass  # a full disk or a vanished folder must not kill the run: the next tick retries
+            if self.check(heartbeat=waited >= self.heartbeat_s):
+                waited = 0.0

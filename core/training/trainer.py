@@ -568,6 +568,8 @@ class _Run:
         control.json relay, Ctrl+C in one terminal) holds all of them before the same iteration, so none is
         left waiting alone in a gradient all-reduce; a pause polls that agreement every 0.2 s, which also
         keeps the process group's collective timeout from expiring during a long pause."""
+        if self.relay is not None:
+            self.relay.check()  # control.json between iterations, not only on the relay thread's tick
         if not self.ctx.enabled:
             self.control.checkpoint()
             return
