@@ -3,17 +3,11 @@ changing a command, or this test fails (it names the first line that differs).""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO, load_script
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("make_cli_md", REPO / "docs" / "make_cli_md.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/make_cli_md.py")
 
 
 def test_docs_cli_md_is_generated_from_the_current_parser():

@@ -3,15 +3,13 @@ index), and `make run` names the missing Qt system libraries with the exact apt-
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO, load_script
 
 
 def _make_dry_run(*args: str) -> subprocess.CompletedProcess:
@@ -32,10 +30,7 @@ def test_make_prints_and_installs_the_torch_build_asked_for():
 
 
 def _check_qt_libs():
-    spec = importlib.util.spec_from_file_location("check_qt_libs", REPO / "packaging" / "check_qt_libs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("packaging/check_qt_libs.py")
 
 
 def test_missing_qt_libraries_become_one_apt_get_line():

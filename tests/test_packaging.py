@@ -7,12 +7,10 @@ each piece it relies on is checked quickly.
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -22,8 +20,8 @@ from core.cli.main import main as cli_main
 from core.resources import resource_path, resources_root
 from core.versions import format_versions, runtime_versions
 from geospottr_gui.app import DESKTOP_ID
+from tests.conftest import REPO, load_script
 
-REPO = Path(__file__).resolve().parents[1]
 LINUX = REPO / "packaging" / "linux"
 DESKTOP = LINUX / f"{DESKTOP_ID}.desktop"
 METAINFO = LINUX / f"{DESKTOP_ID}.metainfo.xml"
@@ -31,10 +29,7 @@ METAINFO = LINUX / f"{DESKTOP_ID}.metainfo.xml"
 
 def _load_script(name: str):
     """A module from packaging/ (a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"packaging_{name}", REPO / "packaging" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"packaging/{name}.py")
 
 
 def _desktop_entry() -> configparser.SectionProxy:
