@@ -160,6 +160,7 @@ class EvaluateView(QWidget):
         super().__init__(parent)
         self.context = context
         self.report: EvaluationReport | None = None
+        self._labels: dict[str, str] = {}  # slug -> "Osijek, HR" for the shown report
         self._job: JobHandle | None = None
         self._files: list[str] = []   # bundles picked outside the project's runs
 
@@ -207,7 +208,7 @@ class EvaluateView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # figures whole, the city gets the rest
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(36)
-        self.city_table.setMinimumWidth(340)  # "Precision … Support" whole and room for a city name
+        self.city_table.setMinimumWidth(360)  # "Precision … Support" whole and room for "Zagreb, HR"
 
         self.heatmap = ConfusionPanel()
         self.confusion = self.heatmap.view
@@ -345,6 +346,7 @@ class EvaluateView(QWidget):
         """Fill every panel from an `EvaluationReport`."""
         self._job_ended()
         self.report = report
+        self._labels = {c.slug: c.label for c in self.context.project.cities()}
         s = report.scores
         extra = []
         if report.failures:
@@ -379,8 +381,9 @@ class EvaluateView(QWidget):
         self.city_table.setSortingEnabled(False)
         self.city_model.removeRows(0, self.city_model.rowCount())
         for c in report.per_city:
-            row = [QStandardItem(c.name)]
-            row[0].setData(c.name.lower(), Qt.ItemDataRole.UserRole)
+            name = self._name(c.slug)
+            row = [QStandardItem(name)]
+            row[0].setData(name.lower(), Qt.ItemDataRole.UserRole)
             row[0].setToolTip(c.slug)
             for value in (c.precision, c.recall, c.f1):
                 item = QStandardItem(f"{value:.3f}")
@@ -398,7 +401,9 @@ class EvaluateView(QWidget):
         self.city_table.resizeColumnsToContents()
 
     def _name(self, slug: str) -> str:
-        return self.report.class_names[self.report.classes.index(slug)]
+        """A city as the rest of the app writes it ("Osijek, HR"); the model's own name for a city the
+        project no longer has."""
+        return self._labels.get(slug) or self.report.class_names[self.report.classes.index(slug)]
 
     def _thumb_row(self, r: ImageResult, with_truth: bool = False) -> tuple[str, str, str, str]:
         caption = f"{self._name(r.predicted_city)} {r.confidence:.0%}"

@@ -57,6 +57,8 @@ def test_lists_runs_and_evaluates_with_a_square_confusion(qtbot, view, bundle, t
     assert [heat.headerData(i, Qt.Orientation.Vertical) for i in range(n)] == names
     assert sum(heat.count(r, c) for r in range(n) for c in range(n)) == report.scores.count
     assert "accuracy" in view.summary.text() and "macro F1" in view.summary.text()
+    shown = {view.city_model.item(r, 0).text() for r in range(view.city_model.rowCount())}
+    assert shown == {c.label for c in tiny_project.cities()}  # "Osijek, HR" as everywhere else, not the slug
     tip = heat.data(heat.index(0, 1), Qt.ItemDataRole.ToolTipRole)
     assert names[0] in tip and names[1] in tip and f"{heat.count(0, 1)} of" in tip
 
