@@ -9,10 +9,27 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.project import ImageRecord, Project
 
+from ..plaintext import plain_tooltip
 from .image_grid import ThumbnailProvider
 from .photo import PhotoLabel
 
 PREVIEW_SIZE = 640
+
+
+#: Longer values (panorama ids, attribution URLs) have no place to wrap: their middle gives way to "…" and
+#: the whole value is in the pane's tooltip, so a narrow pane never cuts them off at the edge.
+LONG_VALUE = 36
+
+
+def _middle_elided(text: str) -> str:
+    if len(text) <= LONG_VALUE:
+        return text
+    keep = (LONG_VALUE - 1) // 2
+    return f"{text[:keep]}…{text[-keep:]}"
+
+
+def source_text(record: ImageRecord) -> str:
+    return record.source + (f" · {record.source_id}" if record.source_id else "")
 
 
 def metadata_html(record: ImageRecord, city_name: str | None) -> str:
@@ -24,13 +41,13 @@ def metadata_html(record: ImageRecord, city_name: str | None) -> str:
         ("City", city_name or "unlabelled"),
         ("Status", record.status + (f" ({record.reason})" if record.reason else "")),
         ("Split", record.split or "none"),
-        ("Source", record.source + (f" · {record.source_id}" if record.source_id else "")),
+        ("Source", _middle_elided(source_text(record))),
         ("Location", f"{coord(record.lat)}, {coord(record.lon)}"),
         ("Heading / pitch / fov", " / ".join("—" if v is None else f"{v:g}" for v in (record.heading, record.pitch, record.fov))),
         ("Captured", record.captured_at or "—"),
         ("Size", f"{record.width} × {record.height}"),
         ("Licence", record.licence or "—"),
-        ("Attribution", record.attribution or "—"),
+        ("Attribution", _middle_elided(record.attribution or "—")),
         ("Id", record.id),
     ]
     body = "".join(f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
@@ -66,9 +83,12 @@ class ImageDetail(QWidget):
         if record is None:
             self.image.show_text(f"{selected:,} images selected" if selected > 1 else "Select an image")
             self.meta.setText("")
+            self.meta.setToolTip("")
             return
-        city = project.city_by_id(record.city_id).name if record.city_id is not None else None
+        city = project.city_by_id(record.city_id).label if record.city_id is not None else None
         self.meta.setText(metadata_html(record, city))
+        whole = [f"Source: {source_text(record)}"] + ([f"Attribution: {record.attribution}"] if record.attribution else [])
+        self.meta.setToolTip(plain_tooltip("\n".join(whole)))
         self.image.show_image(self.thumbnails.get(project, record, PREVIEW_SIZE, keep_on_disk=False), "loading…")
 
     def _ready(self, image_id: str, size: int) -> None:

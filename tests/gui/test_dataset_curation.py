@@ -72,7 +72,7 @@ def test_city_filter_detail_pane_and_picker(qtbot, tiny_project, tmp_path, monke
     assert {view.model.record(r).city_slug for r in range(12)} == {"rijeka"}
     _select(view, [0])
     qtbot.waitUntil(lambda: view.detail.image.pixmap() is not None and not view.detail.image.pixmap().isNull())
-    assert "Rijeka" in view.detail.meta.text() and "import" in view.detail.meta.text()
+    assert "Rijeka, HR" in view.detail.meta.text() and "import" in view.detail.meta.text()
 
     from geospottr_gui.views import dataset_view
 
@@ -100,3 +100,15 @@ def test_thumbnails_are_made_off_thread_and_cached_on_disk(qtbot, tiny_project, 
     qtbot.waitUntil(lambda: model.data(index, Qt.ItemDataRole.DecorationRole) is not None, timeout=10000)
     thumbs = list((tiny_project.cache_dir / "thumbs").rglob("*.jpg"))
     assert thumbs and model.image_id(0) in {p.stem for p in thumbs}
+
+
+def test_detail_pane_shortens_a_long_source_id_in_the_middle(tiny_project):
+    """A 64-character panorama id has nowhere to wrap: it is shortened in the middle, never cut at the edge."""
+    from dataclasses import replace
+
+    from geospottr_gui.views.image_detail import LONG_VALUE, metadata_html, source_text
+
+    record = replace(next(iter(tiny_project.images())), source="streetview", source_id="p" * 30 + "MIDDLE" + "q" * 28)
+    shown = metadata_html(record, "Rijeka, HR")
+    assert "MIDDLE" not in shown and "streetview · ppp" in shown and "…" + "q" * 10 in shown
+    assert len(source_text(record)) > LONG_VALUE and "MIDDLE" in source_text(record)
