@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 from core.training import runcontrol, runs
@@ -32,6 +33,10 @@ def test_follow_prints_epoch_lines_live_and_send_pauses_and_stops_another_proces
         run_id = trainer.stdout.readline().strip().removeprefix("run id: ")
         follower = subprocess.Popen(cmd + ["runs", "--follow", run_id], env=_env(), cwd=REPO,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        err_lines: list[str] = []  # the follower's terminal, read live
+        reader = threading.Thread(target=lambda: err_lines.extend(line.rstrip("\n") for line in follower.stderr),
+                                  daemon=True)
+        reader.start()
         run = project.runs_dir / run_id
         wait_for(lambda: runs.run_info(run).epochs_done >= 2, what="two epochs")
         out = subprocess.run(cmd + ["runs", "--send", "pause", run_id], env=_env(), cwd=REPO,
@@ -40,20 +45,24 @@ def test_follow_prints_epoch_lines_live_and_send_pauses_and_stops_another_proces
         tail = RunFollower(run)
         wait_for(lambda: tail.poll() is not None and tail.state.paused, what="the paused acknowledgement")
         assert runs.run_info(run).paused
+        # A user watching sees "paused" before deciding to stop (the follower looks every 0.5 s).
+        wait_for(lambda: "paused" in err_lines, what="the follower's paused line")
         subprocess.run(cmd + ["runs", "--send", "stop", run_id], env=_env(), cwd=REPO, check=True, timeout=60)
         trainer.wait(120)
         assert f"run {run_id}: stopped" in trainer.stdout.read()  # a paused run stops at once, cleanly
-        out, err = follower.communicate(timeout=60)
+        follower.wait(60)
+        reader.join(10)
+        out = follower.stdout.read()
     finally:
         for proc in (trainer, follower):
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert follower.returncode == 0, err
+    assert follower.returncode == 0, err_lines
     # The same lines `geospottr train` prints, in order, from the same run's file.
-    epoch_lines = [line for line in err.splitlines() if line.startswith("epoch ")]
+    epoch_lines = [line for line in err_lines if line.startswith("epoch ")]
     assert epoch_lines[0].startswith("epoch 1/500  train loss") and epoch_lines[1].startswith("epoch 2/500")
-    assert "paused" in err.splitlines()
+    assert "paused" in err_lines
     assert f"run {run_id}: stopped (stopped by the user)" in out and f"train --resume {run_id}" in out
 
 
