@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -43,6 +42,7 @@ from .empty_state import EmptyState
 from .image_detail import ImageDetail
 from .image_grid import BADGE_LEGEND, MAX_THUMB, MIN_THUMB, ImageGridModel, ImageGridView, ThumbnailProvider
 from .image_viewer import ImageViewer
+from .layouts import job_progress
 
 ALL = "All"
 #: The Cities / Download tabs' narrowest width (their panels scroll below it); see `DatasetView`.
@@ -133,13 +133,8 @@ class CurationPanel(QWidget):
         self.problems_button = QPushButton("Find problems…")
         self.problems_button.setToolTip("Look for broken, blank, blurry and duplicate images to review")
         # Shown while a bulk edit runs in a worker (see `geospottr_gui.curator`).
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
+        self.progress, self.cancel_button = job_progress(220, context.curator.cancel, "Stop the edit: nothing changes")
         self.progress.setTextVisible(True)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the edit: nothing changes")
-        self.cancel_button.hide()
 
         # Three rows of two filters, so the grid and the detail pane fit beside the Cities tab at 1024 px.
         bar = QGridLayout()
@@ -190,7 +185,6 @@ class CurationPanel(QWidget):
         self.reject_button.clicked.connect(self.reject)
         self.relabel_button.clicked.connect(self.pick_city)
         self.problems_button.clicked.connect(self.find_problems)
-        self.cancel_button.clicked.connect(context.curator.cancel)
         context.curator.busy_changed.connect(self._busy_changed)
         context.curator.progress.connect(self._progress)
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)

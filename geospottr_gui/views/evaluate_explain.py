@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -33,7 +32,7 @@ from core.heatmaps import Explanation
 from ..context import AppContext
 from ..workers import JobHandle, start_job, stop_jobs
 from .explain_jobs import explain_job, load_model_job, opacity_slider, overlay_qimage, shortcuts_job
-from .layouts import column
+from .layouts import column, job_progress
 from .photo import PhotoLabel
 
 if TYPE_CHECKING:
@@ -74,12 +73,7 @@ class ExplainPanel(QWidget):
                                         "Measures the share of the evidence there over the whole split")
         self.shortcut_button.clicked.connect(self.check_shortcuts)
         self.opacity = opacity_slider(self._redraw)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(160)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.hide()
-        self.cancel_button.clicked.connect(self.cancel)
+        self.progress, self.cancel_button = job_progress(160, self.cancel)
         top = QHBoxLayout()
         for w in (QLabel("Heat maps:"), self.mistakes_button, self.cell_button, self.shortcut_button):
             top.addWidget(w)

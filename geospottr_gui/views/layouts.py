@@ -1,8 +1,11 @@
-"""The one layout helper the views share: a bare panel of widgets stacked top to bottom."""
+"""Layout helpers the views share: a bare panel of widgets stacked top to bottom, and a job's progress bar
+with its Cancel button."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from typing import Callable
+
+from PySide6.QtWidgets import QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 
 def column(*items: QWidget | tuple[QWidget, int]) -> QWidget:
@@ -15,3 +18,17 @@ def column(*items: QWidget | tuple[QWidget, int]) -> QWidget:
         widget, stretch = item if isinstance(item, tuple) else (item, 0)
         layout.addWidget(widget, stretch)
     return panel
+
+
+def job_progress(max_width: int, on_cancel: Callable[[], object], cancel_tip: str = "") -> tuple[QProgressBar, QPushButton]:
+    """A progress bar and its Cancel button, both hidden: a view shows the two together while its job runs
+    and hides them when it ends, so an idle toolbar keeps its room for the controls that matter."""
+    progress = QProgressBar()
+    progress.setMaximumWidth(max_width)
+    progress.hide()
+    cancel = QPushButton("Cancel")
+    if cancel_tip:
+        cancel.setToolTip(cancel_tip)
+    cancel.hide()
+    cancel.clicked.connect(on_cancel)
+    return progress, cancel

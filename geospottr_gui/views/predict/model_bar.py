@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+
+from ..layouts import job_progress
 
 NO_MODEL_LABEL = "No model: choose a model bundle (.pt), or train one"
 
@@ -30,12 +32,7 @@ class ModelBar(QWidget):
         folder.clicked.connect(self.choose_folder)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self.export)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(180)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.hide()
-        self.cancel_button.clicked.connect(self.cancel)
+        self.progress, self.cancel_button = job_progress(180, self.cancel)
         bar = QHBoxLayout(self)
         bar.setContentsMargins(0, 0, 0, 0)
         for w in (self.model_label, choose):
