@@ -43,15 +43,19 @@ sys.path.insert(0, str(REPO))
 CITIES = ("Zagreb,HR", "Osijek,HR", "Rijeka,HR", "Split,HR")
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "gsv-croatia"
 INPUT_SIZE = 640  # the frames' own size: views are cut from the full-resolution frame
-#: Feature sets the probe recipes draw on, cheapest and most useful first:
-#: name -> (view size, views, crop fraction, flip). CPU time decides how many views each size gets.
+#: Feature sets the probe recipes draw on, cheapest and most useful first: name -> (view size, views, crop
+#: fraction, flip, backbone). CPU time decides how many views each size gets.
+LITE0 = "efficientnet-lite0"
 FEATURE_SETS = {
-    "224": (224, ("full",), 1.0, True),
-    "224-crops": (224, ("tl", "tr", "bl", "br", "center"), 0.6, False),
-    "320": (320, ("full",), 1.0, True),
-    "288": (288, ("full",), 1.0, False),
-    "384": (384, ("full",), 1.0, False),
-    "320-crops": (320, ("tl", "tr", "bl", "br", "center"), 0.6, False),
+    "224": (224, ("full",), 1.0, True, LITE0),
+    "224-crops": (224, ("tl", "tr", "bl", "br", "center"), 0.6, False, LITE0),
+    "320": (320, ("full",), 1.0, True, LITE0),
+    "288": (288, ("full",), 1.0, False, LITE0),
+    "384": (384, ("full",), 1.0, False, LITE0),
+    "320-crops": (320, ("tl", "tr", "bl", "br", "center"), 0.6, False, LITE0),
+    "320-lite1": (320, ("full",), 1.0, False, "efficientnet-lite1"),
+    "320-lite2": (320, ("full",), 1.0, False, "efficientnet-lite2"),
+    "320-colour": (320, ("full",), 1.0, False, "colour"),
 }
 K = 5
 
@@ -82,18 +86,18 @@ def load_dev_set(data: Path) -> DevSet:
 
 
 def view_features(dev: DevSet, cache_dir: Path, name: str) -> tuple[np.ndarray, float]:
-    """(N, V, 1280) features of feature set `name` and the seconds spent extracting them (0 when cached)."""
+    """(N, V, D) features of feature set `name` and the seconds spent extracting them (0 when cached)."""
     from core.models.probe import ProbeNet
     from core.models.registry import spec
     from core.training.probe import extract_view_features
 
-    view_size, views, fraction, flip = FEATURE_SETS[name]
-    path = cache_dir / f"lite0_in{INPUT_SIZE}_{name}.npy"
+    view_size, views, fraction, flip, backbone = FEATURE_SETS[name]
+    path = cache_dir / (f"lite0_in{INPUT_SIZE}_{name}.npy" if backbone == LITE0 else f"in{INPUT_SIZE}_{name}.npy")
     start = time.perf_counter()
     cached = path.is_file()
-    model = ProbeNet(len(dev.classes), weights="imagenet", view_size=view_size, views=views,
+    model = ProbeNet(len(dev.classes), weights="imagenet", backbone=backbone, view_size=view_size, views=views,
                      crop_fraction=fraction, flip=flip)
-    s = spec("efficientnet-lite0")
+    s = spec("efficientnet-lite-ensemble-probe")  # the Lites' and colour's normalisation (all the same)
     feats = extract_view_features(model, dev.paths, INPUT_SIZE, s.mean, s.std, cache=path)
     return feats, 0.0 if cached else time.perf_counter() - start
 
@@ -139,6 +143,7 @@ class ProbeRecipe:
     views_as_samples: bool = False
     power: float = 1.0       # features ** power per view before averaging (0.5: "signed sqrt" normalisation)
     concat: bool = False     # concatenate the views (keeps where in the frame a feature was) instead of averaging
+    fused: bool = False      # one probe per feature set, probabilities fused as EnsembleProbeNet does
 
 
 PROBES = (
@@ -158,13 +163,35 @@ PROBES = (
     ProbeRecipe("probe 320 multi-crop (full+flip+5 crops)", (("320", (0, 1)), ("320-crops", (0, 1, 2, 3, 4)))),
     ProbeRecipe("probe 320 multi-crop, no balance", (("320", (0, 1)), ("320-crops", (0, 1, 2, 3, 4))),
                 class_balance="none"),
+    ProbeRecipe("probe 320 lite1", (("320-lite1", (0,)),)),
+    ProbeRecipe("probe 320 lite2", (("320-lite2", (0,)),)),
+    ProbeRecipe("probe 320 colour statistics", (("320-colour", (0,)),)),
+    ProbeRecipe("fused probes lite0 + colour", (("320", (0,)), ("320-colour", (0,))), fused=True),
+    ProbeRecipe("fused probes lite0 + lite1 + lite2", (("320", (0,)), ("320-lite1", (0,)), ("320-lite2", (0,))),
+                fused=True),
+    ProbeRecipe("fused probes lite0 + lite1 + lite2 + colour (default)",
+                (("320", (0,)), ("320-lite1", (0,)), ("320-lite2", (0,)), ("320-colour", (0,))), fused=True),
 )
 
 
 def run_probe(recipe: ProbeRecipe, dev: DevSet, folds, feature_sets: dict[str, np.ndarray]) -> tuple[list[dict], float, str]:
     """Scores per fold, seconds for all folds, and the C chosen per fold."""
-    from core.training.probe import fit_probe
+    from core.training.probe import fit_probe, fuse_probabilities
 
+    if recipe.fused:
+        start = time.perf_counter()
+        results, chosen = [], []
+        for train, test in folds:
+            probs, cs = [], []
+            for name, idx in recipe.views:
+                x = feature_sets[name][:, list(idx)]
+                probe = fit_probe(x[train], dev.labels[train], dev.groups[train], len(dev.classes),
+                                  class_balance=recipe.class_balance)
+                probs.append(probe.probabilities(x[test].mean(axis=1)))
+                cs.append(f"{probe.C:g}")
+            chosen.append("/".join(cs))
+            results.append(fold_scores(dev, test, fuse_probabilities(probs)))
+        return results, time.perf_counter() - start, ",".join(chosen)
     x = np.concatenate([feature_sets[name][:, list(idx)] for name, idx in recipe.views], axis=1)
     x = np.sign(x) * np.abs(x) ** recipe.power
     if recipe.concat:
@@ -259,6 +286,9 @@ def main() -> int:
     ap.add_argument("--finetune", action="store_true", help="also run the fine-tuning recipes (slow)")
     ap.add_argument("--ft-epochs", type=int, default=6)
     ap.add_argument("--ft-size", type=int, default=224)
+    ap.add_argument("--fold-seeds", default="0",
+                    help="comma-separated seeds of the fold assignment; with several, the CV is repeated once per seed "
+                         "and mean ± std run over all their folds (less noise from one lucky split; default 0)")
     ap.add_argument("--recipes", help="';'-separated substrings of the recipe names to run, =NAME for exactly one (default: all)")
     args = ap.parse_args()
     if not (args.data / "manifest.csv").is_file():
@@ -278,10 +308,11 @@ def main() -> int:
         print(f"features {name}: {feature_sets[name].shape} ({extraction[name]:.0f}s extraction)", flush=True)
     if args.extract_only:
         return 0
-    folds = make_folds(dev)
+    folds = [fold for seed in args.fold_seeds.split(",") for fold in make_folds(dev, seed=int(seed))]
     print(f"{len(dev.paths)} photos, {len(set(dev.groups.tolist()))} places, cities "
           + ", ".join(f"{c.slug} {int((dev.labels == i).sum())}" for i, c in enumerate(dev.classes))
-          + f"; {K} folds of " + "/".join(str(len(t)) for _, t in folds) + " test images")
+          + f"; {K} folds per fold seed ({args.fold_seeds}) of " + "/".join(str(len(t)) for _, t in folds)
+          + " test images")
     print_header()
     for recipe in wanted:
         results, seconds, chosen = run_probe(recipe, dev, folds, feature_sets)

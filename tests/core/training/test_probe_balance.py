@@ -7,16 +7,17 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from core.errors import GeoSpottrError
 from core.models import registry
-from core.models.probe import ProbeNet, crop_view
+from core.models.probe import EnsembleProbeNet, ProbeNet, crop_view
 from core.prediction import Predictor
 from core.training import runs
 from core.training.balance import BalancedSampler, balance_weights
 from core.training.distributed import DistContext
 from core.training.losses import TrainingLoss
-from core.training.probe import export_probe, fit_probe
+from core.training.probe import export_probe, fit_probe, fuse_probabilities
 from core.training.trainer import train
 
 from .helpers import fast_config
@@ -128,7 +129,9 @@ def test_head_auto_trains_the_probe_while_cities_are_small():
     def samples(per_city: int) -> list:
         return [Sample(f"{c}-{i}.jpg", c, None, None) for c in range(4) for i in range(per_city)]
 
-    assert trained_arch(TrainConfig(arch="efficientnet-lite0"), samples(60), 4) == "efficientnet-lite0-probe"
+    assert trained_arch(TrainConfig(arch="efficientnet-lite0"), samples(60), 4) == "efficientnet-lite-ensemble-probe"
+    assert trained_arch(TrainConfig(arch="efficientnet-lite0-probe", head="probe"), samples(60), 4) == \
+        "efficientnet-lite0-probe"
     assert trained_arch(TrainConfig(arch="efficientnet-lite0"), samples(300), 4) == "efficientnet-lite0"
     assert trained_arch(TrainConfig(arch="efficientnet-lite0", head="finetune"), samples(60), 4) == "efficientnet-lite0"
     assert trained_arch(TrainConfig(arch="resnet50-linear", head="probe"), samples(300), 4) == "resnet50-probe"
@@ -141,3 +144,44 @@ def test_resnet50_probe_builds_without_downloaded_weights():
     model = registry.build("resnet50-probe", 3, weights="none", view_size=32)
     assert model.classifier.in_features == 2048
     assert model.eval()(torch.randn(1, 3, 48, 48)).shape == (1, 3)
+
+
+#: A tiny two-member ensemble (random-init Lite0 + colour statistics) on 48 px frames.
+TINY_ENSEMBLE = {"view_size": 32, "views": ["full"], "crop_fraction": 0.6, "flip": False,
+                 "backbones": ["efficientnet-lite0", "colour"]}
+
+
+def test_ensemble_probe_fits_each_member_and_its_bundle_predicts_the_fused_probabilities(small_project):
+    events = []
+    result = train(small_project, fast_config(arch="efficientnet-lite-ensemble-probe", image_size=48,
+                                              arch_kwargs=TINY_ENSEMBLE), on_event=events.append)
+    assert result.status == "finished"
+    predictor = Predictor.load(result.best_checkpoint)  # weights_only
+    model = predictor.model
+    assert isinstance(model, EnsembleProbeNet) and len(model.members) == 2
+    metrics = predictor.meta.metrics
+    assert metrics["C_efficientnet-lite0"] > 0 and metrics["C_colour"] > 0 and "C" not in metrics
+    logs = [e.message for e in events if e.kind == "log"]
+    assert any("C efficientnet-lite0 " in line and ", colour " in line for line in logs)
+    # Members were fitted separately; the bundle's forward pass is their normalised geometric mean.
+    path = next(p for p in small_project.images_dir.rglob("*.jpg"))
+    with Image.open(path) as img:
+        x = predictor.transform(img.convert("RGB"))[None]
+    with torch.no_grad():
+        members = [torch.softmax(m(x), 1).numpy() for m in model.members]
+        fused = torch.softmax(model(x), 1).numpy()
+    assert np.allclose(fused, fuse_probabilities(members), atol=1e-5)
+    assert np.allclose(predictor.predict(path).probabilities, fused[0], atol=1e-4)
+
+
+def test_fused_probabilities_are_a_normalised_geometric_mean():
+    a, b = np.array([[0.8, 0.2]]), np.array([[0.5, 0.5]])
+    expected = np.sqrt(a * b) / np.sqrt(a * b).sum()
+    assert np.allclose(fuse_probabilities([a, b]), expected) and fuse_probabilities([a]) is a
+
+
+def test_ensemble_probe_refuses_a_weights_file_and_a_single_backbone():
+    with pytest.raises(ValueError, match="imagenet' or 'none'"):
+        EnsembleProbeNet(3, weights="/tmp/some.pth")
+    with pytest.raises(ValueError, match="two or more"):
+        EnsembleProbeNet(3, backbones=["colour"])
