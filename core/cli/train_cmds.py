@@ -182,9 +182,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="for macro F1 on unequal cities: weighted = inverse-frequency loss weights, sampler = "
                         "balanced draws, none (default: weighted, chosen by cross-validation)")
     p.add_argument("--head", choices=("auto", "probe", "finetune"),
-                   help="efficientnet-lite0: probe = logistic regression on frozen multi-view features (seconds once "
-                        "cached), finetune = train the last blocks; auto (default) = probe while the median city has "
-                        "under 250 training images (what cross-validation supports)")
+                   help="efficientnet-lite0: probe = efficientnet-lite-ensemble-probe (logistic regressions on frozen "
+                        "EfficientNet-Lite0/1/2 and colour features, fused; seconds once cached), finetune = train the "
+                        "last blocks; resnet50-linear: probe = resnet50-probe; auto (default) = probe while the median "
+                        "city has under 250 training images (what cross-validation supports)")
     p.add_argument("--patience", type=int, help="stop after N epochs without a val-loss improvement (default: 5; 0: never)")
     p.add_argument("--workers", dest="num_workers", type=int, help="image decoding processes (default: 2)")
     p.add_argument("--seed", type=int, help="default: 0")
