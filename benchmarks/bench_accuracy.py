@@ -1,14 +1,15 @@
 """Accuracy by grouped 5-fold cross-validation on the development photos: which recipe to make the default.
 
     .venv/bin/python benchmarks/bench_accuracy.py [--data ../shared/data/gsv-croatia] [--threads 2]
-        [--cache-dir ~/.cache/geospottr-bench] [--recipes probe-224,probe-320-mc,...] [--finetune]
+        [--cache-dir ~/.cache/geospottr-bench] [--recipes "=probe 320;fused"] [--fold-seeds 0,1,2] [--finetune]
 
 Classes: the nearest of Zagreb / Osijek / Rijeka / Split (the project's catalog cities) to each photo.
 Folds: `StratifiedGroupKFold(5, shuffle, seed 0)` by place (``location_id``: the four headings of a
 place never straddle train and test) and stratified by city; the SAME folds serve every recipe. Each
 recipe is fitted on 4 folds and scored on the 5th, so every photo is scored exactly once by a model that
 never saw its place. Any choice a recipe makes (the probe's C) is made by an inner grouped CV on the 4
-training folds only; the test fold is never looked at.
+training folds only; the test fold is never looked at. ``--fold-seeds 0,1,2`` repeats the whole CV with
+three fold assignments and pools the 15 folds: one 5-fold split alone moves a recipe by about ±0.03.
 
 Per recipe it prints per-image and per-place (views of a place combined by `combine_views`) accuracy and
 macro F1 as mean ± std over the folds, per-city F1 (per image, mean over folds) and the wall time (fit +
@@ -17,9 +18,10 @@ cache makes it a one-time cost).
 
 Probe recipes run on cached view features (`core.training.probe.extract_view_features`, the pipeline the
 trained probe uses): for each feature set in `FEATURE_SETS` (a view size and some views of the 640 px
-frame: the whole frame and its mirror, or four corner crops and a centre crop of 60% of it) the frozen
-EfficientNet-Lite0 features are computed once and saved under ``--cache-dir``; a recipe picks the views it
-uses (``--extract-only`` just builds the caches). ``--finetune`` adds the fine-tuning recipes: a real
+frame: the whole frame and its mirror, or four corner crops and a centre crop of 60% of it, and a
+backbone: EfficientNet-Lite0/1/2 or the colour statistics) the frozen features are computed once and saved
+under ``--cache-dir``; a recipe picks the views it uses (``--extract-only`` just builds the caches). A
+"fused" recipe fits one probe per feature set and fuses their probabilities as `EnsembleProbeNet` does. ``--finetune`` adds the fine-tuning recipes: a real
 `core.training.trainer.train` run per fold on a temporary project (slow: minutes per fold on 2 cores).
 ``--recipes`` picks recipes by name. Asserts nothing; skips (exit 0) when the photos are absent.
 """
@@ -257,6 +259,92 @@ def run_finetune(recipe: FineTuneRecipe, dev: DevSet, folds, data: Path, args: a
     return results, time.perf_counter() - start
 
 
+def block10_maps(dev: DevSet, cache_dir: Path, size: int = 320) -> np.ndarray:
+    """(N, 2, 112, S/16, S/16) fp16 EfficientNet-Lite0 block-10 maps of each frame and its mirror (cached)."""
+    import torch
+
+    from core.models.efficientnet_lite import build_efficientnet_lite0
+    from core.models.probe import crop_view
+    from core.training.transforms import eval_transform, load_for_model
+
+    path = cache_dir / f"lite0_in{INPUT_SIZE}_{size}_block10.npy"
+    if path.is_file():
+        return np.load(path)
+    net = build_efficientnet_lite0(len(dev.classes), weights="imagenet").eval()
+    transform = eval_transform(INPUT_SIZE, (0.5,) * 3, (0.5,) * 3)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(dev.paths), 16):
+            batch = torch.stack([load_for_model(p, INPUT_SIZE, transform) for p in dev.paths[start:start + 16]])
+            view = crop_view(batch, "full", 1.0, size)
+            out.append(torch.stack([net.frozen(view), net.frozen(torch.flip(view, dims=(-1,)))], 1).half().numpy())
+    maps = np.concatenate(out)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.save(path, maps)
+    return maps
+
+
+def run_probe_finetune(dev: DevSet, folds, feature_sets: dict[str, np.ndarray], maps: np.ndarray,
+                       epochs: int = 5) -> tuple[list[dict], float]:
+    """Probe-then-fine-tune: Lite0's blocks 11-15 + head, the classifier initialised from the fitted 320 px
+    probe, AdamW (blocks 1e-4, classifier 3e-4, one-cycle), label smoothing 0.1, weighted classes, EMA 0.9
+    of the weights (scored), a random mirror per image per epoch; batch norm keeps ImageNet statistics."""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from core.models.efficientnet_lite import build_efficientnet_lite0
+    from core.training.balance import balance_weights
+    from core.training.probe import fit_probe
+
+    start = time.perf_counter()
+    base = build_efficientnet_lite0(len(dev.classes), weights="imagenet")
+    feats, maps_t, labels = feature_sets["320"][:, :1], torch.from_numpy(maps), torch.from_numpy(dev.labels)
+    results = []
+    for number, (train, test) in enumerate(folds):
+        torch.manual_seed(number)
+        head = copy.deepcopy(base.head)
+        linear = head.classifier[3]
+        probe = fit_probe(feats[train], dev.labels[train], dev.groups[train], len(dev.classes))
+        with torch.no_grad():
+            weight = probe.coef / probe.scale
+            linear.weight.copy_(torch.from_numpy(weight).float())
+            linear.bias.copy_(torch.from_numpy(probe.intercept - weight @ probe.mean).float())
+        groups = [{"params": [q for n, q in head.named_parameters() if not n.startswith("classifier")], "lr": 1e-4},
+                  {"params": linear.parameters(), "lr": 3e-4}]
+        optimizer = torch.optim.AdamW(groups, weight_decay=0.05)
+        steps = epochs * ((len(train) + 31) // 32)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[1e-4, 3e-4], total_steps=steps, pct_start=0.15)
+        class_weights = torch.from_numpy(balance_weights(dev.labels[train], len(dev.classes))).float()
+        ema = copy.deepcopy(head)
+        for _ in range(epochs):
+            head.train()
+            for m in head.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+            order = torch.from_numpy(train)[torch.randperm(len(train))]
+            for at in range(0, len(order), 32):
+                idx = order[at:at + 32]
+                x = maps_t[idx, torch.randint(0, 2, (len(idx),))].float()
+                loss = F.cross_entropy(head(x), labels[idx], weight=class_weights, label_smoothing=0.1)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                with torch.no_grad():
+                    for kept, live in zip(ema.parameters(), head.parameters()):
+                        kept.mul_(0.9).add_(live, alpha=0.1)
+        ema.eval()
+        with torch.no_grad():
+            probs = F.softmax(ema(maps_t[torch.from_numpy(test), 0].float()), dim=1).numpy()
+        results.append(fold_scores(dev, test, probs))
+        print(f"  probe-then-fine-tune fold {number + 1}: image F1 {results[-1]['img_f1']:.3f} "
+              f"({time.perf_counter() - start:.0f}s)", flush=True)
+    return results, time.perf_counter() - start
+
+
 def mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.3f}"
 
@@ -284,6 +372,8 @@ def main() -> int:
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "geospottr-bench")
     ap.add_argument("--extract-only", action="store_true", help="only build the feature caches")
     ap.add_argument("--finetune", action="store_true", help="also run the fine-tuning recipes (slow)")
+    ap.add_argument("--probe-finetune", action="store_true",
+                    help="also run probe-then-fine-tune on cached 320 px block-10 maps (minutes per fold)")
     ap.add_argument("--ft-epochs", type=int, default=6)
     ap.add_argument("--ft-size", type=int, default=224)
     ap.add_argument("--fold-seeds", default="0",
@@ -317,6 +407,11 @@ def main() -> int:
     for recipe in wanted:
         results, seconds, chosen = run_probe(recipe, dev, folds, feature_sets)
         print_row(recipe.name, results, seconds, f"C per fold {chosen}", dev)
+    if args.probe_finetune:
+        feature_sets.setdefault("320", view_features(dev, args.cache_dir, "320")[0])
+        results, seconds = run_probe_finetune(dev, folds, feature_sets, block10_maps(dev, args.cache_dir))
+        print_row("probe-then-fine-tune (Lite0 blocks 11-15, EMA, label smoothing)", results, seconds,
+                  "5 epochs at 320 px, cached block-10 maps", dev)
     if args.finetune:
         for ft in FINETUNES:
             if selectors and not any(selects(sel, ft.name) for sel in selectors):

@@ -83,7 +83,7 @@ def features_key(model: ProbeNet, image_size: int, mean: Sequence[float], std: S
 def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int, mean: Sequence[float],
                           std: Sequence[float], crop_bottom: float = 0.0, batch_size: int = 16, cache: Path | None = None,
                           on_event: EventCallback = ignore_events, control: Control | None = None,
-                          split: str = "train") -> np.ndarray:
+                          split: str = "train", member: str = "") -> np.ndarray:
     """(N, V, 1280) float32 view features of `paths`, read from / written to `cache` (an .npy) when given.
 
     The input pipeline is exactly the one prediction uses (`eval_transform` at `image_size`, then the
@@ -99,7 +99,8 @@ def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int
             control.checkpoint()
         batch = torch.stack([load_for_model(p, image_size, transform) for p in paths[start:start + batch_size]])
         out.append(model.view_features(batch).numpy())
-        on_event(Event(PROGRESS, f"caching {split} features", done=min(start + batch_size, len(paths)),
+        on_event(Event(PROGRESS, f"caching {split} features" + (f" ({member})" if member else ""),
+                       done=min(start + batch_size, len(paths)),
                        total=len(paths), scope=f"cache {split}"))
     # fp16 halves the disk cache; rounding the fresh result too keeps cached and fresh runs identical.
     feats = np.concatenate(out).astype(np.float16)
@@ -265,10 +266,10 @@ def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val
         for split, samples in (("train", train), ("val", val)):
             paths = [s.path for s in samples]
             key = features_key(member, image_size, mean, std, crop_bottom, paths)
-            label = split if len(members) == 1 else f"{split} {backbone} ({number}/{len(members)})"
+            which = "" if len(members) == 1 else f"{backbone}, {number} of {len(members)}"
             feats[split] = extract_view_features(member, paths, image_size, mean, std, crop_bottom,
                                                  cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
-                                                 control=control, split=label)
+                                                 control=control, split=split, member=which)
         num_classes = member.classifier.out_features
         probe = fit_probe(feats["train"], labels["train"], [s.place or s.path for s in train], num_classes,
                           class_balance=class_balance, seed=seed)
