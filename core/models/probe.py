@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import GeoSpottrError
 from .backbones import resnet50_trunk
 from .colour import ColourStatistics
 from .efficientnet_lite import HEAD_CHANNELS, build_efficientnet_lite
@@ -144,10 +145,10 @@ class EnsembleProbeNet(nn.Module):
                  flip: bool = False) -> None:
         super().__init__()
         if weights not in (None, "none", "imagenet"):
-            raise ValueError("an ensemble probe loads each backbone's ImageNet weights from its own package; "
+            raise GeoSpottrError("an ensemble probe loads each backbone's ImageNet weights from its own package; "
                              "weights must be 'imagenet' or 'none', not a file")
         if len(backbones) < 2 or len(set(backbones)) != len(backbones):
-            raise ValueError("an ensemble probe needs two or more different backbones")
+            raise GeoSpottrError("an ensemble probe needs two or more different backbones")
         self.members = nn.ModuleList(
             ProbeNet(num_classes, weights=weights, backbone=b, view_size=view_size, views=views,
                      crop_fraction=crop_fraction, flip=flip) for b in backbones)

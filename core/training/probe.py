@@ -35,8 +35,10 @@ HEADS = ("auto", "probe", "finetune")
 #: The linear-probe variant of each fine-tunable arch (--head probe / auto): for efficientnet-lite0 the
 #: fused probes on Lite0/1/2 and colour, which cross-validated best (benchmarks/bench_accuracy.py).
 PROBE_OF = {"efficientnet-lite0": "efficientnet-lite-ensemble-probe", "resnet50-linear": "resnet50-probe"}
+#: With a weights file (one backbone's), the probe that takes it instead of the ensemble.
+SINGLE_PROBE_OF = {"efficientnet-lite-ensemble-probe": "efficientnet-lite0-probe"}
 #: Every registry model that is fitted as a probe (PROBE_OF's and the plain single-backbone one).
-PROBE_ARCHS = frozenset({*PROBE_OF.values(), "efficientnet-lite0-probe"})
+PROBE_ARCHS = frozenset({*PROBE_OF.values(), *SINGLE_PROBE_OF.values()})
 #: --head auto trains the probe while the median city has fewer training images than this. Cross-validation
 #: on 400 photos (~60 per city in training) found the probe ahead; above that size it is a judgement call.
 AUTO_PROBE_MAX_PER_CITY = 250
@@ -52,8 +54,12 @@ def trained_arch(cfg, train: Sequence[Sample], num_classes: int) -> str:
                                  f"(those that do: {', '.join(PROBE_OF)})")
         return cfg.arch
     counts = np.bincount([s.label for s in train], minlength=num_classes)
-    small = float(np.median(counts)) < AUTO_PROBE_MAX_PER_CITY
-    return PROBE_OF[cfg.arch] if cfg.head == "probe" or small else cfg.arch
+    if cfg.head != "probe" and float(np.median(counts)) >= AUTO_PROBE_MAX_PER_CITY:
+        return cfg.arch
+    probe = PROBE_OF[cfg.arch]
+    if cfg.weights not in (None, "none", "imagenet"):  # a local weights file is one backbone's
+        probe = SINGLE_PROBE_OF.get(probe, probe)
+    return probe
 
 
 def model_kwargs(arch: str, cfg) -> dict:

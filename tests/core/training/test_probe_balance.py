@@ -132,6 +132,9 @@ def test_head_auto_trains_the_probe_while_cities_are_small():
     assert trained_arch(TrainConfig(arch="efficientnet-lite0"), samples(60), 4) == "efficientnet-lite-ensemble-probe"
     assert trained_arch(TrainConfig(arch="efficientnet-lite0-probe", head="probe"), samples(60), 4) == \
         "efficientnet-lite0-probe"
+    # A local weights file fits one backbone: the single Lite0 probe takes it, not the ensemble.
+    assert trained_arch(TrainConfig(arch="efficientnet-lite0", weights="/data/lite0.pth"), samples(60), 4) == \
+        "efficientnet-lite0-probe"
     assert trained_arch(TrainConfig(arch="efficientnet-lite0"), samples(300), 4) == "efficientnet-lite0"
     assert trained_arch(TrainConfig(arch="efficientnet-lite0", head="finetune"), samples(60), 4) == "efficientnet-lite0"
     assert trained_arch(TrainConfig(arch="resnet50-linear", head="probe"), samples(300), 4) == "resnet50-probe"
@@ -181,7 +184,7 @@ def test_fused_probabilities_are_a_normalised_geometric_mean():
 
 
 def test_ensemble_probe_refuses_a_weights_file_and_a_single_backbone():
-    with pytest.raises(ValueError, match="imagenet' or 'none'"):
+    with pytest.raises(GeoSpottrError, match="imagenet' or 'none'"):
         EnsembleProbeNet(3, weights="/tmp/some.pth")
-    with pytest.raises(ValueError, match="two or more"):
+    with pytest.raises(GeoSpottrError, match="two or more"):
         EnsembleProbeNet(3, backbones=["colour"])
