@@ -63,6 +63,9 @@ from .runs_list import RunsList, load_series
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 WEIGHTS = (("ImageNet (pretrained)", "imagenet"), ("None (random init)", "none"), ("File…", "file"))
+#: `TrainConfig.head` and `.class_balance` values (core.training.probe.HEADS, balance.CLASS_BALANCES) in words.
+HEAD_CHOICES = (("auto (by project size)", "auto"), ("probe", "probe"), ("fine-tune", "finetune"))
+BALANCE_CHOICES = (("weighted loss", "weighted"), ("balanced sampler", "sampler"), ("none", "none"))
 
 
 # ---- worker jobs (torch lives here only) ------------------------------------------------------------------
@@ -71,6 +74,7 @@ def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: AR
     """What the form offers: registered models, available devices and the trainer's default settings."""
     from core import devices
     from core.models import registry
+    from core.training.probe import PROBE_OF
     from core.training.trainer import TrainConfig
 
     models = []
@@ -79,7 +83,7 @@ def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: AR
         models.append({"name": name, "description": spec.description, "image_size": spec.default_image_size,
                        "pretrained_note": spec.pretrained_note})
     return {"models": models, "defaults": TrainConfig(), "devices": devices.available(),
-            "cuda_name": devices.cuda_name()}
+            "cuda_name": devices.cuda_name(), "probe_of": dict(PROBE_OF)}
 
 
 #: The model whose ImageNet weights ship inside GeoSpottr (offered when another model's cannot be downloaded).
@@ -166,6 +170,20 @@ class TrainForm(QGroupBox):
         self.model_note.setTextFormat(Qt.TextFormat.PlainText)
         self.model_note.setStyleSheet("color: #555")
         self.model.currentIndexChanged.connect(self._on_model)
+        self.head = QComboBox()
+        for label, value in HEAD_CHOICES:
+            self.head.addItem(label, value)
+        self.head.setToolTip("Models with a linear-probe variant (efficientnet-lite0, resnet50-linear): fit "
+                             "logistic regressions on frozen features in seconds (probe), or train the last "
+                             "blocks (fine-tune). Auto probes while the median city has under 250 training "
+                             "photos, where cross-validation found the probe better.")
+        self.class_balance = QComboBox()
+        for label, value in BALANCE_CHOICES:
+            self.class_balance.addItem(label, value)
+        self.class_balance.setToolTip("Macro F1 counts every city equally: weigh each photo by how rare its city "
+                                      "is (weighted loss), draw batches with those weights (balanced sampler), "
+                                      "or neither")
+        self._probe_of: dict[str, str] = {}
         self.epochs = QSpinBox(minimum=1, maximum=10_000, value=10)
         self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
         self.lr = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=10.0, singleStep=0.001)
@@ -214,6 +232,8 @@ class TrainForm(QGroupBox):
         form = QFormLayout(self)
         form.addRow("Model", self.model)
         form.addRow("", self.model_note)
+        form.addRow("Head", self.head)
+        form.addRow("Class balance", self.class_balance)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.lr)
@@ -233,6 +253,7 @@ class TrainForm(QGroupBox):
     def set_choices(self, probe: dict[str, Any]) -> None:
         """Models with their descriptions, available devices, and the trainer's defaults."""
         self._models = probe["models"]
+        self._probe_of = probe.get("probe_of", {})
         self.model.blockSignals(True)
         self.model.clear()
         for m in self._models:
@@ -243,6 +264,8 @@ class TrainForm(QGroupBox):
         d = probe["defaults"]
         self.model.setCurrentIndex(max(0, self.model.findData(d.arch)))
         self._on_model()
+        self.head.setCurrentIndex(max(0, self.head.findData(d.head)))
+        self.class_balance.setCurrentIndex(max(0, self.class_balance.findData(d.class_balance)))
         self.epochs.setValue(d.epochs)
         self.batch_size.setValue(d.batch_size)
         self.lr.setValue(d.lr or 0.0)
@@ -268,6 +291,9 @@ class TrainForm(QGroupBox):
         m = next((m for m in self._models if m["name"] == self.model.currentData()), None)
         if m is None:
             return
+        probe = self._probe_of.get(m["name"])
+        self.head.setEnabled(probe is not None)
+        self.head.setItemText(self.head.findData("probe"), f"probe ({probe})" if probe else "probe")
         note = m["description"]
         if m.get("pretrained_note"):
             note += f" — ImageNet: {m['pretrained_note']}"
@@ -289,7 +315,8 @@ class TrainForm(QGroupBox):
                "weight_decay": self.weight_decay.value(), "image_size": self.image_size.value() or None,
                "cache_features": self.cache_features.isChecked(), "device": DEVICES[self.device.currentIndex()],
                "weights": weights, "num_workers": self.num_workers.value(),
-               "crop_bottom": self.crop_bottom.value()}
+               "crop_bottom": self.crop_bottom.value(), "head": self.head.currentData(),
+               "class_balance": self.class_balance.currentData()}
         cfg["augment"] = self.augment.isChecked()
         return cfg
 

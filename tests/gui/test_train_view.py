@@ -65,6 +65,25 @@ def test_form_has_working_defaults_from_the_registry(view):
     assert view.start_button.isEnabled() and not view.pause_button.isEnabled()
 
 
+def test_head_and_class_balance_follow_the_trainer_and_reach_the_run_config(view):
+    from core.training.balance import CLASS_BALANCES
+    from core.training.probe import HEADS
+
+    form = view.form
+    assert {form.head.itemData(i) for i in range(form.head.count())} == set(HEADS)
+    assert {form.class_balance.itemData(i) for i in range(form.class_balance.count())} == set(CLASS_BALANCES)
+    cfg = form.config()
+    assert cfg["head"] == "auto" and cfg["class_balance"] == "weighted"  # the cross-validated defaults
+    form.model.setCurrentIndex(form.model.findData("efficientnet-lite0"))
+    assert form.head.isEnabled() and "efficientnet-lite-ensemble-probe" in form.head.itemText(form.head.findData("probe"))
+    form.head.setCurrentIndex(form.head.findData("finetune"))
+    form.class_balance.setCurrentIndex(form.class_balance.findData("sampler"))
+    cfg = form.config()
+    assert cfg["head"] == "finetune" and cfg["class_balance"] == "sampler"
+    form.model.setCurrentIndex(form.model.findData("baseline"))
+    assert not form.head.isEnabled()  # trained from scratch: there is no probe to choose
+
+
 def test_a_tiny_model_trains_from_the_gui_and_the_plots_receive_points(qtbot, view, tiny_project):
     tiny_settings(view, epochs=2)
     chosen = []
