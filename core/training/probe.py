@@ -1,6 +1,6 @@
 """Linear-probe training: per-view features once, then scikit-learn logistic regression with C by inner CV.
 
-`extract_view_features` runs a `ProbeNet`'s frozen backbone over images and returns (N, V, 1280) view
+`extract_view_features` runs a `ProbeNet`'s frozen backbone over images and returns (N, V, D) view
 features (optionally cached on disk as ``.npy``, keyed by everything that changes them). `fit_probe`
 averages the views, standardises, and fits a multinomial `LogisticRegression`, choosing C by grouped,
 stratified inner cross-validation on the training images only (never on anything it is scored on).
@@ -90,7 +90,7 @@ def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int
                           std: Sequence[float], crop_bottom: float = 0.0, batch_size: int = 16, cache: Path | None = None,
                           on_event: EventCallback = ignore_events, control: Control | None = None,
                           split: str = "train", member: str = "") -> np.ndarray:
-    """(N, V, 1280) float32 view features of `paths`, read from / written to `cache` (an .npy) when given.
+    """(N, V, D) float32 view features of `paths`, read from / written to `cache` (an .npy) when given.
 
     The input pipeline is exactly the one prediction uses (`eval_transform` at `image_size`, then the
     model's own views), so a probe fitted on these features sees at inference what it saw in training.
