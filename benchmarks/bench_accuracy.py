@@ -180,31 +180,24 @@ def run_probe(recipe: ProbeRecipe, dev: DevSet, folds, feature_sets: dict[str, n
     """Scores per fold, seconds for all folds, and the C chosen per fold."""
     from core.training.probe import fit_probe, fuse_probabilities
 
+    views = [feature_sets[name][:, list(idx)] for name, idx in recipe.views]
     if recipe.fused:
-        start = time.perf_counter()
-        results, chosen = [], []
-        for train, test in folds:
-            probs, cs = [], []
-            for name, idx in recipe.views:
-                x = feature_sets[name][:, list(idx)]
-                probe = fit_probe(x[train], dev.labels[train], dev.groups[train], len(dev.classes),
-                                  class_balance=recipe.class_balance)
-                probs.append(probe.probabilities(x[test].mean(axis=1)))
-                cs.append(f"{probe.C:g}")
-            chosen.append("/".join(cs))
-            results.append(fold_scores(dev, test, fuse_probabilities(probs)))
-        return results, time.perf_counter() - start, ",".join(chosen)
-    x = np.concatenate([feature_sets[name][:, list(idx)] for name, idx in recipe.views], axis=1)
-    x = np.sign(x) * np.abs(x) ** recipe.power
-    if recipe.concat:
-        x = x.reshape(len(x), 1, -1)
+        parts = views  # one probe per feature set
+    else:
+        x = np.concatenate(views, axis=1)
+        x = np.sign(x) * np.abs(x) ** recipe.power
+        parts = [x.reshape(len(x), 1, -1) if recipe.concat else x]
     start = time.perf_counter()
     results, chosen = [], []
     for train, test in folds:
-        probe = fit_probe(x[train], dev.labels[train], dev.groups[train], len(dev.classes),
-                          class_balance=recipe.class_balance, views_as_samples=recipe.views_as_samples)
-        chosen.append(f"{probe.C:g}")
-        results.append(fold_scores(dev, test, probe.probabilities(x[test].mean(axis=1))))
+        probs, cs = [], []
+        for x in parts:
+            probe = fit_probe(x[train], dev.labels[train], dev.groups[train], len(dev.classes),
+                              class_balance=recipe.class_balance, views_as_samples=recipe.views_as_samples)
+            probs.append(probe.probabilities(x[test].mean(axis=1)))
+            cs.append(f"{probe.C:g}")
+        chosen.append("/".join(cs))
+        results.append(fold_scores(dev, test, fuse_probabilities(probs)))
     return results, time.perf_counter() - start, ",".join(chosen)
 
 
@@ -297,7 +290,7 @@ def run_probe_finetune(dev: DevSet, folds, feature_sets: dict[str, np.ndarray], 
 
     from core.models.efficientnet_lite import build_efficientnet_lite0
     from core.training.balance import balance_weights
-    from core.training.probe import fit_probe
+    from core.training.probe import copy_probe_into, fit_probe
 
     start = time.perf_counter()
     base = build_efficientnet_lite0(len(dev.classes), weights="imagenet")
@@ -307,11 +300,7 @@ def run_probe_finetune(dev: DevSet, folds, feature_sets: dict[str, np.ndarray], 
         torch.manual_seed(number)
         head = copy.deepcopy(base.head)
         linear = head.classifier[3]
-        probe = fit_probe(feats[train], dev.labels[train], dev.groups[train], len(dev.classes))
-        with torch.no_grad():
-            weight = probe.coef / probe.scale
-            linear.weight.copy_(torch.from_numpy(weight).float())
-            linear.bias.copy_(torch.from_numpy(probe.intercept - weight @ probe.mean).float())
+        copy_probe_into(linear, fit_probe(feats[train], dev.labels[train], dev.groups[train], len(dev.classes)))
         groups = [{"params": [q for n, q in head.named_parameters() if not n.startswith("classifier")], "lr": 1e-4},
                   {"params": linear.parameters(), "lr": 3e-4}]
         optimizer = torch.optim.AdamW(groups, weight_decay=0.05)

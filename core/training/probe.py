@@ -213,13 +213,18 @@ def _fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, nu
     return FittedProbe(scaler.mean_, scale, coef, intercept, best, scores)
 
 
-def export_probe(model: ProbeNet, probe: FittedProbe) -> ProbeNet:
-    """Fold the standardisation into `model.classifier`: ``W' = coef / scale``, ``b' = b - W' . mean``."""
+def copy_probe_into(linear: torch.nn.Linear, probe: FittedProbe) -> None:
+    """Fold the standardisation into `linear`: ``W' = coef / scale``, ``b' = b - W' . mean``."""
     weight = probe.coef / probe.scale
     bias = probe.intercept - weight @ probe.mean
     with torch.no_grad():
-        model.classifier.weight.copy_(torch.from_numpy(weight).float())
-        model.classifier.bias.copy_(torch.from_numpy(bias).float())
+        linear.weight.copy_(torch.from_numpy(weight).float())
+        linear.bias.copy_(torch.from_numpy(bias).float())
+
+
+def export_probe(model: ProbeNet, probe: FittedProbe) -> ProbeNet:
+    """`model` with the fitted probe as its classifier (see `copy_probe_into`)."""
+    copy_probe_into(model.classifier, probe)
     return model
 
 
