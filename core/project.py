@@ -152,7 +152,8 @@ class Project:
         self.root = Path(root).resolve()
         self.db_path = self.root / DB_NAME
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        #: Every open connection and the thread it belongs to (each thread gets its own: `conn`).
+        self._connections: dict[sqlite3.Connection, threading.Thread] = {}
         self._lock = threading.Lock()
         _OPEN_PROJECTS.add(self)
 
@@ -223,7 +224,7 @@ class Project:
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
             with self._lock:
-                self._connections.append(conn)
+                self._connections[conn] = threading.current_thread()
         return conn
 
     def release_connection(self) -> None:
@@ -232,17 +233,22 @@ class Project:
         if conn is not None:
             self._local.conn = None
             with self._lock:
-                if conn in self._connections:
-                    self._connections.remove(conn)
+                self._connections.pop(conn, None)
             conn.close()
 
     def close(self) -> None:
+        """Close the connections of this thread and of threads that have ended. A connection of a thread
+        still running (a GUI job finishing a read) is left to it: closing a connection while another
+        thread executes on it crashes the process inside SQLite. Such a connection closes when its thread
+        releases it (`release_thread_connections`) or ends, which drops it with the thread's locals."""
+        me = threading.current_thread()
         with self._lock:
-            for conn in self._connections:
-                try:
-                    conn.close()
-                except sqlite3.ProgrammingError:
-                    pass
+            for conn, owner in self._connections.items():
+                if owner is me or not owner.is_alive():
+                    try:
+                        conn.close()
+                    except sqlite3.ProgrammingError:
+                        pass
             self._connections.clear()
         self._local = threading.local()
 

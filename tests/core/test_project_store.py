@@ -106,3 +106,48 @@ def test_curation_updates_persist(tmp_path, tiny_project):
     assert reopened.image(ids[1]).reason == "blurred"
     stats = reopened.stats()
     assert stats["cities"]["zagreb"]["rejected"] == 2
+
+
+
+_CLOSE_RACE = """
+import sqlite3, sys, threading
+from pathlib import Path
+from core.project import Project
+root, refused = Path(sys.argv[1]), 0
+for _ in range(150):
+    project = Project.open(root)
+    reading = threading.Event()
+    def job():
+        global refused
+        conn = project.conn
+        reading.set()
+        try:
+            for _ in range(2000):
+                conn.execute("SELECT COUNT(*) FROM cities WHERE slug = ?", ("zagreb",)).fetchone()
+        except sqlite3.ProgrammingError:
+            refused += 1
+    worker = threading.Thread(target=job)
+    worker.start()
+    reading.wait()
+    project.close()
+    worker.join()
+print("refused", refused)
+"""
+
+
+def test_closing_a_project_while_another_thread_reads_it_neither_crashes_nor_cuts_the_read(tmp_path):
+    """A GUI job may still be reading (a download cost estimate) when the window closes the project. Closing
+    its connection from the closing thread crashed the whole process inside SQLite (seen in CI); the reader's
+    connection is now left to it. Run in a child process, because the failure is a segfault."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    Project.init(tmp_path / "p", [catalog.resolve("Zagreb,HR")]).close()
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-X", "faulthandler", "-c", _CLOSE_RACE, str(tmp_path / "p")], cwd=repo,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["refused", "0"]  # every read of the job finished
+    with Project.open(tmp_path / "p") as again:  # nothing left damaged or locked
+        assert [c.slug for c in again.cities()] == ["zagreb"]
