@@ -19,7 +19,8 @@ Offline by construction:
 
 Every label that reaches the page is escaped: names go through ``html.escape`` (Leaflet popups, tooltips
 and layer controls insert strings as HTML) and all data goes through `js_json` (safe inside
-``<script>``). The page talks back through ``console.log(BRIDGE_PREFIX + json)`` messages (a click on an
+``<script>``). The JavaScript is plain code in ``resources/maps/geospottr.js`` (with
+``geospottr.css``): a page carries only calls into it with JSON data, no code built from strings. The page talks back through ``console.log(BRIDGE_PREFIX + json)`` messages (a click on an
 image point, a city picked on the map) that the GUI's map view turns into signals; nothing here is Qt.
 """
 
@@ -42,6 +43,8 @@ from .fsutil import atomic_write_text
 #: Prefix of the console messages a page sends to its host (followed by one JSON object).
 BRIDGE_PREFIX = "geospottr-bridge:"
 BASEMAP_FILE = "world-countries-110m.geojson"
+#: Our page script (every layer's JavaScript) and styles, in ``resources/maps``, copied next to Leaflet.
+PAGE_SCRIPT, PAGE_STYLES = "geospottr.js", "geospottr.css"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 BASEMAP_ATTRIBUTION = "Borders: Natural Earth"
@@ -140,15 +143,16 @@ def probability_radius(p: float) -> float:
     return round(6 + 24 * math.sqrt(min(1.0, max(0.0, p))), 1)
 
 
-@lru_cache(maxsize=1)
-def _basemap_text() -> str:
+@lru_cache(maxsize=None)
+def _shipped_text(name: str) -> str:
+    """A file of ``resources/maps`` (the basemap, our page script and styles), read once per process."""
     from .resources import resource_path
 
-    path = resource_path("maps", BASEMAP_FILE)
+    path = resource_path("maps", name)
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise GeoSpottrError(f"{path}: world basemap missing ({exc.strerror}); reinstall GeoSpottr") from None
+        raise GeoSpottrError(f"{path}: map resource missing ({exc.strerror}); reinstall GeoSpottr") from None
 
 
 @lru_cache(maxsize=1)
@@ -169,7 +173,8 @@ def _leaflet_sources() -> dict[str, str]:
 
 
 def write_assets(out_dir: Path) -> Path:
-    """Write Leaflet, the cluster plugin and the basemap into ``out_dir/leaflet-<version>/`` (once).
+    """Write Leaflet, the cluster plugin, the basemap and our page script and styles into
+    ``out_dir/leaflet-<version>/`` (a file only when its text changed).
 
     Returns that folder. The basemap becomes ``world.js`` (a script setting ``window.GEOSPOTTR_WORLD``):
     a script loads from a ``file://`` page where an XHR of the JSON would be blocked.
@@ -177,91 +182,36 @@ def write_assets(out_dir: Path) -> Path:
     from offlinefolium import __version__ as offline_version
 
     folder = Path(out_dir) / f"leaflet-{offline_version}"
-    files = {**_leaflet_sources(), "world.js": "window.GEOSPOTTR_WORLD = " + _basemap_text().strip() + ";\n"}
+    files = {**_leaflet_sources(),
+             "world.js": "window.GEOSPOTTR_WORLD = " + _shipped_text(BASEMAP_FILE).strip() + ";\n",
+             PAGE_SCRIPT: _shipped_text(PAGE_SCRIPT), PAGE_STYLES: _shipped_text(PAGE_STYLES)}
     for name, text in files.items():
         target = folder / name
-        if not target.exists() or target.stat().st_size != len(text.encode("utf-8")):
+        data = text.encode("utf-8")
+        if not target.exists() or target.stat().st_size != len(data) or target.read_bytes() != data:
             atomic_write_text(target, text)
     return folder
 
 
 # ---------------------------------------------------------------------------------------------- page base
-_PAGE_JS = """
-{% macro header(this, kwargs) %}
-<style>
-  .leaflet-container { background: {{ this.sea }}; }
-  .gs-label { font-weight: 600; }
-  .leaflet-tooltip.gs-name { font-size: 11px; padding: 1px 5px; }
-  .gs-place { color: #444; font: 11px/13px sans-serif; white-space: nowrap; text-shadow: 0 0 2px #fff,
-    0 0 2px #fff; pointer-events: none; }
-  .gs-place span { display: inline-block; width: 4px; height: 4px; margin-right: 3px; border-radius: 2px;
-    background: #555; vertical-align: middle; }
-  .gs-thumb img { display: block; max-width: 160px; max-height: 160px; margin-bottom: 2px; }
-  .leaflet-tooltip.gs-reveal-label { white-space: nowrap; font-size: 12px; padding: 2px 6px; }
-  .leaflet-tooltip.gs-round { background: transparent; border: 0; box-shadow: none; color: #fff;
-                              font-weight: 700; font-size: 10px; padding: 0; }
-  .gs-cluster div { width: 30px; height: 30px; margin: 2px; border-radius: 50%; color: #fff;
-    font: 600 12px/30px sans-serif; text-align: center; border: 2px solid rgba(255,255,255,.85);
-    box-shadow: 0 0 4px rgba(0,0,0,.4); }
-</style>
-{% endmacro %}
-{% macro script(this, kwargs) %}
-window.geospottrSend = function (msg) { console.log({{ this.prefix }} + JSON.stringify(msg)); };
-(function (map) {
-  window.geospottrMap = map;
-  map.createPane('basemap').style.zIndex = 150;
-  map.attributionControl.setPrefix(false);
-  L.geoJSON(window.GEOSPOTTR_WORLD, {pane: 'basemap', interactive: false, attribution: {{ this.attribution }},
-    style: {color: {{ this.border }}, weight: 0.7, fillColor: {{ this.land }}, fillOpacity: 1}}).addTo(map);
-  document.body.dataset.tiles = 'none';
-  {% if this.tiles %}
-  var tiles = L.tileLayer({{ this.tiles }}, {maxZoom: 19, attribution: {{ this.tiles_attribution }},
-    className: 'gs-tiles'}).addTo(map);
-  var loaded = false;
-  document.body.dataset.tiles = 'loading';
-  tiles.on('tileload', function () { loaded = true; document.body.dataset.tiles = 'online'; });
-  tiles.on('tileerror', function () {
-    if (!loaded) { map.removeLayer(tiles); document.body.dataset.tiles = 'offline'; }
-  });
-  {% endif %}
-  // Fit to `bounds` now and again whenever the view is resized (a page is often built while its
-  // widget is hidden), until the user moves the map.
-  var fit = null;
-  // `padding` (optional): a function giving {tl: [x, y], br: [x, y]} pixels to keep free around the
-  // points (labels), measured at each fit since labels are sized only once drawn.
-  window.geospottrFit = function (bounds, maxZoom, padding) {
-    fit = function () {
-      if (bounds.length === 0) { map.setView([20, 10], 2); return; }
-      if (padding) {
-        map.options.zoomSnap = 0.25;  // finer zoom steps: the labels' room is kept without zooming far out
-        var size = map.getSize(), pad = padding();
-        // Never more padding than the view has: the points keep at least a fifth of each direction.
-        var sx = Math.min(1, 0.8 * size.x / Math.max(1, pad.tl[0] + pad.br[0]));
-        var sy = Math.min(1, 0.8 * size.y / Math.max(1, pad.tl[1] + pad.br[1]));
-        map.fitBounds(L.latLngBounds(bounds), {maxZoom: maxZoom, animate: false,
-          paddingTopLeft: [pad.tl[0] * sx, pad.tl[1] * sy], paddingBottomRight: [pad.br[0] * sx, pad.br[1] * sy]});
-        return;
-      }
-      map.fitBounds(L.latLngBounds(bounds).pad(0.15), {maxZoom: maxZoom, animate: false});
-    };
-    fit();
-  };
-  map.on('resize', function () { if (fit) fit(); });
-  map.on('dragstart', function () { fit = null; });
-})({{ this._parent.get_name() }});
-{% endmacro %}
-"""
+
+#: The one script block a page carries per call: ``GeoSpottr.<function>(map, <args as js_json>...)``.
+_CALL_TEMPLATE = ("{% macro script(this, kwargs) %}GeoSpottr.{{ this.function }}({{ this._parent.get_name() }}"
+                  "{% for arg in this.args %}, {{ arg }}{% endfor %});\n{% endmacro %}")
 
 
-def _element(template: str, **attrs: Any):
-    """A folium MacroElement rendering `template` with `attrs` (already escaped/serialised)."""
+def _call(function: str, *args: Any):
+    """A folium element whose script calls ``GeoSpottr.<function>(map, *args)``, each arg as `js_json`.
+
+    The JavaScript lives in ``resources/maps/geospottr.js`` (plain JS, checked by ``node --check``); a
+    page carries only these calls and their data."""
     from branca.element import MacroElement
     from folium.template import Template
 
     element = MacroElement()
-    element._template = Template(template)
-    for key, value in attrs.items():
-        setattr(element, key, value)
+    element._template = Template(_CALL_TEMPLATE)
+    element.function = function
+    element.args = [js_json(a) for a in args]
     return element
 
 
@@ -281,10 +231,11 @@ def _base_map(assets: Path, page: Path, online_tiles: bool, cluster: bool = Fals
         m.default_js.append(("markercluster", (rel / "markercluster.js").as_posix()))
         m.default_css += [("markercluster_css", (rel / "MarkerCluster.css").as_posix()),
                           ("markercluster_default_css", (rel / "MarkerCluster.Default.css").as_posix())]
-    m.add_child(_element(_PAGE_JS, prefix=js_json(BRIDGE_PREFIX), sea=SEA, land=js_json(LAND),
-                         border=js_json(BORDER), attribution=js_json(BASEMAP_ATTRIBUTION),
-                         tiles=js_json(OSM_TILES) if online_tiles else "",
-                         tiles_attribution=js_json(OSM_ATTRIBUTION)))
+    m.default_js.append(("geospottr", (rel / PAGE_SCRIPT).as_posix()))
+    m.default_css.append(("geospottr_css", (rel / PAGE_STYLES).as_posix()))
+    m.add_child(_call("page", {"prefix": BRIDGE_PREFIX, "sea": SEA, "land": LAND, "border": BORDER,
+                               "attribution": BASEMAP_ATTRIBUTION, "tiles": OSM_TILES if online_tiles else None,
+                               "tiles_attribution": OSM_ATTRIBUTION}))
     return m
 
 
@@ -298,29 +249,12 @@ def _save(m, out_path: Path) -> Path:
     return out_path
 
 
-def _layer(m, template: str, **attrs: Any) -> None:
-    """Add a script block that receives the Leaflet map as ``map``."""
-    m.add_child(_element("{% macro script(this, kwargs) %}(function (map) {" + template
-                         + "})({{ this._parent.get_name() }});{% endmacro %}", **attrs))
+def _layer(m, name: str, **args: Any) -> None:
+    """Draw the layer `name` of ``geospottr.js`` (``GeoSpottr.layer(map, name, args)``) on the page."""
+    m.add_child(_call("layer", name, args))
 
 
 # ---------------------------------------------------------------------------------------------- prediction
-_CANDIDATES_JS = """
-  var data = {{ this.data }};
-  var layer = L.featureGroup().addTo(map);
-  data.forEach(function (d) {
-    var marker = L.circleMarker([d.lat, d.lon], {
-      radius: d.radius, color: d.top ? '#111' : '#555', weight: d.top ? 3 : 1,
-      fillColor: d.color, fillOpacity: 0.85, className: d.top ? 'gs-candidate gs-top' : 'gs-candidate'});
-    marker.bindPopup(d.popup);
-    // Labels stay on: with no tiles there are no place names on the map. 'auto' keeps them inside.
-    marker.bindTooltip(d.label, {permanent: true, direction: 'auto', offset: [d.radius * 0.7, 0],
-                                 className: d.top ? 'gs-label' : 'gs-name'});
-    marker.addTo(layer);
-  });
-  window.geospottrCandidates = layer;
-  window.geospottrFit(data.map(function (d) { return [d.lat, d.lon]; }), 7);
-"""
 
 
 def prediction_map(candidates: Sequence[Candidate], out_path: Path, assets: Path,
@@ -340,87 +274,11 @@ def prediction_map(candidates: Sequence[Candidate], out_path: Path, assets: Path
         })
     m = _base_map(assets, Path(out_path), online_tiles)
     # Drawn lowest first so the likelier (bigger) markers sit on top, the best one last.
-    _layer(m, _CANDIDATES_JS, data=js_json(data[::-1]))
+    _layer(m, "candidates", data=data[::-1])
     return _save(m, out_path)
 
 
 # ---------------------------------------------------------------------------------------------- dataset
-_DATASET_JS = """
-  var cities = {{ this.cities }}, points = {{ this.points }}, cluster = {{ this.cluster }};
-  var places = {{ this.places }};
-  var overlays = {}, bounds = [], markers = {};
-  cities.forEach(function (c) {
-    var group;
-    if (cluster) {
-      group = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 40,
-        iconCreateFunction: function (cl) {
-          return L.divIcon({html: '<div style="background:' + c.color + '">' + cl.getChildCount() + '</div>',
-                            className: 'gs-cluster', iconSize: L.point(34, 34)});
-        }});
-    } else {
-      group = L.featureGroup();
-    }
-    c.group = group;
-    group.addTo(map);
-    overlays[c.legend] = group;
-    var area = c.bbox ? L.rectangle([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], {})
-                      : L.circle([c.lat, c.lon], {radius: c.radius_m});
-    area.setStyle({color: c.color, weight: 2, dashArray: '6 4', fillOpacity: 0.06, interactive: false,
-                   className: 'gs-area'});
-    area.addTo(map);
-    bounds.push(area.getBounds().getNorthEast(), area.getBounds().getSouthWest());
-  });
-  points.forEach(function (p) {
-    var c = cities[p[2]];
-    var marker = L.circleMarker([p[0], p[1]], {radius: 5, color: '#fff', weight: 1, fillColor: c.color,
-                                               fillOpacity: 0.9, className: 'gs-point'});
-    // Hovering asks the host for the image's thumbnail, which it hands back through geospottrThumb.
-    marker.bindTooltip(c.name, {className: 'gs-thumb'});
-    marker.on('mouseover', function () { window.geospottrSend({type: 'hover', id: p[3]}); });
-    marker.on('click', function () { window.geospottrSend({type: 'image', id: p[3]}); });
-    markers[p[3]] = {marker: marker, name: c.name};
-    c.group.addLayer(marker);
-    bounds.push([p[0], p[1]]);
-  });
-  window.geospottrThumb = function (id, src) {
-    var m = markers[id];
-    if (!m) return;
-    var box = document.createElement('div'), img = document.createElement('img'), name = document.createElement('div');
-    img.src = src;
-    name.innerHTML = m.name;  // already escaped
-    box.appendChild(img);
-    box.appendChild(name);
-    m.marker.setTooltipContent(box);
-  };
-  // Place names (GeoNames) under the points, more of them as the map zooms in.
-  map.createPane('places').style.zIndex = 350;
-  var placeLayers = places.map(function (p) {
-    return {zoom: p[3], chars: p[0].length, layer: L.marker([p[1], p[2]], {pane: 'places', interactive: false,
-      keyboard: false,
-      icon: L.divIcon({className: 'gs-place', html: '<span></span>' + p[0], iconSize: null, iconAnchor: [3, 7]})})};
-  });
-  function showPlaces() {
-    // Biggest first; a name that would overlap one already shown waits for a closer zoom.
-    var z = map.getZoom(), taken = [];
-    placeLayers.forEach(function (p) {
-      var show = z >= p.zoom;
-      if (show) {
-        var at = map.latLngToLayerPoint(p.layer.getLatLng());
-        var box = [at.x - 4, at.y - 8, at.x + 6.5 * p.chars + 10, at.y + 8];
-        show = !taken.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; });
-        if (show) taken.push(box);
-      }
-      if (show) { if (!map.hasLayer(p.layer)) p.layer.addTo(map); }
-      else if (map.hasLayer(p.layer)) map.removeLayer(p.layer);
-    });
-  }
-  map.on('zoomend', showPlaces);
-  if (places.length) map.attributionControl.addAttribution({{ this.places_attribution }});
-  if (cities.length) L.control.layers(null, overlays, {collapsed: cities.length > 12}).addTo(map);
-  window.geospottrPointCount = points.length;
-  window.geospottrFit(bounds, 12);
-  showPlaces();
-"""
 
 
 def place_labels(cities: Sequence[Any], rows: Sequence[Sequence[Any]], margin: float = 0.5) -> list[list[Any]]:
@@ -468,102 +326,14 @@ def dataset_map(cities: Sequence[Any], points: Iterable[ImagePoint], out_path: P
         })
     cluster = len(rows) > CLUSTER_MIN_POINTS
     m = _base_map(assets, Path(out_path), online_tiles, cluster=cluster)
-    _layer(m, _DATASET_JS, cities=js_json(city_data), points=js_json(rows), cluster=js_json(cluster),
-           places=js_json(place_labels(cities, rows)), places_attribution=js_json(PLACES_ATTRIBUTION))
+    _layer(m, "dataset", cities=city_data, points=rows, cluster=cluster, places=place_labels(cities, rows),
+           places_attribution=PLACES_ATTRIBUTION)
     return _save(m, out_path)
 
 
 # ---------------------------------------------------------------------------------------------- challenge
-_PICK_JS = """
-  var cities = {{ this.cities }}, markers = {};
-  var idle = {radius: 6, color: '#333', weight: 1.5, fillColor: '#fff', fillOpacity: 0.95};
-  var chosen = {radius: 9, color: '#fff', weight: 2.5, fillColor: '#1f6feb', fillOpacity: 1};
-  cities.forEach(function (c) {
-    var marker = L.circleMarker([c.lat, c.lon], Object.assign({className: 'gs-city'}, idle));
-    marker.bindTooltip(c.name, {permanent: true, direction: 'auto', offset: [7, 0], className: 'gs-name'});
-    marker.on('click', function (e) {
-      L.DomEvent.stopPropagation(e);
-      window.geospottrSelect(c.slug);
-      window.geospottrSend({type: 'pick', slug: c.slug});
-    });
-    marker.addTo(map);
-    markers[c.slug] = marker;
-  });
-  var selected = null, point = null;
-  window.geospottrSelect = function (slug) {
-    if (point) { map.removeLayer(point); point = null; }
-    if (selected && markers[selected]) markers[selected].setStyle(idle);
-    selected = slug;
-    if (markers[slug]) { markers[slug].setStyle(chosen); markers[slug].bringToFront(); }
-  };
-  map.on('click', function (e) {
-    window.geospottrSelect(null);
-    point = L.circleMarker(e.latlng, Object.assign({className: 'gs-guess', interactive: false}, chosen)).addTo(map);
-    window.geospottrSend({type: 'click', lat: e.latlng.lat, lon: L.Util.wrapNum(e.latlng.lng, [-180, 180], true)});
-  });
-  window.geospottrFit(cities.map(function (c) { return [c.lat, c.lon]; }), 6);
-"""
 
-_REVEAL_JS = """
-  var points = {{ this.points }}, bounds = [], labels = [];
-  var truth = points.filter(function (p) { return p.role === 'truth'; })[0];
-  // The truth's label above it; each guess's label on its side away from the truth (west: left), and
-  // when both guesses are one point, yours left and the model's right: the labels never overlap.
-  var guesses = points.filter(function (p) { return p.role !== 'truth'; });
-  var same = guesses.length === 2 && guesses[0].lat === guesses[1].lat && guesses[0].lon === guesses[1].lon;
-  var sides = {truth: 'top'};
-  guesses.forEach(function (p) {
-    sides[p.role] = same ? (p.role === 'human' ? 'left' : 'right')
-                         : (truth && p.lon < truth.lon ? 'left' : 'right');
-  });
-  points.forEach(function (p) {
-    if (truth && p !== truth) {
-      L.polyline([[truth.lat, truth.lon], [p.lat, p.lon]], {color: p.color, weight: 2, dashArray: '5 5',
-                  interactive: false}).addTo(map);
-    }
-    var marker = L.circleMarker([p.lat, p.lon], {radius: p.role === 'truth' ? 10 : 8, color: '#fff',
-      weight: 2.5, fillColor: p.color, fillOpacity: 1, className: 'gs-reveal gs-' + p.role});
-    var side = sides[p.role] || 'right';
-    marker.bindTooltip(p.label, {permanent: true, direction: side, className: 'gs-reveal-label',
-                                 offset: side === 'left' ? [-8, 0] : side === 'right' ? [8, 0] : [0, -10]});
-    marker.addTo(map);
-    labels.push({side: side, marker: marker});
-    bounds.push([p.lat, p.lon]);
-  });
-  // Keep room for the labels inside the map: fit the points with padding as wide as the labels are.
-  window.geospottrFit(bounds, 8, function () {
-    var pad = {left: 0, right: 0, top: 0};
-    labels.forEach(function (l) {
-      var el = l.marker.getTooltip() && l.marker.getTooltip().getElement();
-      if (!el) { return; }
-      if (l.side === 'top') { pad.top = Math.max(pad.top, el.offsetHeight + 16);
-        pad.left = Math.max(pad.left, el.offsetWidth / 2 + 8); pad.right = Math.max(pad.right, el.offsetWidth / 2 + 8); }
-      else { pad[l.side] = Math.max(pad[l.side], el.offsetWidth + 18); }
-    });
-    return {tl: [pad.left + 12, pad.top + 12], br: [pad.right + 12, 44]};  // clear of the scale and credits
-  });
-"""
 
-_RECAP_JS = """
-  var rounds = {{ this.rounds }}, colors = {{ this.colors }}, bounds = [];
-  rounds.forEach(function (r) {
-    ['human', 'model'].forEach(function (role) {
-      var g = r[role];
-      if (!g) { return; }
-      L.polyline([[r.truth.lat, r.truth.lon], [g.lat, g.lon]], {color: colors[role], weight: 1.5,
-                  dashArray: '4 4', opacity: 0.8, interactive: false}).addTo(map);
-      L.circleMarker([g.lat, g.lon], {radius: 6, color: '#fff', weight: 2, fillColor: colors[role],
-        fillOpacity: 1, className: 'gs-recap gs-' + role}).bindTooltip(g.label).addTo(map);
-      bounds.push([g.lat, g.lon]);
-    });
-    L.circleMarker([r.truth.lat, r.truth.lon], {radius: 8, color: '#fff', weight: 2, fillColor: colors.truth,
-      fillOpacity: 1, className: 'gs-recap gs-truth'})
-      .bindTooltip(String(r.number), {permanent: true, direction: 'center', className: 'gs-round'})
-      .bindPopup(r.truth.label).addTo(map);
-    bounds.push([r.truth.lat, r.truth.lon]);
-  });
-  window.geospottrFit(bounds, 8, function () { return {tl: [24, 24], br: [24, 24]}; });
-"""
 
 REVEAL_COLORS = {"truth": "#2ca02c", "human": "#1f6feb", "model": "#d62728"}
 
@@ -574,7 +344,7 @@ def pick_map(cities: Sequence[Place], out_path: Path, assets: Path, online_tiles
     ``geospottrSelect(slug)`` highlights a city (from the list) and clears the point."""
     data = [{"slug": c.slug, "name": html.escape(place_label(c)), "lat": c.lat, "lon": c.lon} for c in cities]
     m = _base_map(assets, Path(out_path), online_tiles)
-    _layer(m, _PICK_JS, cities=js_json(data))
+    _layer(m, "pick", cities=data)
     return _save(m, out_path)
 
 
@@ -590,7 +360,7 @@ def recap_map(rounds: Sequence[Sequence[RevealPoint]], out_path: Path, assets: P
             data.append({"number": number, "truth": by_role["truth"], "human": by_role.get("human"),
                          "model": by_role.get("model")})
     m = _base_map(assets, Path(out_path), online_tiles)
-    _layer(m, _RECAP_JS, rounds=js_json(data), colors=js_json(REVEAL_COLORS))
+    _layer(m, "recap", rounds=data, colors=REVEAL_COLORS)
     return _save(m, out_path)
 
 
@@ -599,5 +369,5 @@ def reveal_map(points: Sequence[RevealPoint], out_path: Path, assets: Path, onli
     data = [{"role": p.role, "lat": p.lat, "lon": p.lon, "label": html.escape(p.label),
              "color": REVEAL_COLORS.get(p.role, "#555")} for p in points]
     m = _base_map(assets, Path(out_path), online_tiles)
-    _layer(m, _REVEAL_JS, points=js_json(data))
+    _layer(m, "reveal", points=data)
     return _save(m, out_path)

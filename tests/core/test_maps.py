@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 
 import folium
 import pytest
@@ -18,6 +20,11 @@ EVIL = 'Zagreb</script><script>alert("x")</script> & <img src=x onerror=alert(1)
 @pytest.fixture
 def assets(tmp_path):
     return maps.write_assets(tmp_path / "pages")
+
+
+def layer_args(page: str, name: str) -> dict:
+    """The arguments a page hands to ``GeoSpottr.layer(map, name, args)`` (one JSON object on one line)."""
+    return json.loads(re.search(r'GeoSpottr\.layer\(\w+, "' + name + r'", (\{.*\})\);\n', page).group(1))
 
 
 def remote_loads(page: str) -> list[str]:
@@ -58,7 +65,7 @@ def test_prediction_page_is_local_escaped_and_leaves_folium_defaults_alone(tmp_p
     assert remote_loads(page) == []
     assert 'src="leaflet-' in page and "leaflet.js" in page
     assert "<script>alert" not in page and "<img src=x" not in page and "</script><script>" not in page
-    data = json.loads(re.search(r"var data = (\[.*?\]);\n", page).group(1))
+    data = layer_args(page, "candidates")["data"]
     assert len(data) == 3 and sum(d["top"] for d in data) == 1
     top = next(d for d in data if d["top"])
     assert "&lt;/script&gt;" in top["popup"] and "&amp;" in top["popup"]
@@ -73,16 +80,17 @@ def test_dataset_page_clusters_only_when_many(tmp_path, assets, tiny_project):
     cities = tiny_project.cities()
     few = [maps.ImagePoint(f"id{i}", 45.0 + i * 1e-3, 15.0, cities[i % 4].slug) for i in range(10)]
     page = maps.dataset_map(cities, few, tmp_path / "pages" / "d.html", assets).read_text()
-    assert "markercluster.js" not in page and "cluster = false" in page
+    assert "markercluster.js" not in page and layer_args(page, "dataset")["cluster"] is False
     assert remote_loads(page) == []
     many = few * (maps.CLUSTER_MIN_POINTS // 10 + 1)
     page = maps.dataset_map(cities, many, tmp_path / "pages" / "e.html", assets).read_text()
-    assert "markercluster.js" in page and "cluster = true" in page
+    assert "markercluster.js" in page and layer_args(page, "dataset")["cluster"] is True
 
 
 def test_reveal_and_pick_pages_escape_labels(tmp_path, assets, tiny_project):
     pick = maps.pick_map(tiny_project.cities(), tmp_path / "pages" / "pick.html", assets).read_text()
-    assert remote_loads(pick) == [] and "geospottrSelect" in pick
+    assert remote_loads(pick) == [] and [c["slug"] for c in layer_args(pick, "pick")["cities"]] == [
+        c.slug for c in tiny_project.cities()]
     points = [maps.RevealPoint("truth", 45.8, 16.0, EVIL), maps.RevealPoint("human", 43.5, 16.4, "You: 250 km")]
     page = maps.reveal_map(points, tmp_path / "pages" / "r.html", assets).read_text()
     assert "<img src=x" not in page and "&lt;img src=x" in page.replace("\\u0026", "&").replace("\\u003c", "<")
@@ -112,3 +120,21 @@ def test_place_labels_name_the_biggest_places_around_the_data_first(tiny_project
     lats = [c.lat for c in cities]
     assert all(min(lats) - 3 < lat < max(lats) + 3 for _n, lat, _lon, _z in labels)
     assert maps.place_labels([], []) == []
+
+
+def test_page_script_is_plain_javascript_with_every_layer_the_pages_call(tmp_path, assets):
+    """The map code is one shipped JS file (no code in Python strings): it parses, it defines each layer
+    core/maps.py draws, and a page refers to it by a relative URL next to Leaflet."""
+    script = resource_path("maps", maps.PAGE_SCRIPT)
+    text = script.read_text()
+    assert "{{" not in text and "{%" not in text  # no template left in it
+    for name in ("candidates", "dataset", "pick", "reveal", "recap"):
+        assert f"layers.{name} = function (map, args)" in text
+    assert (assets / maps.PAGE_SCRIPT).read_text() == text and (assets / maps.PAGE_STYLES).exists()
+    page = maps.recap_map([], tmp_path / "pages" / "recap.html", assets).read_text()
+    assert f'src="{assets.name}/{maps.PAGE_SCRIPT}"' in page and layer_args(page, "recap")["rounds"] == []
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the syntax check (`node --check`) needs it")
+    proc = subprocess.run([node, "--check", str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr

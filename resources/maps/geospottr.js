@@ -1,0 +1,246 @@
+/* GeoSpottr's map layers: plain JavaScript over Leaflet, loaded once per map page (core/maps.py writes
+ * it next to Leaflet and calls `GeoSpottr.page(map, options)` then `GeoSpottr.layer(map, name, args)`, with
+ * the arguments as JSON). Labels in `args` arrive HTML-escaped by core/maps.py. Messages to the desktop app
+ * go through `window.geospottrSend` (console lines with the bridge prefix).
+ * Checked by tests/core/test_maps.py (`node --check` where Node.js is installed). */
+(function () {
+  'use strict';
+  var layers = {};
+
+  /* The page base: basemap, optional OSM tiles that vanish when offline, and `geospottrFit`. */
+  function page(map, args) {
+    window.geospottrSend = function (msg) { console.log(args.prefix + JSON.stringify(msg)); };
+    window.geospottrMap = map;
+    map.getContainer().style.background = args.sea;
+    map.createPane('basemap').style.zIndex = 150;
+    map.attributionControl.setPrefix(false);
+    L.geoJSON(window.GEOSPOTTR_WORLD, {pane: 'basemap', interactive: false, attribution: args.attribution,
+      style: {color: args.border, weight: 0.7, fillColor: args.land, fillOpacity: 1}}).addTo(map);
+    document.body.dataset.tiles = 'none';
+    if (args.tiles) {
+      var tiles = L.tileLayer(args.tiles, {maxZoom: 19, attribution: args.tiles_attribution,
+        className: 'gs-tiles'}).addTo(map);
+      var loaded = false;
+      document.body.dataset.tiles = 'loading';
+      tiles.on('tileload', function () { loaded = true; document.body.dataset.tiles = 'online'; });
+      tiles.on('tileerror', function () {
+        if (!loaded) { map.removeLayer(tiles); document.body.dataset.tiles = 'offline'; }
+      });
+    }
+    // Fit to `bounds` now and again whenever the view is resized (a page is often built while its
+    // widget is hidden), until the user moves the map.
+    var fit = null;
+    // `padding` (optional): a function giving {tl: [x, y], br: [x, y]} pixels to keep free around the
+    // points (labels), measured at each fit since labels are sized only once drawn.
+    window.geospottrFit = function (bounds, maxZoom, padding) {
+      fit = function () {
+        if (bounds.length === 0) { map.setView([20, 10], 2); return; }
+        if (padding) {
+          map.options.zoomSnap = 0.25;  // finer zoom steps: the labels' room is kept without zooming far out
+          var size = map.getSize(), pad = padding();
+          // Never more padding than the view has: the points keep at least a fifth of each direction.
+          var sx = Math.min(1, 0.8 * size.x / Math.max(1, pad.tl[0] + pad.br[0]));
+          var sy = Math.min(1, 0.8 * size.y / Math.max(1, pad.tl[1] + pad.br[1]));
+          map.fitBounds(L.latLngBounds(bounds), {maxZoom: maxZoom, animate: false,
+            paddingTopLeft: [pad.tl[0] * sx, pad.tl[1] * sy], paddingBottomRight: [pad.br[0] * sx, pad.br[1] * sy]});
+          return;
+        }
+        map.fitBounds(L.latLngBounds(bounds).pad(0.15), {maxZoom: maxZoom, animate: false});
+      };
+      fit();
+    };
+    map.on('resize', function () { if (fit) fit(); });
+    map.on('dragstart', function () { fit = null; });
+  }
+
+  layers.candidates = function (map, args) {
+    var data = args.data;
+    var layer = L.featureGroup().addTo(map);
+    data.forEach(function (d) {
+      var marker = L.circleMarker([d.lat, d.lon], {
+        radius: d.radius, color: d.top ? '#111' : '#555', weight: d.top ? 3 : 1,
+        fillColor: d.color, fillOpacity: 0.85, className: d.top ? 'gs-candidate gs-top' : 'gs-candidate'});
+      marker.bindPopup(d.popup);
+      // Labels stay on: with no tiles there are no place names on the map. 'auto' keeps them inside.
+      marker.bindTooltip(d.label, {permanent: true, direction: 'auto', offset: [d.radius * 0.7, 0],
+                                   className: d.top ? 'gs-label' : 'gs-name'});
+      marker.addTo(layer);
+    });
+    window.geospottrCandidates = layer;
+    window.geospottrFit(data.map(function (d) { return [d.lat, d.lon]; }), 7);
+  };
+
+  layers.dataset = function (map, args) {
+    var cities = args.cities, points = args.points, cluster = args.cluster;
+    var places = args.places;
+    var overlays = {}, bounds = [], markers = {};
+    cities.forEach(function (c) {
+      var group;
+      if (cluster) {
+        group = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 40,
+          iconCreateFunction: function (cl) {
+            return L.divIcon({html: '<div style="background:' + c.color + '">' + cl.getChildCount() + '</div>',
+                              className: 'gs-cluster', iconSize: L.point(34, 34)});
+          }});
+      } else {
+        group = L.featureGroup();
+      }
+      c.group = group;
+      group.addTo(map);
+      overlays[c.legend] = group;
+      var area = c.bbox ? L.rectangle([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], {})
+                        : L.circle([c.lat, c.lon], {radius: c.radius_m});
+      area.setStyle({color: c.color, weight: 2, dashArray: '6 4', fillOpacity: 0.06, interactive: false,
+                     className: 'gs-area'});
+      area.addTo(map);
+      bounds.push(area.getBounds().getNorthEast(), area.getBounds().getSouthWest());
+    });
+    points.forEach(function (p) {
+      var c = cities[p[2]];
+      var marker = L.circleMarker([p[0], p[1]], {radius: 5, color: '#fff', weight: 1, fillColor: c.color,
+                                                 fillOpacity: 0.9, className: 'gs-point'});
+      // Hovering asks the host for the image's thumbnail, which it hands back through geospottrThumb.
+      marker.bindTooltip(c.name, {className: 'gs-thumb'});
+      marker.on('mouseover', function () { window.geospottrSend({type: 'hover', id: p[3]}); });
+      marker.on('click', function () { window.geospottrSend({type: 'image', id: p[3]}); });
+      markers[p[3]] = {marker: marker, name: c.name};
+      c.group.addLayer(marker);
+      bounds.push([p[0], p[1]]);
+    });
+    window.geospottrThumb = function (id, src) {
+      var m = markers[id];
+      if (!m) return;
+      var box = document.createElement('div'), img = document.createElement('img'), name = document.createElement('div');
+      img.src = src;
+      name.innerHTML = m.name;  // already escaped
+      box.appendChild(img);
+      box.appendChild(name);
+      m.marker.setTooltipContent(box);
+    };
+    // Place names (GeoNames) under the points, more of them as the map zooms in.
+    map.createPane('places').style.zIndex = 350;
+    var placeLayers = places.map(function (p) {
+      return {zoom: p[3], chars: p[0].length, layer: L.marker([p[1], p[2]], {pane: 'places', interactive: false,
+        keyboard: false,
+        icon: L.divIcon({className: 'gs-place', html: '<span></span>' + p[0], iconSize: null, iconAnchor: [3, 7]})})};
+    });
+    function showPlaces() {
+      // Biggest first; a name that would overlap one already shown waits for a closer zoom.
+      var z = map.getZoom(), taken = [];
+      placeLayers.forEach(function (p) {
+        var show = z >= p.zoom;
+        if (show) {
+          var at = map.latLngToLayerPoint(p.layer.getLatLng());
+          var box = [at.x - 4, at.y - 8, at.x + 6.5 * p.chars + 10, at.y + 8];
+          show = !taken.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; });
+          if (show) taken.push(box);
+        }
+        if (show) { if (!map.hasLayer(p.layer)) p.layer.addTo(map); }
+        else if (map.hasLayer(p.layer)) map.removeLayer(p.layer);
+      });
+    }
+    map.on('zoomend', showPlaces);
+    if (places.length) map.attributionControl.addAttribution(args.places_attribution);
+    if (cities.length) L.control.layers(null, overlays, {collapsed: cities.length > 12}).addTo(map);
+    window.geospottrPointCount = points.length;
+    window.geospottrFit(bounds, 12);
+    showPlaces();
+  };
+
+  layers.pick = function (map, args) {
+    var cities = args.cities, markers = {};
+    var idle = {radius: 6, color: '#333', weight: 1.5, fillColor: '#fff', fillOpacity: 0.95};
+    var chosen = {radius: 9, color: '#fff', weight: 2.5, fillColor: '#1f6feb', fillOpacity: 1};
+    cities.forEach(function (c) {
+      var marker = L.circleMarker([c.lat, c.lon], Object.assign({className: 'gs-city'}, idle));
+      marker.bindTooltip(c.name, {permanent: true, direction: 'auto', offset: [7, 0], className: 'gs-name'});
+      marker.on('click', function (e) {
+        L.DomEvent.stopPropagation(e);
+        window.geospottrSelect(c.slug);
+        window.geospottrSend({type: 'pick', slug: c.slug});
+      });
+      marker.addTo(map);
+      markers[c.slug] = marker;
+    });
+    var selected = null, point = null;
+    window.geospottrSelect = function (slug) {
+      if (point) { map.removeLayer(point); point = null; }
+      if (selected && markers[selected]) markers[selected].setStyle(idle);
+      selected = slug;
+      if (markers[slug]) { markers[slug].setStyle(chosen); markers[slug].bringToFront(); }
+    };
+    map.on('click', function (e) {
+      window.geospottrSelect(null);
+      point = L.circleMarker(e.latlng, Object.assign({className: 'gs-guess', interactive: false}, chosen)).addTo(map);
+      window.geospottrSend({type: 'click', lat: e.latlng.lat, lon: L.Util.wrapNum(e.latlng.lng, [-180, 180], true)});
+    });
+    window.geospottrFit(cities.map(function (c) { return [c.lat, c.lon]; }), 6);
+  };
+
+  layers.reveal = function (map, args) {
+    var points = args.points, bounds = [], labels = [];
+    var truth = points.filter(function (p) { return p.role === 'truth'; })[0];
+    // The truth's label above it; each guess's label on its side away from the truth (west: left), and
+    // when both guesses are one point, yours left and the model's right: the labels never overlap.
+    var guesses = points.filter(function (p) { return p.role !== 'truth'; });
+    var same = guesses.length === 2 && guesses[0].lat === guesses[1].lat && guesses[0].lon === guesses[1].lon;
+    var sides = {truth: 'top'};
+    guesses.forEach(function (p) {
+      sides[p.role] = same ? (p.role === 'human' ? 'left' : 'right')
+                           : (truth && p.lon < truth.lon ? 'left' : 'right');
+    });
+    points.forEach(function (p) {
+      if (truth && p !== truth) {
+        L.polyline([[truth.lat, truth.lon], [p.lat, p.lon]], {color: p.color, weight: 2, dashArray: '5 5',
+                    interactive: false}).addTo(map);
+      }
+      var marker = L.circleMarker([p.lat, p.lon], {radius: p.role === 'truth' ? 10 : 8, color: '#fff',
+        weight: 2.5, fillColor: p.color, fillOpacity: 1, className: 'gs-reveal gs-' + p.role});
+      var side = sides[p.role] || 'right';
+      marker.bindTooltip(p.label, {permanent: true, direction: side, className: 'gs-reveal-label',
+                                   offset: side === 'left' ? [-8, 0] : side === 'right' ? [8, 0] : [0, -10]});
+      marker.addTo(map);
+      labels.push({side: side, marker: marker});
+      bounds.push([p.lat, p.lon]);
+    });
+    // Keep room for the labels inside the map: fit the points with padding as wide as the labels are.
+    window.geospottrFit(bounds, 8, function () {
+      var pad = {left: 0, right: 0, top: 0};
+      labels.forEach(function (l) {
+        var el = l.marker.getTooltip() && l.marker.getTooltip().getElement();
+        if (!el) { return; }
+        if (l.side === 'top') { pad.top = Math.max(pad.top, el.offsetHeight + 16);
+          pad.left = Math.max(pad.left, el.offsetWidth / 2 + 8); pad.right = Math.max(pad.right, el.offsetWidth / 2 + 8); }
+        else { pad[l.side] = Math.max(pad[l.side], el.offsetWidth + 18); }
+      });
+      return {tl: [pad.left + 12, pad.top + 12], br: [pad.right + 12, 44]};  // clear of the scale and credits
+    });
+  };
+
+  layers.recap = function (map, args) {
+    var rounds = args.rounds, colors = args.colors, bounds = [];
+    rounds.forEach(function (r) {
+      ['human', 'model'].forEach(function (role) {
+        var g = r[role];
+        if (!g) { return; }
+        L.polyline([[r.truth.lat, r.truth.lon], [g.lat, g.lon]], {color: colors[role], weight: 1.5,
+                    dashArray: '4 4', opacity: 0.8, interactive: false}).addTo(map);
+        L.circleMarker([g.lat, g.lon], {radius: 6, color: '#fff', weight: 2, fillColor: colors[role],
+          fillOpacity: 1, className: 'gs-recap gs-' + role}).bindTooltip(g.label).addTo(map);
+        bounds.push([g.lat, g.lon]);
+      });
+      L.circleMarker([r.truth.lat, r.truth.lon], {radius: 8, color: '#fff', weight: 2, fillColor: colors.truth,
+        fillOpacity: 1, className: 'gs-recap gs-truth'})
+        .bindTooltip(String(r.number), {permanent: true, direction: 'center', className: 'gs-round'})
+        .bindPopup(r.truth.label).addTo(map);
+      bounds.push([r.truth.lat, r.truth.lon]);
+    });
+    window.geospottrFit(bounds, 8, function () { return {tl: [24, 24], br: [24, 24]}; });
+  };
+
+  window.GeoSpottr = {
+    page: page,
+    layer: function (map, name, args) { layers[name](map, args); },
+    layers: Object.keys(layers)
+  };
+})();
