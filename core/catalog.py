@@ -9,11 +9,11 @@ import functools
 import math
 import re
 import shlex
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import GeoSpottrError
+from .names import did_you_mean, fold
 
 #: The seed's 22 cities, pinned to their country so that "Santiago" means Santiago de Chile.
 SEED_PRESET: tuple[str, ...] = (
@@ -27,14 +27,6 @@ SEED_SLUGS: dict[str, str] = {"newyorkcity": "newyork"}
 DEFAULT_TARGET = 1250
 
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
-
-
-def fold(text: str) -> str:
-    """Lower-case ASCII form of `text` for matching ("Bogotá" -> "bogota", "Zürich" -> "zurich")."""
-    if text.isascii():
-        return text.lower().strip()
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower().strip()
 
 
 def slugify(name: str) -> str:
@@ -249,9 +241,23 @@ def resolve(query: str) -> CatalogCity:
     if not ids:
         hint = f" in {country}" if country else ""
         given = query.split(",")[0].strip()
-        raise GeoSpottrError(f"no city called {given!r}{hint} in the catalog; search it with "
-                             f"`geospottr cities {shlex.quote(given[:4] or given)}`")
+        near = did_you_mean(given, _large_city_labels(country), key=lambda label: label.rsplit(",", 1)[0])
+        raise GeoSpottrError(f"no city called {given!r}{hint} in the catalog" + (
+            near or f"; search for it with `geospottr cities {shlex.quote(given)}`"))
     return _city(ids[0])
+
+
+#: Typo suggestions come from cities of at least this many people: a misspelt name is nearly always a
+#: known city's, and the 34,000 small towns would crowd it out with look-alikes.
+LARGE_CITY = 50_000
+
+
+def _large_city_labels(country: str | None) -> list[str]:
+    """"Rijeka, HR" for every catalog city of `LARGE_CITY` people or more (in `country` when given),
+    most populous first: the candidates of a "did you mean" (the label is also valid `resolve` input)."""
+    rows = _load()[0]
+    return [f"{r['name']}, {r['countrycode']}" for r in rows if int(r["population"] or 0) >= LARGE_CITY
+            and (country is None or r["countrycode"] == country)]
 
 
 def preset(name: str) -> list[CatalogCity]:

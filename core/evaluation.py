@@ -453,18 +453,19 @@ def choose_model(project: Project | None, run: str | None = None, model: Path | 
     if run is not None:
         if project is None:
             raise GeoSpottrError("--run needs a project (--project DIR)")
-        from .training.runs import BEST, LAST
+        from .training.runs import BEST, LAST, run_dir
 
-        folder = project.runs_dir / run
+        folder = run_dir(project.runs_dir, run)  # "no run 'x' in this project", before any file is looked for
         for name in (BEST, LAST):
             if (folder / name).is_file():
                 return ModelChoice(folder / name, folder, run)
-        known = sorted(p.name for p in project.runs_dir.iterdir() if p.is_dir()) if project.runs_dir.is_dir() else []
-        raise GeoSpottrError(f"run {run!r} has no best.pt or last.pt in {folder}"
-                             + (f" (runs: {', '.join(known)})" if known else " (no runs yet; train one)"))
+        raise GeoSpottrError(f"run {run!r} has no model yet (no best.pt or last.pt in {folder}): it stopped "
+                             f"before its first checkpoint; continue it with `geospottr train --resume {run}`")
     from .training.runs import BEST, LAST
 
     path = Path(model).expanduser()
+    if not path.is_file():  # said before torch is imported to read it (seconds)
+        raise GeoSpottrError(f"no model file {path}" if not path.exists() else f"{path} is not a model file (a folder?)")
     base = project.root / "reports" if project is not None else path.parent / "reports"
     name = f"{path.resolve().parent.name}-{path.stem}" if path.name in (BEST, LAST) else path.stem
     return ModelChoice(path, base / name)

@@ -29,6 +29,7 @@ import platformdirs
 from . import catalog
 from .errors import GeoSpottrError
 from .fsutil import atomic_write_bytes, kill_point, safe_child, sweep_partials
+from .names import did_you_mean
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "geospottr.db"
@@ -392,8 +393,10 @@ class Project:
     def city(self, name_or_slug: str) -> City:
         found = self.find_city(name_or_slug)
         if found is None:
-            known = ", ".join(c.slug for c in self.cities()) or "none yet"
-            raise GeoSpottrError(f"city {name_or_slug!r} is not in this project (cities: {known})")
+            cities = self.cities()
+            known = ", ".join(c.slug for c in cities) or "none yet"
+            near = did_you_mean(name_or_slug, [c.slug for c in cities])
+            raise GeoSpottrError(f"city {name_or_slug!r} is not in this project{near or f' (cities: {known})'}")
         return found
 
     def city_by_id(self, city_id: int) -> City:

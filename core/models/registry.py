@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from ..errors import GeoSpottrError
+from ..names import did_you_mean
 
 #: Works offline (its weights ship with GeoSpottr) and, with `train --head auto`, runs the cross-validated best
 #: recipe for a small project, efficientnet-lite-ensemble-probe (issue 18, benchmarks/bench_accuracy.py).
@@ -97,7 +98,8 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 def spec(name: str) -> ModelSpec:
     if name not in MODELS:
-        raise GeoSpottrError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+        raise GeoSpottrError(f"unknown model {name!r}{did_you_mean(name, sorted(MODELS))}; "
+                             f"choose one of: {', '.join(sorted(MODELS))}")
     return MODELS[name]
 
 

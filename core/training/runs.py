@@ -20,6 +20,7 @@ from typing import Any, Iterator, NamedTuple
 from ..errors import GeoSpottrError
 from ..events import Event, Kind
 from ..fsutil import atomic_write_text, safe_child
+from ..names import did_you_mean
 from .metrics import EpochMetrics
 
 CONFIG = "config.json"
@@ -57,8 +58,10 @@ def run_dir(runs_dir: Path, run_id: str) -> Path:
     except GeoSpottrError:
         raise GeoSpottrError(f"{run_id!r} is not a run id (ids name folders in {runs_dir})") from None
     if not (path / CONFIG).is_file():
-        known = ", ".join(r.run_id for r in _scan(runs_dir)[-5:]) or "none"
-        raise GeoSpottrError(f"no training run {run_id!r} in {runs_dir} (recent: {known})")
+        ids = sorted((p.name for p in runs_dir.iterdir() if (p / CONFIG).is_file()), reverse=True) \
+            if runs_dir.is_dir() else []
+        raise GeoSpottrError(f"no run {run_id!r} in this project{did_you_mean(run_id, ids)}; "
+                             + ("`geospottr runs` lists them" if ids else "none trained yet: start one with `geospottr train`"))
     return path
 
 

@@ -72,7 +72,7 @@ def test_follow_and_monitor_name_an_unknown_run_in_one_line(project):  # noqa: F
     cmd = [sys.executable, "-m", "core", "--project", str(project.root)]
     for args in (["runs", "--follow", "nope"], ["monitor", "nope"], ["runs", "--send", "stop", "nope"]):
         out = subprocess.run(cmd + args, env=_env(), cwd=REPO, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 1 and out.stderr.strip().startswith("geospottr: error: no training run 'nope'")
+        assert out.returncode == 1 and out.stderr.strip().startswith("geospottr: error: no run 'nope' in this project")
     assert monitor_command(project.runs_dir / "r")[-2:] == ["--monitor", str(project.runs_dir / "r")]
 
 

@@ -135,7 +135,7 @@ def test_bad_requests_are_one_line_errors(small_project):
     if not torch.cuda.is_available():
         with pytest.raises(GeoSpottrError, match="no CUDA"):
             train(small_project, fast_config(device="cuda"))
-    with pytest.raises(GeoSpottrError, match="no training run"):
+    with pytest.raises(GeoSpottrError, match="no run .nope. in this project"):
         train(small_project, resume="nope")
     with pytest.raises(GeoSpottrError, match="unknown model"):
         train(small_project, fast_config(arch="vgg"))
