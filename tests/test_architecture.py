@@ -4,7 +4,10 @@ app and the CLI's entry point load without torch, so the UI thread and ``geospot
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,22 +18,62 @@ import tomllib
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _run(code: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+def _run(code: str, root: Path = REPO) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
            "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env,
                           timeout=300)
 
 
+def _require(module: str) -> None:
+    """The checkers are in the dev extra that `make test` installs: a missing one fails, never skips, so
+    a broken install cannot pass the architecture checks by not running them."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        pytest.fail(f"{module} is missing: the dev extra installs it (pip install -e '.[dev]')")
+
+
+_LINT_IMPORTS = ("import sys; from importlinter.cli import lint_imports; "
+                 "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))")
+
+
 def test_import_linter_contracts_are_kept():
-    pytest.importorskip("importlinter", reason="import-linter is in the dev extra (pip install -e .[dev])")
-    proc = _run("import sys; from importlinter.cli import lint_imports; "
-                "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))")
+    _require("importlinter")
+    proc = _run(_LINT_IMPORTS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+#: contract id -> (a module of a copy of the tree, an import planted in it that breaks only that contract)
+PLANTED = {
+    "core-no-qt": ("core/geo.py", "import PySide6"),
+    "torch-free-core": ("core/geo.py", "import torch"),
+    "gui-views-no-torch": ("geospottr_gui/views/layouts.py", "import torch"),
+    "layers": ("core/splitting.py", "import core.evaluation"),
+    "workspaces-independent": ("geospottr_gui/views/dataset_view.py", "import geospottr_gui.views.predict_view"),
+}
+
+
+@pytest.mark.parametrize("contract", sorted(PLANTED))
+def test_each_contract_catches_a_planted_violation(tmp_path, contract):
+    """A contract that cannot fail checks nothing: on a copy of the tree with one forbidden import added,
+    exactly that contract is reported broken."""
+    _require("importlinter")
+    for package in ("core", "geospottr_gui"):
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    module, planted = PLANTED[contract]
+    with open(tmp_path / module, "a", encoding="utf-8") as fh:
+        fh.write(f"\n{planted}  # planted by tests/test_architecture.py\n")
+    proc = _run(_LINT_IMPORTS, root=tmp_path)
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    broken = [c["id"] for c in config if re.search(re.escape(" ".join(c["name"].split())) + r"\s+BROKEN",
+                                                      " ".join(proc.stdout.split()))]
+    assert proc.returncode != 0 and broken == [contract], proc.stdout + proc.stderr
+
+
 def test_ruff_lint_and_import_order_are_clean():
-    pytest.importorskip("ruff", reason="ruff is in the dev extra (pip install -e .[dev])")
+    _require("ruff")
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], capture_output=True, text=True,
                           cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr + "\n(`ruff check --fix .` sorts imports)"
