@@ -7,6 +7,7 @@ command functions so ``geospottr --help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -41,7 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader that closed the pipe is then caught below
+        return status
+    except BrokenPipeError:
+        return _reader_gone()
     except Cancelled as exc:
         print(f"geospottr: {exc}", file=sys.stderr)
         return 130
@@ -58,6 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"geospottr: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return 1
+
+
+def _reader_gone() -> int:
+    """The reader of stdout closed it (``geospottr stats --json | head -1``): stop quietly, as Unix tools
+    do, with 141 (128 + SIGPIPE). stdout goes to /dev/null so that Python's flush at exit finds no pipe to
+    fail on and prints no "Exception ignored" traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":
