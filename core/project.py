@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import sqlite3
 import threading
 import weakref
@@ -160,11 +161,21 @@ class Project:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def init(cls, root: Path | str, cities: Iterable[catalog.CatalogCity] = (), target_count: int = catalog.DEFAULT_TARGET) -> "Project":
-        """Create a project folder (or open an existing one) and add `cities` to it."""
+    def init(cls, root: Path | str, cities: Iterable[catalog.CatalogCity] = (), target_count: int = catalog.DEFAULT_TARGET,
+             *, must_be_new: bool = False) -> "Project":
+        """Create a project folder (or open an existing one) and add `cities` to it.
+
+        `must_be_new` (``geospottr init``) refuses an existing project, whose cities a repeated init would
+        silently extend (maybe while it trains), and a non-empty folder that is not a project, which the
+        project's folders and database would be mixed into."""
         root = Path(root).expanduser()
         if root.exists() and not root.is_dir():
             raise GeoSpottrError(f"{root} exists and is not a folder")
+        if must_be_new and (root / DB_NAME).exists():
+            raise GeoSpottrError(f"{root} is already a project: change its cities with "
+                                 f"`geospottr --project {shlex.quote(str(root))} cities --add NAME` (or --remove)")
+        if must_be_new and root.is_dir() and any(root.iterdir()):
+            raise GeoSpottrError(f"{root} is not empty and not a project: choose a new or empty folder")
         root.mkdir(parents=True, exist_ok=True)
         project = cls.open(root, create=True)
         for city in cities:

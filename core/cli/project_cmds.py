@@ -8,29 +8,52 @@ from pathlib import Path
 
 from .. import catalog
 from ..errors import GeoSpottrError
-from ..project import SPLITS, Project
+from ..project import SPLITS, STATUSES, Project
 from .common import command_line, job, open_project
 from .render import plural, table
 
 
-def _parse_city_list(text: str) -> list[catalog.CatalogCity]:
-    """``seed`` or a comma list where a two-letter item pins the country of the name before it:
-    ``"Santiago,CL,Berlin"`` -> Santiago de Chile and Berlin."""
-    if text.strip().lower() == "seed":
-        return catalog.preset("seed")
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+def _split_city_list(text: str) -> list[str]:
+    """A comma list of city names or slugs, where a two-letter upper-case item pins the country of the name
+    before it: ``"Santiago,CL,Berlin"`` -> ``["Santiago,CL", "Berlin"]`` (``--add`` and ``--remove`` alike)."""
     queries: list[str] = []
-    for part in parts:
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
         if len(part) == 2 and part.isalpha() and part.isupper() and queries and "," not in queries[-1]:
             queries[-1] += f",{part}"
         else:
             queries.append(part)
-    return [catalog.resolve(q) for q in queries]
+    return queries
+
+
+def _parse_city_list(text: str) -> list[catalog.CatalogCity]:
+    """``seed``, or the catalog cities of a `_split_city_list` list."""
+    if text.strip().lower() == "seed":
+        return catalog.preset("seed")
+    return [catalog.resolve(q) for q in _split_city_list(text)]
+
+
+def _remove_cities(project: Project, text: str, delete_images: bool) -> None:
+    """``cities --remove A,B``: every named city is checked before any is removed (an unknown name, or a
+    city with images and no --delete-images, removes nothing), then each removal is reported."""
+    cities = list({c.slug: c for c in (project.city(q) for q in _split_city_list(text))}.values())
+    if not cities:
+        raise GeoSpottrError("say which cities to remove: --remove SLUG[,SLUG...]")
+    if not delete_images:
+        counts = project.city_counts(STATUSES)
+        held = [f"{c.slug} ({plural(counts.get(c.slug, 0), 'image')})" for c in cities if counts.get(c.slug)]
+        if held:
+            raise GeoSpottrError(f"{', '.join(held)} still {'has' if len(held) == 1 else 'have'} images: relabel "
+                                 "them, or add --delete-images to remove them with the city; nothing was removed")
+    for city in cities:
+        n = project.remove_city(city.slug, delete_images=delete_images)
+        print(f"removed {city.slug} ({city.name}, {city.country})" + (f" and its {plural(n, 'image')}" if n else ""))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     cities = _parse_city_list(args.cities) if args.cities else []
-    with Project.init(args.dir, cities, target_count=args.target) as project:
+    with Project.init(args.dir, cities, target_count=args.target, must_be_new=True) as project:
         hint = command_line(argparse.Namespace(project=args.dir), "cities --add Zagreb,Split")
         names = ", ".join(c.slug for c in project.cities()) or f"none yet (add some, e.g. `{hint}`)"
         print(f"project ready at {project.root}\ncities: {names}")
@@ -59,8 +82,7 @@ def cmd_cities(args: argparse.Namespace) -> int:
             print(f"updated {city.slug}: target {city.target_count}"
                   + (f", radius {city.radius_km:g} km" if city.radius_km else ""))
         if args.remove:
-            n = project.remove_city(args.remove, delete_images=args.delete_images)
-            print(f"removed {args.remove}" + (f" and its {n} images" if n else ""))
+            _remove_cities(project, args.remove, args.delete_images)
         counts = project.city_counts()
         rows = [(c.slug, f"{c.name}, {c.country}", f"{counts.get(c.slug, 0):,}", f"{c.target_count:,}",
                  f"{c.radius_km:.1f}" if c.radius_km else "bbox") for c in project.cities()]
@@ -149,7 +171,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("init", parents=[common], help="create a project folder",
                        description="Create a project folder (geospottr.db, images/, runs/, cache/).")
-    p.add_argument("dir", type=Path, metavar="DIR", help="the new project folder (may exist if empty)")
+    p.add_argument("dir", type=Path, metavar="DIR",
+                   help="the new project folder (may exist if empty; an existing project is refused: use `cities`)")
     p.add_argument("--cities", metavar="seed|NAME,...",
                    help="'seed' for the 22 seed cities, or names such as 'Zagreb,Split,Santiago,CL'")
     p.add_argument("--target", type=int, default=catalog.DEFAULT_TARGET, help="images wanted per city (default: %(default)s)")
@@ -160,7 +183,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "country code). With --add/--remove/--list: change the project's cities.")
     p.add_argument("query", nargs="?", help="name to search, e.g. 'santiago' or 'santiago,CL'")
     p.add_argument("--add", metavar="NAME,...", help="add cities ('seed' for the 22-city preset)")
-    p.add_argument("--remove", metavar="SLUG", help="remove a city from the project")
+    p.add_argument("--remove", metavar="SLUG,...", help="remove cities from the project (slugs or names, comma-separated)")
     p.add_argument("--delete-images", action="store_true", help="with --remove: also delete the city's images")
     p.add_argument("--list", action="store_true", help="list the project's cities with have/target counts")
     p.add_argument("--target", type=int, help="images wanted per city (with --add, or for the city named by QUERY)")
