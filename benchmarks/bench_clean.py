@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from core import catalog  # noqa: E402
+from core.imaging import load_image  # noqa: E402
 from core.importing import import_source  # noqa: E402
 from core.project import Project  # noqa: E402
 from core.quality import ScanOptions, scan  # noqa: E402
@@ -45,7 +45,7 @@ def build(root: Path, source: Path, copies: int) -> Project:
         path = source / row["path"]
         out_rows.append({**row, "path": str(path)})
         for k in range(1, copies):
-            img = Image.open(path).convert("RGB")
+            img = load_image(path)
             img = img.resize((img.width * (10 - k) // 10, img.height * (10 - k) // 10))
             buf = io.BytesIO()
             img.save(buf, "JPEG", quality=80 - 5 * k)

@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from core.imaging import load_image  # noqa: E402
 from core.models import registry  # noqa: E402
 from core.models.bundle import BundleMeta, ClassInfo, save_bundle  # noqa: E402
 from core.prediction import Predictor  # noqa: E402
@@ -76,7 +77,7 @@ def timing(args: argparse.Namespace, root: Path) -> None:
         predictor = Predictor.load(save_bundle(root / "model.pt", model, meta))
     photo = _photo(root / "photo.jpg", args.data if args.data.exists() else None)
     print(f"{predictor.meta.arch} at {predictor.meta.image_size} px, {torch.get_num_threads()} threads, "
-          f"photo {Image.open(photo).size}, load average {os.getloadavg()[0]:.1f}")
+          f"photo {load_image(photo).size}, load average {os.getloadavg()[0]:.1f}")
     for method in ("grad-cam", "occlusion"):
         wall, cpu = _times(lambda m=method: predictor.explain(photo, method=m), args.repeats)
         print(f"  explain one photo, {method:<10} {wall * 1000:7.0f} ms wall  {cpu * 1000:7.0f} ms CPU")

@@ -5,11 +5,18 @@ decode fully (so truncation is caught now, not in epoch 3), refuse decompression
 them, apply the EXIF orientation, and convert CMYK, greyscale, palette, alpha and 16-bit images to 8-bit
 RGB. Failures raise `ImageError` with a reason a user can read.
 
-Memory stays bounded whatever the file claims: only regular files under `MAX_IMAGE_BYTES` are read,
-absurd aspect ratios (a 1x60000 strip would become gigabytes once resized for a model) are refused, a
-big JPEG (a 108-megapixel phone photo) is decoded at 1/2, 1/4 or 1/8 scale through its DCT draft so at
-most `DECODE_PIXELS` are ever allocated, and only formats that cannot decode at a reduced scale are
-refused above `MAX_PIXELS`.
+Only the decoders in `DECODERS` are ever tried (`Image.open(..., formats=...)`): Pillow hands EPS to
+Ghostscript, a PostScript interpreter, so an EPS named ``.jpg`` would run its program (write files,
+loop for ever) if Pillow were left to guess the format. `tests/adversarial/test_decoders.py` checks that
+nothing else in the app calls `Image.open`.
+
+Memory stays bounded whatever the file claims, decided from the header before a pixel is decoded: only
+regular files under `MAX_IMAGE_BYTES` are read, absurd aspect ratios (a 1x60000 strip would become
+gigabytes once resized for a model) are refused, a big JPEG (a 108-megapixel phone photo) is decoded at
+1/2, 1/4 or 1/8 scale through its DCT draft so at most `DECODE_PIXELS` are ever allocated, a JPEG whose
+data is far too short for the pixels its header claims is refused as truncated, and everything else
+must fit both `DECODE_PIXELS` and `MAX_DECODE_BYTES` (pixels x bands x bytes per band as Pillow stores
+them; a progressive JPEG also counts the full-size DCT coefficients libjpeg buffers, whatever the draft).
 """
 
 from __future__ import annotations
@@ -22,17 +29,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageMode, ImageOps, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 
 from .errors import GeoSpottrError
 from .fsutil import atomic_write_bytes, read_regular
 
-#: Formats that decode at full size only (PNG, WebP, TIFF...) are refused above this many pixels.
-MAX_PIXELS = 120_000_000
+#: The Pillow decoders an image may be opened with, in the order tried; the optional ones (AVIF in recent
+#: Pillow, HEIF once pillow-heif registers) only where installed. No decoder here runs an external program.
+DECODERS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "HEIF")
 #: A JPEG may declare up to this many pixels: it is decoded at a reduced scale (1/8 of 1 GP is 16 MP).
 MAX_JPEG_PIXELS = 1_000_000_000
-#: Larger JPEGs are decoded at the smallest DCT scale that brings them under this (and stored that size).
+#: At most this many pixels are decoded: larger JPEGs at the smallest DCT scale that brings them under it
+#: (and stored that size); other formats, which decode at full size only, are refused above it.
 DECODE_PIXELS = 40_000_000
+#: ...and at most this much memory for them (a 40 MP RGB photo takes 160 MB as Pillow stores it, a 48 MP
+#: progressive JPEG 190 MB with its DCT coefficients; 16-bit, float and RGBA images count their real size).
+MAX_DECODE_BYTES = 192 * 2**20
+#: Huffman-coded JPEG data holds at least one bit per 8x8 block (its DC code): a file shorter than this
+#: for the size its header claims is cut off, and libjpeg would fill the missing rows with grey.
+_MIN_JPEG_BITS_PER_BLOCK = 1
 #: Longer side / shorter side above this is no photo (street panoramas are 2:1 to 8:1).
 MAX_ASPECT = 20.0
 #: A model input resize (shorter side to the input size) may give at most this many pixels.
@@ -70,16 +86,28 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def decoders() -> list[str]:
+    """`DECODERS` that the installed Pillow has (loading its plugins once: an optional one is known only then)."""
+    Image.init()
+    return [name for name in DECODERS if name in Image.OPEN]
+
+
+def _is_jpeg(img: Image.Image) -> bool:
+    return isinstance(img, JpegImageFile)  # MPO (a phone's multi-picture JPEG) included
+
+
 def _open(data: bytes, name: str) -> Image.Image:
+    """Read the header only (no pixel is decoded) and refuse what no photo can be."""
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data), formats=decoders())
     except UnidentifiedImageError:
         head = data[:12]
         if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
             raise ImageError(f"{name}: HEIC/AVIF image and no decoder plugin is installed (pip install pillow-heif)") from None
-        raise ImageError(f"{name}: not an image file, or a format GeoSpottr cannot read") from None
+        raise ImageError(f"{name}: not an image file, or a format GeoSpottr cannot read "
+                         f"(it reads {', '.join(decoders())})") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:  # e.g. a header cut short: "Truncated File Read"
@@ -91,10 +119,43 @@ def _open(data: bytes, name: str) -> Image.Image:
         raise ImageError(f"{name}: image has no pixels")
     if max(w, h) / min(w, h) > MAX_ASPECT:
         raise ImageError(f"{name}: refused: {w}x{h} pixels is no photo (aspect ratio over {MAX_ASPECT:g}:1)")
-    limit = MAX_JPEG_PIXELS if img.format == "JPEG" else MAX_PIXELS
+    limit = MAX_JPEG_PIXELS if _is_jpeg(img) else DECODE_PIXELS
     if w * h > limit:
         raise ImageError(f"{name}: refused as a decompression bomb ({w}x{h} pixels > {limit:,})")
+    if _is_jpeg(img):
+        blocks = math.ceil(w / 8) * math.ceil(h / 8)
+        if len(data) * 8 < blocks * _MIN_JPEG_BITS_PER_BLOCK:
+            raise ImageError(f"{name}: truncated file ({len(data):,} bytes cannot hold the {w}x{h} pixels "
+                             f"its header claims)")
     return img
+
+
+def decoded_bytes(img: Image.Image, header_size: tuple[int, int] | None = None) -> int:
+    """Memory that decoding `img` (an opened header, drafted or not) takes, from the header alone;
+    `header_size` is its size before a JPEG draft.
+
+    Pixels x bands x bytes per band, as Pillow stores them: a multi-band 8-bit pixel (RGB, RGBA, CMYK)
+    takes 4 bytes. A progressive JPEG adds libjpeg's buffer of every DCT coefficient at full size
+    (2 bytes each, per component's sampling), which no draft scale reduces."""
+    mode = ImageMode.getmode(img.mode)
+    bands, per_band = len(mode.bands), int(mode.typestr[-1])
+    pixel = 4 if bands > 1 and per_band == 1 else bands * per_band
+    total = img.width * img.height * pixel
+    if _is_jpeg(img) and img.info.get("progressive"):
+        full_w, full_h = header_size or img.size
+        h_max = max((h for _, h, _, _ in img.layer), default=1) or 1
+        v_max = max((v for _, _, v, _ in img.layer), default=1) or 1
+        share = sum(h * v for _, h, v, _ in img.layer) / (h_max * v_max) if img.layer else bands
+        total += int(full_w * full_h * share * 2)
+    return total
+
+
+def _check_budget(img: Image.Image, name: str, header_size: tuple[int, int]) -> None:
+    """Refuse, before decoding, an image (after its JPEG draft) over `DECODE_PIXELS` or `MAX_DECODE_BYTES`."""
+    need = decoded_bytes(img, header_size)
+    if img.width * img.height > DECODE_PIXELS or need > MAX_DECODE_BYTES:
+        raise ImageError(f"{name}: refused: decoding {img.width}x{img.height} {img.mode} pixels would take "
+                         f"{need / 2**20:,.0f} MB (a photo may take at most {MAX_DECODE_BYTES // 2**20} MB)")
 
 
 def _draft_request(img: Image.Image, draft: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -124,20 +185,42 @@ def _check_resize(name: str, size: tuple[int, int], draft: tuple[int, int] | Non
                          f"{MAX_RESIZED_PIXELS:,} pixels")
 
 
+#: Pixels converted per step from 16-bit or float to 8-bit: the float temporaries stay a few MB.
+_CONVERT_CHUNK = 1 << 20
+
+
+def _grey_to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit, 32-bit or float greyscale as 8-bit "L", rescaled (not clipped) a band of rows at a time,
+    so memory is the pixels once plus the 8-bit result, never a float copy of the whole image."""
+    arr = np.asarray(img)
+    rows = max(1, _CONVERT_CHUNK // max(1, img.width))
+    bands = [arr[top:top + rows] for top in range(0, img.height, rows)]
+    if img.mode == "F":  # stretch the finite range to 0..255 (NaN and infinities become 0)
+        lo, hi = math.inf, -math.inf
+        for band in bands:
+            finite = band[np.isfinite(band)]
+            if finite.size:
+                lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+        offset, scale = (lo, 255.0 / ((hi - lo) or 1.0)) if lo <= hi else (0.0, 1.0)
+    else:
+        offset = 0.0
+        scale = 255.0 / (65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0)
+    out = np.empty(arr.shape, dtype=np.uint8)
+    for top, band in zip(range(0, img.height, rows), bands):
+        value = np.nan_to_num((band.astype(np.float32) - offset) * scale + 0.5, nan=0.0, posinf=0.0, neginf=0.0)
+        out[top:top + rows] = np.clip(value, 0, 255)
+    return Image.fromarray(out, "L")
+
+
 def to_rgb(img: Image.Image) -> Image.Image:
-    """8-bit RGB from any mode: 16-bit greyscale is rescaled, alpha is composited on white."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float32)  # float32: half the memory of float64, exact enough for 8 bits
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    elif img.mode == "F":
-        arr = np.asarray(img, dtype=np.float32)
-        lo, hi = float(arr.min()), float(arr.max())
-        img = Image.fromarray(((arr - lo) / ((hi - lo) or 1.0) * 255.0).astype(np.uint8), "L")
+    """8-bit RGB from any mode: 16-bit and float greyscale are rescaled, alpha is composited on white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        img = _grey_to_8bit(img)
     if img.mode == "P":
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "RGB" and "transparency" in img.info):
-        img = img.convert("RGBA")
+        if img.mode != "RGBA":
+            img = img.convert("RGBA")
         background = Image.new("RGB", img.size, (255, 255, 255))
         background.paste(img, mask=img.getchannel("A"))
         return background
@@ -149,23 +232,20 @@ def to_rgb(img: Image.Image) -> Image.Image:
 def decode(data: bytes, name: str = "image", draft: tuple[int, int] | None = None) -> Image.Image:
     """Decode fully, orient, convert to RGB. `draft` lets JPEG decode at a reduced scale (much faster); a
     JPEG over `DECODE_PIXELS` is always decoded reduced. `draft` also means "this is for a model input":
-    an image whose resize to it would be huge is refused first."""
+    an image whose resize to it would be huge is refused first. Every refusal is decided from the header,
+    before a pixel is decoded (`_open`, `_check_budget`)."""
     img = _open(data, name)
-    _check_resize(name, img.size, draft)
+    header_size = img.size
+    _check_resize(name, header_size, draft)
+    if _is_jpeg(img):
+        request = _draft_request(img, draft)
+        if request:
+            img.draft("RGB", request)
+    _check_budget(img, name, header_size)
     try:
-        if img.format == "JPEG":
-            request = _draft_request(img, draft)
-            if request:
-                img.draft("RGB", request)
         img.load()
-        img = ImageOps.exif_transpose(img)
-        if img.width * img.height > DECODE_PIXELS:
-            # Formats without a reduced decode: the full-size pixels were unavoidable (bounded by
-            # MAX_PIXELS); shrink at once so what callers keep, convert and re-encode stays small.
-            img = _reduce(img, math.ceil(math.sqrt(img.width * img.height / DECODE_PIXELS)))
+        ImageOps.exif_transpose(img, in_place=True)
         return to_rgb(img)
-    except ImageError:
-        raise
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from None
     except MemoryError:
@@ -175,13 +255,6 @@ def decode(data: bytes, name: str = "image", draft: tuple[int, int] | None = Non
         if "truncated" in text or "premature" in text.lower() or "broken data stream" in text:
             raise ImageError(f"{name}: truncated file ({text})") from None
         raise ImageError(f"{name}: cannot decode ({text or type(exc).__name__})") from None
-
-
-def _reduce(img: Image.Image, factor: int) -> Image.Image:
-    try:
-        return img.reduce(factor)
-    except ValueError:  # a mode `reduce` does not support (16-bit, palette)
-        return to_rgb(img).reduce(factor)
 
 
 def load_image(source: str | Path | bytes, draft: tuple[int, int] | None = None) -> Image.Image:

@@ -80,3 +80,17 @@ def bundle_path(tmp_path):
     path = tmp_path / "model.pt"
     save_bundle(path, registry.build("baseline", 2), BundleMeta(arch="baseline", classes=classes, image_size=64))
     return path
+
+
+def download_config(apis, provider: str):
+    """A fast download configuration (tiny images, millisecond backoff) against the loopback `apis`."""
+    from core.acquisition.jobs import DownloadConfig
+    from core.acquisition.streetview import StreetViewParams
+    from tests.core.acquisition.conftest import FAST_RETRY
+
+    if provider == "streetview":
+        return DownloadConfig(provider="streetview", per_city=4, workers=2, seed=1, key=apis.world.key,
+                              base_url=apis.streetview_url, streetview=StreetViewParams(size=64, radius_m=300),
+                              retry=FAST_RETRY, qps=None)
+    return DownloadConfig(provider="mapillary", per_city=4, workers=2, seed=2, key=apis.world.token,
+                          base_url=apis.mapillary_url, retry=FAST_RETRY, qps=None)

@@ -88,3 +88,11 @@ def special_files(folder: Path) -> dict[str, Path]:
     out["folder"] = folder / "folder.jpg"
     out["folder"].mkdir()
     return out
+
+
+def eps_program(marker: Path) -> bytes:
+    """An EPS file (Pillow would hand it to Ghostscript, a PostScript interpreter) whose program writes
+    `marker` and then loops for ever: named .jpg it must be refused from its header, never run."""
+    return (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 48\n%%EndComments\n"
+            + b"(" + str(marker).encode() + b") (w) file dup (ran) writestring closefile\n"
+            + b"{ } loop\nshowpage\n%%EOF\n")

@@ -72,6 +72,10 @@ class World:
     thumb_ttl_s: float = 60.0
     thumb_size: tuple[int, int] = (320, 256)
     faults: dict[str, deque] = field(default_factory=dict)
+    #: a hostile server: these bytes answer every image request (Street View image, Mapillary thumbnail)
+    image_body: bytes | None = None
+    #: a hostile server: this (lat, lon) is what every metadata / search answer claims (999, NaN, ...)
+    answer_location: tuple[float, float] | None = None
     counts: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -224,7 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
         if pano is None:
             self._json(200, {"status": "ZERO_RESULTS"})
             return
-        self._json(200, {"copyright": "© Google", "date": pano.date, "location": {"lat": pano.lat, "lng": pano.lon},
+        lat, lon = self.server.world.answer_location or (pano.lat, pano.lon)
+        self._json(200, {"copyright": "© Google", "date": pano.date, "location": {"lat": lat, "lng": lon},
                          "pano_id": pano.pano_id, "status": "OK"})
 
     def _sv_image(self, query: dict[str, str], parts) -> None:
@@ -249,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, placeholder_jpeg((w, h)), "image/jpeg")
             return
-        self._send(200, jpeg((w, h), f"{pano.pano_id}/{query.get('heading')}"), "image/jpeg")
+        self._send(200, world.image_body or jpeg((w, h), f"{pano.pano_id}/{query.get('heading')}"), "image/jpeg")
 
     # ------------------------------------------------------------------ Mapillary
     def _mly_auth(self, query: dict[str, str]) -> bool:
@@ -274,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
             if image is None or float(query.get("exp", 0)) < time.time():
                 self._text(403, "URL signature expired")
                 return
-            self._send(200, jpeg(world.thumb_size, f"mly/{image.id}"), "image/jpeg")
+            self._send(200, world.image_body or jpeg(world.thumb_size, f"mly/{image.id}"), "image/jpeg")
             return
         if path == "/images":
             if self._fault("search", json_status=False):
@@ -289,7 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             limit = min(int(query.get("limit", 2000)), 2000)
             hits = [i for i in world.mly if min_lat <= i.lat <= max_lat and min_lon <= i.lon <= max_lon][:limit]
-            self._json(200, {"data": [{"id": i.id, "computed_geometry": {"type": "Point", "coordinates": [i.lon, i.lat]},
+            where = world.answer_location
+            self._json(200, {"data": [{"id": i.id, "computed_geometry": {
+                                           "type": "Point", "coordinates": [where[1], where[0]] if where else [i.lon, i.lat]},
                                        "thumb_1024_url": self._thumb_url(i), "captured_at": i.captured_at,
                                        "compass_angle": i.compass_angle,
                                        "creator": {"id": "1", "username": i.creator}, "is_pano": i.is_pano}
