@@ -93,7 +93,7 @@ def repair(project: Project) -> DoctorReport:
         for image_id in report.missing_files:
             row = c.execute("SELECT path FROM images WHERE id = ?", (image_id,)).fetchone()
             if row is not None and not (project.root / row[0]).is_file():
-                c.execute("DELETE FROM images WHERE id = ?", (image_id,))
+                project.forget_images([image_id])  # in this transaction
                 removed_rows.append(image_id)
     report.missing_files = removed_rows
     report.repaired = True  # empty folders stay: removing one could race a writer about to use it

@@ -613,12 +613,33 @@ class Project:
         (a database edited by hand or by an attacker must not make us read or delete files elsewhere)."""
         return safe_child(self.root, *record.path.split("/"))
 
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """The caller's open transaction if there is one (a multi-table change such as applying findings
+        writes the images table here and its own table in the same transaction), else a new one."""
+        if self.conn.in_transaction:
+            yield self.conn
+        else:
+            with self.transaction() as conn:
+                yield conn
+
     def set_status(self, image_ids: Sequence[str], status: str, reason: str | None = None) -> None:
-        if status not in STATUSES:
-            raise GeoSpottrError(f"status must be one of {', '.join(STATUSES)}")
-        with self.transaction() as c:
+        self.set_statuses({i: (status, reason) for i in image_ids})
+
+    def set_statuses(self, changes: Mapping[str, tuple[str, str | None]]) -> None:
+        """Write each image's ``(status, reason)``; joins the caller's transaction when one is open."""
+        bad = sorted({status for status, _ in changes.values() if status not in STATUSES})
+        if bad:
+            raise GeoSpottrError(f"status {bad[0]!r}: must be one of {', '.join(STATUSES)}")
+        with self._write() as c:
             c.executemany("UPDATE images SET status = ?, reason = ? WHERE id = ?",
-                          [(status, reason, i) for i in image_ids])
+                          [(status, reason, i) for i, (status, reason) in changes.items()])
+
+    def forget_images(self, image_ids: Sequence[str]) -> int:
+        """Delete the rows of `image_ids` (their files stay: the caller decides about files). Joins the
+        caller's transaction when one is open. Returns how many rows went."""
+        with self._write() as c:
+            return sum(c.execute("DELETE FROM images WHERE id = ?", (i,)).rowcount for i in image_ids)
 
     def set_city(self, image_ids: Sequence[str], city: str | None) -> None:
         """Relabel images (the file stays where it is; the database is the label's truth)."""

@@ -151,8 +151,8 @@ def apply_findings(project: Project, finding_ids: Sequence[int], history: Any = 
     def change() -> None:
         with project.transaction() as c:
             before = project.label_snapshot(list(reasons))  # same connection: read inside the transaction
-            targets = [(r, i) for i, r in reasons.items() if i in before and before[i][1] != "rejected"]
-            c.executemany("UPDATE images SET status = 'rejected', reason = ? WHERE id = ?", targets)
+            targets = {i: ("rejected", r) for i, r in reasons.items() if i in before and before[i][1] != "rejected"}
+            project.set_statuses(targets)  # in this transaction: statuses and undo batch land together
             kill_point("clean-apply")  # crash tests: statuses written, undo batch not yet
             batch = (c.execute("SELECT MAX(batch) FROM findings").fetchone()[0] or 0) + 1
             none = (None, None, None)
@@ -195,8 +195,7 @@ def undo_last_apply(project: Project) -> int:
             now = current.get(r["image_id"])
             if now and now[1] == "rejected" and (now[2] or "").startswith(REASON_PREFIX) and r["prev_status"]:
                 restore.setdefault(r["image_id"], (r["prev_status"], r["prev_reason"]))
-        c.executemany("UPDATE images SET status = ?, reason = ? WHERE id = ?",
-                      [(status, reason, i) for i, (status, reason) in restore.items()])
+        project.set_statuses(restore)
         c.execute("UPDATE findings SET resolved = NULL, resolution = NULL, batch = NULL, prev_status = NULL,"
                   " prev_reason = NULL WHERE batch = ?", (batch,))
     return len(restore)
