@@ -24,17 +24,33 @@ if TYPE_CHECKING:  # core.results needs numpy: loaded by the commands that predi
     from ..results import Prediction
 
 
+#: What --run and --model default to, in every command that uses a model.
+PROJECT_MODEL_HELP = "default: the project's model, its best validated run"
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--run", metavar="ID", help="a training run of the project: runs/ID/best.pt (else last.pt)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", metavar="ID",
+                       help=f"a training run of the project: runs/ID/best.pt (else last.pt); {PROJECT_MODEL_HELP}")
     which.add_argument("--model", type=Path, metavar="FILE", help="a model bundle file (.pt)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: %(default)s)")
     p.add_argument("--tta", action="store_true", help="also score the mirrored image and average (slower, a bit better)")
 
 
 def _choose(args: argparse.Namespace, project: Project | None):
+    """The model --run or --model names; without either, the project's model (`core.project_model`, the
+    rule the desktop app follows too), named on stderr so the user knows which run answered."""
     from ..evaluation import choose_model
 
+    if args.run is None and args.model is None:
+        from ..project_model import project_model
+
+        found = project_model(project) if project is not None else None
+        if found is None or found.run_id is None:
+            raise GeoSpottrError("this project has no trained model yet: train one with `geospottr train`, "
+                                 "or name one with --run ID or --model FILE")
+        print(f"using the project's model: {found.label} (another: --run ID or --model FILE)", file=sys.stderr)
+        return choose_model(project, run=found.run_id)
     return choose_model(project, run=args.run, model=args.model)
 
 
@@ -179,11 +195,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise GeoSpottrError("use --group or --group-by-folder, not both")
     if args.versus and not args.explain:
         raise GeoSpottrError("--versus CITY shapes the --explain heat maps: give --explain OUT_DIR too")
-    if args.run:
+    if args.model is not None:  # a file: no project needed
+        bundle = _choose(args, None).bundle
+    else:
         with open_project(args) as project:
             bundle = _choose(args, project).bundle
-    else:
-        bundle = args.model
     predictor = _load(bundle, args)
     out = _Output("json" if args.json else "csv" if args.csv else "text", (c.name for c in predictor.classes))
     explainer = _Explainer(predictor, args.explain, args.versus) if args.explain else None
@@ -333,8 +349,6 @@ def cmd_challenge(args: argparse.Namespace) -> int:
                 raise GeoSpottrError("a resumed game keeps the model it started with: drop --run/--model")
             challenge = Challenge(project, args.resume)
         else:
-            if not (args.run or args.model):
-                raise GeoSpottrError("say which model plays: --run ID or --model FILE")
             choice = _choose(args, project)
             predictor = _load(choice.bundle, args)
             challenge = start_challenge(project, predictor, rounds=args.rounds, seed=args.seed, split=args.split,
@@ -406,7 +420,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "names; 'lat,lon' guesses a point), then reveal the truth, the model's guess, "
                                    "distances and GeoGuessr points. Games are kept in the project.")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--run", metavar="ID", help="the model of a training run (runs/ID/best.pt)")
+    which.add_argument("--run", metavar="ID", help=f"the model of a training run (runs/ID/best.pt); {PROJECT_MODEL_HELP}")
     which.add_argument("--model", type=Path, metavar="FILE", help="a model bundle file")
     instead = p.add_mutually_exclusive_group()
     instead.add_argument("--resume", type=int, metavar="GAME", help="continue an unfinished game (with its own model)")

@@ -6,6 +6,7 @@ The tiny project's cities have distinct colour palettes, so a few dozen steps of
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,10 @@ def trained(tmp_path_factory) -> TrainedModel:
     try:
         model, meta = _train(project)
         bundle = save_bundle(project.runs_dir / "tiny" / "best.pt", model, meta)
+        # The run folder as the trainer leaves it: a run is a folder with config.json (`runs.run_dir`).
+        (bundle.parent / "config.json").write_text(json.dumps({"arch": "baseline", "epochs": 1,
+                                                                "created": "2026-01-01T00:00:00"}))
+        (bundle.parent / "status.json").write_text(json.dumps({"status": "finished"}))
         return TrainedModel(project.root, bundle, "tiny")
     finally:
         project.close()

@@ -125,16 +125,20 @@ def test_confusion_png_handles_empty_rows():
 def test_choose_model(project, trained, tmp_path):
     run = choose_model(project, run=trained.run_id)
     assert run.bundle == trained.bundle and run.report_dir == trained.bundle.parent
-    (project.runs_dir / "only-last").mkdir()
+    (project.runs_dir / "only-last").mkdir(exist_ok=True)
+    (project.runs_dir / "only-last" / "config.json").write_text("{}")
     (project.runs_dir / "only-last" / "last.pt").write_bytes(b"x")
     assert choose_model(project, run="only-last").bundle.name == "last.pt"
+    (tmp_path / "m.pt").write_bytes(b"x")
     other = choose_model(project, model=tmp_path / "m.pt")
     assert other.report_dir == project.root / "reports" / "m"
     # every run's best.pt gets its own report folder, named after the run
     by_file = choose_model(project, model=trained.bundle)
     assert by_file.report_dir == project.root / "reports" / f"{trained.run_id}-best"
-    with pytest.raises(GeoSpottrError, match="runs:"):
+    with pytest.raises(GeoSpottrError, match="no run 'nope' in this project"):
         choose_model(project, run="nope")
+    with pytest.raises(GeoSpottrError, match="no model file"):
+        choose_model(project, model=tmp_path / "gone.pt")
     with pytest.raises(GeoSpottrError):
         choose_model(project)
 
