@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .arguments import GuiArguments, early_exit, parse, startup_project_dir
+
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QWidget
@@ -28,50 +30,16 @@ if TYPE_CHECKING:
 DESKTOP_ID = "io.github.geospottr.GeoSpottr"
 
 
-def split_arguments(positional: list[str]) -> tuple[str | None, list[Path]]:
-    """(project folder or None, photos to predict) from the command line's positional arguments.
-
-    A folder is the project when it holds ``geospottr.db``, is empty, or does not exist yet (and has no
-    image suffix); any other folder is one of photos. Everything else is a photo: a file that is not
-    one is reported by the Predict workspace, which names it. The last project folder given wins.
-    """
-    from core.importing import IMAGE_SUFFIXES
-    from core.project import DB_NAME
-
-    project: str | None = None
-    photos: list[Path] = []
-    for arg in positional:
-        path = Path(arg).expanduser()
-        if path.is_dir():
-            if (path / DB_NAME).exists() or not any(path.iterdir()):
-                project = arg
-            else:
-                photos.append(path)
-        elif not path.exists() and path.suffix.lower() not in IMAGE_SUFFIXES:
-            project = arg  # a new project folder
-        else:
-            photos.append(path)
-    return project, photos
-
-
-def startup_project_dir(explicit: str | None, last: str | None) -> tuple[Path, bool]:
-    """(folder, create?) to open at startup: the one asked for, the last one if it still exists, or the default."""
-    from core.project import DB_NAME, default_project_dir
-
-    if explicit:
-        return Path(explicit).expanduser(), True
-    if last and (Path(last) / DB_NAME).exists() and "GEOSPOTTR_PROJECT" not in os.environ:
-        return Path(last), False
-    return default_project_dir(), True
-
-
 def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # QtWebEngine's Chromium refuses to run its sandbox as root.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
     args = list(sys.argv if argv is None else argv)
-    smoke_test = "--smoke-test" in args
-    args, monitor_refs = monitor_arguments([a for a in args if a != "--smoke-test"])
+    text = early_exit(args[1:])
+    if text is not None:
+        sys.stdout.write(text)
+        return 0
+    parsed = parse(args)
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
@@ -89,19 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     # Matches packaging/linux/<id>.desktop so Wayland/X11 docks group the window under the app's icon.
     app.setDesktopFileName(DESKTOP_ID)
     app.setWindowIcon(QIcon(str(resource_path("icons", "geospottr-256.png"))))
-    if monitor_refs:
+    if parsed.monitor_refs:
         # Only the monitors: watching a run needs no main window (it opens if a run is resumed).
-        if not open_monitor_windows(args, monitor_refs, QSettings("GeoSpottr", "GeoSpottr")):
+        if not open_monitor_windows(parsed, QSettings("GeoSpottr", "GeoSpottr")):
             return 1
         code = app.exec()
         stop_all_jobs()
         return code
-    positional = [a for a in args[1:] if not a.startswith("-")]
-    # Options (--monitor …) and the packaging smoke test start a window of their own.
-    plain = not smoke_test and not any(a.startswith("-") for a in args[1:])
-    if plain and forward(positional):
+    # The packaging smoke test starts a window of its own.
+    plain = parsed.plain
+    if plain and forward([a for a in parsed.options if not a.startswith("-")]):
         return 0  # the open window has the photos (single instance)
-    window = open_window(args, QSettings("GeoSpottr", "GeoSpottr"))
+    window = open_window(parsed, QSettings("GeoSpottr", "GeoSpottr"))
     window.exits_process = True
     # Straight from the close: waiting for the event loop to wind down QtWebEngine took seconds.
     window.closed.connect(lambda: exit_now(0, window))
@@ -109,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     server.received.connect(window.open_arguments)
     if plain:
         server.listen()
-    if smoke_test:
+    if parsed.smoke_test:
         # Packaging check (packaging/check_wheel.py): the real window plus a QtWebEngine page, then exit.
         from .smoke import run_smoke_test
 
@@ -144,23 +111,8 @@ def exit_now(code: int, window: "MainWindow") -> None:
     os._exit(code)
 
 
-def monitor_arguments(args: list[str]) -> tuple[list[str], list[str]]:
-    """(`args` without its ``--monitor RUN`` / ``--monitor=RUN`` options, the RUNs: ids or folders)."""
-    rest: list[str] = []
-    refs: list[str] = []
-    it = iter(args)
-    for arg in it:
-        if arg == "--monitor":
-            refs.append(next(it, ""))
-        elif arg.startswith("--monitor="):
-            refs.append(arg.split("=", 1)[1])
-        else:
-            rest.append(arg)
-    return rest, [r for r in refs if r]
-
-
-def open_monitor_windows(args: list[str], refs: list[str], settings: "QSettings") -> list["QWidget"]:
-    """One monitor window per run in `refs` (a run folder, or a run id of the project the app would open);
+def open_monitor_windows(parsed: GuiArguments, settings: "QSettings") -> list["QWidget"]:
+    """One monitor window per run in ``parsed.monitor_refs`` (a run folder, or a run id of the project the app would open);
     a run that cannot be found is reported in a message box. Needs the QApplication."""
     from core.errors import GeoSpottrError
     from core.project import DB_NAME, Project
@@ -170,10 +122,9 @@ def open_monitor_windows(args: list[str], refs: list[str], settings: "QSettings"
     from .settings import LAST_PROJECT
     from .views.monitor_window import open_monitor
 
-    explicit, _ = split_arguments([a for a in args[1:] if not a.startswith("-")])
-    root, _ = startup_project_dir(explicit, LAST_PROJECT.get(settings) or None)
+    root, _ = startup_project_dir(parsed.project, LAST_PROJECT.get(settings) or None)
     windows = []
-    for ref in refs:
+    for ref in parsed.monitor_refs:
         try:
             run_dir = resolve_run(root / "runs", ref)
         except GeoSpottrError as exc:
@@ -196,9 +147,9 @@ def open_monitor_windows(args: list[str], refs: list[str], settings: "QSettings"
     return windows
 
 
-def open_window(args: list[str], settings: "QSettings") -> "MainWindow":
-    """The shown main window for the command line `args` (``argv``: program name first; see the module
-    docstring), with any photos given queued in the Predict workspace. Needs the QApplication."""
+def open_window(parsed: GuiArguments, settings: "QSettings") -> "MainWindow":
+    """The shown main window for the command line (see the module docstring), with any photos given
+    queued in the Predict workspace. Needs the QApplication."""
     from core.errors import GeoSpottrError
     from core.project import Project, default_project_dir
 
@@ -207,8 +158,7 @@ def open_window(args: list[str], settings: "QSettings") -> "MainWindow":
     from .plaintext import warn
     from .settings import LAST_PROJECT
 
-    explicit, photos = split_arguments([a for a in args[1:] if not a.startswith("-")])
-    root, create = startup_project_dir(explicit, LAST_PROJECT.get(settings) or None)
+    root, create = startup_project_dir(parsed.project, LAST_PROJECT.get(settings) or None)
     try:
         project = Project.open(root, create=create)
     except GeoSpottrError as exc:
@@ -216,8 +166,8 @@ def open_window(args: list[str], settings: "QSettings") -> "MainWindow":
         project = Project.open(default_project_dir(), create=True)
     window = MainWindow(AppContext(project, settings))
     window.show()
-    if photos:
-        window.predict_paths(photos)
+    if parsed.photos:
+        window.predict_paths(parsed.photos)
     return window
 
 

@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
         in Predict, and come to the front."""
         from core.project import DB_NAME
 
-        from .app import split_arguments
+        from .arguments import split_arguments
 
         project, photos = split_arguments(args)
         if project and Path(project) != self.context.project.root:

@@ -3,13 +3,17 @@ versions, a missing workspace, and keys kept in the OS keyring."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from PySide6.QtCore import QSettings
 
 from core.acquisition import keys
 from core.project import Project
 from geospottr_gui import settings as keys_
-from geospottr_gui.app import open_window, split_arguments
+from geospottr_gui.app import open_window
+from geospottr_gui.arguments import parse, split_arguments
 from geospottr_gui.context import AppContext
 from geospottr_gui.main_window import MainWindow
 from geospottr_gui.views.predict_view import NO_MODEL_WAITING
@@ -34,7 +38,7 @@ def test_photos_open_the_last_project_in_predict_and_wait_for_a_model(qtbot, tmp
     settings = _settings(tmp_path)
     settings.setValue("lastProject", str(tiny_project.root))
     photos = [photo_factory(f"{i}.jpg", seed=i) for i in range(2)]
-    window = open_window(["geospottr-gui", *map(str, photos)], settings)
+    window = open_window(parse(["geospottr-gui", *map(str, photos)]), settings)
     qtbot.addWidget(window)
     assert window.context.project.root == tiny_project.root
     predict = window.workspaces["Predict"]
@@ -52,7 +56,7 @@ def test_photos_are_predicted_at_once_when_a_model_is_known(qtbot, tmp_path, tin
     settings = _settings(tmp_path)
     settings.setValue("lastProject", str(tiny_project.root))
     keys_.PROJECT_MODEL.key(keys_.project_part(tiny_project.root)).set(settings, str(random_bundle))
-    window = open_window(["geospottr-gui", str(photo_factory("a.jpg", seed=1))], settings)
+    window = open_window(parse(["geospottr-gui", str(photo_factory("a.jpg", seed=1))]), settings)
     qtbot.addWidget(window)
     predict = window.workspaces["Predict"]
     # The queue row shows the top city once the result reaches the UI thread.
@@ -63,7 +67,7 @@ def test_photos_are_predicted_at_once_when_a_model_is_known(qtbot, tmp_path, tin
 
 
 def test_a_project_folder_argument_opens_that_project(qtbot, tmp_path, tiny_project):
-    window = open_window(["geospottr-gui", str(tmp_path / "fresh")], _settings(tmp_path))
+    window = open_window(parse(["geospottr-gui", str(tmp_path / "fresh")]), _settings(tmp_path))
     qtbot.addWidget(window)
     assert window.context.project.root == tmp_path / "fresh" and (tmp_path / "fresh" / "geospottr.db").exists()
     assert "Predict" not in window.workspaces
@@ -139,3 +143,15 @@ def test_the_download_panel_keeps_a_key_through_core_keys(qtbot, tmp_path, memor
     assert panel.context.settings.value("download/secret/streetview") is None
     assert keys.delete_secret(keys.GOOGLE_KEY) and keys.find_secret(keys.GOOGLE_KEY) is None
     assert not keys.delete_secret(keys.GOOGLE_KEY)
+
+
+@pytest.mark.parametrize("flag, expected", [("--help", "--monitor RUN"), ("-h", "usage: geospottr-gui"),
+                                            ("--version", "geospottr-gui ")])
+def test_help_and_version_print_and_exit_without_qt(flag, expected):
+    """`geospottr-gui --help` is read before Qt starts: it prints and exits 0, no window, no Qt loaded
+    (so it works even where Qt's system libraries are missing)."""
+    code = ("import sys; from geospottr_gui.app import main; rc = main(['geospottr-gui', sys.argv[1], 'x.jpg']); "
+            "assert 'PySide6.QtWidgets' not in sys.modules, 'Qt was loaded'; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert expected in proc.stdout

@@ -179,15 +179,17 @@ def test_a_resume_record_drops_the_redone_tail_of_the_curves(qtbot, tmp_path):
 def test_geospottr_gui_monitor_opens_only_monitor_windows(qtbot, project, tmp_path):
     from PySide6.QtCore import QSettings
 
-    from geospottr_gui.app import monitor_arguments, open_monitor_windows
+    from geospottr_gui.app import open_monitor_windows
+    from geospottr_gui.arguments import monitor_arguments, parse
 
     run = project.runs_dir / "20260101-000000-baseline"
     run.mkdir(parents=True)
     runs.write_json(run / runs.CONFIG, {"arch": "baseline"})
-    args, refs = monitor_arguments(["geospottr-gui", "--monitor", run.name, f"--monitor={run}", str(project.root)])
+    argv = ["geospottr-gui", "--monitor", run.name, f"--monitor={run}", str(project.root)]
+    args, refs = monitor_arguments(argv)
     assert args == ["geospottr-gui", str(project.root)] and refs == [run.name, str(run)]
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    windows = open_monitor_windows(args, refs, settings)
+    windows = open_monitor_windows(parse(argv), settings)
     assert len(windows) == 2 and windows[0] is windows[1] and windows[0].isVisible()
     assert windows[0].on_resume is not None  # the run lives in a project: resume is possible
 
