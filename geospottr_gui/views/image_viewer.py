@@ -21,6 +21,9 @@ from .image_grid import ImageGridModel, ImageGridView, ThumbnailProvider, badge_
 VIEWER_SIZE = 2048
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.05, 16.0
+#: Keys that move between images: the zoomable view (which has the focus) must not scroll with them.
+NEXT_KEYS = (Qt.Key.Key_Right, Qt.Key.Key_PageDown, Qt.Key.Key_Down)
+PREVIOUS_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_PageUp, Qt.Key.Key_Up)
 
 
 class ZoomView(QGraphicsView):
@@ -66,6 +69,14 @@ class ZoomView(QGraphicsView):
         super().resizeEvent(event)
         if self.fitted:
             self.fit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        # QGraphicsView scrolls with the arrows and Page keys; in the viewer they step between images, so
+        # they go up to the dialog (a zoomed picture pans by dragging).
+        if event.key() in NEXT_KEYS + PREVIOUS_KEYS:
+            event.ignore()
+        else:
+            super().keyPressEvent(event)
 
 
 class ImageViewer(QDialog):
@@ -145,9 +156,9 @@ class ImageViewer(QDialog):
         key = event.key()
         if key in (Qt.Key.Key_Space, Qt.Key.Key_Escape):
             self.close()
-        elif key in (Qt.Key.Key_Right, Qt.Key.Key_PageDown, Qt.Key.Key_Down):
+        elif key in NEXT_KEYS:
             self.step(1)
-        elif key in (Qt.Key.Key_Left, Qt.Key.Key_PageUp, Qt.Key.Key_Up):
+        elif key in PREVIOUS_KEYS:
             self.step(-1)
         elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.view.zoom_by(ZOOM_STEP)

@@ -60,19 +60,25 @@ def test_viewer_opens_on_space_steps_with_arrows_zooms_and_curates(qtbot, tiny_p
     qtbot.waitUntil(lambda: not viewer.view.item.pixmap().isNull(), timeout=10000)
     first = viewer.record.id
     assert first == model.image_id(2) and viewer.view.item.pixmap().width() == 96   # the full image, not a thumbnail
-    qtbot.keyClick(viewer, Qt.Key.Key_Right)
+    # Keys go where a user's keys go: to the focused widget, the zoomable view (which scrolls with arrows).
+    focused = viewer.focusWidget()
+    assert focused is viewer.view
+    qtbot.keyClick(focused, Qt.Key.Key_Right)
     assert viewer.record.id == model.image_id(3) == model.image_id(grid.currentIndex().row())
-    qtbot.keyClick(viewer, Qt.Key.Key_Left)
+    qtbot.keyClick(focused, Qt.Key.Key_Left)
     assert viewer.record.id == first
     fitted = viewer.view.zoom
-    qtbot.keyClick(viewer, Qt.Key.Key_Plus)
+    qtbot.keyClick(focused, Qt.Key.Key_Plus)
     assert viewer.view.zoom > fitted
-    qtbot.keyClick(viewer, Qt.Key.Key_0)
+    for key, row in ((Qt.Key.Key_PageDown, 3), (Qt.Key.Key_Down, 4), (Qt.Key.Key_Up, 3), (Qt.Key.Key_PageUp, 2)):
+        qtbot.keyClick(focused, key)  # zoomed in, the keys still step instead of scrolling the picture
+        assert viewer.record.id == model.image_id(row), key
+    qtbot.keyClick(focused, Qt.Key.Key_0)
     assert abs(viewer.view.zoom - fitted) < 1e-6
-    qtbot.keyClick(viewer, Qt.Key.Key_R)   # the curation keys act on the image shown, which moves on
+    qtbot.keyClick(focused, Qt.Key.Key_R)   # the curation keys act on the image shown, which moves on
     assert tiny_project.image(first).status == "rejected"
     assert viewer.record.id == model.image_id(3)
-    qtbot.keyClick(viewer, Qt.Key.Key_Escape)
+    qtbot.keyClick(focused, Qt.Key.Key_Escape)
     assert view.viewer is None
     # A double-click opens it too.
     rect = grid.visualRect(model.index(0))
