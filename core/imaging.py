@@ -43,9 +43,9 @@ MAX_JPEG_PIXELS = 1_000_000_000
 #: At most this many pixels are decoded: larger JPEGs at the smallest DCT scale that brings them under it
 #: (and stored that size); other formats, which decode at full size only, are refused above it.
 DECODE_PIXELS = 40_000_000
-#: ...and at most this much memory for them (a 40 MP RGB photo takes 160 MB as Pillow stores it, a 48 MP
-#: progressive JPEG 190 MB with its DCT coefficients; 16-bit, float and RGBA images count their real size).
-MAX_DECODE_BYTES = 192 * 2**20
+#: ...and at most this much memory (pixels x bytes each as Pillow stores them, `pixel_bytes`): an RGB,
+#: RGBA or float image up to 33 MP, 8-bit greyscale up to `DECODE_PIXELS`; a JPEG is drafted to fit.
+MAX_DECODE_BYTES = 128 * 2**20
 #: Huffman-coded JPEG data holds at least one bit per 8x8 block (its DC code): a file shorter than this
 #: for the size its header claims is cut off, and libjpeg would fill the missing rows with grey.
 _MIN_JPEG_BITS_PER_BLOCK = 1
@@ -130,41 +130,44 @@ def _open(data: bytes, name: str) -> Image.Image:
     return img
 
 
-def decoded_bytes(img: Image.Image, header_size: tuple[int, int] | None = None) -> int:
-    """Memory that decoding `img` (an opened header, drafted or not) takes, from the header alone;
-    `header_size` is its size before a JPEG draft.
-
-    Pixels x bands x bytes per band, as Pillow stores them: a multi-band 8-bit pixel (RGB, RGBA, CMYK)
-    takes 4 bytes. A progressive JPEG adds libjpeg's buffer of every DCT coefficient at full size
-    (2 bytes each, per component's sampling), which no draft scale reduces."""
-    mode = ImageMode.getmode(img.mode)
-    bands, per_band = len(mode.bands), int(mode.typestr[-1])
-    pixel = 4 if bands > 1 and per_band == 1 else bands * per_band
-    total = img.width * img.height * pixel
-    if _is_jpeg(img) and img.info.get("progressive"):
-        full_w, full_h = header_size or img.size
-        h_max = max((h for _, h, _, _ in img.layer), default=1) or 1
-        v_max = max((v for _, _, v, _ in img.layer), default=1) or 1
-        share = sum(h * v for _, h, v, _ in img.layer) / (h_max * v_max) if img.layer else bands
-        total += int(full_w * full_h * share * 2)
-    return total
+def pixel_bytes(mode: str) -> int:
+    """Bytes one pixel of `mode` takes as Pillow stores it: bands x bytes per band, except that a
+    multi-band 8-bit pixel (RGB, RGBA, CMYK, YCbCr) is padded to 4 bytes."""
+    info = ImageMode.getmode(mode)
+    bands, per_band = len(info.bands), int(info.typestr[-1])
+    return 4 if bands > 1 and per_band == 1 else bands * per_band
 
 
-def _check_budget(img: Image.Image, name: str, header_size: tuple[int, int]) -> None:
-    """Refuse, before decoding, an image (after its JPEG draft) over `DECODE_PIXELS` or `MAX_DECODE_BYTES`."""
-    need = decoded_bytes(img, header_size)
+def coefficient_bytes(img: Image.Image) -> int:
+    """What libjpeg buffers to decode a progressive JPEG, whatever the draft scale: every DCT
+    coefficient of the full-size image (2 bytes each, per component at its sampling). 0 for the rest.
+    Read from the header (call it before `draft`)."""
+    if not (_is_jpeg(img) and img.info.get("progressive") and img.layer):
+        return 0
+    h_max = max(h for _, h, _, _ in img.layer) or 1
+    v_max = max(v for _, _, v, _ in img.layer) or 1
+    share = sum(h * v for _, h, v, _ in img.layer) / (h_max * v_max)
+    return int(img.width * img.height * share * 2)
+
+
+def _check_budget(img: Image.Image, name: str, reserved: int) -> None:
+    """Refuse, before decoding, an image (after its JPEG draft) over `DECODE_PIXELS`, or whose pixels plus
+    the `reserved` coefficient buffer take over `MAX_DECODE_BYTES`."""
+    need = img.width * img.height * pixel_bytes(img.mode) + reserved
     if img.width * img.height > DECODE_PIXELS or need > MAX_DECODE_BYTES:
         raise ImageError(f"{name}: refused: decoding {img.width}x{img.height} {img.mode} pixels would take "
                          f"{need / 2**20:,.0f} MB (a photo may take at most {MAX_DECODE_BYTES // 2**20} MB)")
 
 
-def _draft_request(img: Image.Image, draft: tuple[int, int] | None) -> tuple[int, int] | None:
-    """The JPEG draft size to ask for: the caller's, made smaller when needed to stay under `DECODE_PIXELS`."""
+def _draft_request(img: Image.Image, draft: tuple[int, int] | None, reserved: int) -> tuple[int, int] | None:
+    """The JPEG draft size to ask for: the caller's, made smaller (1/2, 1/4, 1/8) when needed to stay
+    within `DECODE_PIXELS` and, with the `reserved` coefficient buffer, `MAX_DECODE_BYTES`."""
     w, h = img.size
-    if w * h <= DECODE_PIXELS:
+    limit = min(DECODE_PIXELS, max(0, MAX_DECODE_BYTES - reserved) // pixel_bytes(img.mode))
+    if w * h <= limit:
         return draft
     scale = 2
-    while scale < 8 and (w / scale) * (h / scale) > DECODE_PIXELS:
+    while scale < 8 and (w / scale) * (h / scale) > limit:
         scale *= 2
     need = (math.ceil(w / scale), math.ceil(h / scale))
     if draft is None:
@@ -235,13 +238,13 @@ def decode(data: bytes, name: str = "image", draft: tuple[int, int] | None = Non
     an image whose resize to it would be huge is refused first. Every refusal is decided from the header,
     before a pixel is decoded (`_open`, `_check_budget`)."""
     img = _open(data, name)
-    header_size = img.size
-    _check_resize(name, header_size, draft)
+    _check_resize(name, img.size, draft)
+    reserved = coefficient_bytes(img)
     if _is_jpeg(img):
-        request = _draft_request(img, draft)
+        request = _draft_request(img, draft, reserved)
         if request:
             img.draft("RGB", request)
-    _check_budget(img, name, header_size)
+    _check_budget(img, name, reserved)
     try:
         img.load()
         ImageOps.exif_transpose(img, in_place=True)
@@ -287,15 +290,20 @@ def validate_bytes(data: bytes, name: str = "image") -> ValidImage:
     """
     raw = _open(data, name)
     fmt = raw.format or "unknown"
-    try:
-        orientation = raw.getexif().get(0x0112, 1) if hasattr(raw, "getexif") else 1
-    except Exception:  # noqa: BLE001 - a damaged EXIF block raises anything; it only costs the orientation
-        orientation = 1
     img = decode(data, name)
-    keep = fmt == "JPEG" and raw.mode == "RGB" and orientation in (1, None) and img.size == raw.size
+    keep = fmt == "JPEG" and raw.mode == "RGB" and img.size == raw.size and _upright(raw)
     jpeg = data if keep else encode_jpeg(img)
     return ValidImage(image=img, jpeg=jpeg, sha256=sha256_bytes(data), width=img.width, height=img.height,
                       original_format=fmt)
+
+
+def _upright(jpeg: Image.Image) -> bool:
+    """Whether a JPEG header's EXIF orientation needs no rotation. JPEG only: its EXIF is in the header,
+    while `getexif()` on a PNG decodes every pixel (looking for an eXIf chunk after them)."""
+    try:
+        return jpeg.getexif().get(0x0112, 1) in (1, None)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block raises anything; it only costs the orientation
+        return True
 
 
 def thumbnail(path: Path, size: int, cache_path: Path | None = None) -> Image.Image:

@@ -296,16 +296,3 @@ def iter_epochs(run: Path | str) -> Iterator[EpochMetrics]:
     by_epoch = {e.epoch: e for e in EpochMetrics.read(read_metrics(run, (Kind.EPOCH,)))}
     yield from (by_epoch[k] for k in sorted(by_epoch))
 
-
-def best_model(project: Any) -> str | None:
-    """The model bundle a project uses when none was chosen by hand: the best finished run's ``best.pt``.
-
-    Finished runs rank by best validation accuracy (a run without one ranks last), ties by newest;
-    when no run finished, a stopped one with a checkpoint is better than nothing. None: no usable run.
-    """
-    usable = [r for r in list_runs(project) if r.best_checkpoint or r.last_checkpoint]
-    pool = [r for r in usable if r.status == "finished"] or [r for r in usable if r.status == "stopped"]
-    if not pool:
-        return None
-    best = max(pool, key=lambda r: (r.best_val_acc if r.best_val_acc is not None else -1.0, r.created, r.run_id))
-    return best.best_checkpoint or best.last_checkpoint

@@ -96,3 +96,33 @@ def eps_program(marker: Path) -> bytes:
     return (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 48\n%%EndComments\n"
             + b"(" + str(marker).encode() + b") (w) file dup (ran) writestring closefile\n"
             + b"{ } loop\nshowpage\n%%EOF\n")
+
+
+def png_zeros(width: int, height: int, bit_depth: int = 8, colour: int = 2) -> bytes:
+    """A complete, valid PNG of width x height zero pixels (grey 0, RGB 2, RGBA 6; 8 or 16 bits):
+    compressed zeros, so a 10,900 x 10,900 16-bit image is ~230 KB on disk and 237 MB decoded."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    row = b"\x00" * (1 + width * channels * bit_depth // 8)
+    packer = zlib.compressobj(9)
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")
+
+
+def encoded(mode: str, size: tuple[int, int], fmt: str, **options: object) -> bytes:
+    """A flat image of `mode` and `size` saved by Pillow as `fmt` (lossless WebP, deflated float TIFF...)."""
+    buf = io.BytesIO()
+    Image.new(mode, size, 0).save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def progressive_jpeg_claiming(width: int, height: int) -> bytes:
+    """A 16x16 progressive JPEG whose frame header is patched to claim width x height: its data ends
+    long before the pixels it claims (libjpeg fills the rest with grey and says nothing)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
+        buf, "JPEG", progressive=True)
+    data = bytearray(buf.getvalue())
+    sof = data.find(b"\xff\xc2")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
