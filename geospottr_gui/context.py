@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from core.curation import CurationHistory, Edit
 from core.events import Control, EventCallback
 from core.project import Project
+from core.project_model import ModelName, name_model, project_model
 
 from . import settings as keys
 from .curator import Curator
@@ -18,11 +19,9 @@ from .workers import start_job
 MAX_RECENT = 8
 
 
-def best_model_job(project: Project, *, on_event: EventCallback, control: Control) -> str | None:  # noqa: ARG001
-    """Job: the project's best finished run's bundle (reads every run's metrics, so off the UI thread)."""
-    from core.training.runs import best_model
-
-    return best_model(project)
+def project_model_job(project: Project, *, on_event: EventCallback, control: Control) -> ModelName | None:  # noqa: ARG001
+    """Job: the project's best validated run (reads every run's metrics, so off the UI thread)."""
+    return project_model(project)
 
 
 class AppContext(QObject):
@@ -36,8 +35,10 @@ class AppContext(QObject):
     (as applied) so a grid can repaint just those images.
 
     The model belongs to the project: `model_path` is the bundle chosen by hand in this project
-    (remembered per project folder, `settings.PROJECT_MODEL`) or else the project's best finished run
-    (`core.training.runs.best_model`, found by a job when the project opens), never another project's.
+    (remembered per project folder, `settings.PROJECT_MODEL`) or else the project's best validated run
+    (`core.project_model`, the rule the CLI follows too, applied by a job when the project opens and
+    again when a run finishes: a worse new run does not replace a better one), never another project's.
+    `model` names it (run and val accuracy) for labels.
 
     `history` is the project's undoable curation history (`core.curation`); every view that accepts,
     rejects or relabels goes through it so Edit > Undo covers all of them. `curator` runs those edits,
@@ -61,6 +62,7 @@ class AppContext(QObject):
         #: The project's model bundle (None: it has none yet), for workspaces built after the
         #: announcement (the main window builds each workspace when it is first shown).
         self.model_path: str | None = None
+        self.model: ModelName | None = None
         self.remember_project(project.root)
         self._pick_model()
 
@@ -69,26 +71,46 @@ class AppContext(QObject):
         """Choose `path` as this project's model (remembered for the project) and announce it."""
         path = str(path) if path else None
         keys.PROJECT_MODEL.key(keys.project_part(self.project.root)).set(self.settings, path or "")
-        self._announce_model(path)
+        self._announce_model(name_model(path) if path else None)
 
-    def _announce_model(self, path: str | None) -> None:
-        self.model_path = path
-        self.model_changed.emit(path or "")
+    def model_label(self, path: str | None = None) -> str:
+        """A model as the user knows it, "run <id> (val 45.0%)" or a file's name: `path`'s, by default
+        the project's model's (then known already, no file is read)."""
+        if path is None or (self.model is not None and str(self.model.path) == str(path)):
+            return self.model.label if self.model is not None else "no model yet"
+        return name_model(path).label
 
-    def _pick_model(self) -> None:
-        """The opened project's model: its own choice if the file is still there, else its best run."""
+    def refresh_model(self) -> None:
+        """Apply the project's model rule again (a run finished): a better run becomes the model unless
+        one was chosen by hand."""
+        self._pick_model(keep_current=True)
+
+    def _announce_model(self, model: ModelName | None) -> None:
+        self.model = model
+        self.model_path = str(model.path) if model is not None else None
+        self.model_changed.emit(self.model_path or "")
+
+    def _chosen(self) -> str | None:
+        """The model chosen by hand for this project, while its file is still there."""
         saved = keys.PROJECT_MODEL.key(keys.project_part(self.project.root)).get(self.settings)
-        if saved and Path(saved).is_file():
-            self._announce_model(saved)
+        return saved if saved and Path(saved).is_file() else None
+
+    def _pick_model(self, keep_current: bool = False) -> None:
+        """The project's model: its own choice if the file is still there, else its best run (a job)."""
+        chosen = self._chosen()
+        if chosen:
+            self._announce_model(name_model(chosen))
             return
-        if self.model_path is not None:
+        if self.model_path is not None and not keep_current:
             self._announce_model(None)  # the previous project's model is not this one's
         project = self.project
-        start_job(self, best_model_job, project, on_finished=lambda path: self._best_found(project, path))
+        start_job(self, project_model_job, project, on_finished=lambda found: self._best_found(project, found))
 
-    def _best_found(self, project: Project, path: str | None) -> None:
-        if project is self.project and self.model_path is None and path:
-            self._announce_model(path)
+    def _best_found(self, project: Project, found: ModelName | None) -> None:
+        if project is not self.project or self._chosen() or found is None:
+            return  # another project opened, or a model was chosen by hand, while the job ran
+        if found != self.model:
+            self._announce_model(found)
 
     def set_project(self, project: Project) -> None:
         if project is not self.project:

@@ -189,7 +189,7 @@ class ChallengeView(QWidget):
     def set_model(self, path: str) -> None:
         """Play against the bundle at `path` ("": none yet)."""
         self.model_path = str(path) or None
-        self.model_label.setText(f"Model: {Path(path).name}" if path else "No model chosen")
+        self.model_label.setText(f"Model: {self.context.model_label(path)}" if path else "No model chosen")
 
     def _choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model bundle", str(self.context.project.runs_dir),

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from core.evaluation import EvaluationReport, ImageResult, write_report
 from core.events import PROGRESS, WARNING, Control, Event
 from core.project import SPLITS, Project
+from core.project_model import run_models
 from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 
 from ..context import AppContext
@@ -47,24 +48,6 @@ from .layouts import column
 from .photo import rgb_qimage
 
 THUMB = 96
-#: Models listed from each run folder, best first (the same preference as `core.evaluation.choose_model`).
-RUN_MODELS = ("best.pt", "last.pt")
-
-
-def run_models(project: Project) -> list[tuple[str, Path]]:
-    """(label, bundle path) for every run folder holding a model, newest run first."""
-    out = []
-    runs = project.runs_dir
-    folders = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime,
-                     reverse=True) if runs.is_dir() else []
-    for folder in folders:
-        for name in RUN_MODELS:
-            if (folder / name).is_file():
-                out.append((f"run {folder.name} ({name})", folder / name))
-                break
-    return out
-
-
 def evaluate_job(project: Project, bundle: str, split: str, *, on_event, control: Control):
     """Load the bundle and evaluate it (runs in a worker thread: torch is imported here, not at startup)."""
     from core.evaluation import evaluate
@@ -257,10 +240,10 @@ class EvaluateView(QWidget):
         current = self.model_path()
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        for label, path in run_models(self.context.project):
-            self.model_combo.addItem(label, str(path))
+        for model in run_models(self.context.project):  # newest first, each named by run and val accuracy
+            self.model_combo.addItem(model.label, str(model.path))
         for path in self._files:
-            self.model_combo.addItem(Path(path).name, path)
+            self.model_combo.addItem(self.context.model_label(path), path)
         self.model_combo.blockSignals(False)
         if current and self.model_combo.findData(current) >= 0:
             self.model_combo.setCurrentIndex(self.model_combo.findData(current))
@@ -274,7 +257,7 @@ class EvaluateView(QWidget):
             self.refresh_models()
         if self.model_combo.findData(path) < 0:
             self._files.append(path)
-            self.model_combo.addItem(Path(path).name, path)
+            self.model_combo.addItem(self.context.model_label(path), path)
         self.model_combo.setCurrentIndex(self.model_combo.findData(path))
 
     def model_path(self) -> str | None:

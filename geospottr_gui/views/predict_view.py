@@ -70,7 +70,7 @@ class PredictView(QWidget):
         context.model_changed.connect(self.set_model)
         if context.model_path:  # the project's model, known before this workspace was built
             self.model_path = context.model_path  # loaded when first needed (shown, or a photo arrives)
-            self.model_label.setText(f"Model: {Path(self.model_path).name} (loads when needed)")
+            self.model_label.setText(f"Model: {context.model_label(self.model_path)} (loads when needed)")
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -130,7 +130,7 @@ class PredictView(QWidget):
     def _start_loading(self) -> None:
         if not self.model_path or self.predictor is not None or self._load_job is not None:
             return
-        self.model_label.setText(f"Loading model {Path(self.model_path).name}…")
+        self.model_label.setText(f"Loading model {self.context.model_label(self.model_path)}…")
         path = self.model_path
         self._load_job = start_job(self, load_predictor, path,
                                    on_finished=lambda p: self._model_loaded(path, p),
@@ -148,7 +148,7 @@ class PredictView(QWidget):
             return
         self.predictor = predictor
         self.explain_bar.set_predictor(predictor)
-        self.model_label.setText(f"Model: {Path(path).name} ({len(predictor.classes)} cities)")
+        self.model_label.setText(f"Model: {self.context.model_label(path)} ({len(predictor.classes)} cities)")
         self.context.status.emit(f"Model loaded: {len(predictor.classes)} cities")
         self._pump()
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
@@ -765,8 +764,8 @@ class TrainView(QWidget):
         self._ended()
         best = f", best val acc {result.best_val_acc:.1%}" if result.best_val_acc is not None else ""
         self.message.setText(f"Run {result.run_id} {result.status}: {result.stop_reason}{best}.")
-        if result.status == "finished" and result.best_checkpoint:
-            self.context.set_model(result.best_checkpoint)
+        if result.status == "finished":
+            self.context.refresh_model()  # the new run becomes the model only if it validated best
         self.context.status.emit(f"Training run {result.run_id} {result.status}")
         self.run_finished.emit(result)
 
@@ -785,5 +784,5 @@ class TrainView(QWidget):
 
     def _choose_model(self, path: str) -> None:
         self.context.set_model(path)
-        self.context.status.emit(f"Model selected: {Path(path).parent.name}/{Path(path).name}")
-        self.message.setText(f"Evaluate, Predict and Challenge now use {path}.")
+        self.context.status.emit(f"Model selected: {self.context.model_label()}")
+        self.message.setText(f"Evaluate, Predict and Challenge now use {self.context.model_label()}.")

@@ -7,6 +7,7 @@ import shutil
 
 from core.project import Project
 from geospottr_gui.main_window import MainWindow
+from core.training.trainer import TrainResult
 from tests.core.training.test_best_model import make_run
 from tests.gui.conftest import context_for
 
@@ -31,7 +32,8 @@ def test_each_project_uses_its_own_best_run_or_its_own_choice(qtbot, tmp_path, t
     assert views["Evaluate"].model_path() == str(best / "best.pt")
     assert views["Predict"].model_path == str(best / "best.pt")
     assert not views["Predict"].model_label.text().startswith("No model")
-    assert views["Challenge"].model_label.text() == "Model: best.pt"
+    assert views["Challenge"].model_label.text() == "Model: run a-best (val 90.0%)"  # not "best.pt"
+    assert views["Evaluate"].model_combo.currentText() == "run a-best (val 90.0%)"
 
     # A new empty project: no model anywhere (today's bug: the other project's model was loaded).
     fresh = Project.init(tmp_path / "fresh")
@@ -69,3 +71,35 @@ def test_every_settings_key_is_named_in_the_settings_module():
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
                  if p.name != "settings.py" and spelled.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_a_finished_run_becomes_the_model_only_if_it_validated_best(qtbot, tmp_path, tiny_project, random_bundle):
+    """Issue 28 item 4: a new run at 31% must not replace the 45% one; a better run does replace it, and a
+    model chosen by hand stays whatever finishes."""
+    from geospottr_gui.views.train_view import TrainView
+
+    runs = tiny_project.runs_dir
+    good = make_run(runs, "20261201-100000-baseline", "finished", [0.45], "2026-12-01T10:00:00")
+    shutil.copy(random_bundle, good / "best.pt")
+    context = context_for(tiny_project, tmp_path)
+    qtbot.waitUntil(lambda: context.model_path == str(good / "best.pt"), timeout=10000)
+    view = TrainView(context)
+    qtbot.addWidget(view)
+
+    def finish(run_id: str, acc: float) -> None:
+        folder = make_run(runs, run_id, "finished", [acc], f"2026-12-0{len(list(runs.iterdir()))}T10:00:00")
+        view._on_finished(TrainResult(run_id, str(folder), "finished", 1, acc, str(folder / "best.pt"),
+                                      str(folder / "last.pt"), "1 epochs done"))
+
+    finish("20261202-100000-baseline", 0.31)
+    qtbot.wait(300)  # the rule's job runs; the model must stay the 45% run
+    assert context.model_path == str(good / "best.pt") and context.model_label() == \
+        "run 20261201-100000-baseline (val 45.0%)"
+    finish("20261203-100000-baseline", 0.60)
+    qtbot.waitUntil(lambda: "20261203" in (context.model_path or ""), timeout=10000)
+    assert context.model_label() == "run 20261203-100000-baseline (val 60.0%)"
+    context.set_model(str(good / "best.pt"))  # chosen by hand: kept
+    finish("20261204-100000-baseline", 0.90)
+    qtbot.wait(300)
+    assert context.model_path == str(good / "best.pt")
+    view.shutdown()
