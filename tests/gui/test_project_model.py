@@ -7,7 +7,6 @@ import shutil
 
 from core.project import Project
 from geospottr_gui.main_window import MainWindow
-from core.training.trainer import TrainResult
 from tests.core.training.test_best_model import make_run
 from tests.gui.conftest import context_for
 
@@ -76,6 +75,7 @@ def test_every_settings_key_is_named_in_the_settings_module():
 def test_a_finished_run_becomes_the_model_only_if_it_validated_best(qtbot, tmp_path, tiny_project, random_bundle):
     """Issue 28 item 4: a new run at 31% must not replace the 45% one; a better run does replace it, and a
     model chosen by hand stays whatever finishes."""
+    from core.training.trainer import TrainResult  # torch: imported by this test only
     from geospottr_gui.views.train_view import TrainView
 
     runs = tiny_project.runs_dir
