@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -81,14 +82,60 @@ def runtime_versions(bundle: "BundleMeta | None" = None) -> dict[str, str]:
         "torchvision": _torchvision_version(),
         "PySide6": _dist_version("PySide6"),
     }
-    qtcore = sys.modules.get("PySide6.QtCore")
-    if qtcore is not None:
-        versions["Qt"] = qtcore.qVersion()
+    _add_running_qt(versions)
     versions["Platform"] = f"{platform.system()} {platform.release()} ({platform.machine()})"
     versions["Device"] = _device_description()
     if bundle is not None:
         versions["Model bundle"] = _bundle_description(bundle)
     return versions
+
+
+def _add_running_qt(versions: dict[str, str]) -> dict[str, str]:
+    """Put the Qt library this process runs (only when the GUI has loaded it) right after PySide6."""
+    qtcore = sys.modules.get("PySide6.QtCore")
+    if qtcore is None or "Qt" in versions:
+        return versions
+    items = list(versions.items())
+    at = next((i + 1 for i, (label, _) in enumerate(items) if label == "PySide6"), len(items))
+    items.insert(at, ("Qt", qtcore.qVersion()))
+    versions.clear()
+    versions.update(items)
+    return versions
+
+
+def cli_command() -> list[str]:
+    """How to start this installation's ``geospottr`` command: the executable beside a frozen app
+    (PyInstaller bundles both), else this Python running ``-m core``."""
+    if getattr(sys, "frozen", False):
+        exe = Path(sys.executable).with_name("geospottr" + (".exe" if sys.platform == "win32" else ""))
+        return [str(exe)]
+    return [sys.executable, "-m", "core"]
+
+
+def probe_in_child(model: str | Path | None = None, timeout: float = 180.0) -> dict[str, str]:
+    """`runtime_versions` measured by a short-lived ``geospottr versions --json`` process.
+
+    The desktop app shows the device at startup; importing torch for that would keep about 1 GB in its
+    process for nothing (torch is only needed once a job runs), so a child pays and exits. Raises
+    `GeoSpottrError` with the child's last line when it fails."""
+    import json
+    import subprocess
+
+    from .errors import GeoSpottrError
+
+    command = [*cli_command(), "versions", "--json"] + (["--model", str(model)] if model else [])
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GeoSpottrError(f"device probe failed: {exc}") from None
+    try:
+        versions = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except ValueError:
+        versions = None
+    if not isinstance(versions, dict):
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise GeoSpottrError(f"device probe failed: {last}")
+    return _add_running_qt({str(k): str(v) for k, v in versions.items()})
 
 
 def format_versions(versions: dict[str, str]) -> str:

@@ -54,24 +54,16 @@ WORKSPACES: list[tuple[str, str, str]] = [
     ("Predict", "geospottr_gui.views.predict_view", "PredictView"),
     ("Challenge", "geospottr_gui.views.challenge_view", "ChallengeView"),
 ]
-#: Wait this long after the window shows before probing the compute device (imports torch, ~1-2 s).
+#: Wait this long after the window shows before probing the compute device (a child process that imports torch).
 DEVICE_PROBE_DELAY_MS = 1200
 
 
 def probe_versions(model_path: str | None, *, on_event: EventCallback, control: Control) -> dict[str, str]:  # noqa: ARG001
-    """Job: versions, compute device and the chosen model bundle (imports torch, so never on the UI thread)."""
-    from core.errors import GeoSpottrError
-    from core.versions import runtime_versions
+    """Job: versions, compute device and the chosen model bundle, measured in a child process
+    (`core.versions.probe_in_child`) so torch never loads into the app just to name the device."""
+    from core.versions import probe_in_child
 
-    meta = None
-    if model_path:
-        from core.models.bundle import read_bundle
-
-        try:
-            meta = read_bundle(model_path).meta
-        except GeoSpottrError as exc:  # a damaged or missing file: the versions are still worth showing
-            log.warning("About: %s", exc)
-    return runtime_versions(bundle=meta)
+    return probe_in_child(model_path)
 
 
 def open_project_job(path: str, create: bool, *, on_event: EventCallback, control: Control) -> Project:  # noqa: ARG001
@@ -318,7 +310,7 @@ class MainWindow(QMainWindow):
         """(Re)probe versions in a job: at startup, and when another model is chosen (About shows it)."""
         self._probe_started = True
         start_job(self, probe_versions, self.context.model_path, on_finished=self._device_known,
-                  on_failed=lambda message: self._show_device("unknown"), needs_torch=True)
+                  on_failed=lambda message: self._show_device("unknown"))
 
     def _device_known(self, versions: dict[str, str]) -> None:
         self.versions = versions

@@ -3,6 +3,7 @@ versions, a missing workspace, and keys kept in the OS keyring."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -155,3 +156,33 @@ def test_help_and_version_print_and_exit_without_qt(flag, expected):
     proc = subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert expected in proc.stdout
+
+
+def test_the_device_probe_names_the_device_without_loading_torch_into_the_app(tmp_path):
+    """The status bar's device comes from a child `geospottr versions --json`: the app process stays
+    without torch (about 1 GB) until a job needs it."""
+    code = f"""
+import sys
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+from core.project import Project
+from geospottr_gui.context import AppContext
+from geospottr_gui.main_window import MainWindow
+app = QApplication([])
+window = MainWindow(AppContext(Project.init({str(tmp_path / 'p')!r}),
+                               QSettings({str(tmp_path / 's.ini')!r}, QSettings.Format.IniFormat)))
+window.show()
+def check():
+    if window.versions is not None:
+        print("DEVICE", window.versions["Device"], "torch" in sys.modules, window.device_label.text(), sep="|")
+        app.quit()
+timer = QTimer(); timer.timeout.connect(check); timer.start(100)
+QTimer.singleShot(150000, app.quit)
+app.exec()
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=200, env=env)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("DEVICE")), None)
+    assert line is not None, proc.stdout + proc.stderr
+    _, device, torch_loaded, label = line.split("|")
+    assert torch_loaded == "False" and label == f"device: {device}" and device.split()[0] in ("cpu", "cuda:", "mps")
