@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Sequence
 
 from . import geo
 from .errors import GeoSpottrError
-from .project import SPLITS, Project, utcnow
+from .project import SPLITS, ImageRecord, Project, utcnow
 from .results import Prediction
+from .splitting import group_key
 
 if TYPE_CHECKING:  # the caller loads the model; naming its type must not import torch
     from .prediction import Predictor
@@ -95,6 +96,19 @@ class ChallengeSummary:
         return "human" if h > m else "model" if m > h else "tie"
 
 
+def _one_per_place(records: list[ImageRecord]) -> list[ImageRecord]:
+    """The first image of each place (location id, panorama or coordinates: `splitting.group_key`), in
+    order: two headings of one panorama in a game would give the second round away."""
+    seen: set[str] = set()
+    out = []
+    for record in records:
+        place = group_key(record, "location")
+        if place not in seen:
+            seen.add(place)
+            out.append(record)
+    return out
+
+
 def start_challenge(project: Project, predictor: Predictor, rounds: int = 10, seed: int | None = None,
                     split: str = "test", player: str = "", run_id: str | None = None) -> "Challenge":
     """Draw `rounds` images of `split` (seeded: the same seed gives the same images), compute the model's
@@ -110,6 +124,7 @@ def start_challenge(project: Project, predictor: Predictor, rounds: int = 10, se
         raise GeoSpottrError(f"no {split} images of the model's cities to play with; run `geospottr split` first")
     seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
     random.Random(seed).shuffle(pool)
+    pool = _one_per_place(pool)
     cities = {c.slug: c for c in project.cities()}
     picked = []
     outcomes = predictor.predict_many((project.image_path(r) for r in pool), top_k=1, batch_size=min(rounds, 16))

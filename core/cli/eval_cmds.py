@@ -303,10 +303,10 @@ def _print_round(done) -> None:  # noqa: ANN001 - a revealed core.challenge.Roun
     h, m = done.human, done.model
     print(f"truth: {done.true_city} ({done.true_lat:.4f}, {done.true_lon:.4f})")
     said = h.city if h.kind == "city" else f"{h.lat:.2f},{h.lon:.2f} (near {h.city})"
-    rows = [("you", said, f"{h.distance_km:,.1f}", f"{h.points:,}", "", "correct" if h.correct else "wrong"),
+    rows = [("you", said, f"{h.distance_km:,.1f}", f"{h.points:,}", "", "yes" if h.correct else "no"),
             ("model", m.city, f"{m.distance_km:,.1f}", f"{m.points:,}", f"{m.confidence:.0%}" if m.confidence else "",
-             "correct" if m.correct else "wrong")]
-    print("\n".join(table(["", "guess", ">km off", ">points", ">sure", "city"], rows, indent="  ")))
+             "yes" if m.correct else "no")]
+    print("\n".join(table(["", "guess", ">km off", ">points", ">sure", "right city?"], rows, indent="  ")))
 
 
 def _print_summary(s) -> None:  # noqa: ANN001 - a core.challenge.ChallengeSummary

@@ -108,6 +108,7 @@ def follow_in_terminal(args: argparse.Namespace, path: Path) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from ..training.runlabels import epochs_text, run_status_text
     from ..training.runs import list_runs
 
     if args.follow:
@@ -128,7 +129,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not infos:
         print(f"no training runs yet (start one with `{command_line(args, 'train')}`)")
         return 0
-    rows = [(i.run_id, i.arch, i.status, f"{i.epochs_done}/{i.epochs}",
+    rows = [(i.run_id, i.arch, run_status_text(i), epochs_text(i),
              f"{i.best_val_acc:.1%}" if i.best_val_acc is not None else "-", i.best_checkpoint or "-") for i in infos]
     print("\n".join(table(["run", "arch", "status", ">epochs", ">best val acc", "best checkpoint"], rows)))
     return 0

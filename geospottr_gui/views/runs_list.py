@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from core.events import Control, Kind
 from core.project import Project
+from core.training.runlabels import epochs_text, run_status_text, status_text
 from core.training.runs import RunInfo, short_run_name
 from core.training.series import RunSeries
 
@@ -35,13 +36,6 @@ from ..workers import JobHandle, start_job, stop_jobs
 COLUMNS = ["Run", "Status", "Epochs", "Best val"]
 #: How often running rows re-read their status.json (the trainer's heartbeat is every few seconds).
 LIVE_REFRESH_MS = 2000
-
-
-def status_text(status: str, paused: bool, iteration: int, total: int) -> str:
-    """"running 42%" / "paused 42%" for a live run (any process's), else the status."""
-    if status != "running":
-        return status
-    return ("paused" if paused else "running") + (f" {iteration / total:.0%}" if total else "")
 
 
 def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) -> RunSeries:  # noqa: ARG001
@@ -151,8 +145,8 @@ class RunsList(QWidget):
             if run.run_id == self._exclude and run.status == "running":
                 status = self._live_status or "running"  # this app's own run: known here, not a heartbeat behind
             else:
-                status = status_text(run.status, run.paused, run.iteration, run.total)
-            values = [short_run_name(run.run_id), status, f"{run.epochs_done}/{run.epochs}", acc]
+                status = run_status_text(run)
+            values = [short_run_name(run.run_id), status, epochs_text(run), acc]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if col == 0:

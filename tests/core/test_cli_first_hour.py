@@ -84,3 +84,30 @@ def test_a_missing_model_file_is_named_before_torch_loads(tmp_path, command):
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "1"], out.stderr
     assert out.stderr.strip() == f"geospottr: error: no model file {tmp_path / 'nope.pt'}"
+
+
+def probe_and_paused_runs(runs: Path) -> None:
+    """A probe run that finished (one fit: one epoch record though config.json asked for 10) and a run of
+    this process that is paused (status.json says running, with the pause flag)."""
+    import json
+    import socket
+
+    from tests.core.training.test_best_model import make_run
+
+    probe = make_run(runs, "20261207-100000-efficientnet-lite0", "finished", [0.45], "2026-12-07T10:00:00")
+    (probe / "config.json").write_text(json.dumps({"arch": "efficientnet-lite0", "epochs": 10}))
+    paused = make_run(runs, "20261207-110000-baseline", "running", [0.2, 0.3], "2026-12-07T11:00:00")
+    (paused / "config.json").write_text(json.dumps({"arch": "baseline", "epochs": 10}))
+    (paused / "status.json").write_text(json.dumps({"status": "running", "pid": os.getpid(), "paused": True,
+                                                    "host": socket.gethostname(), "iteration": 21, "total": 100}))
+
+
+def test_runs_shows_a_finished_probe_as_one_epoch_and_a_paused_run_as_paused(tmp_path, capsys):
+    assert main(["init", str(tmp_path / "p")]) == 0
+    probe_and_paused_runs(tmp_path / "p" / "runs")
+    capsys.readouterr()
+    assert main(["--project", str(tmp_path / "p"), "runs"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["20261207-100000-efficientnet-lite0"][2:4] == ["finished", "1"]
+    assert rows["20261207-110000-baseline"][2:5] == ["paused", "21%", "2/10"]
+

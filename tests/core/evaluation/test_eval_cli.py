@@ -83,6 +83,9 @@ def test_challenge_in_the_terminal(trained, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "round 1/3" in out and "cities: " in out and "not in this project" in out
     assert "truth:" in out and "\n  model " in out and "stopped; resume with" in out
+    header = next(line for line in out.splitlines() if "km off" in line)
+    assert header.split()[-2:] == ["right", "city?"]  # the yes/no column is not headed "city"
+    assert all(line.split()[-1] in ("yes", "no") for line in out.splitlines() if line.startswith(("  you", "  model")))
     # the hint runs as printed: it names the project the game was started in
     hint = shlex.split(out.split("resume with: ")[1].splitlines()[0])
     assert hint[:3] == ["geospottr", "--project", str(trained.project_root)]
