@@ -232,9 +232,11 @@ def _resolve(project: Project, config: TrainConfig | None, resume: str | None,
     for key, value in (overrides or {}).items():
         if key in RESUME_OVERRIDES and value is not None:
             setattr(cfg, key, value)
-    if not (path / runs.LAST).is_file():
-        raise GeoSpottrError(f"run {resume} has no last.pt to resume from (it was killed before its first checkpoint)")
     cfg.validate()
+    if not (path / runs.LAST).is_file():
+        # Stopped before its first checkpoint (during feature caching, say): start it again in its own
+        # folder with its own settings; the feature caches it finished are reused, so little is lost.
+        return cfg, path, None
     return cfg, path, read_bundle(path / runs.LAST)
 
 
@@ -306,7 +308,7 @@ class _Run:
         self.emit = _Emitter(on_event if ctx.is_main else ignore_events, writer)
         self.writer = writer
         self.emit(RunStarted(self.run_id, str(device), ctx.world_size).event(
-            f"run {self.run_id} ({'resumed' if raw else 'new'})"))
+            f"run {self.run_id} ({'resumed' if raw else 'restarted: no checkpoint yet' if path else 'new'})"))
         try:
             self._prepare(classes, spec)
         except BaseException as exc:
