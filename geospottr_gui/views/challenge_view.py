@@ -39,6 +39,7 @@ from core.geo import describe_scale
 from ..context import AppContext
 from ..settings import CHALLENGE_PLAYER, CHALLENGE_ROUNDS
 from ..workers import JobHandle, start_job, stop_jobs
+from .elided import ElidedLabel
 from .layouts import column
 from .map_view import MapView, assets_dir, online_tiles, pages_dir
 from .photo import PhotoLabel, preview_qimage
@@ -99,8 +100,8 @@ class ChallengeView(QWidget):
         self.player = QLineEdit(CHALLENGE_PLAYER.get(settings))
         self.player.setPlaceholderText("your name")
         self.player.setMaximumWidth(160)
-        self.model_label = QLabel("No model chosen")
-        self.model_label.setTextFormat(Qt.TextFormat.PlainText)
+        # Elided (whole in its tooltip): a long run name beside the score must not widen the window.
+        self.model_label = ElidedLabel("No model chosen", min_chars=12)
         choose = QPushButton("Choose model…")
         choose.clicked.connect(self._choose_model)
         self.start_button = QPushButton("New game")

@@ -58,6 +58,7 @@ class DatasetMapView(QWidget):
         self._again = False
         self.summary = QLabel("")
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setWordWrap(True)  # the empty map's hint is long: wrapped, it cannot widen the window
         self.status_filter = QComboBox()
         self.status_filter.addItems(list(STATUS_FILTERS))
         self.status_filter.currentIndexChanged.connect(lambda _: self.refresh())

@@ -180,8 +180,7 @@ class MonitorWindow(QWidget):
         if state.ended and state.reason:
             text += f": {state.reason}"
         self.status.setText(text)
-        self.resume_run_button.setVisible(self.on_resume is not None and state.status in ("stopped", "failed")
-                                          and (self.run_dir / runs.LAST).is_file())
+        self.resume_run_button.setVisible(self.on_resume is not None and state.status in ("stopped", "failed"))
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"Cannot follow this run: {message}")

@@ -140,7 +140,7 @@ class PredictView(QWidget):
 
     def _load_done(self) -> None:
         self._load_job = None
-        if self.predictor is None and self.model_path and self.model_label.text().startswith("Loading"):
+        if self.predictor is None and self.model_path and self.model_label.full_text().startswith("Loading"):
             self._start_loading()  # another model was chosen while this one loaded
 
     def _model_loaded(self, path: str, predictor: Predictor) -> None:

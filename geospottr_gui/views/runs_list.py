@@ -81,7 +81,8 @@ class RunsList(QWidget):
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
         self.resume_button = QPushButton("Resume run")
-        self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint")
+        self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint (a run stopped "
+                                      "before its first one starts again with the same settings)")
         self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self.selected_run_id() or ""))
         self.use_button = QPushButton("Use best model")
         self.use_button.setToolTip("Evaluate / Predict / Challenge use this run's best checkpoint")
@@ -211,8 +212,8 @@ class RunsList(QWidget):
 
     def _update_buttons(self) -> None:
         run = self.run(self.selected_run_id() or "")
-        self.resume_button.setEnabled(bool(run and run.status in ("stopped", "failed") and run.last_checkpoint
-                                           and run.run_id != self._exclude))
+        # A run stopped before its first checkpoint resumes too: it starts again with its settings.
+        self.resume_button.setEnabled(bool(run and run.status in ("stopped", "failed") and run.run_id != self._exclude))
         self.use_button.setEnabled(bool(run and (run.best_checkpoint or run.last_checkpoint)))
         self.monitor_button.setEnabled(run is not None)
 

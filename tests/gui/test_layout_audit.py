@@ -56,6 +56,9 @@ def test_every_workspace_and_dialog_shows_its_text_whole_at_1024x700(qtbot, wind
     def audit(where: str, widget) -> None:
         qtbot.wait(100)
         problems.extend(f"{where}: {p}" for p in clipped_texts(widget))
+        # A widget that grows the window's minimum past the screen keeps it there for the rest of the run.
+        if window.minimumSizeHint().width() > SIZE[0]:
+            problems.append(f"{where}: the window now needs {window.minimumSizeHint().width()} px")
 
     window.show_workspace("Dataset")
     dataset = window.workspaces["Dataset"]
@@ -66,6 +69,11 @@ def test_every_workspace_and_dialog_shows_its_text_whole_at_1024x700(qtbot, wind
     audit("Dataset, 3 selected", dataset)
     dataset.show_panel(dataset.download)
     audit("Dataset, Download", dataset)
+    dataset.right.setCurrentWidget(dataset._map_slot)  # the Map tab (QtWebEngine), built on first show
+    qtbot.waitUntil(lambda: dataset.map is not None and dataset.map.summary.text() != "Drawing the map…",
+                    timeout=30000)
+    audit("Dataset, Map", dataset)
+    dataset.right.setCurrentIndex(0)
     audit("status bar", window.statusBar())
 
     window.show_workspace("Train")

@@ -30,8 +30,8 @@ def test_each_project_uses_its_own_best_run_or_its_own_choice(qtbot, tmp_path, t
     # Evaluate preselects the best run, not the newest; Predict and Challenge have a model, not "No model".
     assert views["Evaluate"].model_path() == str(best / "best.pt")
     assert views["Predict"].model_path == str(best / "best.pt")
-    assert not views["Predict"].model_label.text().startswith("No model")
-    assert views["Challenge"].model_label.text() == "Model: run a-best (val 90.0%)"  # not "best.pt"
+    assert not views["Predict"].model_label.full_text().startswith("No model")
+    assert views["Challenge"].model_label.full_text() == "Model: run a-best (val 90.0%)"  # not "best.pt"
     assert views["Evaluate"].model_combo.currentText() == "run a-best (val 90.0%)"
 
     # A new empty project: no model anywhere (today's bug: the other project's model was loaded).
@@ -39,7 +39,7 @@ def test_each_project_uses_its_own_best_run_or_its_own_choice(qtbot, tmp_path, t
     context.set_project(fresh)
     qtbot.wait(200)  # the best-run job of the new project finds nothing
     assert context.model_path is None
-    assert views["Predict"].model_path is None and views["Predict"].model_label.text().startswith("No model")
+    assert views["Predict"].model_path is None and views["Predict"].model_label.full_text().startswith("No model")
     assert views["Challenge"].model_path is None and views["Evaluate"].model_path() is None
 
     # A model chosen by hand belongs to the project it was chosen in.

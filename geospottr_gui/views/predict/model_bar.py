@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSpinBox, QWidget
 
+from ..elided import ElidedLabel
 from ..layouts import job_progress
 
 NO_MODEL_LABEL = "No model: choose a model bundle (.pt), or train one"
@@ -20,8 +21,8 @@ class ModelBar(QWidget):
 
     def __init__(self, top_k: int) -> None:
         super().__init__()
-        self.model_label = QLabel(NO_MODEL_LABEL)
-        self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # it shows file names and error text
+        # Run names, file names and error text: elided (whole in the tooltip) so none widens the window.
+        self.model_label = ElidedLabel(NO_MODEL_LABEL, min_chars=24)
         choose = QPushButton("Choose model…")
         choose.clicked.connect(self.choose_model)
         self.top_k = QSpinBox()
@@ -35,9 +36,8 @@ class ModelBar(QWidget):
         self.progress, self.cancel_button = job_progress(180, self.cancel)
         bar = QHBoxLayout(self)
         bar.setContentsMargins(0, 0, 0, 0)
-        for w in (self.model_label, choose):
-            bar.addWidget(w)
-        bar.addStretch(1)
+        bar.addWidget(self.model_label, 1)
+        bar.addWidget(choose)
         for w in (self.top_k, folder, self.export_button, self.progress, self.cancel_button):
             bar.addWidget(w)
 
