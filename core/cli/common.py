@@ -44,20 +44,35 @@ def runnable(message: str, args: argparse.Namespace | None) -> str:
     return _HINT.sub(lambda m: f"`{command_line(args, m.group(1))}`", message)
 
 
-def cancel_on_interrupt(control: Control) -> Callable[[], None]:
+class Interrupts:
+    """What `cancel_on_interrupt` returns: call it to put the previous SIGINT handler back; `interrupted`
+    says whether Ctrl+C was pressed, so a job that stopped cleanly still exits 130 as interrupted
+    commands do (a stop sent from elsewhere, say `runs --send stop`, is not an interrupt)."""
+
+    def __init__(self, restore: Callable[[], object]) -> None:
+        self._restore = restore
+        self.interrupted = False
+
+    def __call__(self) -> None:
+        self._restore()
+
+
+def cancel_on_interrupt(control: Control) -> Interrupts:
     """First Ctrl+C asks the job to stop after the unit in flight; a second one aborts at once."""
     if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+        return Interrupts(lambda: None)
     previous = signal.getsignal(signal.SIGINT)
+    interrupts = Interrupts(lambda: signal.signal(signal.SIGINT, previous))
 
     def handler(signum, frame):  # noqa: ANN001
+        interrupts.interrupted = True
         if control.cancelled:
             raise KeyboardInterrupt
         print("\nstopping after the current step (Ctrl+C again to abort)", file=sys.stderr)
         control.cancel()
 
     signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)
+    return interrupts
 
 
 @contextmanager

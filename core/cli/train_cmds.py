@@ -17,6 +17,7 @@ ARCH_HELP = "model architecture (see `geospottr models`; default: efficientnet-l
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..errors import Cancelled
     from ..events import Event, Kind
     from ..training.metrics import RunStarted
     from ..training.trainer import TrainConfig, TrainControl, train
@@ -36,17 +37,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings["augment"] = False
     control = TrainControl()
     restore = cancel_on_interrupt(control)  # Ctrl+C: stop after this iteration, keep a resumable last.pt
+    started: list[Path] = []
     try:
         with open_project(args) as project, ProgressPrinter() as printer:
             def on_event(event: Event) -> None:
                 if event.kind == Kind.RUN_STARTED:
-                    print(f"run id: {RunStarted.from_data(event.data).run_id}", flush=True)
+                    run_id = RunStarted.from_data(event.data).run_id
+                    started.append(project.runs_dir / run_id)
+                    print(f"run id: {run_id}", flush=True)
                 printer(event)
 
             if args.resume:
                 result = train(project, on_event=on_event, control=control, resume=args.resume, overrides=settings)
             else:
                 result = train(project, TrainConfig(**settings), on_event=on_event, control=control)
+    except Cancelled:
+        if not (started and main_rank):
+            raise
+        # Stopped while preparing (caching features): the run folder exists, with nothing to resume from.
+        print(f"run {started[0].name}: stopped while preparing\n{resume_hint(args, started[0])}")
+        return 130
     finally:
         restore()
     if main_rank:
@@ -54,9 +64,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         if result.best_val_acc is not None:
             print(f"best val accuracy {result.best_val_acc:.3f}")
         if result.status == "stopped":
-            print(f"resume with: {command_line(args, f'train --resume {shlex.quote(result.run_id)}')}")
-        print(f"best checkpoint: {result.best_checkpoint}")
-    return 0
+            print(resume_hint(args, Path(result.run_dir)))
+        if result.best_checkpoint:
+            print(f"best checkpoint: {result.best_checkpoint}")
+    return 130 if restore.interrupted else 0
+
+
+def resume_hint(args: argparse.Namespace, run: Path) -> str:
+    """The line after a stopped run (`train`, `runs --follow`): the resume command as it runs, and, for a
+    run stopped before its first checkpoint, that it starts again (with its settings and cached features)."""
+    from ..training.runs import LAST
+
+    command = command_line(args, f"train --resume {shlex.quote(run.name)}")
+    if (run / LAST).is_file():
+        return f"resume with: {command}"
+    return f"stopped before its first checkpoint; start it again with the same settings: {command}"
 
 
 def _run_folder(args: argparse.Namespace, ref: str) -> Path:
@@ -103,7 +125,7 @@ def follow_in_terminal(args: argparse.Namespace, path: Path) -> int:
         restore()
     print(f"run {path.name}: {state.status}" + (f" ({state.reason})" if state.reason else ""))
     if state.status == "stopped":
-        print(f"resume with: {command_line(args, f'train --resume {shlex.quote(path.name)}')}")
+        print(resume_hint(args, path))
     return 0
 
 
@@ -197,7 +219,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     p.add_argument("--no-augment", action="store_true",
                    help="train on plain resized crops (default: random resized crop, horizontal flip, colour jitter)")
-    p.add_argument("--resume", metavar="ID", help="continue run ID from its last checkpoint")
+    p.add_argument("--resume", metavar="ID",
+                   help="continue run ID from its last checkpoint (one stopped before its first checkpoint starts "
+                        "again with its settings, reusing the features it cached)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("runs", parents=[common], help="list training runs with status and best val accuracy")
