@@ -7,6 +7,8 @@ its GPU everywhere or nowhere. This module imports torch; callers that only list
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .errors import GeoSpottrError
@@ -49,3 +51,19 @@ def pick_device(name: str | torch.device = "auto") -> torch.device:
 def cuda_name() -> str:
     """The first CUDA GPU's name, or "" without one (for the Train form's device list)."""
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+
+
+_threads_configured = False
+
+
+def configure_threads() -> int:
+    """Set torch's CPU thread count once per process (later calls change nothing) and return it.
+
+    The CPUs this process may run on (its affinity, which a container or ``taskset`` narrows), where
+    torch's default counts the machine's cores and oversubscribes a restricted process."""
+    global _threads_configured
+    if not _threads_configured:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, count))
+        _threads_configured = True
+    return torch.get_num_threads()

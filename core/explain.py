@@ -4,12 +4,22 @@ Two methods, one result (`Explanation`, the map at the photo's own size):
 
 * **Grad-CAM** (Selvaraju et al. 2017) on the last convolutional stage that still maps onto the photo:
   ResNet50's layer4 for ``geospottr``, ``geospottr-map`` and ``resnet50-linear``, the 1x1 head conv for
-  ``efficientnet-lite0``, the second conv stage for ``baseline``. One forward and one partial backward
-  pass, so it is cheap enough to run for every photo of a split (`core.shortcuts`). For ``geospottr`` the
-  custom CNN after layer4 sees only a pooled vector, so layer4 is the last place where "where" exists.
+  ``efficientnet-lite0`` and for a probe on an EfficientNet-Lite (layer4 for the ResNet50 probe), the
+  second conv stage for ``baseline``. One forward and one partial backward pass, so it is cheap enough
+  to run for every photo of a split (`core.shortcuts`). For ``geospottr`` the custom CNN after layer4
+  sees only a pooled vector, so layer4 is the last place where "where" exists.
+* **Ensembles** (``efficientnet-lite-ensemble-probe``): the explained score is the fused one (the mean of
+  the members' log-probabilities), and every CNN member's last conv stage is a Grad-CAM layer. The
+  rule: each member's map ``sum_k alpha_k A_k`` is taken with the gradient of the *fused* score, so the
+  weight the fusion gives the member (1/M) and how much its vote moved the fused score on this photo are
+  both in it; the members' maps are resized to the finest member grid, summed, and only then clipped at
+  0 (the Grad-CAM of the fused score over all members' channels at once). A member without a conv map
+  (the colour statistics: numbers over whole bands of the frame, not places in it) adds nothing to
+  the map; its share of the decision shows in the probabilities.
 * **Occlusion sensitivity** (Zeiler & Fergus 2014) for any other model, or when Grad-CAM finds no
   positive evidence: grey out one window of a grid at a time and measure how much the city's
-  log-probability drops. Model-agnostic, about 50 forward passes.
+  log-probability drops. Model-agnostic, about 50 forward passes; it reports its progress and the time
+  left as it goes (events with scope ``"explain"``).
 
 `versus` makes it contrastive ("why Rijeka rather than Split"): the explained score is then the logit
 difference of the two cities, so the map shows what speaks for the first *against* the second.
@@ -22,7 +32,9 @@ UI thread can redraw an overlay at another opacity without loading torch.
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -33,9 +45,10 @@ from PIL import Image
 from torch import nn
 
 from .errors import GeoSpottrError
+from .events import PROGRESS, Event, EventCallback, ignore_events
 from .heatmaps import Explanation
+from .preprocessing import input_box
 from .results import ImageSource, source_name
-from .training.transforms import input_box
 
 if TYPE_CHECKING:
     from .prediction import Predictor
@@ -47,24 +60,49 @@ OCCLUSION_BATCH = 16
 
 
 # ---------------------------------------------------------------------- saliency
-def cam_layer(model: nn.Module) -> nn.Module | None:
-    """The last conv stage of `model` whose output still lies over the photo, or None (use occlusion)."""
-    from torchvision.models.resnet import Bottleneck
+def _resnet_layer4(module: nn.Module) -> bool:
+    """Whether `module` is a ResNet50 layer4 (a Sequential of torchvision Bottlenecks). Only a model built
+    from torchvision's ResNet has one, and building it imported torchvision: when that is not loaded
+    there is nothing to look for, and explaining a Lite model keeps torchvision out of the process."""
+    resnet = sys.modules.get("torchvision.models.resnet")
+    return (resnet is not None and isinstance(module, nn.Sequential) and len(module) > 0
+            and isinstance(module[-1], resnet.Bottleneck))
 
+
+def _probe_layer(probe: nn.Module) -> nn.Module | None:
+    """A probe's Grad-CAM layer: its backbone's last conv stage, when its one view is the whole frame
+    (crops or a mirrored view would each need their own map)."""
+    if tuple(probe.views) != ("full",) or probe.flip:
+        return None
+    head = probe.embedding.head
+    if hasattr(head, "conv_head"):
+        return head.conv_head
+    return head if _resnet_layer4(head) else None
+
+
+def cam_layers(model: nn.Module) -> list[nn.Module]:
+    """The last conv stage(s) of `model` whose output still lies over the photo: one per CNN member of an
+    ensemble probe, one for any other model that has one, none (use occlusion) otherwise."""
     from .models.backbones import FrozenTrunkNet
     from .models.baseline import BaselineCNN
     from .models.efficientnet_lite import Lite0Head
+    from .models.probe import EnsembleProbeNet, ProbeNet
 
     if isinstance(model, BaselineCNN):
-        return model.features[5]  # second conv + ReLU + pool; the adaptive pool after it only resamples
+        return [model.features[5]]  # second conv + ReLU + pool; the adaptive pool after it only resamples
+    if isinstance(model, EnsembleProbeNet):
+        return [layer for layer in map(_probe_layer, model.members) if layer is not None]
+    if isinstance(model, ProbeNet):
+        layer = _probe_layer(model)
+        return [layer] if layer is not None else []
     if isinstance(model, FrozenTrunkNet):
         head = model.head
         if isinstance(head, Lite0Head):
-            return head.conv_head
+            return [head.conv_head]
         first = head[0] if isinstance(head, nn.Sequential) and len(head) else None
-        if isinstance(first, nn.Sequential) and len(first) and isinstance(first[-1], Bottleneck):
-            return first  # ResNet50 layer4 (7x7 at 224 px)
-    return None
+        if first is not None and _resnet_layer4(first):
+            return [first]  # ResNet50 layer4 (7x7 at 224 px)
+    return []
 
 
 def _target_scores(logits: torch.Tensor, targets: torch.Tensor, versus: torch.Tensor | None,
@@ -78,21 +116,22 @@ def _target_scores(logits: torch.Tensor, targets: torch.Tensor, versus: torch.Te
     return own - torch.logsumexp(logits, dim=1) if log_prob else own
 
 
-def grad_cam(model: nn.Module, layer: nn.Module, batch: torch.Tensor, targets: torch.Tensor | None = None,
+def grad_cam(model: nn.Module, layers: Sequence[nn.Module], batch: torch.Tensor, targets: torch.Tensor | None = None,
              versus: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(cams (N, h, w) >= 0, logits (N, classes))`` for a normalised batch.
 
-    `targets` None explains each image's top class. Images are independent (eval mode), so one backward
-    pass of the summed scores gives every image's own gradients.
+    `layers`: one Grad-CAM layer, or one per member of an ensemble (the module docstring gives the rule
+    that combines them). `targets` None explains each image's top class. Images are independent (eval
+    mode), so one backward pass of the summed scores gives every image's own gradients.
     """
-    store: dict[str, torch.Tensor] = {}
+    store: dict[int, torch.Tensor] = {}
     me = threading.get_ident()
-
-    def keep(_module: nn.Module, _inputs: object, out: torch.Tensor) -> None:
-        if threading.get_ident() == me:  # a prediction running in another thread passes the same layer
-            store["a"] = out
-
-    handle = layer.register_forward_hook(keep)
+    handles = []
+    for k, layer in enumerate(layers):
+        def keep(_module: nn.Module, _inputs: object, out: torch.Tensor, k: int = k) -> None:
+            if threading.get_ident() == me:  # a prediction running in another thread passes the same layer
+                store[k] = out
+        handles.append(layer.register_forward_hook(keep))
     try:
         with torch.enable_grad():
             x = batch.detach().requires_grad_(True)  # activations need a graph even behind frozen stages
@@ -100,20 +139,29 @@ def grad_cam(model: nn.Module, layer: nn.Module, batch: torch.Tensor, targets: t
             if targets is None:
                 targets = logits.detach().argmax(1)
             score = _target_scores(logits, targets, versus, log_prob=False).sum()
-            acts = store["a"]
-            (grads,) = torch.autograd.grad(score, acts)
+            acts = [store[k] for k in range(len(layers))]
+            grads = torch.autograd.grad(score, acts)
     finally:
-        handle.remove()
-    weights = grads.float().mean(dim=(2, 3), keepdim=True)
-    cams = torch.relu((weights * acts.detach().float()).sum(dim=1))
-    return cams, logits.detach()
+        for handle in handles:
+            handle.remove()
+    grid = max((a.shape[-2:] for a in acts), key=lambda hw: hw[0] * hw[1])
+    total = None
+    for act, grad in zip(acts, grads):
+        cam = (grad.float().mean(dim=(2, 3), keepdim=True) * act.detach().float()).sum(dim=1)
+        if cam.shape[-2:] != grid:
+            cam = F.interpolate(cam[:, None], size=tuple(grid), mode="bilinear", align_corners=False)[:, 0]
+        total = cam if total is None else total + cam
+    return torch.relu(total), logits.detach()
 
 
 @torch.no_grad()
 def occlusion(model: nn.Module, batch: torch.Tensor, target: int, versus: int | None = None,
-              grid: int = OCCLUSION_GRID) -> torch.Tensor:
+              grid: int = OCCLUSION_GRID, on_event: EventCallback = ignore_events) -> torch.Tensor:
     """``(grid, grid)`` drop of the score when a window around each cell is set to 0 (the dataset mean
-    after normalisation) for one normalised image ``(1, 3, S, S)``; negative drops count as 0."""
+    after normalisation) for one normalised image ``(1, 3, S, S)``; negative drops count as 0.
+
+    Slow for a big model (about 50 forward passes), so it reports each chunk of windows with the time
+    left, measured from the chunks so far (`Event` ``PROGRESS``, scope ``"explain"``)."""
     size = batch.shape[-1]
     cell = size / grid
     t = torch.tensor([target], device=batch.device)
@@ -125,6 +173,7 @@ def occlusion(model: nn.Module, batch: torch.Tensor, target: int, versus: int | 
             top, left = max(0, int((i - 0.5) * cell)), max(0, int((j - 0.5) * cell))
             windows.append((top, min(size, int((i + 1.5) * cell)), left, min(size, int((j + 1.5) * cell))))
     drops = []
+    started = time.monotonic()
     for start in range(0, len(windows), OCCLUSION_BATCH):
         chunk = windows[start:start + OCCLUSION_BATCH]
         occluded = batch.repeat(len(chunk), 1, 1, 1)
@@ -133,6 +182,10 @@ def occlusion(model: nn.Module, batch: torch.Tensor, target: int, versus: int | 
         scores = _target_scores(model(occluded).float(), t.expand(len(chunk)),
                                 v.expand(len(chunk)) if v is not None else None, log_prob=True)
         drops.append(base - scores)
+        done = start + len(chunk)
+        left = (time.monotonic() - started) / done * (len(windows) - done)
+        on_event(Event(PROGRESS, f"occlusion map: {done} of {len(windows)} windows, about {left:.0f} s left",
+                       done=done, total=len(windows), scope="explain"))
     return torch.relu(torch.cat(drops)).view(grid, grid)
 
 
@@ -165,26 +218,28 @@ def _one(index: int | None, device: torch.device) -> torch.Tensor | None:
 
 
 def explain(predictor: Predictor, source: ImageSource, city: str | int | None = None,
-            versus: str | int | None = None, method: str = "auto") -> Explanation:
+            versus: str | int | None = None, method: str = "auto",
+            on_event: EventCallback | None = None) -> Explanation:
     """The heat map for `city` (slug, name or index; default: the top guess) in one photo.
 
     `versus` (a city) makes it contrastive; `method` is ``auto`` (Grad-CAM when the architecture has a
     usable conv stage and it finds evidence, else occlusion), ``grad-cam`` or ``occlusion``.
     Raises `ImageError` for an unusable photo and `GeoSpottrError` for an unknown city or method.
+    `on_event` hears the occlusion fallback's progress and time left.
     """
     if method not in METHODS:
         raise GeoSpottrError(f"method must be one of {', '.join(METHODS)}")
     wanted = None if city is None else class_index(predictor, city)
     other = None if versus is None else class_index(predictor, versus)
     image = predictor.open(source, draft=False)
-    batch = predictor.transform(image)[None].to(predictor.device)
+    batch = predictor.batch([image])
     model = predictor.model
-    layer = cam_layer(model) if method != "occlusion" else None
-    if method == "grad-cam" and layer is None:
+    layers = cam_layers(model) if method != "occlusion" else []
+    if method == "grad-cam" and not layers:
         raise GeoSpottrError(f"Grad-CAM does not apply to architecture {predictor.meta.arch!r}; use occlusion")
     saliency, used = None, "occlusion"
-    if layer is not None:  # one forward pass gives the guess and the map (targets None: the top guess)
-        cams, logits = grad_cam(model, layer, batch, _one(wanted, batch.device), _one(other, batch.device))
+    if layers:  # one forward pass gives the guess and the map (targets None: the top guess)
+        cams, logits = grad_cam(model, layers, batch, _one(wanted, batch.device), _one(other, batch.device))
         if float(cams.max()) > 0 or method == "grad-cam":
             saliency, used = cams[0], "grad-cam"
     else:
@@ -195,7 +250,7 @@ def explain(predictor: Predictor, source: ImageSource, city: str | int | None = 
     if other == target:
         raise GeoSpottrError("explaining a city against itself shows nothing: choose two different cities")
     if saliency is None:
-        saliency = occlusion(model, batch, target, other)
+        saliency = occlusion(model, batch, target, other, on_event=on_event or ignore_events)
     box = input_box(image.width, image.height, predictor.meta.crop_bottom)
     ranking = {c.slug: c for c in predictor.rank(probs, 0)}
     return Explanation(source=source_name(source), image=image, heatmap=to_photo(saliency, box, image.size),
@@ -211,10 +266,10 @@ def explain_batch(predictor: Predictor, images: Sequence[Image.Image]) -> tuple[
     positive evidence in, and every image of a model without a Grad-CAM layer, get occlusion maps.
     """
     model = predictor.model
-    batch = torch.stack([predictor.transform(img) for img in images]).to(predictor.device)
-    layer = cam_layer(model)
-    if layer is not None:
-        cams, logits = grad_cam(model, layer, batch)
+    batch = predictor.batch(images)
+    layers = cam_layers(model)
+    if layers:
+        cams, logits = grad_cam(model, layers, batch)
         found = [c if float(c.max()) > 0 else None for c in cams]
     else:
         with torch.no_grad():

@@ -13,10 +13,30 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GeoSpottrError
 from ..network import check_reachable
+from ..preprocessing import resample_matrix
+
+#: Channels of ResNet50's layer4 (the probes' and the seed design's feature width).
+RESNET50_FEATURES = 2048
+
+
+def resize_antialiased(x: torch.Tensor, size: int) -> torch.Tensor:
+    """An ``(..., H, W)`` batch resized to ``size x size``, antialiased bilinear (Pillow's filter).
+
+    PyTorch's own kernel, except while exporting to ONNX (its exporter has no antialiased resize): then
+    two MatMuls with `core.preprocessing.resample_matrix`, the same weights (they agree to 1e-6)."""
+    h, w = x.shape[-2:]
+    if (h, w) == (size, size):
+        return x
+    if not torch.onnx.is_in_onnx_export():
+        return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    rows = torch.tensor(resample_matrix(h, size), dtype=x.dtype, device=x.device)
+    cols = rows if w == h else torch.tensor(resample_matrix(w, size), dtype=x.dtype, device=x.device)
+    return rows @ x @ cols.T
 
 
 class FrozenTrunkNet(nn.Module):

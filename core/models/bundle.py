@@ -17,162 +17,40 @@ and every weight for NaN/Inf, all before a real model is built.
 
 from __future__ import annotations
 
-import inspect
 import io
-import json
-import math
 import pickle
 import zipfile
-from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
-from .. import __version__
-from ..catalog import validate_slug
 from ..errors import GeoSpottrError
 from ..fsutil import atomic_write_bytes
 from . import registry
+from .meta import (  # noqa: F401 - re-exported: the bundle's metadata types live torch-free in .meta
+    IMAGE_SIZE_RANGE,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MAX_CLASSES,
+    BundleError,
+    BundleMeta,
+    ClassInfo,
+    UnknownModel,
+    validate_meta,
+)
 
 BUNDLE_FORMAT = "geospottr-bundle"
 BUNDLE_VERSION = 1
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-#: Bounds a bundle's metadata must respect (far outside them no real model lives; inside, memory is sane).
-IMAGE_SIZE_RANGE = (16, 1024)
-MAX_CLASSES = 100_000
 MAX_PARAMETERS = 1_000_000_000
 MAX_BUNDLE_BYTES = 8 * 1024**3
-
-
-class BundleError(GeoSpottrError):
-    """A file that is not a usable GeoSpottr model bundle, with the reason."""
-
-
-class UnknownModel(BundleError):
-    """A bundle of an architecture this version does not have (not damage: likely a newer GeoSpottr)."""
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    """One output class: a city with its coordinates (for maps and distance errors)."""
-
-    slug: str
-    name: str
-    country: str
-    lat: float
-    lon: float
-
-
-@dataclass
-class BundleMeta:
-    arch: str
-    classes: list[ClassInfo]
-    image_size: int = 224
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    #: Fraction of the photo's height cut off at the bottom before resizing (`train --crop-bottom`).
-    crop_bottom: float = 0.0
-    arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    run_id: str | None = None
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    versions: dict[str, str] = field(default_factory=lambda: {
-        "geospottr": __version__, "torch": torch.__version__})
-
-    @property
-    def class_slugs(self) -> list[str]:
-        return [c.slug for c in self.classes]
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> "BundleMeta":
-        data = json.loads(text)
-        validate_meta(data)
-        data["classes"] = [ClassInfo(**c) for c in data["classes"]]
-        data["mean"] = tuple(data["mean"])
-        data["std"] = tuple(data["std"])
-        return cls(**data)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _meta_problem(data: Any) -> str | None:
-    """What is wrong with bundle metadata `data` (parsed JSON), or None when it is usable."""
-    if not isinstance(data, dict):
-        return "metadata is not a JSON object"
-    known = {f.name for f in fields(BundleMeta)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        return f"unknown metadata field {unknown[0]!r}"
-    missing = [k for k in ("arch", "classes") if k not in data]
-    if missing:
-        return f"metadata field {missing[0]!r} is missing"
-    arch = data["arch"]
-    if not isinstance(arch, str) or arch not in registry.names():
-        raise UnknownModel(f"unknown model {str(arch)[:60]!r}: made by a newer GeoSpottr? (this one knows "
-                           f"{', '.join(registry.names())})")
-    classes = data["classes"]
-    if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
-        return f"'classes' must list 2 to {MAX_CLASSES:,} cities"
-    class_keys = {f.name for f in fields(ClassInfo)}
-    for c in classes:
-        if not isinstance(c, dict) or set(c) != class_keys:
-            return f"each class needs exactly {', '.join(sorted(class_keys))}"
-        try:
-            validate_slug(c["slug"])
-        except GeoSpottrError as exc:
-            return f"class slug: {exc}"
-        if not isinstance(c["name"], str) or not isinstance(c["country"], str):
-            return f"class {c['slug']}: name and country must be text"
-        if not (_finite(c["lat"]) and _finite(c["lon"]) and -90 <= c["lat"] <= 90 and -180 <= c["lon"] <= 180):
-            return f"class {c['slug']}: coordinates {str(c['lat'])[:20]}, {str(c['lon'])[:20]} are not a place on Earth"
-    if len({c["slug"] for c in classes}) != len(classes):
-        return "a class slug appears twice"
-    size = data.get("image_size", 224)
-    low, high = IMAGE_SIZE_RANGE
-    if isinstance(size, bool) or not isinstance(size, int) or not low <= size <= high:
-        return f"image_size must be a whole number from {low} to {high} (got {str(size)[:20]})"
-    for name in ("mean", "std"):
-        value = data.get(name, IMAGENET_MEAN)
-        if not (isinstance(value, list) and len(value) == 3 and all(_finite(v) for v in value)):
-            return f"{name} must be three finite numbers"
-        if name == "std" and not all(v > 0 for v in value):
-            return "std values must be above 0"
-    kwargs = data.get("arch_kwargs", {})
-    if not isinstance(kwargs, dict):
-        return "arch_kwargs must be an object"
-    params = inspect.signature(registry.spec(arch).build_function()).parameters
-    allowed = {n for n, p in params.items() if p.kind is not p.VAR_KEYWORD} - {"num_classes", "weights"}
-    open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    for key, value in kwargs.items():
-        if key not in allowed and not open_ended:
-            return f"{arch} takes no setting {str(key)[:40]!r} (it takes: {', '.join(sorted(allowed)) or 'none'})"
-        values = value if isinstance(value, list) else [value]
-        if not all(isinstance(v, bool) or isinstance(v, str) and len(v) <= 64 or _finite(v) and abs(v) <= 1_000_000
-                   for v in values) or len(values) > 64:  # switches (a probe's flip) are plain values too
-            return f"arch_kwargs {key!r} has an unusable value {str(value)[:40]}"
-    for name, kind in (("metrics", dict), ("versions", dict)):
-        if not isinstance(data.get(name, {}), kind):
-            return f"{name} must be an object"
-    for name in ("run_id", "created_at"):
-        if data.get(name) is not None and not isinstance(data.get(name), str):
-            return f"{name} must be text"
-    return None
-
-
-def validate_meta(data: Any) -> None:
-    """Raise `BundleError` (without the file name; the caller adds it) when metadata is unusable."""
-    problem = _meta_problem(data)
-    if problem:
-        raise BundleError(problem)
+#: The pickled part of a bundle (metadata, key names, resume state's plain values) is unpickled in memory;
+#: a real one is a few hundred KB, so anything near this is no bundle of ours.
+MAX_PICKLE_BYTES = 64 * 1024**2
+#: Entries in a bundle's archive: one per tensor plus a few (a real one has a few thousand).
+MAX_ENTRIES = 200_000
 
 
 @dataclass
@@ -240,8 +118,51 @@ def _not_a_bundle(path: Path, kind: str) -> BundleError:
     return BundleError(f"{path}: not a GeoSpottr model bundle: {kind}; {WHAT_A_BUNDLE_IS}")
 
 
-def read_bundle(path: Path | str, map_location: str | torch.device = "cpu") -> RawBundle:
-    """Read and check a bundle file without building the model."""
+def _check_archive(path: Path, size: int) -> None:
+    """Refuse, from the ZIP's directory alone and before anything is decompressed or unpickled, an archive
+    whose entries could take more memory than the file is big: PyTorch stores every entry uncompressed, so
+    a compressed entry (a 3 GiB tensor deflated into a few MB, say) or entries whose declared sizes
+    exceed the file are no bundle of ours. Raises `BundleError`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # damaged: torch.load says so, in one line
+    if len(entries) > MAX_ENTRIES:
+        raise BundleError(f"{path}: {len(entries):,} entries is too many for a model bundle; refused")
+    total = 0
+    for entry in entries:
+        if entry.compress_type != zipfile.ZIP_STORED:
+            raise BundleError(f"{path}: entry {entry.filename[:80]!r} is compressed, which PyTorch never writes "
+                              f"(a crafted file?); refused; {WHAT_A_BUNDLE_IS}")
+        if entry.file_size != entry.compress_size or entry.header_offset + entry.file_size > size:
+            raise BundleError(f"{path}: entry {entry.filename[:80]!r} claims more bytes than the file holds; refused")
+        if entry.filename.endswith("/data.pkl") and entry.file_size > MAX_PICKLE_BYTES:
+            raise BundleError(f"{path}: its pickled part is {entry.file_size / 2**20:.0f} MiB "
+                              f"(limit {MAX_PICKLE_BYTES // 2**20} MiB); refused")
+        total += entry.file_size
+    if total > size:
+        raise BundleError(f"{path}: its entries claim {total / 2**30:.1f} GiB, more than the file; refused")
+
+
+def _materialise(value: Any) -> Any:
+    """`value` with every tensor copied out of the file mapping (nested dicts, lists and tuples too), so the
+    file may be replaced or deleted afterwards (Windows refuses while a mapping is open)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {k: _materialise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_materialise(v) for v in value)
+    return value
+
+
+def read_bundle(path: Path | str, map_location: str | torch.device = "cpu", with_extra: bool = True) -> RawBundle:
+    """Read and check a bundle file without building the model.
+
+    The archive is checked entry by entry first (`_check_archive`), then memory-mapped: only the tensors
+    used are ever read, so `with_extra=False` (prediction) never touches the resume state (optimizer
+    moments: as large again as the weights) and returns an empty `extra`."""
     path = Path(path)
     if not path.is_file():
         raise BundleError(f"{path}: no such model file")
@@ -250,10 +171,14 @@ def read_bundle(path: Path | str, map_location: str | torch.device = "cpu") -> R
     kind = _foreign_kind(path, head)
     if kind is not None:
         raise _not_a_bundle(path, f"it is {kind}")
-    if path.stat().st_size > MAX_BUNDLE_BYTES:
-        raise BundleError(f"{path}: {path.stat().st_size / 2**30:.1f} GiB is too large for a model bundle")
+    size = path.stat().st_size
+    if size > MAX_BUNDLE_BYTES:
+        raise BundleError(f"{path}: {size / 2**30:.1f} GiB is too large for a model bundle")
+    mapped = head.startswith(b"PK\x03\x04")  # the ZIP format; the legacy pickle format cannot be mapped
+    if mapped:
+        _check_archive(path, size)
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mapped)
     except Exception as exc:  # noqa: BLE001 - a damaged file makes torch.load raise almost any type (KeyError, ...)
         text = str(exc)
         if "weights_only" in text or isinstance(exc, pickle.UnpicklingError):
@@ -278,13 +203,14 @@ def read_bundle(path: Path | str, map_location: str | torch.device = "cpu") -> R
     extra = payload.get("extra") or {}
     if not isinstance(extra, dict):
         raise BundleError(f"{path}: bundle resume state is damaged")
-    return RawBundle(meta=meta, state_dict=state, extra=extra)
+    return RawBundle(meta=meta, state_dict=_materialise(state), extra=_materialise(extra) if with_extra else {})
 
 
-def check_weights(raw: RawBundle, path: Path | str = "model") -> None:
+def check_weights(raw: RawBundle, path: Path | str = "model") -> nn.Module:
     """Compare the architecture's declared tensors with the state dict and look for NaN/Inf weights,
     before a real model is built: the model is built on the "meta" device (no memory), so metadata that
-    asks for a 19 GB layer is refused in milliseconds. Raises `BundleError`."""
+    asks for a 19 GB layer is refused in milliseconds. Returns that skeleton (`load_bundle` fills it with
+    the weights). Raises `BundleError`."""
     try:
         with torch.device("meta"):
             skeleton = build_model(raw.meta)
@@ -310,6 +236,7 @@ def check_weights(raw: RawBundle, path: Path | str = "model") -> None:
         if have.is_floating_point() and not bool(torch.isfinite(have).all()):
             raise BundleError(f"{path}: weight {name!r} holds NaN or infinite values (a diverged training run?); "
                               "use an earlier checkpoint")
+    return skeleton
 
 
 def build_model(meta: BundleMeta) -> nn.Module:
@@ -318,12 +245,17 @@ def build_model(meta: BundleMeta) -> nn.Module:
 
 
 def load_bundle(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn.Module, BundleMeta]:
-    """The bundle's model in eval mode on `device`, and its metadata."""
-    raw = read_bundle(path)
-    check_weights(raw, path)
-    model = build_model(raw.meta)
+    """The bundle's model in eval mode on `device`, and its metadata.
+
+    Fast: the model `check_weights` built on the meta device takes the file's tensors as they are
+    (``load_state_dict(assign=True)``): no random initialisation that is thrown away, no second copy."""
+    raw = read_bundle(path, with_extra=False)
+    model = check_weights(raw, path)
     try:
-        model.load_state_dict(raw.state_dict)
+        model.load_state_dict(raw.state_dict, assign=True)
     except RuntimeError as exc:
         raise BundleError(f"{path}: weights do not fit architecture {raw.meta.arch!r} ({str(exc).splitlines()[0]})") from None
+    unset = [name for name, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
+    if unset:  # a tensor the architecture needs but the state dict cannot carry (a non-persistent buffer)
+        raise BundleError(f"{path}: architecture {raw.meta.arch!r} has no weights for {unset[0]!r}")
     return model.to(device).eval(), raw.meta

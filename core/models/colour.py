@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from .backbones import resize_antialiased
 
 #: The side the frame is resized to first: colour statistics need no more pixels than this.
 SIZE = 160
@@ -62,14 +63,14 @@ class ColourStatistics(nn.Module):
 
     def __init__(self, mean: Sequence[float] = (0.5, 0.5, 0.5), std: Sequence[float] = (0.5, 0.5, 0.5)) -> None:
         super().__init__()
-        # Buffers, not state: they come from the model spec and would only make old bundles mismatch.
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        # Plain values, not state or buffers: they come from the model spec (as state they would only make
+        # old bundles mismatch) and a model built on the meta device (`load_bundle`) must need nothing else.
+        self.mean, self.std = tuple(mean), tuple(std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rgb = (x.float() * self.std + self.mean).clamp(0.0, 1.0)
-        if rgb.shape[-2:] != (SIZE, SIZE):
-            rgb = F.interpolate(rgb, size=(SIZE, SIZE), mode="bilinear", align_corners=False, antialias=True)
+        std = torch.tensor(self.std, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+        mean = torch.tensor(self.mean, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+        rgb = resize_antialiased((x.float() * std + mean).clamp(0.0, 1.0), SIZE)
         hue, sat, val = rgb_to_hsv(rgb)
         gray = rgb.mean(dim=1)
         out = []

@@ -16,9 +16,7 @@ from typing import Sequence
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from .backbones import FrozenTrunkNet, resnet50_trunk
-
-RESNET50_FEATURES = 2048
+from .backbones import RESNET50_FEATURES, FrozenTrunkNet, resnet50_trunk
 
 
 def _stage(in_ch: int, out_ch: int, blocks: int, stride: int) -> nn.Sequential:

@@ -26,10 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GeoSpottrError
-from .backbones import resnet50_trunk
+from .backbones import RESNET50_FEATURES, resize_antialiased, resnet50_trunk
 from .colour import ColourStatistics
 from .efficientnet_lite import HEAD_CHANNELS, build_efficientnet_lite
-from .geospottr_net import RESNET50_FEATURES
 
 #: Where a crop sits in the frame: (top, left) as fractions of the free margin.
 ANCHORS = {"full": None, "center": (0.5, 0.5), "tl": (0.0, 0.0), "tr": (0.0, 1.0), "bl": (1.0, 0.0),
@@ -43,7 +42,8 @@ ENSEMBLE = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "c
 
 
 def crop_view(x: torch.Tensor, anchor: str, fraction: float, size: int) -> torch.Tensor:
-    """The `anchor` crop of `fraction` of the square batch `x`, resized to `size` (antialiased)."""
+    """The `anchor` crop of `fraction` of the square batch `x`, resized to `size` (antialiased,
+    `backbones.resize_antialiased`)."""
     if ANCHORS[anchor] is None or fraction >= 1.0:
         view = x
     else:
@@ -52,9 +52,7 @@ def crop_view(x: torch.Tensor, anchor: str, fraction: float, size: int) -> torch
         fy, fx = ANCHORS[anchor]
         top, left = round((h - ch) * fy), round((w - cw) * fx)
         view = x[..., top:top + ch, left:left + cw]
-    if view.shape[-2:] != (size, size):
-        view = F.interpolate(view, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return view
+    return resize_antialiased(view, size)
 
 
 class Embedding(nn.Module):
@@ -118,26 +116,40 @@ class ProbeNet(nn.Module):
         self.embedding.eval()
         return self
 
-    @torch.no_grad()
-    def view_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, V, channels) features of every view of every image (the probe's training input)."""
+    def view_settings(self) -> tuple:
+        """What decides the views of a frame; probes with equal settings can share them (`EnsembleProbeNet`)."""
+        return self.view_size, self.views, self.crop_fraction, self.flip
+
+    def views_of(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every view of the batch `x` the probe looks at, each ``(N, 3, view_size, view_size)``."""
         out = []
         for anchor in self.views:
             view = crop_view(x, anchor, self.crop_fraction, self.view_size)
-            out.append(self.embedding(view))
+            out.append(view)
             if self.flip:
-                out.append(self.embedding(torch.flip(view, dims=(-1,))))
-        return torch.stack(out, dim=1)
+                out.append(torch.flip(view, dims=(-1,)))
+        return out
+
+    @torch.no_grad()
+    def view_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, V, channels) features of every view of every image (the probe's training input)."""
+        return torch.stack([self.embedding(view) for view in self.views_of(x)], dim=1)
+
+    def classify(self, views: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Logits from views made by `views_of` (shared between the members of an ensemble)."""
+        return self.classifier(torch.stack([self.embedding(view) for view in views], dim=1).mean(dim=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.view_features(x).mean(dim=1))
+        return self.classify(self.views_of(x))
 
 
 class EnsembleProbeNet(nn.Module):
     """One `ProbeNet` per backbone, fused: ``logits = mean over members of log_softmax(member(x))``.
 
     The softmax of that mean is the members' normalised geometric mean of probabilities, which a single
-    confident but wrong member cannot dominate the way it would an arithmetic mean of logits.
+    confident but wrong member cannot dominate the way it would an arithmetic mean of logits. Every member
+    gets the same views of the frame (same settings), so the views are cut and resized once per batch,
+    not once per member.
     """
 
     def __init__(self, num_classes: int, weights: str = "none", backbones: Sequence[str] = ENSEMBLE,
@@ -153,8 +165,13 @@ class EnsembleProbeNet(nn.Module):
             ProbeNet(num_classes, weights=weights, backbone=b, view_size=view_size, views=views,
                      crop_fraction=crop_fraction, flip=flip) for b in backbones)
 
+    def member_log_probs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each member's ``(N, classes)`` log-probabilities, from views cut once for all of them."""
+        views = self.members[0].views_of(x)
+        return [F.log_softmax(m.classify(views), dim=1) for m in self.members]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([F.log_softmax(m(x), dim=1) for m in self.members]).mean(dim=0)
+        return torch.stack(self.member_log_probs(x)).mean(dim=0)
 
 
 #: Every model class `core.training.probe` fits instead of training by gradient descent.

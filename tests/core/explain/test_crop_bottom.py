@@ -20,10 +20,12 @@ def test_train_crop_bottom_is_recorded_and_applied_at_inference(tiny_project, on
     run = next(tiny_project.runs_dir.iterdir())
     assert json.loads((run / "config.json").read_text())["crop_bottom"] == 0.25
     assert read_bundle(run / "best.pt").meta.crop_bottom == 0.25
-    crop = Predictor.load(run / "best.pt").transform.transforms[0]
+    transform = Predictor.load(run / "best.pt").transform
     from PIL import Image
 
-    assert crop(Image.new("RGB", (80, 40))).size == (80, 30)
+    striped = Image.new("RGB", (80, 40))
+    striped.paste((255, 255, 255), (0, 30, 80, 40))  # the bottom quarter: cut off before anything else
+    assert transform(striped).equal(transform(Image.new("RGB", (80, 40))))
 
 
 def test_crop_bottom_out_of_range_is_one_clear_error(tiny_project, capsys):
