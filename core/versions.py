@@ -71,7 +71,8 @@ def _bundle_description(meta: "BundleMeta") -> str:
 
 def runtime_versions(bundle: "BundleMeta | None" = None) -> dict[str, str]:
     """Label -> version text, in display order: GeoSpottr, Python, torch, torchvision, PySide6,
-    Qt (only when the GUI has loaded it), platform, compute device, and the model bundle if given.
+    Qt (the running library when the GUI has loaded it, else the bundled one), platform, compute device,
+    and the model bundle if given.
 
     Imports torch (about a second the first time), so call it when the versions are shown, not at startup.
     """
@@ -82,6 +83,7 @@ def runtime_versions(bundle: "BundleMeta | None" = None) -> dict[str, str]:
         "torchvision": _torchvision_version(),
         "PySide6": _dist_version("PySide6"),
     }
+    versions["Qt"] = _bundled_qt(versions["PySide6"])
     _add_running_qt(versions)
     versions["Platform"] = f"{platform.system()} {platform.release()} ({platform.machine()})"
     versions["Device"] = _device_description()
@@ -90,12 +92,19 @@ def runtime_versions(bundle: "BundleMeta | None" = None) -> dict[str, str]:
     return versions
 
 
+def _bundled_qt(pyside: str) -> str:
+    """The Qt library the PySide6 wheels bundle, known without importing Qt (the CLI never does): Qt for
+    Python releases carry the version of the Qt they ship."""
+    return NOT_INSTALLED if pyside == NOT_INSTALLED else f"{pyside} (bundled with PySide6)"
+
+
 def _add_running_qt(versions: dict[str, str]) -> dict[str, str]:
-    """Put the Qt library this process runs (only when the GUI has loaded it) right after PySide6."""
+    """Name the Qt library this process runs, right after PySide6, when the GUI has loaded it: it replaces
+    what a child process reported (the bundled version), since a system Qt may be the one in use."""
     qtcore = sys.modules.get("PySide6.QtCore")
-    if qtcore is None or "Qt" in versions:
+    if qtcore is None:
         return versions
-    items = list(versions.items())
+    items = [(label, value) for label, value in versions.items() if label != "Qt"]
     at = next((i + 1 for i, (label, _) in enumerate(items) if label == "PySide6"), len(items))
     items.insert(at, ("Qt", qtcore.qVersion()))
     versions.clear()
