@@ -30,7 +30,7 @@ import platformdirs
 from . import catalog
 from .errors import GeoSpottrError
 from .fsutil import atomic_write_bytes, kill_point, safe_child, sweep_partials
-from .names import did_you_mean
+from .names import city_label, did_you_mean
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "geospottr.db"
@@ -73,8 +73,8 @@ class City:
 
     @property
     def label(self) -> str:
-        """How a city is shown to a user, everywhere: "Osijek, HR" (never its slug)."""
-        return f"{self.name}, {self.country}" if self.country else self.name
+        """How a city is shown to a user, everywhere: "Osijek, HR" (`core.names.city_label`)."""
+        return city_label(self.name, self.country)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

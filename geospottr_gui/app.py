@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(text)
         return 0
     parsed = parse(args)
+    from .qt_libs import startup_problem
+
+    problem = startup_problem()  # Qt would abort with a message that names no package
+    if problem is not None:
+        print(f"geospottr-gui: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication

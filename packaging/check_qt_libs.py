@@ -2,97 +2,35 @@
 
     python packaging/check_qt_libs.py      # exit 0: all there (or not Linux); 1: prints what to install
 
-PySide6's wheels bring Qt itself but not the X11 / OpenGL / font libraries it links against. On a fresh
-desktop-less Debian or Ubuntu (a server, a container, WSL) the app then dies at start with "Could not load
-the Qt platform plugin xcb". This asks `ldd` which libraries Qt's xcb platform plugin, its GUI and its web
-engine (the maps) cannot find, and prints the exact ``apt-get install`` line. Stdlib only.
+Checks every Qt file the app loads (its window, GUI and web engine for the maps); the rules and the
+package names live in `geospottr_gui.qt_libs`, which ``geospottr-gui`` also runs before it starts Qt.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
-#: Qt files whose dependencies decide whether the desktop app starts (relative to PySide6/Qt).
-QT_FILES = ("plugins/platforms/libqxcb.so", "lib/libQt6XcbQpa.so.6", "lib/libQt6Gui.so.6",
-            "lib/libQt6WebEngineCore.so.6")
+from geospottr_gui.qt_libs import QT_FILES, apt_line, install_advice, missing_for, missing_libraries, qt_dir
 
-#: Debian / Ubuntu package of each library Qt may miss.
-PACKAGES = {
-    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-image.so.0": "libxcb-image0",
-    "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-randr.so.0": "libxcb-randr0",
-    "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-render.so.0": "libxcb-render0",
-    "libxcb-shape.so.0": "libxcb-shape0", "libxcb-shm.so.0": "libxcb-shm0", "libxcb-sync.so.1": "libxcb-sync1",
-    "libxcb-util.so.1": "libxcb-util1", "libxcb-xfixes.so.0": "libxcb-xfixes0", "libxcb-xkb.so.1": "libxcb-xkb1",
-    "libxcb-xinerama.so.0": "libxcb-xinerama0", "libxcb-dri3.so.0": "libxcb-dri3-0", "libxcb.so.1": "libxcb1",
-    "libX11-xcb.so.1": "libx11-xcb1", "libX11.so.6": "libx11-6", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-    "libxkbcommon.so.0": "libxkbcommon0", "libxkbfile.so.1": "libxkbfile1", "libEGL.so.1": "libegl1",
-    "libGL.so.1": "libgl1", "libGLX.so.0": "libglx0", "libOpenGL.so.0": "libopengl0",
-    "libfontconfig.so.1": "libfontconfig1", "libfreetype.so.6": "libfreetype6", "libdbus-1.so.3": "libdbus-1-3",
-    "libnss3.so": "libnss3", "libnssutil3.so": "libnss3", "libsmime3.so": "libnss3", "libnspr4.so": "libnspr4",
-    "libplc4.so": "libnspr4", "libplds4.so": "libnspr4", "libXcomposite.so.1": "libxcomposite1",
-    "libXdamage.so.1": "libxdamage1", "libXrandr.so.2": "libxrandr2", "libXtst.so.6": "libxtst6",
-    "libXext.so.6": "libxext6", "libXfixes.so.3": "libxfixes3", "libXrender.so.1": "libxrender1",
-    "libxshmfence.so.1": "libxshmfence1", "libgbm.so.1": "libgbm1", "libdrm.so.2": "libdrm2",
-    "libasound.so.2": "libasound2", "libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0",
-    "libwayland-server.so.0": "libwayland-server0",
-}
-#: Packages renamed with a ``t64`` suffix in Ubuntu 24.04 / Debian 13 (the old name is then virtual).
-T64_RENAMED = {"libasound2", "libglib2.0-0"}
-
-
-def missing_libraries(ldd_output: str) -> list[str]:
-    """The ``NAME => not found`` libraries of `ldd` output, in order, once each."""
-    found: list[str] = []
-    for line in ldd_output.splitlines():
-        name, _, where = line.strip().partition("=>")
-        if where.strip() == "not found" and name.strip() not in found:
-            found.append(name.strip())
-    return found
-
-
-def apt_line(libraries: list[str], t64: bool = False) -> str:
-    """``sudo apt-get install -y ...`` for the packages holding `libraries` (unknown ones are left out)."""
-    packages = sorted({PACKAGES[lib] + ("t64" if t64 and PACKAGES[lib] in T64_RENAMED else "")
-                       for lib in libraries if lib in PACKAGES})
-    return "sudo apt-get install -y " + " ".join(packages) if packages else ""
-
-
-def _uses_t64_names() -> bool:
-    """Whether this Debian/Ubuntu release names libasound2 ``libasound2t64``."""
-    if not shutil.which("apt-cache"):
-        return False
-    done = subprocess.run(["apt-cache", "show", "libasound2t64"], capture_output=True, check=False)
-    return done.returncode == 0
+__all__ = ["apt_line", "main", "missing_libraries"]
 
 
 def main() -> int:
     if platform.system() != "Linux" or not shutil.which("ldd"):
         return 0
-    spec = importlib.util.find_spec("PySide6")
-    if spec is None or not spec.submodule_search_locations:
+    qt = qt_dir()
+    if qt is None:
         print("PySide6 is not installed in this Python; run `make install` first", file=sys.stderr)
         return 1
-    qt = Path(list(spec.submodule_search_locations)[0]) / "Qt"
-    missing: list[str] = []
-    for name in QT_FILES:
-        if (qt / name).is_file():
-            done = subprocess.run(["ldd", str(qt / name)], capture_output=True, text=True, check=False)
-            missing += [lib for lib in missing_libraries(done.stdout) if lib not in missing and "Qt6" not in lib]
+    missing = missing_for(qt, QT_FILES)
     if not missing:
         return 0
     print("The desktop app cannot start: Qt needs system libraries this machine lacks:", file=sys.stderr)
     print("  " + " ".join(missing), file=sys.stderr)
-    line = apt_line(missing, _uses_t64_names())
-    if line and shutil.which("apt-get"):
-        print(f"Install them with:\n  {line}", file=sys.stderr)
-    else:
-        print("Install the packages that provide them with your system's package manager "
-              f"(on Debian/Ubuntu: {line or 'see the names above'}).", file=sys.stderr)
+    advice = install_advice(missing)
+    print(advice[0].upper() + advice[1:], file=sys.stderr)
     return 1
 
 
