@@ -3,6 +3,12 @@
 Every file is validated (see `core.imaging`), copied (never moved), deduplicated by content hash and
 committed one by one, so a killed import leaves a consistent project and re-running it completes the
 rest: files already in the project are recognised by hash and skipped.
+
+Nothing is left out silently: a refused file is *rejected* (logged in the project with its reason), and
+a file or folder the walk does not enter (hidden, a symlink loop, unreadable, outside any city folder) is
+*skipped* with its reason; both are in the `ImportReport` the CLI and the desktop app show. A table's
+``status`` and ``split`` columns are kept only with `trust_status` (a CSV from anywhere must not mark
+its photos accepted or put them in the test split).
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import csv
 import io
 import json
 import math
+import os
 import shlex
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -22,6 +30,7 @@ from .events import DONE, PROGRESS, WARNING, Control, Event, EventCallback, igno
 from .fsutil import read_regular
 from .imaging import ImageError, read_image_file, validate_bytes
 from .project import IMAGE_META_FIELDS, Project
+from .values import checked_point, parse_decimal
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
 #: Written by `export --format imagefolder`, read back here so a round trip keeps every city's details.
@@ -29,15 +38,25 @@ CITIES_FILE = "cities.json"
 MANIFEST_FILE = "manifest.csv"
 #: Cap on a CSV, manifest or cities.json read: far above any real one (1M rows), far below a memory problem.
 MAX_TABLE_BYTES = 256 * 1024 * 1024
+#: Refused files are logged in the project this many at a time (one transaction each).
+ERROR_BATCH = 2000
+#: Refusals told one by one as warnings (the rest are counted in the report and logged in the project:
+#: a million warning lines help nobody and took longer to print than the import itself).
+WARNED_REJECTS = 50
+#: Progress is reported at most this many times per import (a bar or a GUI signal per row of a
+#: million-row CSV costs more than the rows).
+PROGRESS_STEPS = 1000
 
 
 @dataclass
 class ImportReport:
-    """What happened to each file: a user sees these counts and the rejected files with reasons."""
+    """What happened to each file: a user sees these counts, the rejected files and the skipped ones
+    with reasons (the CLI prints them; the desktop app shows `summary`)."""
 
     added: int = 0
     duplicates: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     cities_added: list[str] = field(default_factory=list)
 
     @property
@@ -46,9 +65,40 @@ class ImportReport:
 
     def summary(self) -> str:
         text = f"{self.added} added, {self.duplicates} already in the project, {len(self.rejected)} rejected"
+        if self.skipped:
+            reasons = Counter(reason for _, reason in self.skipped)
+            text += f", {len(self.skipped)} skipped ({', '.join(f'{n} {r}' for r, n in reasons.most_common())})"
         if self.cities_added:
             text += f"; new cities: {', '.join(self.cities_added)}"
         return text
+
+
+class _Rejects:
+    """Records refused files in the report at once and in the project's import log in batches
+    (`ERROR_BATCH` per transaction; `flush` at the end): one commit per refused row made a CSV of a
+    million missing files crawl. A kill loses at most the last batch of log lines, never a photo."""
+
+    def __init__(self, project: Project, report: ImportReport, on_event: EventCallback) -> None:
+        self.project, self.report, self.on_event = project, report, on_event
+        self.pending: list[tuple[str, str]] = []
+
+    def __call__(self, where: str | Path, reason: str) -> None:
+        entry = (str(where), reason)
+        self.report.rejected.append(entry)
+        self.pending.append(entry)
+        count = len(self.report.rejected)
+        if count <= WARNED_REJECTS:
+            self.on_event(Event(WARNING, f"{where}: {reason}", scope="import",
+                                data={"path": str(where), "reason": reason}))
+        elif count == WARNED_REJECTS + 1:
+            self.on_event(Event(WARNING, "more files refused: the summary counts them and the project's import "
+                                         "log lists them all (`geospottr stats --errors`)", scope="import"))
+        if len(self.pending) >= ERROR_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.project.record_import_errors(self.pending)
+        self.pending = []
 
 
 @dataclass(frozen=True)
@@ -59,40 +109,52 @@ class _Item:
 
 
 def import_source(project: Project, source: Path | str, *, max_km: float | None = None, add_cities: bool = False,
-                  on_event: EventCallback = ignore_events, control: Control | None = None) -> ImportReport:
-    """Import a folder tree or a CSV file (chosen by what `source` is)."""
+                  trust_status: bool = False, on_event: EventCallback = ignore_events,
+                  control: Control | None = None) -> ImportReport:
+    """Import a folder tree or a CSV file (chosen by what `source` is). `trust_status` keeps the table's
+    (CSV or an export's manifest) ``status`` and ``split`` columns; without it every photo is pending
+    and unsplit."""
     source = Path(source).expanduser()
     if max_km is not None and not (math.isfinite(max_km) and max_km > 0):
         raise GeoSpottrError(f"--max-km must be a distance above 0 km (got {max_km})")
-    if source.is_dir():
-        items, report = _folder_items(project, source, add_cities)
-    elif source.exists() and source.suffix.lower() == ".csv":  # a FIFO or device is refused when read
-        items, report = _csv_items(project, source, max_km, add_cities)
-    elif source.exists():
-        raise GeoSpottrError(f"{source}: import needs a folder (root/<city>/*.jpg) or a .csv file")
-    else:
-        raise GeoSpottrError(f"{source}: no such file or folder")
-    return _run(project, items, report, on_event, control or Control())
+    report = ImportReport()
+    reject = _Rejects(project, report, on_event)
+    try:
+        if source.is_dir():
+            items = _folder_items(project, source, add_cities, trust_status, report, reject)
+        elif source.exists() and source.suffix.lower() == ".csv":  # a FIFO or device is refused when read
+            items = _csv_items(project, source, max_km, add_cities, trust_status, report, reject)
+        elif source.exists():
+            raise GeoSpottrError(f"{source}: import needs a folder (root/<city>/*.jpg) or a .csv file")
+        else:
+            raise GeoSpottrError(f"{source}: no such file or folder")
+        return _run(project, items, report, reject, on_event, control or Control())
+    finally:
+        reject.flush()
 
 
-def _run(project: Project, items: list[_Item], report: ImportReport, on_event: EventCallback,
+def _run(project: Project, items: list[_Item], report: ImportReport, reject: _Rejects, on_event: EventCallback,
          control: Control) -> ImportReport:
     total = len(items)
+    step = max(1, total // PROGRESS_STEPS)
     on_event(Event(PROGRESS, "importing", done=0, total=total, scope="import"))
     for n, item in enumerate(items, 1):
         control.checkpoint()
-        _import_one(project, item, report, on_event)
-        on_event(Event(PROGRESS, item.path.name, done=n, total=total, scope="import"))
+        _import_one(project, item, report, reject)
+        if n % step == 0 or n == total:
+            on_event(Event(PROGRESS, item.path.name, done=n, total=total, scope="import"))
+    reject.flush()
     on_event(Event(DONE, report.summary(), done=total, total=total, scope="import",
-                   data={"added": report.added, "duplicates": report.duplicates, "rejected": len(report.rejected)}))
+                   data={"added": report.added, "duplicates": report.duplicates, "rejected": len(report.rejected),
+                         "skipped": len(report.skipped)}))
     return report
 
 
-def _import_one(project: Project, item: _Item, report: ImportReport, on_event: EventCallback) -> None:
+def _import_one(project: Project, item: _Item, report: ImportReport, reject: _Rejects) -> None:
     try:
         valid = validate_bytes(read_image_file(item.path), str(item.path))
     except ImageError as exc:
-        _reject(project, report, item.path, str(exc).split(": ", 1)[-1], on_event)
+        reject(item.path, str(exc).split(": ", 1)[-1])
         return
     meta = {"source_id": item.path.name, **item.meta}
     record = project.add_image(valid.jpeg, sha256=valid.sha256, width=valid.width, height=valid.height,
@@ -101,14 +163,6 @@ def _import_one(project: Project, item: _Item, report: ImportReport, on_event: E
         report.duplicates += 1
     else:
         report.added += 1
-
-
-def _reject(project: Project, report: ImportReport, where: str | Path, reason: str,
-            on_event: EventCallback = ignore_events) -> None:
-    """Record a refused file (in the report and the project's import log) and tell the listener."""
-    report.rejected.append((str(where), reason))
-    project.record_import_error(str(where), reason)
-    on_event(Event(WARNING, f"{where}: {reason}", scope="import", data={"path": str(where), "reason": reason}))
 
 
 # ---------------------------------------------------------------------------------------------- sources
@@ -133,34 +187,94 @@ def _city_resolver(project: Project, add_cities: bool, report: ImportReport) -> 
     return resolve
 
 
-def _folder_items(project: Project, root: Path, add_cities: bool) -> tuple[list[_Item], ImportReport]:
-    report = ImportReport()
+def _folder_items(project: Project, root: Path, add_cities: bool, trust_status: bool, report: ImportReport,
+                  reject: _Rejects) -> list[_Item]:
     cities_file = root / CITIES_FILE
     if cities_file.exists():  # our own export: restore cities with their slug, radius and target
         for record in _read_cities_file(cities_file):
             if project.find_city(record["slug"]) is None:
                 project.add_city_record(record)
                 report.cities_added.append(record["slug"])
-    manifest = _read_manifest(root / MANIFEST_FILE)
+    manifest = _read_manifest(root / MANIFEST_FILE, trust_status)
     resolve = _city_resolver(project, add_cities, report)
-    # Symlinked folders are skipped: a link could lead anywhere (and a loop would never end).
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    folders = []
+    for entry in _entries(root, report):
+        if entry.is_dir():  # a symlinked city folder (a common dataset layout) counts when it leads to one
+            if not _loops_back(entry, root, report):
+                folders.append(entry)
+        elif entry.name not in (CITIES_FILE, MANIFEST_FILE):
+            report.skipped.append((str(entry), "not inside a city folder" if entry.exists() else "broken link"))
     if not folders:
         raise GeoSpottrError(f"{root}: no city folders inside (expected root/<city>/*.jpg)")
     items: list[_Item] = []
     for folder in folders:
         slug = resolve(folder.name)
-        for path in sorted(folder.rglob("*")):
-            # Not only regular files: a FIFO, a device link or a broken link named .jpg is reported as
-            # refused (by `read_image_file`, which never blocks on one) instead of silently skipped.
-            if path.name.startswith(".") or path.is_dir():
-                continue
+        for path in _files_below(folder, root, report):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
-                _reject(project, report, path, "not an image file extension")
+                reject(path, "not an image file extension")
                 continue
             meta = manifest.get(path.relative_to(root).as_posix(), {})
             items.append(_Item(path, slug, meta))
-    return items, report
+    return items
+
+
+def _entries(folder: Path, report: ImportReport) -> list[Path]:
+    """The entries of `folder`, sorted, hidden ones (``.jpg``, ``.hidden.jpg``, ``.git/``) left out and
+    reported as skipped; an unreadable folder is reported as skipped and has none."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:
+        report.skipped.append((str(folder), f"folder cannot be read ({exc.strerror or exc})"))
+        return []
+    out = []
+    for name in names:
+        if name.startswith("."):
+            report.skipped.append((str(folder / name), "hidden (name starts with a dot)"))
+        else:
+            out.append(folder / name)
+    return out
+
+
+def _loops_back(folder: Path, root: Path, report: ImportReport) -> bool:
+    """Whether symlinked `folder` leads to the import `root` or a folder above it (walking it would import
+    every other city's photos again under this name, or the whole disk); reported as skipped."""
+    if not folder.is_symlink():
+        return False
+    target, top = folder.resolve(), root.resolve()
+    if target == top or target in top.parents:
+        report.skipped.append((str(folder), "symlink loop (leads back to the imported folder)"))
+        return True
+    return False
+
+
+def _files_below(top: Path, root: Path, report: ImportReport) -> Iterator[Path]:
+    """Every non-hidden file below `top`, in sorted order, following symlinked folders that stay readable.
+
+    A folder reached twice (a symlink loop, or two links to one folder) is entered once, the second one
+    reported as skipped, and a link back to `root` or above is never followed (`_loops_back`). Not only
+    regular files are yielded: a FIFO, a device link or a broken link named .jpg is refused by
+    `read_image_file` (which never blocks on one) and so reported, not silently lost.
+    """
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+        except OSError as exc:
+            report.skipped.append((str(folder), f"folder cannot be read ({exc.strerror or exc})"))
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            report.skipped.append((str(folder), "symlink loop (folder already imported)"))
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        subfolders = []
+        for path in _entries(folder, report):
+            if not path.is_dir():
+                yield path
+            elif not _loops_back(path, root, report):
+                subfolders.append(path)
+        stack.extend(reversed(subfolders))
 
 
 def _read_text(path: Path) -> str:
@@ -207,7 +321,7 @@ def _read_cities_file(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+def _read_manifest(path: Path, trust_status: bool) -> dict[str, dict[str, Any]]:
     """Per-file metadata written by our export (coordinates, location id, split...), keyed by relative path.
     A row with bad values is dropped (its file still imports, without that metadata)."""
     if not path.exists():
@@ -215,39 +329,41 @@ def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for _, row in _csv_rows(path)[1]:
         try:
-            out[row.get("path") or ""] = _meta_from_row(row)
+            out[row.get("path") or ""] = _meta_from_row(row, trust_status)
         except GeoSpottrError:
             continue
     return out
 
 
-_FLOAT_FIELDS = {"lat", "lon", "heading", "pitch", "fov"}
-_RANGES = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0), "heading": (-360.0, 360.0), "pitch": (-90.0, 90.0),
-           "fov": (0.0, 360.0)}
+#: Decimal columns other than the coordinates (which `checked_point` checks as a pair), with their range.
+_RANGES = {"heading": (-360.0, 360.0), "pitch": (-90.0, 90.0), "fov": (0.0, 360.0)}
+#: Columns only a trusted table may set (`trust_status`), with the values they may take.
+_TRUSTED = {"status": ("pending", "accepted", "rejected"), "split": ("train", "val", "test")}
 
 
-def _meta_from_row(row: dict[str, str]) -> dict[str, Any]:
+def _meta_from_row(row: dict[str, str], trust_status: bool) -> dict[str, Any]:
+    """A table row's image metadata. Numbers must be plain decimals (`parse_decimal`: no ``nan``, ``inf``
+    or ``4_5.8``) within range, coordinates a place on Earth; ``status``/``split`` only when trusted."""
     meta: dict[str, Any] = {}
     for key in IMAGE_META_FIELDS:
         value = (row.get(key) or "").strip()
         if not value:
             continue
-        if key in _FLOAT_FIELDS:
-            try:
-                number = float(value)
-            except ValueError:
-                raise GeoSpottrError(f"column {key!r} has a non-number {value[:40]!r}") from None
+        if key in ("lat", "lon") or key in _RANGES:
+            number = parse_decimal(value, f"column {key!r}")
             low, high = _RANGES.get(key, (-math.inf, math.inf))
-            if not (math.isfinite(number) and low <= number <= high):
-                raise GeoSpottrError(f"column {key!r} is {value[:40]!r}, outside {low:g}..{high:g}"
-                                     if math.isfinite(number) else f"column {key!r} is not a finite number ({value[:40]!r})")
+            if not low <= number <= high:
+                raise GeoSpottrError(f"column {key!r} is {value[:40]!r}, outside {low:g}..{high:g}")
             meta[key] = number
-        elif key == "status" and value not in ("pending", "accepted", "rejected"):
-            continue
-        elif key == "split" and value not in ("train", "val", "test"):
-            continue
+        elif key in _TRUSTED:
+            if trust_status and value in _TRUSTED[key]:
+                meta[key] = value
         else:
             meta[key] = _unguard(value)
+    if "lat" in meta or "lon" in meta:
+        if "lat" not in meta or "lon" not in meta:
+            raise GeoSpottrError("columns 'lat' and 'lon' must both be given (or neither)")
+        meta["lat"], meta["lon"] = checked_point(meta["lat"], meta["lon"])
     if "source" in row and row["source"]:
         meta["source"] = _unguard(row["source"])
     return meta
@@ -258,8 +374,8 @@ def _unguard(value: str) -> str:
     return value[1:] if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r" else value
 
 
-def _csv_items(project: Project, csv_path: Path, max_km: float | None, add_cities: bool) -> tuple[list[_Item], ImportReport]:
-    report = ImportReport()
+def _csv_items(project: Project, csv_path: Path, max_km: float | None, add_cities: bool, trust_status: bool,
+               report: ImportReport, reject: _Rejects) -> list[_Item]:
     resolve = _city_resolver(project, add_cities, report)
     items: list[_Item] = []
     # The rows come from a bounded read: a FIFO named .csv or a huge file must not hang or exhaust us.
@@ -270,29 +386,28 @@ def _csv_items(project: Project, csv_path: Path, max_km: float | None, add_citie
     cities = project.cities()
     for line, row in rows:
         if not row.get("path"):
-            _reject(project, report, f"{csv_path}:{line}", "empty path")
+            reject(f"{csv_path}:{line}", "empty path")
             continue
-        path = Path(row["path"]).expanduser()
+        path = Path(os.path.expanduser(row["path"]) if row["path"].startswith("~") else row["path"])
         if not path.is_absolute():
             path = csv_path.parent / path
         try:
-            meta = _meta_from_row(row)
+            meta = _meta_from_row(row, trust_status)
         except GeoSpottrError as exc:
-            _reject(project, report, f"{csv_path}:{line}", str(exc))
+            reject(f"{csv_path}:{line}", str(exc))
             continue
         if row.get("city"):
             slug = resolve(row["city"])
         else:
             if "lat" not in meta or "lon" not in meta:
-                _reject(project, report, f"{csv_path}:{line}", "missing lat/lon")
+                reject(f"{csv_path}:{line}", "missing lat/lon")
                 continue
             if not cities:
                 raise GeoSpottrError("labelling by coordinates needs cities in the project; add some first")
             city, distance = geo.nearest(meta["lat"], meta["lon"], cities)
             if max_km is not None and distance > max_km:
-                _reject(project, report, str(path), f"nearest city {city.name} is {distance:.0f} km away (> --max-km {max_km:g})")
+                reject(path, f"nearest city {city.name} is {distance:.0f} km away (> --max-km {max_km:g})")
                 continue
             slug = city.slug
         items.append(_Item(path, slug, meta))
-    return items, report
-
+    return items

@@ -132,6 +132,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE challenges ADD COLUMN scale_km REAL;
     """,
+    # 6: an import logs each refused (file, reason) once by deleting its earlier entry: without this
+    # index every delete scanned the table, and a CSV of a million missing files never finished
+    """
+    CREATE INDEX import_errors_source ON import_errors(source, reason);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

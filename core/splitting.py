@@ -9,21 +9,25 @@ gives the same split and adding images later moves no existing group.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from typing import Sequence
 
 from .errors import GeoSpottrError
 from .project import SPLITS, ImageRecord, Project
+from .values import BadValue, parse_decimal
 
 GROUP_BY = ("image", "location")
 
 
 def parse_ratios(text: str) -> tuple[float, float, float]:
+    """``train,val,test`` shares as fractions of 1: three plain finite decimals (`parse_decimal`: ``nan``
+    and ``inf`` would make every share NaN), none negative, not all zero."""
     try:
-        parts = [float(x) for x in text.split(",")]
-    except ValueError:
-        raise GeoSpottrError(f"ratios must be three numbers like 0.6,0.2,0.2, not {text!r}") from None
-    if len(parts) != 3 or any(p < 0 for p in parts) or sum(parts) <= 0:
+        parts = [parse_decimal(x, "ratio") for x in text.split(",")]
+    except BadValue:
+        raise GeoSpottrError(f"ratios must be three numbers like 0.6,0.2,0.2, not {text[:60]!r}") from None
+    if len(parts) != 3 or any(p < 0 for p in parts) or not 0 < sum(parts) < math.inf:
         raise GeoSpottrError(f"ratios must be three non-negative numbers like 0.6,0.2,0.2, not {text!r}")
     total = sum(parts)
     return parts[0] / total, parts[1] / total, parts[2] / total

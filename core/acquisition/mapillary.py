@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from ..values import BadValue, checked_point
 from .http import HttpClient, RequestFailed, service_url
 from .keys import redact
 from .streetview import ApiDenied
@@ -116,12 +117,13 @@ def _parse(item: Any) -> MapillaryImage | None:
         when = (datetime.fromtimestamp(float(captured) / 1000, tz=timezone.utc).isoformat(timespec="seconds")
                 if captured is not None else None)
         angle = item.get("compass_angle")
-        return MapillaryImage(id=str(item["id"]), lat=float(lat), lon=float(lon), captured_at=when,
+        lat, lon = checked_point(lat, lon, "search: image position")
+        return MapillaryImage(id=str(item["id"]), lat=lat, lon=lon, captured_at=when,
                               compass_angle=float(angle) if angle is not None else None,
                               creator=creator.get("username") if isinstance(creator, dict) else None,
                               is_pano=bool(item.get("is_pano")))
-    except (KeyError, TypeError, ValueError, IndexError):
-        return None  # an image without a computed position cannot be labelled
+    except (KeyError, TypeError, ValueError, IndexError, BadValue):
+        return None  # an image without a computed position (or at 999, NaN, ...) cannot be labelled
 
 
 def _error_message(response: requests.Response) -> str:

@@ -34,6 +34,7 @@ import numpy as np
 from .. import catalog, geo
 from ..errors import GeoSpottrError
 from ..project import City
+from ..values import BadValue, is_point, parse_decimal
 
 Point = tuple[float, float]  # (lat, lon)
 PointKey = tuple[int, int]
@@ -244,10 +245,6 @@ def _feature_collection(fh: _Prefixed, path: Path, chunk: int = 1 << 20) -> Iter
             buf, pos = buf[pos:], 0
 
 
-def _valid(lat: float, lon: float) -> bool:
-    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
-
-
 def _feature_point(feature: Any) -> Point | None:
     try:
         geometry = feature["geometry"]
@@ -256,7 +253,7 @@ def _feature_point(feature: Any) -> Point | None:
         lon, lat = float(geometry["coordinates"][0]), float(geometry["coordinates"][1])
     except (KeyError, TypeError, ValueError, IndexError):
         return None
-    return (lat, lon) if _valid(lat, lon) else None
+    return (lat, lon) if is_point(lat, lon) else None
 
 
 _LON_NAMES = ("lon", "longitude", "lng", "long", "x")
@@ -273,10 +270,10 @@ def _csv_points(fh: TextIO, path: Path, delimiter: str) -> Iterator[Point]:
                              f"found: {', '.join(header) or 'no header'}")
     for row in reader:
         try:
-            lat, lon = float(row[lat_i]), float(row[lon_i])
-        except (ValueError, IndexError):
+            lat, lon = parse_decimal(row[lat_i]), parse_decimal(row[lon_i])
+        except (BadValue, IndexError):
             continue  # OpenAddresses rows without coordinates exist; they are not errors
-        if _valid(lat, lon):
+        if is_point(lat, lon):
             yield lat, lon
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from ..errors import GeoSpottrError
+from ..values import BadValue, checked_point
 from .http import HttpClient, RequestFailed, Transient, service_url
 from .keys import redact
 from .sampling import seeded
@@ -116,10 +117,12 @@ class StreetViewClient:
             raise self._denied("metadata", f"{status}: {body.get('error_message') or 'no message'}")
         try:
             loc = body["location"]
-            return Panorama(str(body["pano_id"]), float(loc["lat"]), float(loc["lng"]), body.get("date"),
-                            body.get("copyright"))
+            lat, lon = checked_point(loc["lat"], loc["lng"], "metadata: panorama location")
+            return Panorama(str(body["pano_id"]), lat, lon, body.get("date"), body.get("copyright"))
         except (KeyError, TypeError, ValueError):
             raise RequestFailed("metadata: status OK without pano_id/location") from None
+        except BadValue as exc:  # 999, NaN, Infinity: a broken or hostile answer, never a photo's place
+            raise RequestFailed(str(exc)) from None
 
     def image(self, pano: Panorama, heading: float, params: StreetViewParams) -> bytes | None:
         """The billed image request; None when Google has no imagery for the panorama (HTTP 404)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import GeoSpottrError
 from ..events import DONE, Event
+from ..values import parse_decimal
 from .common import command_line, job, open_project
 from .render import plural
 
@@ -42,10 +43,7 @@ def parse_thresholds(items: list[str]):
         name = name.strip().lower()
         if not sep or name not in THRESHOLDS:
             raise GeoSpottrError(f"--threshold takes NAME=VALUE with NAME one of {', '.join(THRESHOLDS)} (got {item!r})")
-        try:
-            number = float(value)
-        except ValueError:
-            raise GeoSpottrError(f"--threshold {name}: {value!r} is not a number") from None
+        number = parse_decimal(value, f"--threshold {name}")  # no nan / inf / 1_0: a one-line BadValue
         if name in ("dark", "bright", "uniform", "blur"):
             frame_values[name] = number
         elif name == "hamming":

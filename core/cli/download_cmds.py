@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import GeoSpottrError
 from .common import job, open_project
+from .options import decimal, non_negative, positive
 
 TERMS = """\
 Sources and their terms:
@@ -99,21 +100,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--key", help="Google Maps API key (prefer $GOOGLE_MAPS_API_KEY or the keyring: shell history keeps this)")
     p.add_argument("--token", help="Mapillary access token (prefer $MAPILLARY_ACCESS_TOKEN or the keyring)")
     p.add_argument("--budget", type=int, metavar="N", help="stop after N image requests (the billed calls)")
-    p.add_argument("--price-per-1000", type=float, metavar="USD",
+    p.add_argument("--price-per-1000", type=non_negative, metavar="USD",
                    help="Street View price per 1,000 images for the estimate (default: Google's list price, 7)")
-    p.add_argument("--qps", type=float, default=25.0, help="requests per second at most, 0 for no limit (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=20.0, metavar="S",
+    p.add_argument("--qps", type=non_negative, default=25.0, help="requests per second at most, 0 for no limit (default: %(default)s)")
+    p.add_argument("--timeout", type=positive, default=20.0, metavar="S",
                    help="seconds one request may take in total, however slowly the server answers (default: %(default)s)")
     p.add_argument("--retries", type=int, default=6, help="retries of 429/5xx/timeouts (default: %(default)s)")
-    p.add_argument("--backoff", type=float, default=0.5, metavar="S", help="first backoff delay, doubling (default: %(default)s)")
+    p.add_argument("--backoff", type=non_negative, default=0.5, metavar="S", help="first backoff delay, doubling (default: %(default)s)")
     sv = p.add_argument_group("Street View image parameters (defaults: the seed dataset's)")
     sv.add_argument("--size", type=int, default=640, help="square image side in px (default: %(default)s)")
-    sv.add_argument("--pitch", type=float, default=20.0, help="(default: %(default)s)")
-    sv.add_argument("--fov", type=float, default=90.0, help="(default: %(default)s)")
+    sv.add_argument("--pitch", type=decimal(at_least=-90, at_most=90), default=20.0, help="(default: %(default)s)")
+    sv.add_argument("--fov", type=decimal(above=0, at_most=120), default=90.0, help="(default: %(default)s)")
     sv.add_argument("--radius-m", type=int, default=50, help="how far a point may snap to a panorama (default: %(default)s)")
     sv.add_argument("--any-source", dest="outdoor", action="store_false",
                     help="also indoor panoramas (default: source=outdoor only)")
     mly = p.add_argument_group("Mapillary")
-    mly.add_argument("--tile-m", type=float, default=300.0, help="side of the area searched per point (default: %(default)s)")
+    mly.add_argument("--tile-m", type=positive, default=300.0, help="side of the area searched per point (default: %(default)s)")
     mly.add_argument("--include-panos", action="store_true", help="also 360-degree images (equirectangular)")
     p.set_defaults(func=cmd_download)

@@ -10,6 +10,7 @@ from .. import catalog
 from ..errors import GeoSpottrError
 from ..project import SPLITS, STATUSES, Project
 from .common import command_line, job, open_project
+from .options import positive
 from .render import plural, table
 
 
@@ -94,15 +95,18 @@ def cmd_cities(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..importing import import_source
+    from ..importing import WARNED_REJECTS, import_source
 
     with open_project(args) as project, job() as (on_event, control):
         report = import_source(project, args.source, max_km=args.max_km, add_cities=args.add_cities,
-                               on_event=on_event, control=control)
-    for where, reason in report.rejected[:50]:
+                               trust_status=args.trust_status, on_event=on_event, control=control)
+    for where, reason in report.rejected[:WARNED_REJECTS]:
         print(f"rejected {where}: {reason}")
-    if len(report.rejected) > 50:
-        print(f"... and {len(report.rejected) - 50} more (see `{command_line(args, 'stats --errors')}`)")
+    if len(report.rejected) > WARNED_REJECTS:
+        print(f"... and {len(report.rejected) - WARNED_REJECTS} more "
+              f"(see `{command_line(args, 'stats --errors')}`)")
+    for where, reason in report.skipped:
+        print(f"skipped {where}: {reason}")
     print(report.summary())
     return 0
 
@@ -187,7 +191,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--delete-images", action="store_true", help="with --remove: also delete the city's images")
     p.add_argument("--list", action="store_true", help="list the project's cities with have/target counts")
     p.add_argument("--target", type=int, help="images wanted per city (with --add, or for the city named by QUERY)")
-    p.add_argument("--radius-km", type=float, help="sampling radius (with --add, or for the city named by QUERY)")
+    p.add_argument("--radius-km", type=positive, help="sampling radius (with --add, or for the city named by QUERY)")
     p.add_argument("--limit", type=int, default=20, help="search results to show (default: %(default)s)")
     p.set_defaults(func=cmd_cities)
 
@@ -197,8 +201,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "attribution, ...). Coordinates are labelled with the nearest project city. "
                                    "Files are validated, deduplicated by content and copied, never moved.")
     p.add_argument("source", type=Path, metavar="SOURCE", help="a folder of <city>/ folders, or a CSV file")
-    p.add_argument("--max-km", type=float, help="with lat/lon: reject photos farther than this from every city")
+    p.add_argument("--max-km", type=positive, help="with lat/lon: reject photos farther than this from every city")
     p.add_argument("--add-cities", action="store_true", help="add unknown city names from the catalog instead of failing")
+    p.add_argument("--trust-status", action="store_true",
+                   help="keep the status and split columns of the CSV (or of an export's manifest.csv); without it "
+                        "every photo comes in pending and unsplit, whoever wrote the table")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("split", parents=[common], help="assign train/val/test splits (stratified, persisted)",
