@@ -71,6 +71,17 @@ def open_project_job(path: str, create: bool, *, on_event: EventCallback, contro
     return Project.init(path) if create else Project.open(path)
 
 
+#: The first window's size, where the screen has room for it.
+FIRST_SIZE = (1280, 820)
+#: What the window system adds around the size `resize` sets: the title bar and borders.
+FRAME_MARGIN = 40
+
+
+def fitted_size(width: int, height: int, available_width: int, available_height: int) -> tuple[int, int]:
+    """(width, height) shrunk, where needed, so the framed window fits the screen's available area."""
+    return min(width, available_width), min(height, available_height - FRAME_MARGIN)
+
+
 def importable_paths(paths: list[Path]) -> list[Path]:
     """What a drop may import: folders and CSV files."""
     return [p for p in paths if p.is_dir() or (p.is_file() and p.suffix.lower() == ".csv")]
@@ -447,7 +458,8 @@ class MainWindow(QMainWindow):
         if not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 820)
+            self.resize(*FIRST_SIZE)
+        self._fit_screen(placed=not geometry.isEmpty())
         state = keys.WINDOW_STATE.get(settings)
         if not state.isEmpty():
             self.restoreState(state)
@@ -456,6 +468,21 @@ class MainWindow(QMainWindow):
         if row:  # built after the first paint, so a slow workspace does not delay the window
             self._pending_row = row
             QTimer.singleShot(50, self, self._restore_workspace)
+
+    def _fit_screen(self, placed: bool) -> None:
+        """Keep the window inside its screen's available area (without panels and docks), its title bar
+        included: the first window's 1280x820, or a size saved on a bigger monitor, would put the status
+        bar below the edge of an 800-px screen. A `placed` window (a restored position) is also moved
+        back inside; a new one is left where the window manager puts it."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        width, height = fitted_size(self.width(), self.height(), area.width(), area.height())
+        self.resize(width, height)
+        if placed:
+            self.move(max(area.left(), min(self.x(), area.right() + 1 - width)),
+                      max(area.top(), min(self.y(), area.bottom() + 1 - height - FRAME_MARGIN)))
 
     def _restore_workspace(self) -> None:
         if self._pending_row is not None:
@@ -484,6 +511,7 @@ class MainWindow(QMainWindow):
         # The rest (thumbnails, a device probe still importing torch) only matter to this process: the
         # app exits without waiting for them (`app.exit_now`); a window closed in a test waits.
         stop_all_jobs(wait_ms=0 if self.exits_process else 30000)
+        self.context.models.release()  # the window's models go with it
         super().closeEvent(event)
         self.closed.emit()
 
