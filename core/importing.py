@@ -66,7 +66,7 @@ class ImportReport:
     def summary(self) -> str:
         text = f"{self.added} added, {self.duplicates} already in the project, {len(self.rejected)} rejected"
         if self.skipped:
-            reasons = Counter(reason for _, reason in self.skipped)
+            reasons = Counter(reason.split(" (")[0] for _, reason in self.skipped)  # the kind, not the detail
             text += f", {len(self.skipped)} skipped ({', '.join(f'{n} {r}' for r, n in reasons.most_common())})"
         if self.cities_added:
             text += f"; new cities: {', '.join(self.cities_added)}"
