@@ -26,7 +26,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = {k: getattr(args, k) for k in (
         "arch", "epochs", "batch_size", "image_size", "lr", "optimizer", "weights", "device", "label_smoothing",
         "geo_tau_km", "num_workers", "patience", "seed", "max_steps", "cache_cap_gb", "schedule", "weight_decay",
-        "crop_bottom", "class_balance", "head")
+        "crop_bottom", "class_balance", "head", "refit")
         if getattr(args, k) is not None}
     for flag in ("cache_features", "geo_smoothing"):
         if getattr(args, flag):
@@ -130,7 +130,7 @@ def follow_in_terminal(args: argparse.Namespace, path: Path) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from ..training.runlabels import epochs_text, run_status_text
+    from ..training.runlabels import epochs_text, run_status_text, val_acc_text
     from ..training.runs import list_runs
 
     if args.follow:
@@ -151,8 +151,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not infos:
         print(f"no training runs yet (start one with `{command_line(args, 'train')}`)")
         return 0
-    rows = [(i.run_id, i.arch, run_status_text(i), epochs_text(i),
-             f"{i.best_val_acc:.1%}" if i.best_val_acc is not None else "-", i.best_checkpoint or "-") for i in infos]
+    rows = [(i.run_id, i.arch, run_status_text(i), epochs_text(i), val_acc_text(i), i.best_checkpoint or "-")
+            for i in infos]
     print("\n".join(table(["run", "arch", "status", ">epochs", ">best val acc", "best checkpoint"], rows)))
     return 0
 
@@ -209,6 +209,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "EfficientNet-Lite0/1/2 and colour features, fused; seconds once cached), finetune = train the "
                         "last blocks; resnet50-linear: probe = resnet50-probe; auto (default) = probe while the median "
                         "city has under 250 training images (what cross-validation supports)")
+    p.add_argument("--no-refit", dest="refit", action="store_false", default=None,
+                   help="a probe: keep the fit on train only (default: after C is chosen by inner CV, refit on train + "
+                        "val so every labelled photo counts; the val figures reported stay the train-only fit's)")
     p.add_argument("--patience", type=int, help="stop after N epochs without a val-loss improvement (default: 5; 0: never)")
     p.add_argument("--workers", dest="num_workers", type=int, help="image decoding processes (default: 2)")
     p.add_argument("--seed", type=int, help="default: 0")

@@ -5,6 +5,9 @@ features (optionally cached on disk as ``.npy``, keyed by everything that change
 averages the views, standardises, and fits a multinomial `LogisticRegression`, choosing C by grouped,
 stratified inner cross-validation on the training images only (never on anything it is scored on).
 `export_probe` folds the standardisation into one ``nn.Linear`` so the bundle holds a plain model.
+The val split is not needed to choose C, so by default (`refit`) the probe that is saved is fitted once
+more, with the chosen C, on train + val: every labelled photo counts, while the val figures reported are
+those of the train-only fit, measured on val before the refit (the test split is never read).
 An `EnsembleProbeNet` is fitted member by member (each with its own cached features and C) and scored
 on the fused probabilities, exactly as its forward pass fuses them.
 """
@@ -214,6 +217,16 @@ def _fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, nu
 
 
 def copy_probe_into(linear: torch.nn.Linear, probe: FittedProbe) -> None:
+def refit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num_classes: int,
+                chosen: FittedProbe, class_balance: str = "weighted", views_as_samples: bool = False) -> FittedProbe:
+    """`chosen`'s C fitted again on more images (train + val): model selection is over, so the images it
+    held out for measuring now train the final probe. Its inner scores are `chosen`'s (what chose C)."""
+    final = fit_probe(features, labels, groups, num_classes, class_balance=class_balance, c_grid=(chosen.C,),
+                      views_as_samples=views_as_samples)
+    final.inner_scores = dict(chosen.inner_scores)
+    return final
+
+
     """Fold the standardisation into `linear`: ``W' = coef / scale``, ``b' = b - W' . mean``."""
     weight = probe.coef / probe.scale
     bias = probe.intercept - weight @ probe.mean
@@ -258,8 +271,13 @@ def describe_c(metrics: dict) -> str:
 def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val: Sequence[Sample], image_size: int,
                 mean: Sequence[float], std: Sequence[float], crop_bottom: float, cache_dir: Path, class_balance: str,
                 seed: int,
-                on_event: EventCallback = ignore_events, control: Control | None = None) -> dict[str, float]:
-    """Fit the classifier(s) of `model` in place on `train`; return train/val metrics (trainer's names) and C.
+                on_event: EventCallback = ignore_events, control: Control | None = None,
+                refit: bool = True) -> dict[str, float]:
+    """Fit the classifier(s) of `model` in place; return train/val metrics (trainer's names) and C.
+
+    C is chosen by inner CV on `train` and the probe fitted on `train` is scored on `val`; with `refit` the
+    probe put into `model` is then `refit_probe` on train + val (metrics ``refit_images`` counts them, 0
+    without), so the reported val figures describe the train-only fit, an honest slight underestimate.
 
     View features are cached under ``cache_dir/probe/`` (fp16 .npy keyed by `features_key`), so a second
     run on the same images (another class balance, a rerun) only refits the logistic regressions. An
@@ -282,13 +300,18 @@ def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val
                                                  cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
                                                  control=control, split=split, member=which)
         num_classes = member.classifier.out_features
-        probe = fit_probe(feats["train"], labels["train"], [s.place or s.path for s in train], num_classes,
+        groups = {split: [s.place or s.path for s in samples] for split, samples in (("train", train), ("val", val))}
+        probe = fit_probe(feats["train"], labels["train"], groups["train"], num_classes,
                           class_balance=class_balance, seed=seed)
-        export_probe(member, probe)
         for split in probs:
             probs[split].append(probe.probabilities(feats[split].mean(axis=1)))
         chosen["C" if len(members) == 1 else f"C_{backbone}"] = probe.C
+        if refit:
+            probe = refit_probe(np.concatenate([feats["train"], feats["val"]]), labels["train"] + labels["val"],
+                                groups["train"] + groups["val"], num_classes, probe, class_balance)
+        export_probe(member, probe)
         inner.append(probe.inner_scores.get(probe.C))
     return {**_metrics(fuse_probabilities(probs["train"]), labels["train"], "train"),
             **_metrics(fuse_probabilities(probs["val"]), labels["val"], "val"),
-            **chosen, "inner_cv_macro_f1": None if None in inner else float(np.mean(inner))}
+            **chosen, "inner_cv_macro_f1": None if None in inner else float(np.mean(inner)),
+            "refit_images": len(train) + len(val) if refit else 0}

@@ -22,6 +22,14 @@ def run_status_text(info: RunInfo) -> str:
     return status_text(info.status, info.paused, info.iteration, info.total)
 
 
+def val_acc_text(info: RunInfo) -> str:
+    """"47.0%", "47.0% before refit" for a probe whose saved model was refit on train + val after its val
+    figure was measured (so the figure describes the train-only fit), "-" before any validation."""
+    if info.best_val_acc is None:
+        return "-"
+    return f"{info.best_val_acc:.1%}" + (" before refit" if info.refit else "")
+
+
 def epochs_text(info: RunInfo) -> str:
     """"3/10" while a run can still go on (running, stopped, failed); a finished run's count alone ("1" for a
     probe, "4" for an early stop), since its planned total no longer says anything about it."""

@@ -213,6 +213,8 @@ class RunInfo:
     paused: bool = False
     iteration: int = 0
     total: int = 0
+    #: A probe refit on train + val after its val figures were measured (config.json "refit"; older runs: no).
+    refit: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -270,7 +272,8 @@ def run_info(path: Path) -> RunInfo:
                    best_checkpoint=str(best) if best.is_file() else None,
                    last_checkpoint=str(last) if last.is_file() else None,
                    paused=status == "running" and bool(state.get("paused")),
-                   iteration=_int(state.get("iteration")), total=_int(state.get("total")))
+                   iteration=_int(state.get("iteration")), total=_int(state.get("total")),
+                   refit=config.get("refit") is True)
 
 
 def _int(value: Any) -> int:

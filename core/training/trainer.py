@@ -75,6 +75,7 @@ class TrainConfig:
     geo_tau_km: float | None = None  # None: derived from the inter-city distances (see losses.py)
     class_balance: str = "weighted"  # none | weighted (loss) | sampler (balanced draws); see balance.py
     head: str = "auto"  # auto | probe | finetune: train the arch, or its linear probe (see probe.trained_arch)
+    refit: bool = True  # a probe: refit on train + val after C is chosen (fine-tuning keeps val for early stopping)
     weights: str = "imagenet"  # imagenet | none | path to a weights file
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision (CUDA only)
@@ -297,7 +298,10 @@ class _Run:
         if ctx.is_main:
             self.dir.mkdir(parents=True, exist_ok=True)
             created = runs.read_json(self.dir / runs.CONFIG).get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds")
-            runs.write_json(self.dir / runs.CONFIG, {**asdict(cfg), "model": self.arch, "lr": self.lr, "created": created,
+            # "refit" records what the run does: only a probe refits on train + val (see probe.train_probe).
+            refit = cfg.refit and isinstance(self.model, PROBE_MODELS)
+            runs.write_json(self.dir / runs.CONFIG, {**asdict(cfg), "refit": refit, "model": self.arch,
+                                                     "lr": self.lr, "created": created,
                                                      "classes": [c.slug for c in classes], "world_size": ctx.world_size,
                                                      "train_images": len(self.train_samples),
                                                      "val_images": len(self.val_samples)})
@@ -515,7 +519,7 @@ class _Run:
         try:
             metrics = train_probe(self.model, self.train_samples, self.val_samples, cfg.image_size, self.meta.mean,
                                   self.meta.std, cfg.crop_bottom, self.project.cache_dir, cfg.class_balance, cfg.seed,
-                                  self.emit, self.control)
+                                  self.emit, self.control, refit=cfg.refit)
         except Cancelled:
             return self._result("stopped", "stopped by the user")
         except BaseException as exc:
@@ -532,6 +536,10 @@ class _Run:
             k: metrics[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "best_val_acc")})
         self.emit(done.event(line, done=1, total=1, scope="epoch"))
         self.emit(Event(LOG, line))
+        if metrics["refit_images"]:
+            self.emit(Event(LOG, f"val figures are the train-only fit's, measured before the refit: the saved probe is "
+                                 f"refit with that C on train + val ({metrics['refit_images']} images; --no-refit "
+                                 "keeps the train-only fit)"))
         return self._result("finished", "linear probe fitted")
 
     def _result(self, status: str, reason: str) -> TrainResult:

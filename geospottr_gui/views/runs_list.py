@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from core.events import Control, Kind
 from core.project import Project
-from core.training.runlabels import epochs_text, run_status_text, status_text
+from core.training.runlabels import epochs_text, run_status_text, status_text, val_acc_text
 from core.training.runs import RunInfo, short_run_name
 from core.training.series import RunSeries
 
@@ -142,7 +142,7 @@ class RunsList(QWidget):
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.runs))
         for row, run in enumerate(self.runs):
-            acc = f"{run.best_val_acc:.1%}" if run.best_val_acc is not None else "—"
+            acc = val_acc_text(run) if run.best_val_acc is not None else "—"
             if run.run_id == self._exclude and run.status == "running":
                 status = self._live_status or "running"  # this app's own run: known here, not a heartbeat behind
             else:
