@@ -36,8 +36,8 @@ class Explanation:
     @property
     def title(self) -> str:
         """One line for captions: the city, its probability, and what the map shows."""
-        what = f"why {self.city.name} rather than {self.versus.name}" if self.versus else f"evidence for {self.city.name}"
-        return f"{self.city.name} {self.city.probability:.0%} - {what} ({self.method})"
+        what = f"why {self.city.label} rather than {self.versus.label}" if self.versus else f"evidence for {self.city.label}"
+        return f"{self.city.label} {self.city.probability:.0%} - {what} ({self.method})"
 
     def shrunk(self, max_side: int) -> Explanation:
         """The same explanation with photo and map at most `max_side` pixels (for display; the box scales)."""

@@ -1,4 +1,4 @@
-"""What every prediction engine shares, and the one way to load a model file: `load_predictor`.
+"""What every prediction engine shares (`PredictorBase`); `core.engines.load_predictor` picks and loads one.
 
 Two engines rank cities: `core.prediction.Predictor` (a PyTorch bundle, ``.pt``) and
 `core.onnx_engine.OnnxPredictor` (an ONNX file written by ``geospottr export-model``, run by onnxruntime
@@ -34,34 +34,11 @@ from .results import (
     source_name,
 )
 
-#: Model files a user may choose: a PyTorch bundle or its ONNX export (file dialogs, `--model`).
-MODEL_SUFFIXES = (".pt", ".onnx")
-ONNX_SUFFIX = ".onnx"
-
-
-def is_onnx(path: Path | str) -> bool:
-    """Whether `path` names an ONNX export (by its suffix: the two formats are told apart before reading)."""
-    return Path(path).suffix.lower() == ONNX_SUFFIX
-
-
-def load_predictor(path: Path | str, device: str = "auto", tta: bool = False) -> "PredictorBase":
-    """The engine for a model file: ONNX Runtime for ``.onnx`` (no torch import), else PyTorch.
-
-    `device`: ``auto``, ``cpu``, ``cuda``, ``mps`` (`core.devices.pick_device`; the ONNX engine runs on the
-    CPU). Raises `BundleError` with a one-line reason for anything that is not a usable model."""
-    if is_onnx(path):
-        from .onnx_engine import OnnxPredictor
-
-        return OnnxPredictor.load(path, tta=tta)
-    from .prediction import Predictor
-
-    return Predictor.load(path, device=device, tta=tta)
-
 
 class PredictorBase(ABC):
     """A loaded model and its bundle metadata, ready to rank cities.
 
-    Load it once (`load_predictor`; loading takes a while) and call `predict`, `predict_many` or
+    Load it once (`core.engines.load_predictor`; loading takes a while) and call `predict`, `predict_many` or
     `predict_group` as often as needed. `tta=True` also scores the mirrored image and averages the two
     distributions (street scenes are left/right symmetric in distribution; costs a second forward pass).
     Calls from several threads may overlap: scoring changes no state.

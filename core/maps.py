@@ -39,6 +39,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from .errors import GeoSpottrError
 from .fsutil import atomic_write_text
+from .names import city_label
 
 #: Prefix of the console messages a page sends to its host (followed by one JSON object).
 BRIDGE_PREFIX = "geospottr-bridge:"
@@ -115,7 +116,7 @@ def js_json(value: Any) -> str:
 
 def place_label(place: Place) -> str:
     """``"Name, CC"`` as plain text."""
-    return f"{place.name}, {place.country}" if place.country else place.name
+    return city_label(place.name, place.country)
 
 
 def city_colors(n: int) -> list[str]:
@@ -269,7 +270,7 @@ def prediction_map(candidates: Sequence[Candidate], out_path: Path, assets: Path
         data.append({
             "lat": float(c.lat), "lon": float(c.lon), "top": rank == 1,
             "radius": probability_radius(c.probability), "color": probability_color(c.probability),
-            "label": f"{rank}. {html.escape(c.name)} {c.probability:.0%}",
+            "label": f"{rank}. {name} {c.probability:.0%}",
             "popup": f"<b>{name}</b><br>#{rank} &middot; {c.probability:.1%}",
         })
     m = _base_map(assets, Path(out_path), online_tiles)

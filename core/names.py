@@ -1,5 +1,6 @@
-"""Name suggestions for typos: the one "did you mean ...?" rule for every name a user types (cities of the
-catalog and of a project, run ids, model architectures).
+"""How names reach users: the one display form of a city ("Zagreb, HR", `city_label`), and the one
+"did you mean ...?" rule for every name a user types (cities of the catalog and of a project, run ids,
+model architectures).
 
 Why edit distance and not substring search: a typo drops, adds or swaps a letter ("Rjeka" for "Rijeka"),
 which no prefix of the intended name contains, while a substring search finds whatever else happens to
@@ -10,6 +11,12 @@ from __future__ import annotations
 
 import unicodedata
 from typing import Callable, Iterable
+
+
+def city_label(name: str, country: str | None) -> str:
+    """How a city is shown to a user everywhere (tables, captions, maps, messages): "Zagreb, HR", never
+    its slug and never the bare name (two Londons, two Valencias)."""
+    return f"{name}, {country}" if country else name
 
 
 def fold(text: str) -> str:

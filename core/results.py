@@ -26,6 +26,7 @@ from PIL import Image
 
 from .errors import GeoSpottrError
 from .importing import IMAGE_SUFFIXES
+from .names import city_label
 
 #: What a caller may hand to `Predictor.predict`: a file path, a decoded image, or the file's bytes.
 ImageSource = Union[str, Path, Image.Image, bytes, bytearray]
@@ -57,6 +58,11 @@ class CityScore:
     lat: float
     lon: float
     probability: float
+
+    @property
+    def label(self) -> str:
+        """"Zagreb, HR" (`core.names.city_label`)."""
+        return city_label(self.name, self.country)
 
     def to_dict(self) -> dict:
         return {"city": self.slug, "name": self.name, "country": self.country, "lat": self.lat, "lon": self.lon,

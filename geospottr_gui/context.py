@@ -13,6 +13,7 @@ from core.project_model import ModelName, name_model, project_model
 
 from . import settings as keys
 from .curator import Curator
+from .model_service import ModelService
 from .workers import start_job
 
 #: How many recently opened projects File > Recent lists.
@@ -40,6 +41,9 @@ class AppContext(QObject):
     again when a run finishes: a worse new run does not replace a better one), never another project's.
     `model` names it (run and val accuracy) for labels.
 
+    `models` (`model_service.ModelService`) owns the loaded models every workspace shares (one per model
+    file and device), let go when another project opens, after a while unused, or when the window closes.
+
     `history` is the project's undoable curation history (`core.curation`); every view that accepts,
     rejects or relabels goes through it so Edit > Undo covers all of them. `curator` runs those edits,
     undos and redos: small ones at once, big ones in a worker (`geospottr_gui.curator`).
@@ -59,6 +63,7 @@ class AppContext(QObject):
         self.project = project
         self.history = self._new_history(project)
         self.curator = Curator(self)
+        self.models = ModelService(self)
         #: The project's model bundle (None: it has none yet), for workspaces built after the
         #: announcement (the main window builds each workspace when it is first shown).
         self.model_path: str | None = None
@@ -118,6 +123,7 @@ class AppContext(QObject):
         old, self.project = self.project, project
         if old is not project:
             old.close()
+            self.models.release()
             self.history = self._new_history(project)
         self.remember_project(project.root)
         self.project_changed.emit(project)

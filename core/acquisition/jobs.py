@@ -93,10 +93,11 @@ class DownloadConfig:
 @dataclass(frozen=True)
 class CityPlan:
     slug: str
-    name: str
+    label: str     # "Zagreb, HR" (`core.names.city_label`)
     have: int      # non-rejected images of this city from this provider
     target: int
 
+    total: int = 0  # non-rejected images of this city from every source (what the Cities tab counts)
     @property
     def needed(self) -> int:
         return max(0, self.target - self.have)
@@ -260,9 +261,13 @@ def _source(provider: str) -> str:
     return streetview.SOURCE if provider == "streetview" else mapillary.SOURCE
 
 
-def _have(project: Project, city: City, source: str) -> int:
-    return project.conn.execute("SELECT COUNT(*) FROM images WHERE city_id = ? AND source = ? AND status != 'rejected'",
-                                (city.id, source)).fetchone()[0]
+def _have(project: Project, city: City, source: str | None) -> int:
+    """Non-rejected images of `city` from `source` (None: from every source)."""
+    sql = "SELECT COUNT(*) FROM images WHERE city_id = ? AND status != 'rejected'"
+    args: tuple = (city.id,)
+    if source is not None:
+        sql, args = sql + " AND source = ?", (city.id, source)
+    return project.conn.execute(sql, args).fetchone()[0]
 
 
 def _selected_cities(project: Project, names: Sequence[str] | None) -> list[City]:
@@ -276,7 +281,8 @@ def plan(project: Project, config: DownloadConfig) -> list[CityPlan]:
     """Per selected city: images held from this provider, the target, hence what is missing."""
     config.check()
     source = _source(config.provider)
-    return [CityPlan(c.slug, c.name, _have(project, c, source), c.target_count if config.per_city is None else config.per_city)
+    return [CityPlan(c.slug, c.label, _have(project, c, source), c.target_count if config.per_city is None else config.per_city,
+                     _have(project, c, None))
             for c in _selected_cities(project, config.cities)]
 
 

@@ -1,4 +1,4 @@
-"""Model commands that use a trained bundle: evaluate, predict, challenge (human vs model)."""
+"""Model commands that use a trained bundle: evaluate, predict, challenge (human vs model), export-model."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", metavar="ID",
                        help=f"a training run of the project: runs/ID/best.pt (else last.pt); {PROJECT_MODEL_HELP}")
-    which.add_argument("--model", type=Path, metavar="FILE", help="a model bundle file (.pt)")
+    which.add_argument("--model", type=Path, metavar="FILE",
+                       help="a model bundle file (.pt), or its ONNX export (.onnx: runs without torch; see export-model)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: %(default)s)")
     p.add_argument("--tta", action="store_true", help="also score the mirrored image and average (slower, a bit better)")
 
@@ -55,9 +56,25 @@ def _choose(args: argparse.Namespace, project: Project | None):
 
 
 def _load(bundle: Path, args: argparse.Namespace):
-    from ..prediction import Predictor
+    """The engine for the file: ONNX Runtime for an .onnx export (torch is never imported), else PyTorch."""
+    from ..engines import load_predictor
 
-    return Predictor.load(bundle, device=args.device, tta=args.tta)
+    return load_predictor(bundle, device=args.device, tta=args.tta)
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    if args.onnx.suffix.lower() != ".onnx":
+        raise GeoSpottrError(f"--onnx {args.onnx}: the file name must end in .onnx (that is how predict --model knows it)")
+    if args.model is not None:
+        bundle = _choose(args, None).bundle
+    else:
+        with open_project(args) as project:
+            bundle = _choose(args, project).bundle
+    from ..onnx_export import export_onnx
+
+    out = export_onnx(bundle, args.onnx)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): predict with `geospottr predict --model {out} PHOTO`")
+    return 0
 
 
 # ---------------------------------------------------------------------- evaluate
@@ -434,3 +451,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--device", default="auto", help="where the model runs: cpu, cuda, cuda:1 or auto (default: %(default)s)")
     p.add_argument("--tta", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_challenge)
+
+    p = sub.add_parser("export-model", parents=[common], help="write a model as ONNX, to predict without torch",
+                       description="Export a trained model to an ONNX file that carries its cities and preprocessing. "
+                                   "`geospottr predict --model FILE.onnx` and the desktop app then run it with "
+                                   "onnxruntime and numpy only (pip install \"geospottr[onnx]\"): no torch import, "
+                                   "a faster start. The export is checked against the PyTorch model before it is "
+                                   "written. Heat maps (--explain) need the .pt bundle.")
+    p.add_argument("run", nargs="?", metavar="RUN", help=f"a training run of the project (its best.pt); {PROJECT_MODEL_HELP}")
+    p.add_argument("--model", type=Path, metavar="FILE", help="a model bundle file (.pt) instead of a run")
+    p.add_argument("--onnx", type=Path, metavar="OUT", required=True, help="the ONNX file to write (.onnx)")
+    p.set_defaults(func=cmd_export_model)

@@ -29,7 +29,7 @@ def resize_antialiased(x: torch.Tensor, size: int) -> torch.Tensor:
 
     PyTorch's own kernel, except while exporting to ONNX (its exporter has no antialiased resize): then
     two MatMuls with `core.preprocessing.resample_matrix`, the same weights (they agree to 1e-6)."""
-    h, w = x.shape[-2:]
+    h, w = (int(n) for n in x.shape[-2:])  # plain ints: the ONNX tracer hands out sizes as tensors
     if (h, w) == (size, size):
         return x
     if not torch.onnx.is_in_onnx_export():

@@ -18,6 +18,7 @@ from typing import Any
 from .. import __version__
 from ..catalog import validate_slug
 from ..errors import GeoSpottrError
+from ..names import city_label
 from . import registry
 
 
@@ -53,6 +54,11 @@ class ClassInfo:
     country: str
     lat: float
     lon: float
+
+    @property
+    def label(self) -> str:
+        """"Zagreb, HR" (`core.names.city_label`)."""
+        return city_label(self.name, self.country)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import os
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import GeoSpottrError
 from ..events import LOG, Event, EventCallback
@@ -37,7 +37,10 @@ class ScanOptions:
     indoor: float | None = None             # scene: flag when P(indoor) is at least this
     street: float | None = None             # scene: flag when P(street-like scene) is below this
     outlier_z: float | None = None          # outliers: robust z-score above which an image is flagged
-    model: Path | None = None               # a trained GeoSpottr bundle for label errors
+    model: Path | None = None               # a trained GeoSpottr bundle (or its ONNX export) for label errors
+    #: How the label check gets that model: None loads it (`core.engines.load_predictor`); the desktop
+    #: app passes its shared `ModelService.get`, so a model it already holds is not loaded again.
+    load_model: Callable[[Path], Any] | None = None
     label_confidence: float | None = None   # labels: flag when the model's other city has at least this
     statuses: tuple[str, ...] = ("pending", "accepted")
     batch_size: int = 32

@@ -17,7 +17,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -37,6 +36,7 @@ from core.errors import GeoSpottrError
 from core.geo import describe_scale
 
 from ..context import AppContext
+from ..model_service import ModelService, choose_model_file
 from ..settings import CHALLENGE_PLAYER, CHALLENGE_ROUNDS
 from ..workers import JobHandle, start_job, stop_jobs
 from .elided import ElidedLabel
@@ -48,13 +48,13 @@ from .photo import PhotoLabel, preview_qimage
 PAST_GAMES = 8
 
 
-def start_game(project, model_path: str, rounds: int, player: str, seed: int | None = None, *,
+def start_game(models: ModelService, project, model_path: str, rounds: int, player: str, seed: int | None = None, *,
                on_event, control) -> int:
-    """Worker job: load the model, draw the rounds and compute the model's guesses; returns the game id."""
+    """Worker job: the app's shared model (loaded once, `ModelService`), draw the rounds and compute the
+    model's guesses; returns the game id."""
     from core.challenge import start_challenge
-    from core.prediction import Predictor
 
-    predictor = Predictor.load(model_path)
+    predictor = models.get(model_path)
     control.checkpoint()
     assets_dir()
     return start_challenge(project, predictor, rounds=rounds, seed=seed, player=player).id
@@ -193,8 +193,7 @@ class ChallengeView(QWidget):
         self.model_label.setText(f"Model: {self.context.model_label(path)}" if path else "No model chosen")
 
     def _choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a model bundle", str(self.context.project.runs_dir),
-                                              "Model bundles (*.pt);;All files (*)")
+        path = choose_model_file(self, self.context.project.runs_dir)
         if path:
             self.context.set_model(path)  # every workspace (and About) follows; set_model hears it
 
@@ -210,7 +209,8 @@ class ChallengeView(QWidget):
         self.start_button.setEnabled(False)
         self.summary.setText("Drawing photos and letting the model guess…")
         self.panel.setCurrentIndex(2)
-        self._job = start_job(self, start_game, self.context.project, self.model_path, self.rounds.value(),
+        self._job = start_job(self, start_game, self.context.models, self.context.project, self.model_path,
+                              self.rounds.value(),
                               self.player.text().strip(), seed, on_finished=self._game_ready,
                               on_failed=self._start_failed, needs_torch=True)
         self._job.done.connect(self._job_done)

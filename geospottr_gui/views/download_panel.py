@@ -58,7 +58,7 @@ SECRETS = {"streetview": keys.GOOGLE_KEY, "mapillary": keys.MAPILLARY_TOKEN}
 CONFIRM_COST_USD = 1.0
 LOG_LINES = 500
 #: (header, tooltip): short headers, so the table fits the Dataset's left pane at 1024 px.
-_COLUMNS = (("City", ""), ("Progress", ""), ("Saved", "images saved"),
+_COLUMNS = (("City", ""), ("Progress", "images from this provider / its target (the Cities tab counts every source)"), ("Saved", "images saved"),
             ("Empty", "places without imagery (no coverage; Street View still bills them)"),
             ("Errors", "requests that failed"))
 
@@ -318,11 +318,14 @@ class DownloadPanel(QWidget):
         self._rows = {}
         for row, p in enumerate(estimate.plans):
             self._rows[p.slug] = row
-            self.table.setItem(row, 0, QTableWidgetItem(p.name))
+            self.table.setItem(row, 0, QTableWidgetItem(p.label))
             bar = QProgressBar()
             bar.setRange(0, max(1, p.target))
             bar.setValue(min(p.have, p.target))
             bar.setFormat(f"{p.have:,} / {p.target:,}")
+            # The Cities tab counts every source: say how both numbers relate, so they never seem to disagree.
+            bar.setToolTip(f"{p.have:,} of the target {p.target:,} come from this provider; "
+                           f"{p.total:,} images of {p.label} in all (every source, as the Cities tab counts)")
             self.table.setCellWidget(row, 1, bar)
             counts = self._counts.get(p.slug, {})
             for col, name in ((2, "saved"), (3, "no_coverage"), (4, "errors")):

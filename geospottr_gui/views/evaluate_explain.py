@@ -60,6 +60,7 @@ class ExplainPanel(QWidget):
         self._maps: list[Explanation | None] = []
         self._job: JobHandle | None = None
         self.shortcuts: ShortcutReport | None = None
+        context.models.released.connect(self._drop_model)
 
         # Short names, and the opacity on a row of its own: the tab fits the window at 1024 px.
         self.mistakes_button = QPushButton("Mistakes")
@@ -113,6 +114,10 @@ class ExplainPanel(QWidget):
         self._enable()
 
     # ---- inputs from the Evaluate view -------------------------------------------------------------------
+
+    def _drop_model(self) -> None:
+        """The app let go of its models: the next map asks `context.models` again."""
+        self.predictor, self._predictor_for = None, None
 
     def set_report(self, report: EvaluationReport, bundle: str) -> None:
         self.cancel()
@@ -177,7 +182,7 @@ class ExplainPanel(QWidget):
             self.predictor, self._predictor_for = predictor, bundle
             then()
 
-        self._start(load_model_job, bundle, on_finished=loaded)
+        self._start(load_model_job, self.context.models, bundle, on_finished=loaded)
 
     def _start(self, fn: Callable, *args: object, on_event: Callable[[Event], None] | None = None,
                on_finished: Callable[[object], None] | None = None, **kwargs: object) -> None:

@@ -39,6 +39,7 @@ from core.project_model import run_models
 from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 
 from ..context import AppContext
+from ..model_service import ModelService, choose_model_file
 from ..plaintext import plain_tooltip
 from ..workers import JobHandle, start_job, stop_jobs
 from .confusion import ConfusionPanel
@@ -48,15 +49,15 @@ from .layouts import column
 from .photo import rgb_qimage
 
 THUMB = 96
-def evaluate_job(project: Project, bundle: str, split: str, *, on_event, control: Control):
-    """Load the bundle and evaluate it (runs in a worker thread: torch is imported here, not at startup)."""
+def evaluate_job(models: ModelService, project: Project, bundle: str, split: str, *, on_event, control: Control):
+    """Evaluate the bundle, the app's shared copy of it (`ModelService`; runs in a worker thread: torch is
+    imported here, not at startup)."""
     from core.evaluation import evaluate
-    from core.prediction import Predictor  # imports torch
 
     # The count comes first, so the progress bar says "0 / N images" while the model loads.
     total = sum(1 for r in project.images(split=split, status=("pending", "accepted")) if r.city_slug)
     on_event(Event(PROGRESS, "loading model", done=0, total=total))
-    predictor = Predictor.load(bundle, device="auto")
+    predictor = models.get(bundle)
     return evaluate(project, predictor, split, on_event=on_event, control=control)
 
 
@@ -264,8 +265,7 @@ class EvaluateView(QWidget):
         return self.model_combo.currentData()
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Model file", str(self.context.project.root),
-                                              "GeoSpottr models (*.pt);;All files (*)")
+        path = choose_model_file(self, self.context.project.root)
         if path:
             self.select_model(path)
 
@@ -295,7 +295,7 @@ class EvaluateView(QWidget):
         self.progress.setRange(0, 0)  # until the job's first event (at once) gives the image count
         self.summary.setText(f"Evaluating {html.escape(Path(bundle).name)} on the "
                              f"{html.escape(self.split_combo.currentText())} split…")
-        self._job = start_job(self, evaluate_job, self.context.project, bundle, self.split_combo.currentText(),
+        self._job = start_job(self, evaluate_job, self.context.models, self.context.project, bundle, self.split_combo.currentText(),
                               title="Evaluation", workspace="Evaluate",
                               on_event=self._on_event, on_finished=self.show_report,
                               on_failed=self._on_failed, on_cancelled=self._on_cancelled, needs_torch=True)

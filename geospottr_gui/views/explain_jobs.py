@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QSlider
 
 from core.errors import GeoSpottrError
-from core.events import Control, Event, EventCallback, Kind
+from core.events import PROGRESS, Control, Event, EventCallback, Kind
 from core.heatmaps import Explanation, overlay
 
 from .photo import rgb_qimage
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from core.project import Project
     from core.shortcuts import ShortcutReport
 
+    from ..model_service import ModelService
+
 #: Heat maps travel to the UI thread at most this size: redrawing one at another opacity stays quick.
 DISPLAY_SIDE = 900
 
@@ -29,23 +31,27 @@ DISPLAY_SIDE = 900
 def explain_job(predictor: Predictor, requests: Sequence[tuple[Any, str | None]], *, on_event: EventCallback,
                 control: Control, max_side: int = DISPLAY_SIDE) -> int:
     """Explain each ``(source, city)`` (city None: the top guess) and announce each with a `Kind.RESULT`
-    event: ``{"index", "explanation"}`` or ``{"index", "error"}`` for a photo that cannot be explained."""
+    event: ``{"index", "explanation"}`` or ``{"index", "error"}`` for a photo that cannot be explained.
+    A slow occlusion map's progress comes as `PROGRESS` events whose message says the time left."""
     for index, (source, city) in enumerate(requests):
         control.checkpoint()
+
+        def slow(event: Event, index: int = index) -> None:
+            on_event(Event(PROGRESS, event.message, done=index, total=len(requests), scope="explain"))
+            control.checkpoint()
+
         try:
             data: dict[str, Any] = {"index": index,
-                                    "explanation": predictor.explain(source, city=city).shrunk(max_side)}
+                                    "explanation": predictor.explain(source, city=city, on_event=slow).shrunk(max_side)}
         except GeoSpottrError as exc:  # ImageError included: an unreadable photo, named in one line
             data = {"index": index, "error": str(exc)}
         on_event(Event(Kind.RESULT, done=index + 1, total=len(requests), scope="explain", data=data))
     return len(requests)
 
 
-def load_model_job(path: str, *, on_event: EventCallback, control: Control) -> Predictor:
-    """Load a bundle for heat maps (CPU or the one GPU, `core.devices`)."""
-    from core.prediction import Predictor
-
-    return Predictor.load(path, device="auto")
+def load_model_job(models: ModelService, path: str, *, on_event: EventCallback, control: Control) -> Predictor:  # noqa: ARG001
+    """The app's shared model for heat maps (`ModelService`: loaded once, CPU or the one GPU)."""
+    return models.get(path)
 
 
 def shortcuts_job(predictor: Predictor, project: Project, split: str, *, on_event: EventCallback,

@@ -30,6 +30,7 @@ from core.fsutil import atomic_write_text
 from core.results import EXPORT_FIELDS, CityScore, PredictFailure, Prediction, csv_rows, rank
 
 from ..context import AppContext
+from ..model_service import choose_model_file
 from ..settings import PREDICT_TOP_K
 from ..workers import JobHandle, start_job, stop_jobs
 from .layouts import column
@@ -43,7 +44,7 @@ from .predict.result_panel import MAP_FAILED, ResultPanel
 from .predict.same_place_offer import SamePlaceOffer
 
 if TYPE_CHECKING:  # the predictor lives in workers; the UI thread only holds it
-    from core.prediction import Predictor
+    from core.inference import PredictorBase as Predictor
 
 #: Shown while photos wait for a model (e.g. opened with "Open with GeoSpottr" before any model exists).
 NO_MODEL_WAITING = ("Photos wait for a model: choose a model bundle (Choose model…), "
@@ -68,6 +69,7 @@ class PredictView(QWidget):
         self._paste_count = itertools.count(1)
         self._build()
         context.model_changed.connect(self.set_model)
+        context.models.released.connect(self._model_released)
         if context.model_path:  # the project's model, known before this workspace was built
             self.model_path = context.model_path  # loaded when first needed (shown, or a photo arrives)
             self.model_label.setText(f"Model: {context.model_label(self.model_path)} (loads when needed)")
@@ -132,7 +134,7 @@ class PredictView(QWidget):
             return
         self.model_label.setText(f"Loading model {self.context.model_label(self.model_path)}…")
         path = self.model_path
-        self._load_job = start_job(self, load_predictor, path,
+        self._load_job = start_job(self, load_predictor, self.context.models, path,
                                    on_finished=lambda p: self._model_loaded(path, p),
                                    on_failed=self._model_failed, on_cancelled=self._model_failed,
                                    needs_torch=True)
@@ -156,9 +158,13 @@ class PredictView(QWidget):
         self.model_label.setText(f"Model not loaded: {message}")
         self.context.status.emit(message)
 
+    def _model_released(self) -> None:
+        """The app let go of its models (idle, another project): load again when photos come."""
+        self.predictor = None
+        self.explain_bar.set_predictor(None)
+
     def _choose_model(self) -> None:
-        start = str(self.context.project.runs_dir) if self.context.project else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a model bundle", start, "Model bundles (*.pt);;All files (*)")
+        path = choose_model_file(self, self.context.project.runs_dir if self.context.project else "")
         if path:
             self.context.set_model(path)  # every workspace (and About) follows; set_model hears it
 

@@ -42,6 +42,7 @@ from core.quality import (
 from core.quality.checks import SPECS
 
 from ..context import AppContext
+from ..model_service import choose_model_file
 from ..plaintext import plain_tooltip
 from ..workers import JobHandle, start_job
 from .image_grid import ThumbnailProvider
@@ -53,8 +54,12 @@ TORCH_FREE_CHECKS = {name for name, spec in SPECS.items() if not spec.needs_torc
 CHECK_NAMES = {"frames": "frames", "duplicates": "duplicates", "outliers": "outliers", "scene": "scene",
                "labels": "label errors"}
 #: The file each model-based check needs: (field title, file dialog filter).
-FILE_KINDS = {"scene": ("Places365 weights…", "Places365 weights (*.pth.tar *.pth *.tar);;All files (*)"),
-              "labels": ("Model…", "GeoSpottr models (*.pt);;All files (*)")}
+def _choose_weights(parent: QWidget, start: str, title: str) -> str:
+    return QFileDialog.getOpenFileName(parent, title, start, "Places365 weights (*.pth.tar *.pth *.tar);;All files (*)")[0]
+
+
+#: Each file input's button and how it asks for its file (a model: the app's one model dialog).
+FILE_KINDS = {"scene": ("Places365 weights…", _choose_weights), "labels": ("Model…", choose_model_file)}
 FindingRole = Qt.ItemDataRole.UserRole + 1
 
 
@@ -156,7 +161,8 @@ class ProblemsDialog(QDialog):
                 self.status.setText(f"{SPECS[name].title}: choose its file with “{FILE_KINDS[name][0]}”, "
                                     "or untick it.")
                 return
-        options = ScanOptions(scene_weights=_path(self.weights.text()), model=_path(self.model.text()))
+        options = ScanOptions(scene_weights=_path(self.weights.text()), model=_path(self.model.text()),
+                              load_model=self.context.models.get)
         self.scan_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setVisible(True)
@@ -285,8 +291,8 @@ class ProblemsDialog(QDialog):
         return str(runs if runs.is_dir() else self.context.project.root)
 
     def _browse(self, name: str, field: QLineEdit) -> None:
-        title, filters = FILE_KINDS[name]
-        path, _ = QFileDialog.getOpenFileName(self, title.rstrip("…"), self.browse_start(field), filters)
+        title, choose = FILE_KINDS[name]
+        path = choose(self, self.browse_start(field), title.rstrip("…"))
         if path:
             field.setText(path)
             self.checks[name].setChecked(True)

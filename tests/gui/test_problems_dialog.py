@@ -90,6 +90,8 @@ def test_the_label_check_is_preset_to_the_projects_model_and_browses_its_runs(qt
                         lambda _parent, title, start, filters: asked.append((start, filters)) or (picked, ""))
     browse = next(b for b in d.findChildren(QPushButton) if b.text() == "Model…")
     browse.click()
-    assert asked == [(str(bad_project.runs_dir), "GeoSpottr models (*.pt);;All files (*)")]
+    from geospottr_gui.model_service import MODEL_FILTER
+
+    assert asked == [(str(bad_project.runs_dir), MODEL_FILTER)]   # the app's one model dialog
     assert d.model.text() == picked and d.checks["labels"].isChecked()   # picking a model ticks its check
     d.close()

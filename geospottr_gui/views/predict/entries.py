@@ -15,7 +15,9 @@ from core.results import PredictFailure, Prediction, expand_inputs
 from ..map_view import assets_dir
 
 if TYPE_CHECKING:  # the predictor lives in workers; the UI thread only holds it
-    from core.prediction import Predictor
+    from core.inference import PredictorBase as Predictor
+
+    from ...model_service import ModelService
 
 #: Entries handed to one prediction job (results still show one by one).
 JOB_ENTRIES = 256
@@ -59,7 +61,7 @@ class Entry:
             return f"… {self.short_name}"
         if isinstance(self.result, Prediction):
             top = self.result.top
-            return f"{self.short_name}  →  {top.name} {top.probability:.0%}"
+            return f"{self.short_name}  →  {top.label} {top.probability:.0%}"
         return f"✗ {self.short_name}: {self.failure}"
 
 
@@ -98,11 +100,10 @@ def expand_job(paths: Sequence[Path | str], *, on_event: EventCallback, control:
     return expand_inputs(paths)
 
 
-def load_predictor(path: str, *, on_event: EventCallback, control: Control) -> Predictor:  # noqa: ARG001
-    """Worker job: load the bundle, and warm the map code so the first map is as quick as the rest."""
-    from core.prediction import Predictor
-
-    predictor = Predictor.load(path)
+def load_predictor(models: ModelService, path: str, *, on_event: EventCallback, control: Control) -> Predictor:  # noqa: ARG001
+    """Worker job: the app's shared model for `path` (loaded once, `ModelService`), and warm the map code
+    so the first map is as quick as the rest."""
+    predictor = models.get(path)
     control.checkpoint()
     assets_dir()
     import folium  # noqa: F401  (first import takes a few hundred ms)

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from core.events import Event, Kind
+from core.events import PROGRESS, Event, Kind
 from core.heatmaps import Explanation
 from core.results import Prediction
 
@@ -108,6 +108,8 @@ class ExplainBar(QWidget):
         self._job.done.connect(self._job_done)
 
     def _arrived(self, key: tuple[int, str], event: Event) -> None:
+        if event.kind == PROGRESS and event.message:  # a slow occlusion map: how long it still takes
+            self.note.setText(event.message)
         if event.kind != Kind.RESULT:
             return
         if "error" in event.data:

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSpinBox, QWidget
 from ..elided import ElidedLabel
 from ..layouts import job_progress
 
-NO_MODEL_LABEL = "No model: choose a model bundle (.pt), or train one"
+NO_MODEL_LABEL = "No model: choose a model (.pt bundle or .onnx export), or train one"
 
 
 class ModelBar(QWidget):

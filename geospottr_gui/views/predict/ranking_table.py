@@ -28,7 +28,7 @@ class RankingTable(QTableWidget):
         self.setRowCount(len(ranking))
         for row, c in enumerate(ranking):
             self.setItem(row, 0, QTableWidgetItem(str(row + 1)))
-            city = QTableWidgetItem(f"{c.name}, {c.country}" if c.country else c.name)
+            city = QTableWidgetItem(c.label)
             if row == 0:
                 font = city.font()
                 font.setBold(True)

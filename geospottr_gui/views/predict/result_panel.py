@@ -50,7 +50,7 @@ class ResultPanel(QSplitter):
         self.ranking.show_ranking(ranking)
         views = f" — {entry.view_count} views combined" if entry.group else ""
         failed = f"; {len(entry.failures)} unreadable" if entry.failures else ""
-        self.caption.setText(f"<b>{html.escape(ranking[0].name)}</b> ({ranking[0].probability:.1%}){views}{failed}")
+        self.caption.setText(f"<b>{html.escape(ranking[0].label)}</b> ({ranking[0].probability:.1%}){views}{failed}")
         QTimer.singleShot(0, self, lambda: self._show_map(entry, ranking))  # not after the view is gone
 
     def _show_map(self, entry: Entry, ranking: Sequence[CityScore]) -> None:

@@ -50,7 +50,7 @@ def test_any_ranked_city_and_contrastive_maps(predictor, planted):
     second = predictor.explain(photo, city="Zagreb")
     assert second.city.slug == "zagreb" and second.versus is None
     versus = predictor.explain(photo, city="osijek", versus="split")
-    assert versus.versus.slug == "split" and "why Osijek rather than Split" in versus.title
+    assert versus.versus.slug == "split" and "why Osijek, HR rather than Split, HR" in versus.title
     assert versus.heatmap.shape == second.heatmap.shape
     with pytest.raises(GeoSpottrError, match="not one of this model's cities"):
         predictor.explain(photo, city="Paris")
