@@ -25,6 +25,8 @@ def bundle(tiny_project):
     cities = tiny_project.cities()
     meta = BundleMeta(arch="baseline", image_size=IMAGE_SIZE, run_id="r1",
                       classes=[ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in cities])
+    (tiny_project.runs_dir / "r1").mkdir(parents=True, exist_ok=True)  # a run folder, as the trainer leaves it
+    (tiny_project.runs_dir / "r1" / "config.json").write_text('{"arch": "baseline", "created": "2026-01-01T00:00:00"}')
     return save_bundle(tiny_project.runs_dir / "r1" / "best.pt", registry.build("baseline", len(cities)).eval(), meta)
 
 
