@@ -81,6 +81,8 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate, format_table, write_report
 
+    if args.learning_curve:
+        return _learning_curve(args)
     with open_project(args) as project:
         choice = _choose(args, project)
         predictor = _load(choice.bundle, args)
@@ -104,6 +106,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if shortcuts is not None:
             print("\n" + shortcuts.format())
         print("\nwrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _learning_curve(args: argparse.Namespace) -> int:
+    """``evaluate --learning-curve``: grouped CV of the probe at growing shares of the labelled places."""
+    from ..curves import save_curve
+    from ..learning import curve_folder, learning_curve, run_recipe
+
+    if args.model is not None:
+        raise GeoSpottrError("--learning-curve refits the recipe of a run on the project's photos: name it with "
+                             "--run ID (default: the default recipe), not --model")
+    with open_project(args) as project:
+        with job() as (on_event, control):
+            curve = learning_curve(project, run_recipe(project, args.run), on_event=on_event, control=control)
+        path = save_curve(curve, curve_folder(project))
+    if args.json:
+        print(json.dumps(curve.to_dict(), indent=1))
+    else:
+        print("\n".join(curve.lines()))
+        print(f"\n{curve.seconds:.0f} s; wrote {path}")
     return 0
 
 
@@ -402,6 +424,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: %(default)s)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write the report files here instead")
     p.add_argument("--json", action="store_true", help="print report.json instead of the table")
+    p.add_argument("--learning-curve", action="store_true",
+                   help="instead of scoring a model: grouped 5-fold CV of the probe recipe (--run's, else the default) "
+                        "trained on 25/50/75/100%% of the labelled places (train + val; test untouched), per-city and "
+                        "macro F1 with 95%% intervals, a fitted power law and the F1 expected with 2x and 4x the photos; "
+                        "uses the cached features; writes reports/learning_curve.json")
     p.add_argument("--shortcuts", action="store_true",
                    help="also check whether the model leans on Street View artefacts (the car and watermark at the "
                         "bottom, the corners, a border): share of the heat-map evidence there vs their area; "

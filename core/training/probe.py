@@ -268,6 +268,22 @@ def describe_c(metrics: dict) -> str:
     return "C " + ", ".join(f"{k[2:]} {v:g}" for k, v in metrics.items() if k.startswith("C_"))
 
 
+def member_features(member: ProbeNet, splits: dict[str, Sequence[Sample]], image_size: int, mean: Sequence[float],
+                    std: Sequence[float], crop_bottom: float, cache_dir: Path, on_event: EventCallback = ignore_events,
+                    control: Control | None = None, which: str = "") -> dict[str, np.ndarray]:
+    """(N, V, D) view features of each split's images for one probe (member), cached under
+    ``cache_dir/probe/`` (fp16 .npy keyed by `features_key`): the one place training and the learning curve
+    get them, so the curve after a training run (or a run after the curve) extracts nothing again."""
+    feats = {}
+    for split, samples in splits.items():
+        paths = [s.path for s in samples]
+        key = features_key(member, image_size, mean, std, crop_bottom, paths)
+        feats[split] = extract_view_features(member, paths, image_size, mean, std, crop_bottom,
+                                             cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
+                                             control=control, split=split, member=which)
+    return feats
+
+
 def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val: Sequence[Sample], image_size: int,
                 mean: Sequence[float], std: Sequence[float], crop_bottom: float, cache_dir: Path, class_balance: str,
                 seed: int,
@@ -279,8 +295,7 @@ def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val
     probe put into `model` is then `refit_probe` on train + val (metrics ``refit_images`` counts them, 0
     without), so the reported val figures describe the train-only fit, an honest slight underestimate.
 
-    View features are cached under ``cache_dir/probe/`` (fp16 .npy keyed by `features_key`), so a second
-    run on the same images (another class balance, a rerun) only refits the logistic regressions. An
+    View features are cached (`member_features`), so a second run on the same images (another class balance, a rerun) only refits the logistic regressions. An
     ensemble's members are fitted one after the other, each on its own backbone's features; its metrics
     are those of the fused prediction. Metrics hold ``C`` (one probe) or ``C_<backbone>`` per member.
     """
@@ -291,14 +306,9 @@ def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val
     inner: list[float | None] = []
     for number, member in enumerate(members, 1):
         backbone = member.embedding.backbone
-        feats = {}
-        for split, samples in (("train", train), ("val", val)):
-            paths = [s.path for s in samples]
-            key = features_key(member, image_size, mean, std, crop_bottom, paths)
-            which = "" if len(members) == 1 else f"{backbone}, {number} of {len(members)}"
-            feats[split] = extract_view_features(member, paths, image_size, mean, std, crop_bottom,
-                                                 cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
-                                                 control=control, split=split, member=which)
+        which = "" if len(members) == 1 else f"{backbone}, {number} of {len(members)}"
+        feats = member_features(member, {"train": train, "val": val}, image_size, mean, std, crop_bottom, cache_dir,
+                                on_event, control, which)
         num_classes = member.classifier.out_features
         groups = {split: [s.place or s.path for s in samples] for split, samples in (("train", train), ("val", val))}
         probe = fit_probe(feats["train"], labels["train"], groups["train"], num_classes,
