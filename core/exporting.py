@@ -1,7 +1,8 @@
 """Export a project's labelled images as an ImageFolder tree, a CSV or GeoJSON points.
 
 The ImageFolder export also writes ``cities.json`` and ``manifest.csv`` so that importing it into another
-project restores cities and per-image metadata exactly.
+project restores cities and per-image metadata exactly. It is built in a temporary sibling folder and
+renamed into place at the end, so an interrupted export leaves nothing half-written behind.
 
 An export never destroys data: it refuses to write inside the project (its database, its images) or over
 an existing file unless told to (`force`), a folder is accepted only as the ImageFolder target, and every
@@ -12,15 +13,27 @@ a formula (starting with ``= + - @``) get a leading quote.
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from .errors import GeoSpottrError
 from .events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
-from .fsutil import atomic_write_text, is_inside, safe_child
+from .fsutil import (
+    PART_SUFFIX,
+    atomic_write_text,
+    is_abandoned,
+    is_inside,
+    kill_point,
+    part_prefix,
+    safe_child,
+    write_failed,
+)
 from .importing import CITIES_FILE, MANIFEST_FILE
 from .project import ImageRecord, Project
 
@@ -120,21 +133,42 @@ def check_target(project: Project, fmt: str, out: Path, force: bool = False) -> 
 
 def _export_imagefolder(project: Project, records: Sequence[ImageRecord], out: Path, on_event: EventCallback,
                         control: Control) -> None:
+    """Write the tree into a temporary sibling folder and rename it to `out` at the end: a killed,
+    cancelled or disk-full export leaves no partial `out` (re-running it just works), and the temporary
+    folder of a dead export is removed by the next one (`fsutil.is_abandoned`)."""
     if out.exists() and any(out.iterdir()):
         raise GeoSpottrError(f"{out} is not empty; export into a new folder")
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for n, r in enumerate(records, 1):
-        control.checkpoint()
-        rel = f"{r.city_slug}/{r.id}.jpg"
-        target = safe_child(out, r.city_slug, f"{r.id}.jpg")
-        target.parent.mkdir(exist_ok=True)
-        shutil.copyfile(project.image_path(r), target)
-        rows.append(_row(r, rel))
-        on_event(Event(PROGRESS, rel, done=n, total=len(records), scope="export"))
-    used = {r.city_slug for r in records}
-    cities = [c.to_dict() for c in project.cities() if c.slug in used]
-    for c in cities:
-        c.pop("id")
-    atomic_write_text(out / CITIES_FILE, json.dumps(cities, indent=1))
-    atomic_write_text(out / MANIFEST_FILE, _csv_text(rows))
+    out = out.absolute()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for stale in out.parent.glob(f".{glob.escape(out.name)}.pid*{PART_SUFFIX}"):
+            if stale.is_dir() and not stale.is_symlink() and is_abandoned(stale):
+                shutil.rmtree(stale, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=part_prefix(out.name), suffix=PART_SUFFIX, dir=out.parent))
+    except OSError as exc:
+        raise write_failed(exc, out) from None
+    try:
+        rows = []
+        for n, r in enumerate(records, 1):
+            control.checkpoint()
+            rel = f"{r.city_slug}/{r.id}.jpg"
+            target = safe_child(work, r.city_slug, f"{r.id}.jpg")
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(project.image_path(r), target)
+            rows.append(_row(r, rel))
+            on_event(Event(PROGRESS, rel, done=n, total=len(records), scope="export"))
+        used = {r.city_slug for r in records}
+        cities = [c.to_dict() for c in project.cities() if c.slug in used]
+        for c in cities:
+            c.pop("id")
+        atomic_write_text(work / CITIES_FILE, json.dumps(cities, indent=1))
+        atomic_write_text(work / MANIFEST_FILE, _csv_text(rows))
+        kill_point("export-before-rename")  # crash tests: everything written, nothing at `out` yet
+        if out.exists():
+            out.rmdir()  # empty (checked above): rename needs it gone on every platform
+        os.rename(work, out)
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise write_failed(exc, out) from None
+        raise

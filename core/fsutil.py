@@ -10,6 +10,7 @@ Bounded reads: a user's "photo" may be a FIFO (open blocks forever), ``/dev/zero
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -35,18 +36,54 @@ _HOST = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:40] or "host"
 _OWNER = re.compile(r"\.pid(\d+)-([A-Za-z0-9-]*)\.")
 
 
+class WriteFailed(GeoSpottrError):
+    """A write the system refused (disk full, file too large, read-only, no permission); nothing was left
+    half-written, so the command can simply be run again once the cause is gone."""
+
+
+#: What a refused write means to a user, by errno (anything else: the system's own words).
+_WRITE_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file would be larger than the file system or the process's file size limit allows",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def write_failed(exc: OSError, path: Path | str) -> WriteFailed:
+    """The one-line error for an `OSError` raised while writing `path`: the one rule every writer uses
+    (atomic files, export folders, the database through `core.project`)."""
+    reason = _WRITE_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    return WriteFailed(f"cannot write {path}: {reason}. Nothing was left half-written: free some space "
+                       f"(or fix the cause) and run the command again")
+
+
+def part_prefix(name: str) -> str:
+    """The name start of an in-flight temp file or folder for `name`, carrying this writer's PID and host
+    (ends with `PART_SUFFIX`), so `is_abandoned` can tell a dead writer's leftovers from a live one's."""
+    return f".{name}.pid{os.getpid()}-{_HOST}."
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temp file in the same folder, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}-{_HOST}.", suffix=PART_SUFFIX, dir=path.parent)
+    """Write `data` to `path` through a temp file in the same folder, fsync, then rename over it. A
+    refused write (disk full, EFBIG, read-only) removes the temp file and raises `WriteFailed`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=part_prefix(path.name), suffix=PART_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise write_failed(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_failed(exc, path) from None
         raise
 
 

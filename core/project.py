@@ -12,6 +12,7 @@ API keys are never stored here.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -29,7 +30,7 @@ import platformdirs
 
 from . import catalog
 from .errors import GeoSpottrError
-from .fsutil import atomic_write_bytes, kill_point, safe_child, sweep_partials
+from .fsutil import atomic_write_bytes, kill_point, safe_child, sweep_partials, write_failed
 from .names import city_label, did_you_mean
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .values import checked_point
@@ -137,6 +138,36 @@ _OPEN_PROJECTS: "weakref.WeakSet[Project]" = weakref.WeakSet()
 _IMAGE_SELECT = "SELECT images.*, cities.slug AS city_slug FROM images LEFT JOIN cities ON cities.id = images.city_id"
 
 
+class DatabaseLocked(GeoSpottrError):
+    """Another process holds the project database's write lock (longer than the wait): not damage."""
+
+
+class ReadOnlyProject(GeoSpottrError):
+    """A change asked of a project opened read-only, or whose database the system will not let us write."""
+
+
+def database_error(exc: sqlite3.Error, db: Path) -> GeoSpottrError:
+    """The one-line error for an SQLite failure on the project database, by what it means: a lock held by
+    another writer, a read-only or full disk are no damage (and say what to do); only the rest is."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc).lower()
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return DatabaseLocked(f"{db} is locked by another process (an import, download or training writing to "
+                              f"it?); try again when it has finished")
+    if name.startswith("SQLITE_READONLY") or "readonly" in text or (
+            name.startswith("SQLITE_CANTOPEN") and not os.access(db.parent, os.W_OK)):  # a read-only disk
+        return ReadOnlyProject(f"{db} is read-only, and this command changes the project; the commands that "
+                               f"only read (stats, runs, cities) still work")
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return write_failed(OSError(errno.ENOSPC, "disk full"), db)
+    if name.startswith("SQLITE_IOERR") or "disk i/o error" in text:
+        return write_failed(OSError(errno.EIO, f"a disk error ({exc})"), db)
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        return GeoSpottrError(f"{db}: cannot open the project database ({exc}); check the folder's permissions")
+    return GeoSpottrError(f"{db} is damaged or not a GeoSpottr database ({exc}). Restore it from a backup, or "
+                          f"move it away to start a new project in this folder")
+
+
 def release_thread_connections() -> None:
     """Close the calling thread's connections to every project: a short-lived worker thread (one per GUI
     job) calls this as it ends, so connections do not pile up for the life of the project."""
@@ -151,9 +182,14 @@ class Project:
     beside the one writer).
     """
 
-    def __init__(self, root: Path) -> None:
+    #: Seconds a statement waits for another process's lock before `DatabaseLocked`.
+    LOCK_WAIT_S = 30.0
+
+    def __init__(self, root: Path, readonly: bool = False) -> None:
         self.root = Path(root).resolve()
         self.db_path = self.root / DB_NAME
+        #: Opened read-only (`open(readonly=True)`): SQLite's ``mode=ro``, and every write refused.
+        self.readonly = readonly
         self._local = threading.local()
         #: Every open connection and the thread it belongs to (each thread gets its own: `conn`).
         self._connections: dict[sqlite3.Connection, threading.Thread] = {}
@@ -184,10 +220,17 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, root: Path | str, create: bool = False) -> "Project":
-        """Open the project at `root`, upgrading its schema; with `create`, make it if missing."""
+    def open(cls, root: Path | str, create: bool = False, readonly: bool = False) -> "Project":
+        """Open the project at `root`, upgrading its schema; with `create`, make it if missing.
+
+        `readonly` (commands that only read: stats, runs, cities): the database is opened with SQLite's
+        ``mode=ro`` and nothing is created, upgraded or swept, so a project on a read-only disk, or one
+        another process is writing to, can still be looked at. A project that does not exist yet is
+        created as usual when `create` allows."""
         root = Path(root).expanduser()
         db = root / DB_NAME
+        if readonly and db.is_file() and db.stat().st_size:
+            return cls._open_readonly(root)
         if not db.exists():
             if not create:
                 raise GeoSpottrError(f"no GeoSpottr project at {root} (create one with `geospottr init {root}`)")
@@ -205,13 +248,27 @@ class Project:
             project._migrate()
         except sqlite3.DatabaseError as exc:
             project.close()
-            raise GeoSpottrError(
-                f"{db} is damaged or not a GeoSpottr database ({exc}). Restore it from a backup, or move it "
-                f"away to start a new project in this folder") from None
+            raise database_error(exc, db) from None
+        except OSError as exc:  # images/, runs/ or cache/ cannot be made (a read-only disk)
+            project.close()
+            raise write_failed(exc, exc.filename or root) from None
         except BaseException:
             project.close()
             raise
         sweep_partials(project.images_dir)
+        return project
+
+    @classmethod
+    def _open_readonly(cls, root: Path) -> "Project":
+        project = cls(root, readonly=True)
+        try:
+            project._check_version(project.schema_version)
+        except sqlite3.DatabaseError as exc:
+            project.close()
+            raise database_error(exc, project.db_path) from None
+        except BaseException:
+            project.close()
+            raise
         return project
 
     @property
@@ -230,9 +287,11 @@ class Project:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = self._connect_readonly() if self.readonly else sqlite3.connect(
+                self.db_path, timeout=self.LOCK_WAIT_S, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            if not self.readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
@@ -271,17 +330,46 @@ class Project:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A ``mode=ro`` connection. A WAL database on a read-only disk cannot be read that way when its
+        ``-shm`` file is missing (a cleanly closed project has none); then, and only when no ``-wal``
+        holds uncommitted-to-the-file pages, it is opened ``immutable`` (exact: no one can be writing it)."""
+        uri = self.db_path.as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=self.LOCK_WAIT_S, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:  # only "cannot open" (no -shm) falls back; "locked" is raised
+            wal = Path(f"{self.db_path}-wal")
+            if "unable to open" not in str(exc) or wal.exists() and wal.stat().st_size:
+                conn.close()
+                raise
+            conn.close()
+        return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=self.LOCK_WAIT_S, isolation_level=None,
+                               check_same_thread=False)
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on any exception)."""
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on any exception). SQLite's own
+        failures (locked, read-only, disk full) become one-line errors (`database_error`); nothing of the
+        transaction stays."""
+        if self.readonly:
+            raise ReadOnlyProject(f"{self.root} was opened read-only; this needs a project it may change")
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise database_error(exc, self.db_path) from None
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise database_error(exc, self.db_path) from None
             raise
-        conn.execute("COMMIT")
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -294,8 +382,12 @@ class Project:
 
     def _migrate(self) -> None:
         """Upgrade the schema one migration per transaction. The version is read again inside each
-        transaction, so two processes opening a new project at once never run a migration twice."""
-        self._check_version(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        transaction, so two processes opening a new project at once never run a migration twice. An
+        up-to-date project takes no write lock: opening it never waits for (or fails on) another writer."""
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        self._check_version(version)
+        if version >= SCHEMA_VERSION:
+            return
         while True:
             with self.transaction() as c:
                 version = c.execute("PRAGMA user_version").fetchone()[0]
@@ -478,18 +570,25 @@ class Project:
         image_id = sha256[:16]
         folder = city_rec.slug if city_rec else "_unlabelled"
         rel = f"images/{folder}/{image_id}.jpg"
-        atomic_write_bytes(safe_child(self.root, "images", folder, f"{image_id}.jpg"), data)
+        target = safe_child(self.root, "images", folder, f"{image_id}.jpg")
+        atomic_write_bytes(target, data)
         columns = {"id": image_id, "path": rel, "city_id": city_rec.id if city_rec else None, "source": source,
                    "sha256": sha256, "width": int(width), "height": int(height), "added_at": utcnow(),
                    "status": "pending", **meta}
         names = ",".join(columns)
-        with self.transaction() as c:
-            try:
-                c.execute(f"INSERT INTO images({names}) VALUES({','.join('?' * len(columns))})", tuple(columns.values()))
-            except sqlite3.IntegrityError:
-                if self.has_sha256(sha256):  # another worker stored it meanwhile
-                    return None
-                raise
+        try:
+            with self.transaction() as c:
+                try:
+                    c.execute(f"INSERT INTO images({names}) VALUES({','.join('?' * len(columns))})",
+                              tuple(columns.values()))
+                except sqlite3.IntegrityError:
+                    if self.has_sha256(sha256):  # another worker stored it meanwhile
+                        return None
+                    raise
+        except GeoSpottrError:  # the database refused the row (disk full, locked): take the file back
+            if not self.has_sha256(sha256):
+                target.unlink(missing_ok=True)
+            raise
         return self.image(image_id)
 
     def image(self, image_id: str) -> ImageRecord:

@@ -17,13 +17,15 @@ from ..project import Project, default_project_dir
 from .render import ProgressPrinter
 
 
-def open_project(args: argparse.Namespace) -> Project:
-    """The project named by --project, else $GEOSPOTTR_PROJECT, else the default one (created on first use)."""
+def open_project(args: argparse.Namespace, readonly: bool = False) -> Project:
+    """The project named by --project, else $GEOSPOTTR_PROJECT, else the default one (created on first use).
+    `readonly` for commands that only read (stats, runs, cities): they work on a read-only disk too and
+    never wait for another process's write lock (`Project.open`)."""
     explicit = getattr(args, "project", None)
     if explicit is not None:
-        return Project.open(explicit)
+        return Project.open(explicit, readonly=readonly)
     root = default_project_dir()
-    return Project.open(root, create="GEOSPOTTR_PROJECT" not in os.environ)
+    return Project.open(root, create="GEOSPOTTR_PROJECT" not in os.environ, readonly=readonly)
 
 
 def command_line(args: argparse.Namespace | None, words: str) -> str:

@@ -71,7 +71,8 @@ def cmd_cities(args: argparse.Namespace) -> int:
                  f"{m.city.population:,}", f"as {m.matched_name!r}" if m.matched_name else "") for m in matches]
         print("\n".join(table(["city", "country", ">lat", ">lon", ">population", "matched"], rows)))
         return 0
-    with open_project(args) as project:
+    changes = bool(args.add or args.remove or args.target is not None or args.radius_km is not None)
+    with open_project(args, readonly=not changes) as project:
         if args.add:
             for city in _parse_city_list(args.add):
                 added = project.add_city(city, target_count=args.target or catalog.DEFAULT_TARGET, radius_km=args.radius_km)
@@ -121,7 +122,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with open_project(args) as project:
+    with open_project(args, readonly=True) as project:
         stats = project.stats()
         errors = project.import_errors() if args.errors else []
     if args.json:

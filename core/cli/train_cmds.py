@@ -143,7 +143,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         seq = send_command(path, command)
         print(f"sent {command} (#{seq}) to run {path.name}: its trainer acts on it within a second")
         return 0
-    with open_project(args) as project:
+    with open_project(args, readonly=True) as project:
         infos = list_runs(project)
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=1))
