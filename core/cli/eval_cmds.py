@@ -17,6 +17,7 @@ from .. import geo
 from ..errors import GeoSpottrError
 from ..events import ignore_events
 from ..project import SPLITS, Project
+from ..values import BadValue, parse_decimal
 from .common import command_line, job, open_project
 from .render import plural, table
 
@@ -321,20 +322,22 @@ def _ask(challenge, number: int, project: Project):
             continue
         seconds = time.monotonic() - start
         try:
-            parts = text.split(",")
-            if len(parts) == 2 and all(_is_number(p) for p in parts):
-                return challenge.guess_point(number, float(parts[0]), float(parts[1]), seconds)
+            point = _point(text)
+            if point is not None:
+                return challenge.guess_point(number, point[0], point[1], seconds)
             return challenge.guess_city(number, text, seconds)
         except GeoSpottrError as exc:
             print(exc)
 
 
-def _is_number(text: str) -> bool:
+def _point(text: str) -> tuple[float, float] | None:
+    """``lat,lon`` typed as a guess: two plain decimals (`parse_decimal`; ``4_5.8`` or ``nan`` is none),
+    else None (the text names a city)."""
+    parts = text.split(",")
     try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+        return (parse_decimal(parts[0]), parse_decimal(parts[1])) if len(parts) == 2 else None
+    except BadValue:
+        return None
 
 
 def _print_round(done) -> None:  # noqa: ANN001 - a revealed core.challenge.Round

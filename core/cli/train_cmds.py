@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .common import cancel_on_interrupt, command_line, open_project
+from .options import fraction, non_negative, positive
 from .render import ProgressPrinter, plural, table
 
 ARCH_HELP = "model architecture (see `geospottr models`; default: efficientnet-lite0)"
@@ -187,20 +188,20 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--epochs", type=int, help="epochs (default: 10; with --resume: a new total)")
     p.add_argument("--batch-size", type=int, help="images per step and process (default: 32)")
     p.add_argument("--image-size", type=int, help="input size S (SxS; default: the model's, e.g. 224)")
-    p.add_argument("--lr", type=float, help="base learning rate (default: 0.01 SGD, 0.001 AdamW)")
+    p.add_argument("--lr", type=positive, help="base learning rate (default: 0.01 SGD, 0.001 AdamW)")
     p.add_argument("--optimizer", choices=("sgd", "adamw"), help="default: sgd with momentum 0.9")
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="lr schedule after warmup (default: cosine)")
-    p.add_argument("--weight-decay", type=float, help="default: 1e-4")
+    p.add_argument("--weight-decay", type=non_negative, help="default: 1e-4")
     p.add_argument("--weights", metavar="imagenet|none|PATH",
                    help="backbone weights: imagenet (download once; efficientnet-lite0's ship offline), none, or a file")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: auto (cuda > mps > cpu)")
     p.add_argument("--cache-features", action="store_true",
                    help="compute the frozen stages once (fp16 on disk) and train only the rest; flip-only augmentation")
-    p.add_argument("--cache-cap-gb", type=float, help="refuse a feature cache larger than this (default: 8)")
-    p.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default: 0)")
+    p.add_argument("--cache-cap-gb", type=positive, help="refuse a feature cache larger than this (default: 8)")
+    p.add_argument("--label-smoothing", type=fraction, help="cross-entropy label smoothing (default: 0)")
     p.add_argument("--geo-smoothing", action="store_true",
                    help="haversine label smoothing: nearer cities get more target mass than far ones")
-    p.add_argument("--geo-tau-km", type=float, help="geo smoothing scale (default: median nearest-city distance / 3)")
+    p.add_argument("--geo-tau-km", type=positive, help="geo smoothing scale (default: median nearest-city distance / 3)")
     p.add_argument("--class-balance", choices=("none", "weighted", "sampler"),
                    help="for macro F1 on unequal cities: weighted = inverse-frequency loss weights, sampler = "
                         "balanced draws, none (default: weighted, chosen by cross-validation)")
@@ -216,7 +217,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--workers", dest="num_workers", type=int, help="image decoding processes (default: 2)")
     p.add_argument("--seed", type=int, help="default: 0")
     p.add_argument("--max-steps", type=int, help="at most N iterations per epoch (quick trials)")
-    p.add_argument("--crop-bottom", type=float, metavar="F",
+    p.add_argument("--crop-bottom", type=fraction, metavar="F",
                    help="cut the bottom fraction F of every photo (e.g. 0.12: Street View's car and watermark), "
                         "in training and, recorded in the model, at every later prediction (default: 0)")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")

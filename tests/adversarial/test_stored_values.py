@@ -123,6 +123,9 @@ def test_download_answers_with_impossible_coordinates_store_nothing(tmp_path, pr
     ["download", "--provider", "streetview", "--backoff", "1_0"],
     ["cities", "zagreb", "--radius-km", "Infinity"],
     ["import", "nowhere.csv", "--max-km", "nan"],
+    ["train", "--lr", "nan"],
+    ["train", "--label-smoothing", "1"],
+    ["train", "--crop-bottom", "-0.1"],
 ])
 def test_numeric_options_are_typed(proj, args):
     before = _state(proj)
@@ -143,3 +146,11 @@ def test_split_ratios_must_be_finite(tmp_path, proj, ratios):
     line = one_line_error(cli("--project", proj.root, "split", f"--ratios={ratios}"))
     assert "ratios must be three" in line
     assert sorted((r.id, r.split) for r in proj.images()) == before
+
+
+def test_a_typed_challenge_guess_is_a_point_only_when_both_are_plain_decimals():
+    from core.cli.eval_cmds import _point
+
+    assert _point("45.81, 15.98") == (45.81, 15.98) and _point("-33.9,18.4") == (-33.9, 18.4)
+    for text in ("4_5.8,16", "nan,16", "45.8,inf", "Zagreb", "45.8", "1,2,3", "\u0664\u0665,16"):
+        assert _point(text) is None, text
