@@ -22,7 +22,7 @@ else
 $(error TORCH must be pinned or cpu, not '$(TORCH)')
 endif
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean shell
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ run: install
 
 test: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# A shell with `geospottr` and `geospottr-gui` on the PATH (the venv activated); `exit` leaves it.
+shell: install
+	@echo "geospottr is on the PATH in this shell (type exit to leave it)"
+	@VIRTUAL_ENV="$(abspath $(VENV))" PATH="$(abspath $(BIN)):$$PATH" $${SHELL:-/bin/sh}
 
 bench: install
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -1,5 +1,6 @@
-"""Every `geospottr ...` command line in README.md parses with the real argparse parser, so the README
-cannot drift from the CLI again (issue 16: `challenge --run ID --scoreboard` was documented but refused).
+"""Every `geospottr ...` command line in README.md and docs/*.md parses with the real argparse parser, so
+the documentation cannot drift from the CLI again (issue 16: `challenge --run ID --scoreboard` was
+documented but refused; issue 27 moved the detail into docs/, so every page is read).
 
 Command lines come from ```sh blocks (one per line; an indented line starting with ``[`` continues the one
 above) and from inline code spans. Usage lines are expanded: ``[...]`` optional, ``(a | b)`` and
@@ -22,7 +23,10 @@ import pytest
 
 from core.cli.main import build_parser
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+#: The pages whose command lines are checked: the README and every page of docs/.
+PAGES = [README, *sorted((REPO / "docs").glob("*.md"))]
 
 
 # ---------------------------------------------------------------------- finding the command lines
@@ -176,31 +180,43 @@ def fill_placeholders(parser: argparse.ArgumentParser, argv: list[str]) -> list[
         if tok.isupper() or "=" in tok and tok.split("=")[0].isupper() or tok in ("NAME=VALUE",):
             if action is not None and action.choices:
                 tok = str(list(action.choices)[0])
-            elif action is not None and action.type is int:
-                tok = "1"
-            elif action is not None and action.type is float:
-                tok = "0.5"
             elif action is not None and tok == "NAME=VALUE":
                 tok = "blur=0.3"
             else:
-                tok = "x"
+                tok = _accepted(action)
         out.append(tok)
     return out[1:]  # without "geospottr"
 
 
+def _accepted(action: argparse.Action | None) -> str:
+    """A value the option's type accepts (int, float, or a validating function of the CLI's own)."""
+    if action is None or action.type is None:
+        return "x"
+    for value in ("1", "0.5", "x"):
+        try:
+            action.type(value)
+        except (ValueError, TypeError, argparse.ArgumentTypeError):
+            continue
+        return value
+    return "x"
+
+
 # ---------------------------------------------------------------------- the test
-COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+COMMANDS = [(page.relative_to(REPO).as_posix(), line, inline) for page in PAGES
+            for line, inline in readme_commands(page.read_text(encoding="utf-8"))]
 
 
-def test_the_readme_shows_commands_of_every_kind():
-    lines = [c for c, _ in COMMANDS]
+def test_the_docs_show_commands_of_every_kind():
+    lines = [c for _, c, _ in COMMANDS]
     assert len(lines) > 20
     assert any(c.startswith("geospottr train [--arch NAME]") and "--resume ID" in c for c in lines)
     assert any(c.startswith("geospottr clean [--checks") and "--undo" in c for c in lines)
+    pages = {page for page, _, _ in COMMANDS}
+    assert {"README.md", "docs/cli-guide.md", "docs/monitoring.md"} <= pages
 
 
-@pytest.mark.parametrize("line,inline", COMMANDS, ids=[c[:60] for c, _ in COMMANDS])
-def test_readme_command_line_parses(line, inline):
+@pytest.mark.parametrize("page,line,inline", COMMANDS, ids=[f"{p}: {c[:50]}" for p, c, _ in COMMANDS])
+def test_documented_command_line_parses(page, line, inline):
     parser = build_parser()
     for argv in expand(line):
         args = fill_placeholders(parser, argv)
@@ -214,4 +230,4 @@ def test_readme_command_line_parses(line, inline):
                 continue
             if inline and "required" in message:
                 continue
-            pytest.fail(f"README: `{line}`\n  as {shlex.join(args)}\n  {message}", pytrace=False)
+            pytest.fail(f"{page}: `{line}`\n  as {shlex.join(args)}\n  {message}", pytrace=False)
