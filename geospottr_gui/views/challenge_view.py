@@ -119,7 +119,7 @@ class ChallengeView(QWidget):
         self.photo.setTextFormat(Qt.TextFormat.PlainText)
         self.photo.setMinimumSize(320, 240)
         self.photo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.map = MapView()
+        self.map = MapView(idle="Start a game: the cities to guess from appear on this map.")
         self.map.message.connect(self._on_map_message)
         self.map.load_failed.connect(self.context.status)
 

@@ -69,7 +69,7 @@ class DatasetMapView(QWidget):
         bar.addWidget(QLabel("Show"))
         bar.addWidget(self.status_filter)
         bar.addWidget(refresh)
-        self.map = MapView()
+        self.map = MapView(idle="Drawing the map…")
         self.map.message.connect(self._on_message)
         self.map.load_failed.connect(context.status)
         layout = QVBoxLayout(self)

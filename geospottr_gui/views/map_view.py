@@ -142,13 +142,14 @@ class MapView(QWebEngineView):
     latest page only (a load cut short by a newer `show_page` is ignored), and `generation` counts pages.
 
     Signals: ``message(dict)`` (a page's bridge message), ``loaded(bool)``, ``load_failed(str)``.
+    Until its first page, the view shows `idle` (what will appear here, and how), never a blank white area.
     """
 
     message = Signal(dict)
     loaded = Signal(bool)
     load_failed = Signal(str)
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: Any = None, idle: str = "The map appears here.") -> None:
         preload_before_chromium()  # before Chromium starts, or a later torch import can crash (native_libs)
         super().__init__(parent)
         self._page = _BridgePage(self)
@@ -161,7 +162,7 @@ class MapView(QWebEngineView):
         self._requested = QUrl()
         self.setMinimumSize(240, 180)
         self.placeholder = _Placeholder(self)
-        self.placeholder.hide()
+        self.show_notice(idle)
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

@@ -50,6 +50,8 @@
       fit();
     };
     map.on('resize', function () { if (fit) fit(); });
+    // Fit the same bounds again (after labels changed the room they need), unless the user moved the map.
+    window.geospottrRefit = function () { if (fit) fit(); };
     map.on('dragstart', function () { fit = null; });
   }
 
@@ -140,6 +142,12 @@
       });
     }
     map.on('zoomend', showPlaces);
+    // The project's own cities by name, above the points and their clusters (which would hide them).
+    map.createPane('cities').style.zIndex = 640;
+    cities.forEach(function (c) {
+      L.marker([c.lat, c.lon], {pane: 'cities', interactive: false, keyboard: false,
+        icon: L.divIcon({className: 'gs-city-name', html: c.name, iconSize: null, iconAnchor: [-8, 20]})}).addTo(map);
+    });
     if (places.length) map.attributionControl.addAttribution(args.places_attribution);
     if (cities.length) L.control.layers(null, overlays, {collapsed: cities.length > 12}).addTo(map);
     window.geospottrPointCount = points.length;
@@ -177,11 +185,61 @@
     window.geospottrFit(cities.map(function (c) { return [c.lat, c.lon]; }), 6);
   };
 
+  /* Where a permanent tooltip goes for each direction: its offset from the marker, and its box in
+   * container pixels for a label of w x h at point p. */
+  var OFFSETS = {left: [-8, 0], right: [8, 0], top: [0, -10], bottom: [0, 10]};
+  function labelBox(p, w, h, side) {
+    var o = OFFSETS[side];
+    if (side === 'right') { return [p.x + o[0], p.y - h / 2, p.x + o[0] + w, p.y + h / 2]; }
+    if (side === 'left') { return [p.x + o[0] - w, p.y - h / 2, p.x + o[0], p.y + h / 2]; }
+    if (side === 'top') { return [p.x - w / 2, p.y + o[1] - h, p.x + w / 2, p.y + o[1]]; }
+    return [p.x - w / 2, p.y + o[1], p.x + w / 2, p.y + o[1] + h];
+  }
+  function overlap(a, b) {
+    return Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])) *
+           Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  }
+  /* Put each label (in order) on the side of its marker where it stays inside the map and covers no
+   * other marker and no label placed before it; `labels` are {marker, order: [sides by preference]}.
+   * Returns whether a label changed sides (the fit's padding then changes too). */
+  function placeLabels(map, labels) {
+    var changed = false;
+    var size = map.getSize(), view = [2, 2, size.x - 2, size.y - 22];  // clear of the credits line
+    var dots = labels.map(function (l) {
+      var p = map.latLngToContainerPoint(l.marker.getLatLng()), r = l.marker.getRadius() + 3;
+      return [p.x - r, p.y - r, p.x + r, p.y + r];
+    });
+    var placed = [];
+    labels.forEach(function (l, i) {
+      var tip = l.marker.getTooltip(), el = tip && tip.getElement();
+      if (!el) { return; }
+      var w = el.offsetWidth, h = el.offsetHeight, p = map.latLngToContainerPoint(l.marker.getLatLng());
+      var best = l.order[0], cost = Infinity;
+      l.order.forEach(function (side) {
+        var b = labelBox(p, w, h, side), c = 4 * (w * h - overlap(b, view));  // outside the map costs most
+        dots.forEach(function (d, j) { if (j !== i) { c += 2 * overlap(b, d); } });
+        placed.forEach(function (q) { c += 2 * overlap(b, q); });
+        if (c < cost - 0.5) { cost = c; best = side; }
+      });
+      if (tip.options.direction !== best) {
+        changed = true;
+        tip.options.direction = best;
+        tip.options.offset = L.point(OFFSETS[best]);
+        l.marker.closeTooltip();
+        l.marker.openTooltip();
+      }
+      l.side = best;
+      placed.push(labelBox(p, w, h, best));
+    });
+    return changed;
+  }
+
   layers.reveal = function (map, args) {
     var points = args.points, bounds = [], labels = [];
     var truth = points.filter(function (p) { return p.role === 'truth'; })[0];
-    // The truth's label above it; each guess's label on its side away from the truth (west: left), and
-    // when both guesses are one point, yours left and the model's right: the labels never overlap.
+    // Preferred sides: the truth's label above it; each guess's label on its side away from the truth
+    // (west: left), yours left and the model's right when both guessed one point. `placeLabels` then
+    // moves a label that would leave the map or cover a marker or another label.
     var guesses = points.filter(function (p) { return p.role !== 'truth'; });
     var same = guesses.length === 2 && guesses[0].lat === guesses[1].lat && guesses[0].lon === guesses[1].lon;
     var sides = {truth: 'top'};
@@ -189,6 +247,7 @@
       sides[p.role] = same ? (p.role === 'human' ? 'left' : 'right')
                            : (truth && p.lon < truth.lon ? 'left' : 'right');
     });
+    var all = ['top', 'right', 'left', 'bottom'];
     points.forEach(function (p) {
       if (truth && p !== truth) {
         L.polyline([[truth.lat, truth.lon], [p.lat, p.lon]], {color: p.color, weight: 2, dashArray: '5 5',
@@ -198,23 +257,31 @@
         weight: 2.5, fillColor: p.color, fillOpacity: 1, className: 'gs-reveal gs-' + p.role});
       var side = sides[p.role] || 'right';
       marker.bindTooltip(p.label, {permanent: true, direction: side, className: 'gs-reveal-label',
-                                   offset: side === 'left' ? [-8, 0] : side === 'right' ? [8, 0] : [0, -10]});
+                                   offset: OFFSETS[side]});
       marker.addTo(map);
-      labels.push({side: side, marker: marker});
+      labels.push({side: side, marker: marker,
+                   order: [side].concat(all.filter(function (s) { return s !== side; }))});
       bounds.push([p.lat, p.lon]);
     });
     // Keep room for the labels inside the map: fit the points with padding as wide as the labels are.
-    window.geospottrFit(bounds, 8, function () {
-      var pad = {left: 0, right: 0, top: 0};
+    // Zoom up to 10: guesses a few km from the truth still stand apart with room for their labels.
+    window.geospottrFit(bounds, 10, function () {
+      var pad = {left: 0, right: 0, top: 0, bottom: 0};
       labels.forEach(function (l) {
         var el = l.marker.getTooltip() && l.marker.getTooltip().getElement();
         if (!el) { return; }
-        if (l.side === 'top') { pad.top = Math.max(pad.top, el.offsetHeight + 16);
-          pad.left = Math.max(pad.left, el.offsetWidth / 2 + 8); pad.right = Math.max(pad.right, el.offsetWidth / 2 + 8); }
-        else { pad[l.side] = Math.max(pad[l.side], el.offsetWidth + 18); }
+        if (l.side === 'top' || l.side === 'bottom') {
+          pad[l.side] = Math.max(pad[l.side], el.offsetHeight + 16);
+          pad.left = Math.max(pad.left, el.offsetWidth / 2 + 8); pad.right = Math.max(pad.right, el.offsetWidth / 2 + 8);
+        } else { pad[l.side] = Math.max(pad[l.side], el.offsetWidth + 18); }
       });
-      return {tl: [pad.left + 12, pad.top + 12], br: [pad.right + 12, 44]};  // clear of the scale and credits
+      return {tl: [pad.left + 12, pad.top + 12], br: [pad.right + 12, pad.bottom + 44]};  // clear of the credits
     });
+    // Labels that moved need other padding: fit again once for their new sides, then place them there.
+    var settle = function () { if (placeLabels(map, labels)) { window.geospottrRefit(); placeLabels(map, labels); } };
+    settle();
+    map.on('resize', settle);
+    map.on('moveend zoomend', function () { placeLabels(map, labels); });
   };
 
   layers.recap = function (map, args) {
@@ -236,7 +303,24 @@
       bounds.push([r.truth.lat, r.truth.lon]);
     });
     window.geospottrFit(bounds, 8, function () { return {tl: [24, 24], br: [24, 24]}; });
+    legend(map, [[colors.truth, 'the photo (round number)'], [colors.human, 'your guess'],
+                 [colors.model, "the model's guess"]]);
   };
+
+  /* A small key in the map's corner: [[colour, text], ...] (texts are ours, not user data). */
+  function legend(map, rows) {
+    var control = L.control({position: 'bottomleft'});
+    control.onAdd = function () {
+      var box = L.DomUtil.create('div', 'gs-legend');
+      rows.forEach(function (r) {
+        var row = L.DomUtil.create('div', '', box), dot = L.DomUtil.create('span', 'gs-legend-dot', row);
+        dot.style.background = r[0];
+        row.appendChild(document.createTextNode(r[1]));
+      });
+      return box;
+    };
+    control.addTo(map);
+  }
 
   window.GeoSpottr = {
     page: page,

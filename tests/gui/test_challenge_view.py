@@ -107,13 +107,34 @@ def test_enter_guesses_points_fit_the_project_map_and_the_end_shows_a_recap(qtbo
         assert "Split, HR" in view.result.text()
         qtbot.waitUntil(lambda: view.map.is_loaded, timeout=20000)
         assert evaluate_js(view.map, "document.querySelectorAll('.gs-reveal-label').length") == 3
+        # Each label is inside the map and covers no other marker (it moves to another side if it would).
+        assert evaluate_js(view.map, LABELS_INSIDE_AND_CLEAR) == [0, 0], _round
         signal = view.game_over if _round == 1 else view.round_shown
         with qtbot.waitSignal(signal, timeout=10000):
             qtbot.keyClick(view.next_button, Qt.Key.Key_Return)  # Enter on the reveal: the next round
     qtbot.waitUntil(lambda: view.map.is_loaded, timeout=20000)
     assert "recap-" in view.map.current.name
     assert evaluate_js(view.map, "document.querySelectorAll('.gs-recap').length") == 6  # 2 rounds x 3 points
+    assert "your guess" in evaluate_js(view.map, "document.querySelector('.gs-legend').textContent")
     assert f"{view.challenge.scale_km:,.0f} km" in view.summary.text()
+
+
+#: [labels outside the map, (label, other marker) pairs that overlap] on a reveal page.
+LABELS_INSIDE_AND_CLEAR = """(function () {
+  var box = function (e) { return e.getBoundingClientRect(); };
+  var map = box(document.querySelector('.leaflet-container'));
+  var labels = Array.from(document.querySelectorAll('.gs-reveal-label')).map(box);
+  var dots = Array.from(document.querySelectorAll('.gs-reveal')).map(box);
+  var outside = labels.filter(function (r) {
+    return r.left < map.left - 1 || r.right > map.right + 1 || r.top < map.top - 1 || r.bottom > map.bottom + 1;
+  }).length;
+  var covered = 0;
+  labels.forEach(function (r, i) { dots.forEach(function (d, j) {
+    if (i !== j && Math.min(r.right, d.right) - Math.max(r.left, d.left) > 2 &&
+        Math.min(r.bottom, d.bottom) - Math.max(r.top, d.top) > 2) { covered += 1; }
+  }); });
+  return [outside, covered];
+})()"""
 
 
 def test_starting_without_a_model_says_so(qtbot, tmp_path, tiny_project):

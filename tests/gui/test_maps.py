@@ -90,3 +90,33 @@ def test_many_points_are_clustered_in_city_colours(qtbot, tmp_path, tiny_project
     assert view.script_errors == []
     view.deleteLater()
     qtbot.wait(50)
+
+
+def test_the_project_cities_are_named_above_the_points(dataset_map, tiny_project):
+    names = evaluate_js(dataset_map.map, "Array.from(document.querySelectorAll('.gs-city-name')).map(e => e.textContent)")
+    assert sorted(names) == sorted(c.label for c in tiny_project.cities())
+
+
+@pytest.mark.parametrize("guesses", [
+    ((45.8, 11.0), (45.8, 21.0)),    # far west and far east: side labels would need more room than the map has
+    ((45.85, 16.05), (45.75, 15.95)),  # both next to the truth: labels would cover the other markers
+])
+def test_reveal_labels_stay_inside_a_small_map_and_off_the_markers(qtbot, tmp_path, guesses):
+    from core import maps
+
+    from .test_challenge_view import LABELS_INSIDE_AND_CLEAR
+
+    (hl, ho), (ml, mo) = guesses
+    points = [maps.RevealPoint("truth", 45.8, 16.0, "Zagreb, HR"),
+              maps.RevealPoint("human", hl, ho, "You · 1,234 km · 1,234 pts"),
+              maps.RevealPoint("model", ml, mo, "Model · 1,234 km · 1,234 pts")]
+    page = maps.reveal_map(points, tmp_path / "pages" / "reveal.html", maps.write_assets(tmp_path / "pages"),
+                           online_tiles=False)
+    view = MapView()
+    qtbot.addWidget(view)
+    view.resize(340, 260)
+    view.show()
+    with qtbot.waitSignal(view.loaded, timeout=30000):
+        view.show_page(page)
+    # The page settles (fit, then labels placed) within moments of loading; a user sees the settled map.
+    qtbot.waitUntil(lambda: evaluate_js(view, LABELS_INSIDE_AND_CLEAR) == [0, 0], timeout=5000)

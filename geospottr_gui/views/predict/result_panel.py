@@ -30,7 +30,7 @@ class ResultPanel(QSplitter):
         self.caption.setTextFormat(Qt.TextFormat.RichText)  # every inserted text is escaped
         self.caption.setWordWrap(True)
         self.ranking = RankingTable()
-        self.map = MapView()
+        self.map = MapView(idle="Drop or open a photo: its likeliest cities are drawn here.")
         self.addWidget(column(self.caption, self.ranking))
         self.addWidget(self.map)
         self.setSizes([220, 520])
