@@ -106,8 +106,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     if len(report.rejected) > WARNED_REJECTS:
         print(f"... and {len(report.rejected) - WARNED_REJECTS} more "
               f"(see `{command_line(args, 'stats --errors')}`)")
-    for where, reason in report.skipped:
+    for where, reason in report.skipped[:WARNED_REJECTS]:
         print(f"skipped {where}: {reason}")
+    if len(report.skipped) > WARNED_REJECTS:
+        print(f"... and {len(report.skipped) - WARNED_REJECTS} more skipped (counted by reason below)")
     print(report.summary())
     return 0
 

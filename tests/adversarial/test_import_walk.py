@@ -94,3 +94,20 @@ def test_refused_rows_import_in_linear_time_and_are_logged_once(tmp_path, proj):
         plan = " ".join(r[3] for r in conn.execute(
             "EXPLAIN QUERY PLAN DELETE FROM import_errors WHERE source = ? AND reason = ?", ("a", "b")))
     assert "import_errors_source" in plan
+
+
+def test_many_hidden_files_are_counted_not_each_printed(tmp_path, proj):
+    """A dataset copied from a Mac carries an AppleDouble ``._name`` beside every photo: all are skipped
+    and counted by reason in the summary; the CLI lists the first 50 paths, not thousands."""
+    folder = tmp_path / "mac" / "zagreb"
+    folder.mkdir(parents=True)
+    (folder / "photo.jpg").write_bytes(jpeg((40, 30), seed=21))
+    for i in range(120):
+        (folder / f"._{i}.jpg").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    result = cli("--project", proj.root, "import", tmp_path / "mac", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("skipped ") for line in lines) == 50
+    assert "... and 70 more skipped" in result.stdout
+    assert lines[-1].startswith("1 added") and "120 skipped (120 hidden)" in lines[-1]
+    assert _state(proj) == (1, 1)
