@@ -203,3 +203,27 @@ def test_efbig_writing_a_checkpoint_is_one_line_and_keeps_the_old_one(tmp_path):
     assert "larger than the file system or the process's file size limit allows" in done.stdout
     assert len(done.stdout.strip().splitlines()) == 1
     assert target.read_bytes() == b"old checkpoint" and sorted(p.name for p in target.parent.iterdir()) == ["last.pt"]
+
+
+def test_a_training_checkpoint_over_the_file_size_limit_fails_in_one_line_and_resumes(tiny_project):
+    """A real `train` whose checkpoint meets EFBIG (RLIMIT_FSIZE): one line, the run marked failed with
+    that reason, no half checkpoint; `train --resume` then completes it."""
+    import json
+    import resource
+
+    root = tiny_project.root
+    tiny_project.close()
+    command = [sys.executable, "-m", "core", "--project", str(root), "train", "--arch", "baseline", "--weights", "none",
+               "--epochs", "1", "--image-size", "64", "--workers", "0", "--batch-size", "8"]
+    limit = 200 * 1024  # far below a checkpoint, above config.json, status.json and metrics.jsonl
+    failed = subprocess.run(command, env=env(), capture_output=True, text=True, timeout=300,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    line = one_line_error(failed)
+    assert "larger than the file system or the process's file size limit allows" in line
+    (run,) = (root / "runs").iterdir()
+    assert not list(run.glob("*.pt")) and _leftovers(run) == []
+    assert json.loads((run / "status.json").read_text())["status"] == "failed"
+    resumed = subprocess.run([*command[:5], "train", "--resume", run.name], env=env(), capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (run / "best.pt").is_file() and (run / "last.pt").is_file()
