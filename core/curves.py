@@ -21,7 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import GeoSpottrError
-from .fsutil import atomic_write_text
+from .fsutil import atomic_write_text, safe_child
+from .project import Project
 
 #: Shares of the labelled places each cross-validation fold trains on (nested: 25% is inside 50%, ...).
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -181,6 +182,20 @@ def save_curve(curve: LearningCurve, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(curve.to_dict(), indent=1))
     return path
+
+
+def reports_folder(project: Project) -> Path:
+    """``<project>/reports/``: the curve and the download plan live here (they describe the data, not a model)."""
+    return safe_child(project.root, "reports")
+
+
+def load_current_curve(project: Project) -> LearningCurve | None:
+    """The saved curve when it scored exactly the project's labelled (train + val) photos, else None."""
+    path = reports_folder(project) / CURVE_FILE
+    if not path.is_file():
+        return None
+    curve = load_curve(path)
+    return curve if set(curve.predictions) == {r.id for r in project.images(split=("train", "val"))} else None
 
 
 def load_curve(path: Path) -> LearningCurve:

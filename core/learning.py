@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from .curves import FRACTIONS, CurvePoint, LearningCurve, f1_intervals
+from .curves import FRACTIONS, CurvePoint, LearningCurve, f1_intervals, load_current_curve, reports_folder, save_curve
 from .errors import GeoSpottrError
 from .events import PROGRESS, Control, Event, EventCallback, ignore_events
 from .models import registry
@@ -132,8 +132,13 @@ def run_recipe(project: Project, run_id: str | None) -> TrainConfig:
     return TrainConfig.from_dict(runs.read_json(runs.run_dir(project.runs_dir, run_id) / runs.CONFIG))
 
 
-def curve_folder(project: Project):
-    """``<project>/reports/``: where the curve is saved (one per project: it measures the data, not a model)."""
-    from .fsutil import safe_child
-
-    return safe_child(project.root, "reports")
+def current_curve(project: Project, run_id: str | None = None, refresh: bool = False,
+                  on_event: EventCallback = ignore_events, control: Control | None = None) -> LearningCurve:
+    """The project's saved curve while it still describes its labelled photos (same images, same split),
+    else (or with `refresh`) a new one measured with `run_id`'s recipe and saved."""
+    saved = None if refresh else load_current_curve(project)
+    if saved is not None:
+        return saved
+    curve = learning_curve(project, run_recipe(project, run_id), on_event=on_event, control=control)
+    save_curve(curve, reports_folder(project))
+    return curve

@@ -26,7 +26,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 
@@ -39,7 +39,17 @@ from ..project import City, Project, utcnow
 from . import keys, mapillary, streetview
 from .http import HttpClient, RequestFailed, RetryPolicy, service_url
 from .photos import accept_photo
-from .sampling import AddressBook, Area, PointKey, PointSource, point_key, seeded, tile_around, uniform_points
+from .sampling import (
+    AddressBook,
+    Area,
+    PointKey,
+    PointSource,
+    point_key,
+    seeded,
+    tile_around,
+    uniform_points,
+    weighted_points,
+)
 
 PROVIDERS = ("streetview", "mapillary")
 #: USD per 1,000 Street View Static images at Google's list price for the first 100k a month; metadata is
@@ -79,6 +89,10 @@ class DownloadConfig:
     max_consecutive_errors: int = 20           # a dead server stops the job instead of spinning
     base_url: str | None = None                # else $GEOSPOTTR_STREETVIEW_URL / $GEOSPOTTR_MAPILLARY_URL
 
+    #: A download plan's (`plan.DownloadPlan.configure`): the target per city slug instead of per_city, and
+    #: weighted sub-areas per city slug to sample in instead of the whole area.
+    targets: Mapping[str, int] | None = None
+    areas: Mapping[str, Sequence[tuple[Area, float]]] | None = None
     def check(self) -> None:
         if self.provider not in PROVIDERS:
             raise GeoSpottrError(f"provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}")
@@ -281,8 +295,12 @@ def plan(project: Project, config: DownloadConfig) -> list[CityPlan]:
     """Per selected city: images held from this provider, the target, hence what is missing."""
     config.check()
     source = _source(config.provider)
-    return [CityPlan(c.slug, c.label, _have(project, c, source), c.target_count if config.per_city is None else config.per_city,
-                     _have(project, c, None))
+    def target(city: City) -> int:
+        if config.targets and city.slug in config.targets:
+            return config.targets[city.slug]
+        return city.target_count if config.per_city is None else config.per_city
+
+    return [CityPlan(c.slug, c.label, _have(project, c, source), target(c), _have(project, c, None))
             for c in _selected_cities(project, config.cities)]
 
 
@@ -695,8 +713,12 @@ def run_download(project: Project, config: DownloadConfig, on_event: EventCallba
                 city = cities[p.slug]
                 result = summary.cities[p.slug] = CityResult(p.slug, p.target, p.have)
                 if p.needed:
-                    sampler = (book.points(p.slug, seeded(config.seed, "addresses", p.slug)) if book is not None
-                               else uniform_points(Area.of(city), seeded(config.seed, "uniform", p.slug)))
+                    if book is not None:
+                        sampler = book.points(p.slug, seeded(config.seed, "addresses", p.slug))
+                    elif config.areas and config.areas.get(p.slug):
+                        sampler = weighted_points(config.areas[p.slug], Area.of(city), seeded(config.seed, "plan", p.slug))
+                    else:
+                        sampler = uniform_points(Area.of(city), seeded(config.seed, "uniform", p.slug))
                     tasks.append(_Task(city, result, PointSource(sampler, job.was_tried(city)),
                                        max(100, config.points_per_image * p.needed)))
             job.run(tasks)

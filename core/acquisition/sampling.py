@@ -3,6 +3,8 @@
 Two samplers, both infinite-or-exhaustible iterators of ``(lat, lon)``:
 
 * `uniform_points`: uniform in the city's disc (``radius_km``) or bbox, from a seeded RNG.
+* `weighted_points`: the same inside some sub-areas of a city (a download plan's, `core.advisor`), each
+  drawn by its weight, keeping only points inside the city's own area.
 * `AddressBook`: points read from OpenAddresses-style files (GeoJSON FeatureCollection, GeoJSON-seq /
   newline-delimited GeoJSON, or CSV with lon/lat columns; ``.gz`` too), streamed once so multi-gigabyte
   files never sit in memory: only the points inside some city's area are kept (two floats each), then
@@ -27,7 +29,7 @@ import threading
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
 import numpy as np
 
@@ -98,6 +100,24 @@ def uniform_points(area: Area, seed: int) -> Iterator[Point]:
 def tile_around(lat: float, lon: float, size_m: float) -> tuple[float, float, float, float]:
     """A square bbox ``(min_lon, min_lat, max_lon, max_lat)`` of side `size_m` centred on a point."""
     half_lat = math.degrees(size_m / 2000.0 / geo.EARTH_RADIUS_KM)
+
+
+def weighted_points(areas: Sequence[tuple[Area, float]], within: Area, seed: int,
+                    max_misses: int = 10_000) -> Iterator[Point]:
+    """Endless points: a sub-area drawn by weight, then a uniform point in it, kept when `within` (the
+    city's area) contains it. Ends when `max_misses` draws in a row fall outside (sub-areas outside the city)."""
+    rng = random.Random(seed)
+    choices, weights = [a for a, _ in areas], [max(w, 0.0) for _, w in areas]
+    if not choices or sum(weights) <= 0:
+        return
+    misses = 0
+    while misses < max_misses:
+        lat, lon = rng.choices(choices, weights)[0].random_point(rng)
+        if within.contains(lat, lon):
+            misses = 0
+            yield lat, lon
+        else:
+            misses += 1
     half_lon = half_lat / max(0.01, math.cos(math.radians(lat)))
     return lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat
 

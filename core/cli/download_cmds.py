@@ -1,8 +1,10 @@
-"""``geospottr download``: fill the project's cities from Street View or Mapillary."""
+"""``geospottr download``: fill the project's cities from Street View or Mapillary; ``geospottr advise``:
+which cities and where to download next (a plan ``download --plan`` runs)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -37,15 +39,26 @@ def _config(args: argparse.Namespace):  # noqa: ANN202 - DownloadConfig, importe
     if args.all and args.cities:
         raise GeoSpottrError("give --cities or --all, not both")
     cities = None if args.all or not args.cities else [c.strip() for c in args.cities.split(",") if c.strip()]
-    return DownloadConfig(
-        provider=args.provider, cities=cities, per_city=args.per_city, workers=args.workers, seed=args.seed,
-        addresses=args.addresses, key=args.key if args.provider == "streetview" else args.token,
+    plan = None
+    if args.plan is not None:
+        from ..acquisition.plan import load_plan
+
+        if args.cities or args.all or args.per_city is not None:
+            raise GeoSpottrError("a plan names its cities and counts: give --plan, or --cities/--all/--per-city")
+        plan = load_plan(args.plan)
+    provider = args.provider or (plan.provider if plan else None)
+    if provider is None:
+        raise GeoSpottrError("say where to download from: --provider streetview or --provider mapillary")
+    config = DownloadConfig(
+        provider=provider, cities=cities, per_city=args.per_city, workers=args.workers, seed=args.seed,
+        addresses=args.addresses, key=args.key if provider == "streetview" else args.token,
         streetview=StreetViewParams(size=args.size, pitch=args.pitch, fov=args.fov, radius_m=args.radius_m,
                                     outdoor=args.outdoor),
         mapillary=MapillaryParams(tile_m=args.tile_m, include_panos=args.include_panos),
         price_per_1000=DEFAULT_PRICE_PER_1000 if args.price_per_1000 is None else args.price_per_1000, max_image_requests=args.budget, qps=args.qps or None,
         retry=RetryPolicy(max_retries=args.retries, base_delay_s=args.backoff, timeout_s=args.timeout))
 
+    return plan.configure(config) if plan is not None else config
 
 def _confirm(text: str) -> bool:
     if not sys.stdin.isatty():
@@ -81,13 +94,41 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def cmd_advise(args: argparse.Namespace) -> int:
+    from ..acquisition.jobs import DEFAULT_PRICE_PER_1000
+    from ..acquisition.plan import save_plan
+    from ..advisor import PLAN_FILE, advise
+    from ..curves import reports_folder
+    from ..learning import current_curve
+
+    if args.photos < 0:
+        raise GeoSpottrError("--photos cannot be negative")
+    with open_project(args) as project:
+        with job() as (on_event, control):
+            curve = current_curve(project, args.run, args.refresh, on_event, control)
+        price = DEFAULT_PRICE_PER_1000 if args.price_per_1000 is None else args.price_per_1000
+        advice = advise(project, curve, args.photos, args.provider, price)
+        plan = advice.plan()
+        path = save_plan(plan, args.out or reports_folder(project) / PLAN_FILE) if plan.cities else None
+    if args.json:
+        print(json.dumps(plan.to_dict(), indent=1))
+        return 0
+    print("\n".join(advice.lines()))
+    if path is not None:
+        print(f"\nwrote {path}; queue it with: geospottr download --plan {path}")
+    return 0
+
+
     p = sub.add_parser("download", parents=[common], help="download street imagery for the project's cities",
                        description="Download Street View or Mapillary images until each city has --per-city images "
                                    "from that provider, at points sampled uniformly in the city's area or from an "
                                    "address book. Shows the cost and asks first (unless --yes).",
                        epilog=TERMS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--provider", choices=("streetview", "mapillary"), required=True,
-                   help="Google Street View Static API (billed) or Mapillary (free token); see below")
+    p.add_argument("--provider", choices=("streetview", "mapillary"),
+                   help="Google Street View Static API (billed) or Mapillary (free token); see below (required "
+                        "unless --plan names it)")
+    p.add_argument("--plan", type=Path, metavar="PLAN.json",
+                   help="download what `geospottr advise` planned: its cities, counts and sub-areas (resumable)")
     p.add_argument("--cities", metavar="A,B", help="city slugs or names (default: all the project's cities)")
     p.add_argument("--all", action="store_true", help="every city of the project")
     p.add_argument("--per-city", type=int, metavar="N",
@@ -118,3 +159,20 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     mly.add_argument("--tile-m", type=positive, default=300.0, help="side of the area searched per point (default: %(default)s)")
     mly.add_argument("--include-panos", action="store_true", help="also 360-degree images (equirectangular)")
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("advise", parents=[common], help="which cities to photograph next, and where (a download plan)",
+                       description="Rank the cities by the macro F1 their next photos should add, from the learning "
+                                   "curve (`evaluate --learning-curve`; measured first when missing or older than the "
+                                   "photos), which city each is mistaken for, and where its mistakes lie (the cells of "
+                                   "its area with the most errors and the fewest photos). Plans --photos new ones, "
+                                   "shows the downloader's cost bound and writes the plan for `download --plan`.")
+    p.add_argument("--photos", type=int, default=100, metavar="N", help="new photos to plan (default: %(default)s)")
+    p.add_argument("--provider", choices=("streetview", "mapillary"), default="streetview",
+                   help="where the plan downloads from (default: %(default)s)")
+    p.add_argument("--price-per-1000", type=non_negative, metavar="USD",
+                   help="Street View price per 1,000 images for the estimate (default: Google's list price, 7)")
+    p.add_argument("--run", metavar="ID", help="measure the curve with this run's recipe (default: the default recipe)")
+    p.add_argument("--refresh", action="store_true", help="measure the learning curve again even when it is current")
+    p.add_argument("--out", type=Path, metavar="PLAN.json", help="where to write the plan (default: reports/download_plan.json)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=cmd_advise)

@@ -112,21 +112,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _learning_curve(args: argparse.Namespace) -> int:
     """``evaluate --learning-curve``: grouped CV of the probe at growing shares of the labelled places."""
-    from ..curves import save_curve
-    from ..learning import curve_folder, learning_curve, run_recipe
+    from ..curves import CURVE_FILE, reports_folder
+    from ..learning import current_curve
 
     if args.model is not None:
         raise GeoSpottrError("--learning-curve refits the recipe of a run on the project's photos: name it with "
                              "--run ID (default: the default recipe), not --model")
     with open_project(args) as project:
         with job() as (on_event, control):
-            curve = learning_curve(project, run_recipe(project, args.run), on_event=on_event, control=control)
-        path = save_curve(curve, curve_folder(project))
+            curve = current_curve(project, args.run, refresh=True, on_event=on_event, control=control)
     if args.json:
         print(json.dumps(curve.to_dict(), indent=1))
     else:
         print("\n".join(curve.lines()))
-        print(f"\n{curve.seconds:.0f} s; wrote {path}")
+        print(f"\n{curve.seconds:.0f} s; wrote {reports_folder(project) / CURVE_FILE}")
     return 0
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from core.cli.main import main
-from core.curves import CURVE_FILE, FRACTIONS, LearningCurve, fit_exponent, fit_level, load_curve
-from core.learning import curve_folder, learning_curve, nested_subsets
+from core.curves import CURVE_FILE, FRACTIONS, LearningCurve, fit_exponent, fit_level, load_curve, reports_folder
+from core.learning import learning_curve, nested_subsets
 from core.training import transforms as training_transforms
 from core.training.trainer import TrainConfig, train
 
@@ -73,7 +73,7 @@ def test_cli_learning_curve_uses_the_runs_recipe_and_saves_the_curve(small_proje
     code = main(["--project", str(small_project.root), "evaluate", "--learning-curve", "--run", run.run_id])
     out = capsys.readouterr().out
     assert code == 0 and "macro F1" in out and "with 2x photos" in out
-    curve = load_curve(curve_folder(small_project) / CURVE_FILE)
+    curve = load_curve(reports_folder(small_project) / CURVE_FILE)
     assert curve.arch == "efficientnet-lite-ensemble-probe" and len(curve.points) == len(FRACTIONS)
     assert main(["--project", str(small_project.root), "evaluate", "--learning-curve", "--model", "x.pt"]) == 1
     assert "--run ID" in capsys.readouterr().err
