@@ -142,7 +142,7 @@ def coefficient_bytes(img: Image.Image) -> int:
     """What libjpeg buffers to decode a progressive JPEG, whatever the draft scale: every DCT
     coefficient of the full-size image (2 bytes each, per component at its sampling). 0 for the rest.
     Read from the header (call it before `draft`)."""
-    if not (_is_jpeg(img) and img.info.get("progressive") and img.layer):
+    if not (isinstance(img, JpegImageFile) and img.info.get("progressive") and img.layer):
         return 0
     h_max = max(h for _, h, _, _ in img.layer) or 1
     v_max = max(v for _, _, v, _ in img.layer) or 1
