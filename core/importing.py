@@ -19,6 +19,7 @@ import json
 import math
 import os
 import shlex
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,41 @@ WARNED_REJECTS = 50
 PROGRESS_STEPS = 1000
 
 
+#: A photo farther than this from every project city is most likely not of any of them: labelled by
+#: nearest city, 400 Croatian photos would silently become "Vienna" and "Milan".
+FAR_KM = 150.0
+
+
+@dataclass(frozen=True)
+class FarPhotos:
+    """Photos of an import that lie more than `FAR_KM` from their nearest project city, and where they are."""
+
+    count: int
+    median_km: float
+    near: tuple[tuple[float, float], ...]  # (lat, lon) of the densest places among them, densest first
+
+    def text(self) -> str:
+        where = " or ".join(f"{abs(lat):.1f} {'N' if lat >= 0 else 'S'}, {abs(lon):.1f} {'E' if lon >= 0 else 'W'}"
+                            for lat, lon in self.near)
+        return (f"{self.count} photo{'s are' if self.count != 1 else ' is'} more than {FAR_KM:g} km from their nearest "
+                f"project city (median {self.median_km:.0f} km); did you mean to add cities near {where}? "
+                f"(`import --max-km {FAR_KM:g}` rejects them instead)")
+
+
+def far_photos(points: list[tuple[float, float, float]], most: int = 3) -> FarPhotos | None:
+    """Summarise the (lat, lon, km to the nearest city) points beyond `FAR_KM`: how many, how far, and the
+    mean position of each of the `most` most crowded 1-degree cells they fall in (where cities are missing)."""
+    far = [(lat, lon, km) for lat, lon, km in points if km > FAR_KM]
+    if not far:
+        return None
+    cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for lat, lon, _ in far:
+        cells.setdefault((math.floor(lat), math.floor(lon)), []).append((lat, lon))
+    crowded = sorted(cells.values(), key=len, reverse=True)[:most]
+    near = tuple((sum(p[0] for p in c) / len(c), sum(p[1] for p in c) / len(c)) for c in crowded)
+    return FarPhotos(len(far), statistics.median(km for _, _, km in far), near)
+
+
 @dataclass
 class ImportReport:
     """What happened to each file: a user sees these counts, the rejected files and the skipped ones
@@ -58,6 +94,7 @@ class ImportReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     cities_added: list[str] = field(default_factory=list)
+    far: FarPhotos | None = None  # photos far from every project city (a CSV with coordinates)
 
     @property
     def seen(self) -> int:
@@ -70,6 +107,8 @@ class ImportReport:
             text += f", {len(self.skipped)} skipped ({', '.join(f'{n} {r}' for r, n in reasons.most_common())})"
         if self.cities_added:
             text += f"; new cities: {', '.join(self.cities_added)}"
+        if self.far is not None:
+            text += f"; {self.far.text()}"
         return text
 
 
@@ -384,6 +423,7 @@ def _csv_items(project: Project, csv_path: Path, max_km: float | None, add_citie
         raise GeoSpottrError(f"{csv_path}: needs a 'path' column and either 'city' or 'lat','lon' columns "
                              f"(found: {', '.join(sorted(columns)) or 'none'})")
     cities = project.cities()
+    located: list[tuple[float, float, float]] = []  # (lat, lon, km to the nearest city) of the photos kept
     for line, row in rows:
         if not row.get("path"):
             reject(f"{csv_path}:{line}", "empty path")
@@ -396,18 +436,18 @@ def _csv_items(project: Project, csv_path: Path, max_km: float | None, add_citie
         except GeoSpottrError as exc:
             reject(f"{csv_path}:{line}", str(exc))
             continue
-        if row.get("city"):
-            slug = resolve(row["city"])
-        else:
-            if "lat" not in meta or "lon" not in meta:
-                reject(f"{csv_path}:{line}", "missing lat/lon")
+        labelled = bool(row.get("city"))  # else labelled by its nearest city
+        if not labelled and "lat" not in meta:
+            reject(f"{csv_path}:{line}", "missing lat/lon")
+            continue
+        if not labelled and not cities:
+            raise GeoSpottrError("labelling by coordinates needs cities in the project; add some first")
+        if "lat" in meta and cities:
+            nearest, km = geo.nearest(meta["lat"], meta["lon"], cities)
+            if max_km is not None and km > max_km:  # labelled or not, it lies far from every city
+                reject(path, f"nearest city {nearest.name} is {km:.0f} km away (> --max-km {max_km:g})")
                 continue
-            if not cities:
-                raise GeoSpottrError("labelling by coordinates needs cities in the project; add some first")
-            city, distance = geo.nearest(meta["lat"], meta["lon"], cities)
-            if max_km is not None and distance > max_km:
-                reject(path, f"nearest city {city.name} is {distance:.0f} km away (> --max-km {max_km:g})")
-                continue
-            slug = city.slug
-        items.append(_Item(path, slug, meta))
+            located.append((meta["lat"], meta["lon"], km))
+        items.append(_Item(path, resolve(row["city"]) if labelled else nearest.slug, meta))
+    report.far = far_photos(located)
     return items

@@ -204,7 +204,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "attribution, ...). Coordinates are labelled with the nearest project city. "
                                    "Files are validated, deduplicated by content and copied, never moved.")
     p.add_argument("source", type=Path, metavar="SOURCE", help="a folder of <city>/ folders, or a CSV file")
-    p.add_argument("--max-km", type=positive, help="with lat/lon: reject photos farther than this from every city")
+    p.add_argument("--max-km", type=positive, help="with lat/lon: reject photos farther than this from every city (without it, import counts "
+                        "those beyond 150 km and says where cities seem to be missing)")
     p.add_argument("--add-cities", action="store_true", help="add unknown city names from the catalog instead of failing")
     p.add_argument("--trust-status", action="store_true",
                    help="keep the status and split columns of the CSV (or of an export's manifest.csv); without it "
