@@ -64,3 +64,19 @@ def test_a_probe_stopped_while_caching_is_started_again_by_resume(small_project)
     again = train(small_project, resume=stopped.run_id)
     assert again.run_id == stopped.run_id and again.status == "finished" and again.best_checkpoint
     assert runs.run_info(small_project.runs_dir / stopped.run_id).status == "finished"
+
+
+def test_runs_follow_on_a_run_stopped_before_its_checkpoint_gives_the_same_hint(tmp_path, capsys):
+    from tests.core.training.test_best_model import make_run
+
+    assert main(["init", str(tmp_path / "p")]) == 0
+    run = make_run(tmp_path / "p" / "runs", "20261207-100000-efficientnet-lite0", "stopped", [], "2026-12-07T10:00:00",
+                   best=False)
+    (run / "last.pt").unlink()
+    capsys.readouterr()
+    assert main(["--project", str(tmp_path / "p"), "runs", "--follow", run.name]) == 0
+    out = capsys.readouterr().out
+    assert f"run {run.name}: stopped" in out
+    hint = next(line for line in out.splitlines() if "--resume" in line)
+    assert hint.startswith("stopped before its first checkpoint; start it again with the same settings: geospottr "
+                           f"--project {tmp_path / 'p'} train --resume {run.name}")
