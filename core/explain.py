@@ -8,14 +8,16 @@ Two methods, one result (`Explanation`, the map at the photo's own size):
   second conv stage for ``baseline``. One forward and one partial backward pass, so it is cheap enough
   to run for every photo of a split (`core.shortcuts`). For ``geospottr`` the custom CNN after layer4
   sees only a pooled vector, so layer4 is the last place where "where" exists.
-* **Ensembles** (``efficientnet-lite-ensemble-probe``): the explained score is the fused one (the mean of
-  the members' log-probabilities), and every CNN member's last conv stage is a Grad-CAM layer. The
-  rule: each member's map ``sum_k alpha_k A_k`` is taken with the gradient of the *fused* score, so the
-  weight the fusion gives the member (1/M) and how much its vote moved the fused score on this photo are
-  both in it; the members' maps are resized to the finest member grid, summed, and only then clipped at
-  0 (the Grad-CAM of the fused score over all members' channels at once). A member without a conv map
-  (the colour statistics: numbers over whole bands of the frame, not places in it) adds nothing to
-  the map; its share of the decision shows in the probabilities.
+* **Ensembles** (``efficientnet-lite-ensemble-probe``): every CNN member's last conv stage is a Grad-CAM
+  layer. The explained score is the fused score before its normalisation: the members' raw class scores
+  (logits) weighted as the fusion weights them (1/M each; the fused log-probability is this minus the
+  members' mean log-normaliser, whose gradient vanishes when the ensemble is sure, as any
+  log-probability's does). Each member's map ``sum_k alpha_k A_k`` takes the gradient of that one
+  score, so the member's fusion weight and how strongly its own score moved on this photo are both in
+  it; the maps are resized to the finest member grid, summed, and only then clipped at 0 (the Grad-CAM
+  of the fused score over all members' channels at once). A member without a conv map (the colour
+  statistics: numbers over whole bands of the frame, not places in it) adds nothing to the map; its
+  share of the decision shows in the probabilities.
 * **Occlusion sensitivity** (Zeiler & Fergus 2014) for any other model, or when Grad-CAM finds no
   positive evidence: grey out one window of a grid at a time and measure how much the city's
   log-probability drops. Model-agnostic, about 50 forward passes; it reports its progress and the time
@@ -116,6 +118,18 @@ def _target_scores(logits: torch.Tensor, targets: torch.Tensor, versus: torch.Te
     return own - torch.logsumexp(logits, dim=1) if log_prob else own
 
 
+def _scores(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the model's output, the pre-softmax scores Grad-CAM explains): the same tensor for one network;
+    for an ensemble probe its fused log-probabilities and the fusion-weighted members' logits."""
+    from .models.probe import EnsembleProbeNet
+
+    if isinstance(model, EnsembleProbeNet):
+        members = model.member_logits(x)
+        return model.fuse(members).float(), torch.stack(members).mean(dim=0).float()
+    logits = model(x).float()
+    return logits, logits
+
+
 def grad_cam(model: nn.Module, layers: Sequence[nn.Module], batch: torch.Tensor, targets: torch.Tensor | None = None,
              versus: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(cams (N, h, w) >= 0, logits (N, classes))`` for a normalised batch.
@@ -135,10 +149,10 @@ def grad_cam(model: nn.Module, layers: Sequence[nn.Module], batch: torch.Tensor,
     try:
         with torch.enable_grad():
             x = batch.detach().requires_grad_(True)  # activations need a graph even behind frozen stages
-            logits = model(x).float()
+            logits, explained = _scores(model, x)
             if targets is None:
                 targets = logits.detach().argmax(1)
-            score = _target_scores(logits, targets, versus, log_prob=False).sum()
+            score = _target_scores(explained, targets, versus, log_prob=False).sum()
             acts = [store[k] for k in range(len(layers))]
             grads = torch.autograd.grad(score, acts)
     finally:

@@ -165,13 +165,18 @@ class EnsembleProbeNet(nn.Module):
             ProbeNet(num_classes, weights=weights, backbone=b, view_size=view_size, views=views,
                      crop_fraction=crop_fraction, flip=flip) for b in backbones)
 
-    def member_log_probs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Each member's ``(N, classes)`` log-probabilities, from views cut once for all of them."""
+    def member_logits(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each member's ``(N, classes)`` logits, from views cut once for all of them."""
         views = self.members[0].views_of(x)
-        return [F.log_softmax(m.classify(views), dim=1) for m in self.members]
+        return [m.classify(views) for m in self.members]
+
+    @staticmethod
+    def fuse(member_logits: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The fusion rule: the mean of the members' log-probabilities."""
+        return torch.stack([F.log_softmax(z, dim=1) for z in member_logits]).mean(dim=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack(self.member_log_probs(x)).mean(dim=0)
+        return self.fuse(self.member_logits(x))
 
 
 #: Every model class `core.training.probe` fits instead of training by gradient descent.

