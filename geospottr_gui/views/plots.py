@@ -9,6 +9,10 @@ draw at most a few thousand segments whatever the length. The smoothed curve is 
 Earlier runs can be overlaid (dashed, one colour per run) for comparison; their series are read back
 from ``metrics.jsonl`` by the runs list. One legend, in its own row under the plots (never over a curve),
 names the current run's curves and each overlay by its short run name; epoch axes tick whole epochs.
+
+Reading the curves as TensorBoard users expect: hovering a plot reads out the values of its curves at
+the pointer (the nearest point of each), the wheel zooms and dragging pans (pyqtgraph's view boxes),
+"Reset view" fits every plot to its data again, and "Log loss" puts both loss plots on a log scale.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from typing import Any, Mapping
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from core.training.metrics import EpochMetrics, Iteration
 from core.training.runs import ResumePoint, short_run_name
@@ -42,6 +46,22 @@ class EpochAxis(pg.AxisItem):
         if not levels:  # a range narrower than one epoch: tick the whole numbers inside it
             levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
         return levels
+
+
+def nearest_value(x: np.ndarray, y: np.ndarray, at: float) -> tuple[float, float] | None:
+    """The point of the curve (x increasing) nearest to `at` along x, or None for an empty curve."""
+    if not len(x):
+        return None
+    i = int(np.clip(np.searchsorted(x, at), 1, len(x) - 1)) if len(x) > 1 else 0
+    if len(x) > 1 and abs(x[i - 1] - at) <= abs(x[i] - at):
+        i -= 1
+    return float(x[i]), float(y[i])
+
+
+def _format(value: float) -> str:
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def _curve(plot: pg.PlotItem, pen: Any, name: str | None = None, symbol: str | None = None) -> pg.PlotDataItem:
@@ -100,6 +120,17 @@ class TrainingPlots(QWidget):
                            (self.lr_curve, "learning rate")):
             self.legend.addItem(item, name)
 
+        self.log_loss = QCheckBox("Log loss")
+        self.log_loss.setToolTip("Both loss plots on a logarithmic y axis (late training detail)")
+        self.log_loss.toggled.connect(self.set_log_loss)
+        reset = QPushButton("Reset view")
+        reset.setToolTip("Fit every plot to its data again after zooming (wheel) or panning (drag)")
+        reset.clicked.connect(self.reset_view)
+        self.readout = QLabel("Hover a plot to read its values.")
+        self.readout.setTextFormat(Qt.TextFormat.PlainText)
+        self.readout.setStyleSheet("color: #444")
+        self.graphics.scene().sigMouseMoved.connect(self._hover)
+
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 99)  # alpha = value / 100, capped below 1
         self.slider.setValue(int(DEFAULT_SMOOTHING * 100))
@@ -112,10 +143,13 @@ class TrainingPlots(QWidget):
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.slider_label)
         controls.addStretch(1)
+        controls.addWidget(self.log_loss)
+        controls.addWidget(reset)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.readout)
         self._on_slider(self.slider.value())
 
         self._timer = QTimer(self)
@@ -187,6 +221,51 @@ class TrainingPlots(QWidget):
 
     def overlay_ids(self) -> list[str]:
         return list(self._overlays)
+
+    # ---- reading -----------------------------------------------------------------------------------------
+
+    def set_log_loss(self, on: bool) -> None:
+        """Both loss plots on a log y axis (a loss is positive; a zero or NaN point is simply not drawn)."""
+        for plot in (self.loss_plot, self.val_loss_plot):
+            plot.setLogMode(y=on)
+            plot.enableAutoRange()
+
+    def reset_view(self) -> None:
+        """Undo zooming and panning: every plot fits its data again (accuracy keeps its 0-1 range)."""
+        for plot in (self.loss_plot, self.val_loss_plot, self.lr_plot):
+            plot.enableAutoRange()
+        self.acc_plot.enableAutoRange(axis="x")
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+
+    def _plot_curves(self) -> dict[Any, tuple[str, list[tuple[str, pg.PlotDataItem]]]]:
+        """Per plot: its x-axis name and its (name, curve) pairs, for the read-out."""
+        return {
+            self.loss_plot: ("iteration", [("loss", self.raw_curve), ("smoothed", self.smooth_curve)]),
+            self.val_loss_plot: ("epoch", [("train loss", self.epoch_train_loss), ("val loss", self.epoch_val_loss)]),
+            self.acc_plot: ("epoch", [("train acc", self.train_acc_curve), ("val acc", self.val_acc_curve)]),
+            self.lr_plot: ("iteration", [("lr", self.lr_curve)]),
+        }
+
+    def read_out(self, plot: pg.PlotItem, x: float) -> str:
+        """What the read-out says with the pointer at `x` (data coordinates) over `plot`."""
+        axis, curves = self._plot_curves()[plot]
+        parts, at = [], None
+        for name, curve in curves:
+            xs, ys = curve.getData()
+            found = nearest_value(np.asarray(xs if xs is not None else []), np.asarray(ys if ys is not None else []), x)
+            if found is not None:
+                at = found[0] if at is None else at
+                parts.append(f"{name} {_format(found[1])}")
+        if at is None:
+            return "No points here yet."
+        return f"{axis} {at:,.0f}: " + " · ".join(parts)
+
+    def _hover(self, pos: QPointF) -> None:
+        for plot in self._plot_curves():
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                self.readout.setText(self.read_out(plot, x))
+                return
 
     # ---- drawing ------------------------------------------------------------------------------------------
 

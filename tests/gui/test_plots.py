@@ -50,3 +50,36 @@ def test_epoch_axes_tick_whole_epochs_only(qtbot):
     qtbot.addWidget(plots)
     assert isinstance(plots.val_loss_plot.getAxis("bottom"), EpochAxis)
     assert isinstance(plots.acc_plot.getAxis("bottom"), EpochAxis)
+
+
+def test_hover_reads_values_log_loss_and_reset_view(qtbot):
+    """What TensorBoard users reach for: values under the pointer, a log loss axis, zoom undone."""
+    from PySide6.QtCore import QPointF
+
+    from core.training.metrics import Iteration
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    qtbot.waitExposed(plots)
+    for i in range(1, 101):
+        plots.add_iteration(Iteration(iteration=i, loss=2.0 / i, lr=0.1))
+    for e in (1, 2, 3):
+        plots.add_epoch(EpochMetrics(epoch=e, train_loss=1.0 / e, val_loss=1.5 / e, train_acc=0.2 * e, val_acc=0.25 * e))
+    plots.flush()
+    assert plots.read_out(plots.val_loss_plot, 2.2) == "epoch 2: train loss 0.5 · val loss 0.75"
+    assert plots.read_out(plots.loss_plot, 49.6).startswith("iteration 50: loss 0.04 ·")
+    # The pointer over the accuracy plot's middle reads the epoch under it.
+    qtbot.wait(300)  # laid out and ranged
+    view = plots.acc_plot.vb
+    scene = view.mapViewToScene(QPointF(3.0, 0.5))
+    plots.graphics.scene().sigMouseMoved.emit(scene)
+    assert plots.readout.text() == "epoch 3: train acc 0.6 · val acc 0.75"
+    plots.log_loss.setChecked(True)
+    assert plots.loss_plot.getAxis("left").logMode and plots.val_loss_plot.getAxis("left").logMode
+    plots.loss_plot.vb.scaleBy((0.1, 0.1))  # zoomed in with the wheel
+    zoomed = plots.loss_plot.vb.viewRange()[0]
+    plots.reset_view()
+    qtbot.waitUntil(lambda: plots.loss_plot.vb.viewRange()[0][1] - plots.loss_plot.vb.viewRange()[0][0]
+                    > 5 * (zoomed[1] - zoomed[0]), timeout=3000)
