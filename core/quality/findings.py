@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..errors import GeoSpottrError
 from ..events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
 from ..fsutil import kill_point
 from ..imaging import ImageError, load_image
@@ -49,6 +51,14 @@ def _analyse(project: Project, draft: int, record: ImageRecord) -> Sample | Find
     return Sample(record, img, measure(img))
 
 
+def _require_files(options: ScanOptions) -> None:
+    """A scene-weights or model file the user named must exist: said at once, before a check loads torch
+    (seconds) only to find the file missing."""
+    for what, path in (("scene weights file", options.scene_weights), ("model file", options.model)):
+        if path is not None and not Path(path).is_file():
+            raise GeoSpottrError(f"no {what} {path}")
+
+
 def scan(project: Project, checks: str | Iterable[str] | None = None, on_event: EventCallback = ignore_events,
          control: Control | None = None, options: ScanOptions | None = None) -> list[Finding]:
     """Run `checks` over the project's non-rejected images; store and return the findings.
@@ -58,6 +68,7 @@ def scan(project: Project, checks: str | Iterable[str] | None = None, on_event: 
     """
     names = parse_checks(checks)
     options = options or ScanOptions()
+    _require_files(options)
     control = control or Control()
     records = project.images(status=list(options.statuses))
     total = len(records)

@@ -74,7 +74,7 @@ def test_a_closed_pipe_ends_any_command_quietly(tmp_path):
     assert err == ""
 
 
-@pytest.mark.parametrize("command", [["predict", "x.jpg"], ["evaluate"], ["challenge"]])
+@pytest.mark.parametrize("command", [["predict", "x.jpg"], ["evaluate"], ["challenge"], ["clean", "--checks", "labels"]])
 def test_a_missing_model_file_is_named_before_torch_loads(tmp_path, command):
     assert main(["init", str(tmp_path / "p")]) == 0
     code = ("import sys; from core.cli.main import main; rc = main(sys.argv[1:]); "
