@@ -1,6 +1,15 @@
 """Prediction speed: bundle load time, single-image latency after load, batch throughput (CPU by default).
 
     .venv/bin/python benchmarks/bench_predict.py [--arch resnet50-linear] [--threads 2] [--image-size 224]
+    .venv/bin/python benchmarks/bench_predict.py --table [--photos 400] [--runs 3]
+
+``--table`` prints issue 25's table (README, "Performance") for the default model
+(efficientnet-lite-ensemble-probe) and the Lite0 probe: whole processes of ``geospottr predict`` on one
+photo and on ``--photos`` photos of the development set (``../shared/data/gsv-croatia``; generated
+photos without it), with the PyTorch bundle and its ONNX export, against ``python -c "import torch"``
+and the plain PyTorch script `plain_predict.py`; in process: ``load_bundle`` and the first photo's heat
+map. The models carry their real ImageNet backbones with random linear heads (timing needs no fitted
+probe). Medians of ``--runs``; the load average printed says how busy the machine was.
 
 Builds the architecture with random weights (pretrained files are not needed to time it), saves it as a
 real bundle, then times `Predictor.load` and `Predictor.predict` on a 640x640 JPEG file (decode +
@@ -15,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +47,83 @@ def _photo(path: Path, seed: int, size: int = 640) -> Path:
     return path
 
 
+REPO = Path(__file__).resolve().parents[1]
+PHOTOS = REPO.parent / "shared" / "data" / "gsv-croatia"
+TABLE_ARCHS = ("efficientnet-lite-ensemble-probe", "efficientnet-lite0-probe")
+
+
+def _seconds(cmd: list[str], runs: int) -> float:
+    """Median wall time of a whole process (output discarded; a failure stops the benchmark)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _table_bundle(root: Path, arch: str) -> Path:
+    spec = registry.spec(arch)
+    torch.manual_seed(0)
+    model = registry.build(arch, 10, weights="imagenet")
+    classes = [ClassInfo(f"c{i}", f"City {i}", "XX", 40.0 + i, 10.0 + i) for i in range(10)]
+    return save_bundle(root / f"{arch}.pt", model, BundleMeta(arch=arch, classes=classes, mean=spec.mean, std=spec.std,
+                                                             image_size=spec.default_image_size,
+                                                             arch_kwargs=dict(spec.defaults)))
+
+
+def table(args: argparse.Namespace) -> int:
+    from core.models.bundle import load_bundle
+    from core.onnx_export import export_onnx
+
+    py = [sys.executable]
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if (PHOTOS / "images").is_dir():
+            photos = sorted(str(p) for p in (PHOTOS / "images").glob("*.jpg"))[:args.photos]
+        else:
+            photos = [str(_photo(root / f"{i}.jpg", i)) for i in range(args.photos)]
+        rows: dict[str, list[str]] = {}
+        torch_s = _seconds([*py, "-c", "import torch"], args.runs)
+        for arch in TABLE_ARCHS:
+            bundle = _table_bundle(root, arch)
+            onnx_file = export_onnx(bundle, root / f"{arch}.onnx")
+            predict = [*py, "-m", "core", "predict", "--device", "cpu", "--csv", "--model"]
+            one = _seconds([*predict, str(bundle), photos[0]], args.runs)
+            one_onnx = _seconds([*predict, str(onnx_file), photos[0]], args.runs)
+            one_plain = _seconds([*py, "benchmarks/plain_predict.py", str(bundle), photos[0]], args.runs)
+            many = _seconds([*predict, str(bundle), *photos], 1)
+            many_onnx = _seconds([*predict, str(onnx_file), *photos], 1)
+            many_plain = _seconds([*py, "benchmarks/plain_predict.py", str(bundle), *photos], 1)
+            loads = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                load_bundle(bundle)
+                loads.append(time.perf_counter() - start)
+            predictor = Predictor.load(bundle, device="cpu")
+            start = time.perf_counter()
+            heat = predictor.explain(photos[0])
+            explain_s = time.perf_counter() - start
+            for label, value in (
+                    ("`predict --model X.pt ONE.jpg` (whole process)", f"{one:.2f} s = {one / torch_s:.2f}x import torch"),
+                    ("`predict --model X.onnx ONE.jpg` (no torch)", f"{one_onnx:.2f} s"),
+                    ("plain PyTorch script, one photo", f"{one_plain:.2f} s"),
+                    (f"`predict` {len(photos)} photos, PyTorch", f"{many:.1f} s ({many / len(photos) * 1000:.0f} ms/photo)"),
+                    (f"`predict` {len(photos)} photos, ONNX", f"{many_onnx:.1f} s ({many_onnx / len(photos) * 1000:.0f} ms/photo)"),
+                    (f"plain PyTorch script, {len(photos)} photos", f"{many_plain:.1f} s"),
+                    ("model load (`load_bundle`)", f"{statistics.median(loads):.2f} s"),
+                    ("heat map, first photo", f"{explain_s:.2f} s ({heat.method})")):
+                rows.setdefault(label, []).append(value)
+    print(f"load average at start: {load[0]:.2f} on {os.cpu_count()} CPUs; `python -c \"import torch\"`: {torch_s:.2f} s; "
+          f"medians of {args.runs} runs (batches: 1 run); torch {torch.__version__}")
+    print(f"| path | {' | '.join(TABLE_ARCHS)} |")
+    print("| --- | " + " | ".join("---" for _ in TABLE_ARCHS) + " |")
+    for label, values in rows.items():
+        print(f"| {label} | {' | '.join(values)} |")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--arch", default="resnet50-linear")
@@ -46,7 +133,12 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--table", action="store_true", help="issue 25's whole-process table (see the module docstring)")
+    ap.add_argument("--photos", type=int, default=400, help="--table: photos in the batch rows")
+    ap.add_argument("--runs", type=int, default=3, help="--table: runs per one-photo row (median)")
     args = ap.parse_args()
+    if args.table:
+        return table(args)
     torch.set_num_threads(args.threads)
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GeoSpottrError
-from ..network import check_reachable
 from ..preprocessing import resample_matrix
 
 #: Channels of ResNet50's layer4 (the probes' and the seed design's feature width).
@@ -79,6 +78,7 @@ def _check_download(url: str, arch: str) -> None:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlsplit(url).path).name
     if cached.is_file():
         return
+    from ..network import check_reachable  # requests: a tenth of a second every prediction would pay for nothing
     try:
         check_reachable(url)
     except GeoSpottrError:
