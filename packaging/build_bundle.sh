@@ -4,6 +4,7 @@
 #   packaging/build_bundle.sh [OUT_DIR]        default OUT_DIR: ./dist-bundle
 #
 # Env: PYTHON (default: .venv/bin/python if present, else python3), NICE=1 to build at low CPU priority,
+#      GEOSPOTTR_BUNDLE=predict for the predict-only variant without torch (dist/GeoSpottr-predict: runs .onnx models),
 #      CLEAN=0 to reuse PyInstaller's cache in OUT_DIR/build from an earlier build (faster rebuilds).
 # Needs the app's dependencies plus the `packaging` extra installed in that Python:
 #   pip install torch==2.14.1 torchvision==0.29.1 && pip install -e ".[packaging]"
@@ -28,7 +29,7 @@ ${PREFIX[@]+"${PREFIX[@]}"} "$PYTHON" -m PyInstaller --noconfirm ${CLEAN_FLAG[@]
   --distpath "$OUT/dist" --workpath "$OUT/build" packaging/geospottr.spec
 echo "build_bundle: built in $(( $(date +%s) - start )) s"
 
-BUNDLE="$OUT/dist/GeoSpottr"
+BUNDLE="$OUT/dist/GeoSpottr"; [ "${GEOSPOTTR_BUNDLE:-full}" = predict ] && BUNDLE="$OUT/dist/GeoSpottr-predict"
 CLI="$BUNDLE/geospottr"; [ -x "$CLI" ] || CLI="$BUNDLE/geospottr.exe"
 "$CLI" --version
 echo "build_bundle: $BUNDLE $(du -sh "$BUNDLE" | cut -f1)"
