@@ -26,6 +26,7 @@ from .errors import GeoSpottrError
 from .project import SPLITS, ImageRecord, Project, utcnow
 from .results import Prediction
 from .splitting import group_key
+from .values import checked_point
 
 if TYPE_CHECKING:  # the caller loads the model; naming its type must not import torch
     from .prediction import Predictor
@@ -196,9 +197,9 @@ class Challenge:
         return self._record(number, found.slug, found.lat, found.lon, "city", seconds)
 
     def guess_point(self, number: int, lat: float, lon: float, seconds: float | None = None) -> Round:
-        """Record a point guess (a click on the map); returns the revealed round."""
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise GeoSpottrError(f"({lat}, {lon}) is not a point on the Earth")
+        """Record a point guess (a click on the map); returns the revealed round. The point passes the one
+        coordinate rule (`core.values.checked_point`: finite, on the Earth)."""
+        lat, lon = checked_point(lat, lon, "the guessed point")
         nearest, _ = geo.nearest(lat, lon, self.project.cities())
         return self._record(number, nearest.slug, lat, lon, "point", seconds)
 

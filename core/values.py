@@ -64,6 +64,6 @@ def checked_point(lat: Any, lon: Any, what: str = "coordinates") -> tuple[float,
     """(lat, lon) as floats when they are a place on Earth (`is_point`), else `BadValue` naming `what`."""
     lat, lon = finite(lat, f"{what}: latitude"), finite(lon, f"{what}: longitude")
     if not is_point(lat, lon):
-        raise BadValue(f"{what} {lat:g}, {lon:g} are outside the Earth "
-                       f"(latitude -90..90, longitude -180..180)")
+        raise BadValue(f"{what} {lat:g}, {lon:g}: not a point on the Earth "
+                       f"(outside latitude -90..90, longitude -180..180)")
     return lat, lon

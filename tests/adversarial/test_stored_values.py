@@ -108,7 +108,7 @@ def test_download_answers_with_impossible_coordinates_store_nothing(tmp_path, pr
                                                         per_city=2))
                 assert summary.total("saved") == 0
             except GeoSpottrError as exc:
-                assert "outside the Earth" in str(exc) or "must be a finite number" in str(exc), exc
+                assert "not a point on the Earth" in str(exc) or "must be a finite number" in str(exc), exc
         assert _state(project) == (0, 0)
         assert project.conn.execute("SELECT COUNT(*) FROM images WHERE lat IS NOT NULL").fetchone()[0] == 0
     finally:
