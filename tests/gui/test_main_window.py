@@ -45,14 +45,20 @@ def test_dropping_a_folder_imports_it_into_the_grid(qtbot, tmp_path, photo_facto
         photo_factory(f"Osijek/{i}.jpg", seed=10 + i)
     source = tmp_path / "src"
     (source / "notes.txt").write_text("not importable")
+    (source / "Zagreb" / ".hidden.jpg").write_bytes((source / "Zagreb" / "0.jpg").read_bytes())
     assert importable_paths([source, source / "notes.txt"]) == [source]
     window = make_window(qtbot, project, tmp_path)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(source))])
     drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
     window.dropEvent(drop)
     qtbot.waitUntil(lambda: not window.import_job.running, timeout=30000)
+    # the status bar shows the core's ImportReport.summary: skips counted by reason, as the CLI prints them
+    qtbot.waitUntil(lambda: any("2 skipped (" in m and "1 hidden" in m and "1 not inside a city folder" in m
+                                for m in messages))
     view = dataset(window)
     qtbot.waitUntil(lambda: view.curation.model.rowCount() == 6, timeout=5000)
     assert sorted(c.slug for c in project.cities()) == ["osijek", "zagreb"]
