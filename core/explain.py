@@ -49,6 +49,7 @@ from torch import nn
 from .errors import GeoSpottrError
 from .events import PROGRESS, Event, EventCallback, ignore_events
 from .heatmaps import Explanation
+from .names import did_you_mean, fold
 from .preprocessing import input_box
 from .results import ImageSource, source_name
 
@@ -221,10 +222,13 @@ def class_index(predictor: Predictor, city: str | int) -> int:
         if not 0 <= city < len(predictor.classes):
             raise GeoSpottrError(f"class index {city} out of range (the model has {len(predictor.classes)} cities)")
         return city
+    key = fold(city)
     for i, c in enumerate(predictor.classes):
-        if city in (c.slug, c.name):
+        if key in (c.slug, fold(c.name)):
             return i
-    raise GeoSpottrError(f"{city!r} is not one of this model's cities ({', '.join(predictor.meta.class_slugs)})")
+    slugs = [c.slug for c in predictor.classes]
+    near = did_you_mean(city, slugs) or f" ({', '.join(slugs)})"
+    raise GeoSpottrError(f"{city!r} is not one of this model's cities{near}")
 
 
 def _one(index: int | None, device: torch.device) -> torch.Tensor | None:

@@ -59,3 +59,17 @@ def test_project_cities_run_ids_and_architectures_suggest_the_nearest_name(tmp_p
             choose_model(project, run="20261207-064000-baselin")
     with pytest.raises(GeoSpottrError, match=r"did you mean efficientnet-lite0"):
         registry.spec("efficientnet-lit0")
+
+
+def test_a_misspelt_versus_city_names_the_models_city():
+    from types import SimpleNamespace
+
+    from core.explain import class_index
+
+    model = SimpleNamespace(classes=[SimpleNamespace(slug=s, name=n) for s, n in
+                                     (("osijek", "Osijek"), ("rijeka", "Rijeka"), ("split", "Split"))])
+    assert class_index(model, "RIJEKA") == 1  # names match case- and accent-folded, as everywhere
+    with pytest.raises(GeoSpottrError, match=r"'rjeka' is not one of this model's cities \(did you mean rijeka\?\)"):
+        class_index(model, "rjeka")
+    with pytest.raises(GeoSpottrError, match=r"\(osijek, rijeka, split\)"):
+        class_index(model, "Tokyo")

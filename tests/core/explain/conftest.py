@@ -87,6 +87,7 @@ def planted_project(planted, tmp_path):
     split_project(project, seed=0)
     run = project.runs_dir / "planted"
     run.mkdir(parents=True)
+    (run / "config.json").write_text('{"arch": "baseline"}')  # a run folder, as the trainer leaves it
     shutil.copy(planted.bundle, run / "best.pt")
     yield project
     project.close()
