@@ -60,6 +60,22 @@ def write_failed(exc: OSError, path: Path | str) -> WriteFailed:
                        f"(or fix the cause) and run the command again")
 
 
+def reserve_space(path: Path) -> None:
+    """Allocate every block of file `path` now, so that a full disk is a `WriteFailed` here instead of a
+    SIGBUS later: a page of a memory map (a feature cache) first written on a full disk kills the process
+    without a word. Where the system has no ``posix_fallocate`` (macOS, Windows) this does nothing."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    try:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise write_failed(exc, path) from None
+
+
 def part_prefix(name: str) -> str:
     """The name start of an in-flight temp file or folder for `name`, carrying this writer's PID and host
     (ends with `PART_SUFFIX`), so `is_abandoned` can tell a dead writer's leftovers from a live one's."""

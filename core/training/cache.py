@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from .. import fsutil
 from ..errors import GeoSpottrError
 from ..events import PROGRESS, Control, Event, EventCallback
 from ..fsutil import atomic_write_text
@@ -85,6 +86,7 @@ def build_split(frozen: nn.Module, dataset: ImageDataset, path: Path, device: to
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     done = 0
     try:
+        fsutil.reserve_space(tmp)  # a full disk: one line now, not a SIGBUS half way through the map
         for images, _, index in loader:
             control.checkpoint()
             feats = frozen(images.to(device, non_blocking=True))

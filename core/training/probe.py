@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .. import fsutil
 from ..errors import GeoSpottrError
 from ..events import PROGRESS, Control, Event, EventCallback, ignore_events
 from ..models import registry
@@ -116,8 +117,12 @@ def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.stem + f".{os.getpid()}.part.npy")
-        np.save(tmp, feats)
-        os.replace(tmp, cache)
+        try:
+            np.save(tmp, feats)
+            os.replace(tmp, cache)
+        except OSError as exc:  # a full disk: one line, and no half cache file left behind
+            tmp.unlink(missing_ok=True)
+            raise fsutil.write_failed(exc, cache) from None
     return feats.astype(np.float32)
 
 

@@ -227,3 +227,31 @@ def test_a_training_checkpoint_over_the_file_size_limit_fails_in_one_line_and_re
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (run / "best.pt").is_file() and (run / "last.pt").is_file()
+
+
+MEMMAP = """
+import sys
+import numpy as np
+from pathlib import Path
+from core.fsutil import WriteFailed, reserve_space
+tmp = Path(sys.argv[1])
+out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(4_000_000,))   # 8 MB, sparse
+try:
+    reserve_space(tmp)       # what the feature cache does before filling its map
+    out[:] = 1
+except WriteFailed as exc:
+    del out
+    tmp.unlink()
+    print(exc)
+"""
+
+
+def test_a_memory_mapped_cache_on_a_full_disk_is_one_line_not_a_sigbus(tmpfs):
+    """Filling a sparse memory map on a full disk kills the process with SIGBUS (no message, a half file
+    left); the feature cache reserves its blocks first (`fsutil.reserve_space`), so it gets one line."""
+    disk = tmpfs("1m")
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(MEMMAP), str(disk / "feats.part.npy")], env=env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])  # -7 would be the SIGBUS
+    assert "the disk is full" in done.stdout and len(done.stdout.strip().splitlines()) == 1
+    assert list(disk.iterdir()) == []
