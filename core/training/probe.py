@@ -221,7 +221,6 @@ def _fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, nu
     return FittedProbe(scaler.mean_, scale, coef, intercept, best, scores)
 
 
-def copy_probe_into(linear: torch.nn.Linear, probe: FittedProbe) -> None:
 def refit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num_classes: int,
                 chosen: FittedProbe, class_balance: str = "weighted", views_as_samples: bool = False) -> FittedProbe:
     """`chosen`'s C fitted again on more images (train + val): model selection is over, so the images it
@@ -232,6 +231,7 @@ def refit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, n
     return final
 
 
+def copy_probe_into(linear: torch.nn.Linear, probe: FittedProbe) -> None:
     """Fold the standardisation into `linear`: ``W' = coef / scale``, ``b' = b - W' . mean``."""
     weight = probe.coef / probe.scale
     bias = probe.intercept - weight @ probe.mean
