@@ -17,7 +17,21 @@ from .render import ProgressPrinter, plural, table
 ARCH_HELP = "model architecture (see `geospottr models`; default: efficientnet-lite0)"
 
 
+def _check_names(args: argparse.Namespace) -> None:
+    """The run to resume and the architecture, checked before torch loads (seconds) to refuse a typo."""
+    if args.arch:
+        from ..models import registry
+
+        registry.spec(args.arch)
+    if args.resume:
+        from ..training.runs import run_dir
+
+        with open_project(args) as project:
+            run_dir(project.runs_dir, args.resume)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    _check_names(args)
     from ..errors import Cancelled
     from ..events import Event, Kind
     from ..training.metrics import RunStarted

@@ -111,3 +111,16 @@ def test_runs_shows_a_finished_probe_as_one_epoch_and_a_paused_run_as_paused(tmp
     assert rows["20261207-100000-efficientnet-lite0"][2:4] == ["finished", "1"]
     assert rows["20261207-110000-baseline"][2:5] == ["paused", "21%", "2/10"]
 
+
+
+@pytest.mark.parametrize("args, message", [(["train", "--resume", "nope"], "no run 'nope' in this project"),
+                                           (["train", "--arch", "efficientnet-lit0"], "did you mean efficientnet-lite0")])
+def test_train_names_a_typo_before_torch_loads(tmp_path, args, message):
+    assert main(["init", str(tmp_path / "p")]) == 0
+    code = ("import sys; from core.cli.main import main; rc = main(sys.argv[1:]); "
+            "print('torch' in sys.modules, rc)")
+    out = subprocess.run([sys.executable, "-c", code, "--project", str(tmp_path / "p"), *args],
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split() == ["False", "1"], out.stderr
+    assert message in out.stderr
