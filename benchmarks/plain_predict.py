@@ -34,7 +34,9 @@ def main() -> int:
     transform = T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor(), T.Normalize(meta["mean"], meta["std"])])
     with torch.inference_mode():
         for start in range(0, len(photos), 16):
-            batch = torch.stack([transform(Image.open(p).convert("RGB")) for p in photos[start:start + 16]])
+            # formats: even a plain script names its decoders (Pillow would hand an EPS to Ghostscript)
+            batch = torch.stack([transform(Image.open(p, formats=["JPEG", "PNG"]).convert("RGB"))
+                                 for p in photos[start:start + 16]])
             for top in torch.softmax(model(batch), dim=1).argmax(dim=1).tolist():
                 print(top)
     return 0
