@@ -27,7 +27,7 @@ import numpy as np
 from . import geo
 from .errors import GeoSpottrError
 from .events import WARNING, Control, Event, EventCallback, ignore_events
-from .fsutil import atomic_write_bytes, atomic_write_text
+from .fsutil import atomic_write_bytes, atomic_write_text, safe_child
 from .project import SPLITS, ImageRecord, Project
 from .results import DEFAULT_BATCH, Prediction, combine_views
 from .splitting import group_key
@@ -466,6 +466,14 @@ def choose_model(project: Project | None, run: str | None = None, model: Path | 
     path = Path(model).expanduser()
     if not path.is_file():  # said before torch is imported to read it (seconds)
         raise GeoSpottrError(f"no model file {path}" if not path.exists() else f"{path} is not a model file (a folder?)")
-    base = project.root / "reports" if project is not None else path.parent / "reports"
     name = f"{path.resolve().parent.name}-{path.stem}" if path.name in (BEST, LAST) else path.stem
-    return ModelChoice(path, base / name)
+    if project is None:
+        return ModelChoice(path, path.parent / "reports" / name)
+    # reports/ and its folder must stay inside the project (a symlink out is refused, not written through).
+    return ModelChoice(path, safe_child(project.root, "reports", report_name(name), what="report name"))
+
+
+def report_name(name: str) -> str:
+    """`name` (a model file's stem) as one safe folder name under reports/."""
+    clean = "".join(c if c.isalnum() or c in "-_.+ " else "_" for c in name).strip(" .") or "model"
+    return clean[:100]

@@ -99,8 +99,16 @@ class Payload:
                    and data.get(f.name) is None]
         if missing:
             raise ValueError(f"{cls.KIND} event without {', '.join(missing)}")
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {}
+        for f in fields(cls):
+            if f.name in data:
+                value = data[f.name]
+                if value is None and (f.default is not MISSING or f.default_factory is not MISSING):
+                    continue  # absent in effect: the default
+                if not _fits(f.type, value):
+                    raise ValueError(f"{cls.KIND} event with a damaged {f.name}: {value!r:.40}")
+                values[f.name] = value
+        return cls(**values)
 
     @classmethod
     def read(cls: type[P], events: Any) -> list[P]:
@@ -114,6 +122,28 @@ class Payload:
                 except (TypeError, ValueError):
                     continue
         return out
+
+
+#: What a payload field's annotation admits from a JSON record (fields of other types are not checked).
+_ADMITS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _fits(annotation: Any, value: Any) -> bool:
+    """Whether JSON `value` may stand in a payload field annotated `annotation` (``"int"``, ``"float | None"``):
+    a damaged metrics record (a string epoch, a list loss, an int of 400 digits) is refused, not plotted."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    options = [t.strip() for t in text.split("|")]
+    if value is None:
+        return "None" in options or not all(t in _ADMITS for t in options if t != "None")
+    admitted = [_ADMITS[t] for t in options if t in _ADMITS]
+    if len(admitted) != len([t for t in options if t != "None"]):
+        return True  # a type this check does not know: left to the payload
+    for types in admitted:
+        if isinstance(value, bool) and bool not in types:
+            continue
+        if isinstance(value, types):
+            return not isinstance(value, int) or isinstance(value, bool) or abs(value) < 2**63
+    return False
 
 
 def ignore_events(event: Event) -> None:  # noqa: ARG001 - the null listener

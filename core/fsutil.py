@@ -18,7 +18,9 @@ import socket
 import stat
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from .errors import GeoSpottrError
 
@@ -145,63 +147,111 @@ def sweep_partials(root: Path) -> int:
     return count
 
 
-def read_regular(path: Path | str, max_bytes: int = MAX_READ_BYTES, what: str = "file") -> bytes:
-    """The bytes of regular file `path`, refusing FIFOs, devices, folders and files over `max_bytes`.
+@contextmanager
+def open_regular(path: Path | str, max_bytes: int | None = MAX_READ_BYTES, what: str = "file") -> Iterator[BinaryIO]:
+    """An open binary file of regular file `path`, refusing FIFOs, devices, folders and (with `max_bytes`)
+    files larger than that: the one way GeoSpottr opens a file that someone else may have put there.
 
     Opened non-blocking (a FIFO would block `open` itself), checked with fstat on the open descriptor
-    (no swap between check and read), and read in chunks that stop at the cap even if the file grows.
-    Raises `GeoSpottrError` with a one-line reason.
+    (no swap between check and read), then switched back to blocking reads. `max_bytes` None: no size
+    cap (a streaming reader with its own per-record caps). Raises `GeoSpottrError` with a one-line reason.
     """
     path = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
     except IsADirectoryError:
         raise GeoSpottrError(f"{path}: is a folder, not a {what}") from None
-    except OSError as exc:
-        raise GeoSpottrError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise GeoSpottrError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise GeoSpottrError(f"{path}: is a folder, not a {what}")
         if not stat.S_ISREG(info.st_mode):
             raise GeoSpottrError(f"{path}: not a regular file (a pipe, socket or device), refused")
-        if info.st_size > max_bytes:
-            raise GeoSpottrError(f"{path}: {info.st_size / 2**20:,.0f} MiB is too large for a {what} "
-                                 f"(limit {max_bytes / 2**20:,.0f} MiB), refused")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise GeoSpottrError(f"{path}: {_size(info.st_size)} is too large for a {what} "
+                                 f"(limit {_size(max_bytes)}), refused")
         if getattr(os, "O_NONBLOCK", 0):  # POSIX only (Windows has no FIFOs to block on, nor the flag)
             os.set_blocking(fd, True)
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        try:
+            yield fh
+        except OSError as exc:
+            raise GeoSpottrError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _size(n: int) -> str:
+    """``12 KiB`` / ``512 MiB``: byte counts in messages."""
+    if n < 2**20:
+        return f"{n / 1024:,.0f} KiB"
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def read_regular(path: Path | str, max_bytes: int = MAX_READ_BYTES, what: str = "file") -> bytes:
+    """The bytes of regular file `path`, refusing FIFOs, devices, folders and files over `max_bytes`
+    (`open_regular`), read in chunks that stop at the cap even if the file grows meanwhile.
+    Raises `GeoSpottrError` with a one-line reason."""
+    with open_regular(path, max_bytes, what) as fh:
         chunks, size = [], 0
         while True:
-            chunk = os.read(fd, min(_CHUNK, max_bytes + 1 - size))
+            chunk = fh.read(min(_CHUNK, max_bytes + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
             if size > max_bytes:
-                raise GeoSpottrError(f"{path}: grew past {max_bytes / 2**20:,.0f} MiB while being read, refused")
+                raise GeoSpottrError(f"{path}: grew past {_size(max_bytes)} while being read, refused")
         return b"".join(chunks)
-    except OSError as exc:
-        raise GeoSpottrError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    finally:
-        os.close(fd)
 
 
-def safe_child(root: Path, *parts: str) -> Path:
-    """`root / parts...`, refused unless every part is one plain name and the result (symlinks resolved)
-    stays inside `root`: the last line of defence for paths built from user data (slugs, ids)."""
+#: Characters no single path component may hold (separators of any platform, NUL, a drive colon).
+_NAME_FORBIDDEN = ("/", "\\", "\x00", ":")
+
+
+def check_name(name: object, what: str = "name") -> str:
+    """`name` if it is one plain path component (no separator, not ``.`` or ``..``, no NUL, no drive
+    colon, no control character, at most 255 bytes); else `GeoSpottrError`. The one validator for names
+    that become folders or files: run ids, report names, cache keys, the parts `safe_child` joins."""
+    if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in _NAME_FORBIDDEN) \
+            or any(ord(c) < 32 or ord(c) == 127 for c in name) or len(name.encode("utf-8", "surrogateescape")) > 255:
+        raise GeoSpottrError(f"refused unsafe {what} {name!r}: it must be one plain name (no folders, no '..')")
+    return name
+
+
+def safe_child(root: Path, *parts: str, what: str = "path part") -> Path:
+    """`root / parts...`, refused unless every part is one plain name (`check_name`) and the result
+    (symlinks resolved) stays inside `root`: the one guard of every path GeoSpottr builds or writes
+    inside a project (slugs, ids, runs/, reports/, cache/)."""
     for part in parts:
-        if not part or part in (".", "..") or "/" in part or "\\" in part or "\x00" in part or ":" in part:
-            raise GeoSpottrError(f"refused unsafe path part {part!r}")
-    target = root.joinpath(*parts)
-    if not target.resolve().is_relative_to(root.resolve()):
-        raise GeoSpottrError(f"refused path {target}: it leads outside {root}")
-    return target
+        check_name(part, what)
+    return ensure_inside(root.joinpath(*parts), root)
+
+
+def ensure_inside(path: Path, root: Path) -> Path:
+    """`path` when it (symlinks resolved) is `root` or lies below it; else `GeoSpottrError` naming where it
+    leads. For paths already built (a run folder found by listing runs/)."""
+    if not is_inside(path, root):
+        try:
+            where = Path(path).resolve()
+        except (OSError, RuntimeError):
+            where = path
+        raise GeoSpottrError(f"refused path {path}: it leads outside {root} (to {where}); "
+                             f"a symlink out of the project is not followed for writing")
+    return Path(path)
 
 
 def is_inside(path: Path, root: Path) -> bool:
     """True when `path` (resolved, need not exist) is `root` or lies below it."""
-    return path.expanduser().resolve().is_relative_to(root.resolve())
+    try:
+        return Path(path).expanduser().resolve().is_relative_to(Path(root).resolve())
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte: not provably inside
+        return False
 
 
 def kill_point(name: str) -> None:

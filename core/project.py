@@ -33,6 +33,7 @@ from .errors import GeoSpottrError
 from .fsutil import atomic_write_bytes, kill_point, safe_child, sweep_partials, write_failed
 from .names import city_label, did_you_mean
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .typed import parse_json, short
 from .values import checked_point
 
 DB_NAME = "geospottr.db"
@@ -66,11 +67,13 @@ class City:
     population: int | None
     geonameid: int | None
     added_at: str
+    #: Why the stored bbox could not be used (damaged in the database), else None; `bbox` is then None.
+    bbox_problem: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "City":
         data = dict(row)
-        data["bbox"] = tuple(json.loads(data["bbox"])) if data["bbox"] else None
+        data["bbox"], data["bbox_problem"] = _read_bbox(data["bbox"], data["slug"])
         return cls(**data)
 
     @property
@@ -134,6 +137,24 @@ IMAGE_ORDERS: dict[str, str] = {
 _ID_CHUNK = 900
 
 _OPEN_PROJECTS: "weakref.WeakSet[Project]" = weakref.WeakSet()
+
+def _read_bbox(stored: Any, slug: str) -> tuple[tuple[float, float, float, float] | None, str | None]:
+    """(bbox, None) from a city's stored bbox, or (None, why) when the stored value is damaged: the city
+    still opens (lists, maps, relabelling work); what needs its area (a download) says why, in one line."""
+    if not stored:
+        return None, None
+    try:
+        value = parse_json(stored if isinstance(stored, (str, bytes)) else str(stored), "bbox")
+        box = tuple(float(v) for v in value) if isinstance(value, list) and len(value) == 4 \
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) else None
+        if box is None or not all(math.isfinite(v) for v in box) or not (
+                -180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+            raise GeoSpottrError(f"not four numbers min_lon, min_lat, max_lon, max_lat: {short(value)}")
+    except (GeoSpottrError, OverflowError) as exc:
+        return None, (f"{DB_NAME}: city {slug!r} has a damaged bbox ({exc}); set its area again with "
+                      f"`geospottr cities {slug} --radius-km KM`")
+    return box, None  # type: ignore[return-value]
+
 
 _IMAGE_SELECT = "SELECT images.*, cities.slug AS city_slug FROM images LEFT JOIN cities ON cities.id = images.city_id"
 
@@ -277,11 +298,14 @@ class Project:
 
     @property
     def runs_dir(self) -> Path:
-        return self.root / "runs"
+        """``runs/``, refused (`GeoSpottrError`) when it is a symlink leading out of the project: every
+        run folder, checkpoint and report is written below it (`fsutil.safe_child`)."""
+        return safe_child(self.root, "runs")
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / "cache"
+        """``cache/``, refused like `runs_dir` when it leads out of the project."""
+        return safe_child(self.root, "cache")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -404,8 +428,13 @@ class Project:
 
     # ------------------------------------------------------------------ settings
     def get_setting(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under `key` (`default` when none); a damaged value is one `GeoSpottrError`
+        naming the database and the key (`core.typed`), never a raw JSONDecodeError."""
         row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
+        if row is None:
+            return default
+        return parse_json(row[0] if isinstance(row[0], (str, bytes)) else str(row[0]),
+                          f"{self.db_path}: setting {key!r}")
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.transaction() as c:
@@ -518,6 +547,8 @@ class Project:
                 c.execute("UPDATE cities SET target_count = ? WHERE id = ?", (int(target_count), city.id))
             if radius_km is not None:
                 c.execute("UPDATE cities SET radius_km = ? WHERE id = ?", (float(radius_km), city.id))
+                if city.bbox_problem and bbox is None:  # a damaged bbox gives way to the radius given now
+                    c.execute("UPDATE cities SET bbox = NULL WHERE id = ?", (city.id,))
             if bbox is not None:
                 c.execute("UPDATE cities SET bbox = ? WHERE id = ?", (json.dumps(list(bbox)), city.id))
         return self.city(city.slug)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .events import Control, Event, EventCallback
+from .fsutil import safe_child
 from .imaging import ImageError, thumbnail
 from .project import Project
 
@@ -24,7 +25,7 @@ MAX_PENDING = 512
 
 def cache_path(project: Project, image_id: str, size: int) -> Path:
     """Where the `size`-pixel thumbnail of an image lives (``cache/thumbs/<size>/<ab>/<id>.jpg``)."""
-    return project.cache_dir / "thumbs" / str(size) / image_id[:2] / f"{image_id}.jpg"
+    return safe_child(project.cache_dir, "thumbs", str(size), image_id[:2], f"{image_id}.jpg")
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,22 @@ dropped connections, and anything a provider's `check` flags as `Transient`), sl
 URLs carry API keys in their query strings.
 
 Every attempt has a total deadline (`RetryPolicy.timeout_s`), not just a per-read timeout: a server that
-drips one byte every two seconds would otherwise keep a read "alive" for hours. A watchdog shuts the
-attempt's socket down when the deadline passes, or `CANCEL_GRACE_S` after the user cancels (an answer
-arriving by then is kept: it may be an image already paid for), so Cancel never waits long on a server.
+drips one byte every two seconds would otherwise keep a read "alive" for hours. A watchdog
+(`core.network.Watch`) shuts the attempt's socket down when the deadline passes, or `CANCEL_GRACE_S`
+after the user cancels (an answer arriving by then is kept: it may be an image already paid for), so
+Cancel never waits long on a server.
+
+Waiting is bounded too: a server's ``Retry-After`` is believed up to `RetryPolicy.max_delay_s` (the retry
+line says so: "server asked to wait 3600 s; capped at 30 s"), one request gives up after
+`RetryPolicy.max_total_s` with all its retries, and a server answering nothing but 429 for
+`RetryPolicy.max_throttled_s` stops the whole job (`Throttled`) instead of every point retrying in turn.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -25,12 +31,14 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import Cancelled, GeoSpottrError
 from ..events import Control
+from ..network import CANCEL_GRACE_S, Watch, WatchedAdapter
 from .keys import redact
+
+__all__ = ["CANCEL_GRACE_S", "HttpClient", "RateLimiter", "RequestFailed", "RetryPolicy", "Throttled", "Transient",
+           "service_url"]
 
 USER_AGENT = "GeoSpottr (+https://github.com/geospottr)"
 #: Larger responses are refused: no street photo or metadata answer comes near this.
@@ -43,8 +51,13 @@ class RetryPolicy:
 
     max_retries: int = 6
     base_delay_s: float = 0.5
-    max_delay_s: float = 30.0
+    max_delay_s: float = 30.0   # also the cap of a server's Retry-After
     timeout_s: float = 20.0   # total time one attempt may take, from connecting to the last body byte
+    #: Total time one request may take with all its retries and waits: then it gives up.
+    max_total_s: float = 120.0
+    #: A server answering only HTTP 429 (too many requests) for this long, to every request of the job,
+    #: stops the job (`Throttled`) instead of each point retrying in turn for an hour.
+    max_throttled_s: float = 180.0
 
     def delay(self, retry: int, rng: random.Random) -> float:
         """Wait before retry number `retry` (0-based): exponential, capped, "equal jitter" so that many
@@ -59,6 +72,11 @@ class Transient(Exception):
 
 class RequestFailed(GeoSpottrError):
     """A request that still failed after every retry (message names the endpoint, never the URL)."""
+
+
+class Throttled(GeoSpottrError):
+    """The server has answered nothing but HTTP 429 for `RetryPolicy.max_throttled_s`: the job stops (not
+    a `RequestFailed`, which only skips the point)."""
 
 
 class RateLimiter:
@@ -81,90 +99,6 @@ class RateLimiter:
 
 
 RetryCallback = Callable[[str, str, float], None]  # (what, reason, delay_s)
-
-#: The `_Watch` of the attempt running on this thread, found by the connection pool (below).
-_CURRENT = threading.local()
-#: How often a watchdog looks at the clock and the cancel flag.
-_WATCH_TICK_S = 0.05
-#: After a cancel, an attempt in flight may still finish within this (an image already paid for is
-#: worth keeping); then it is cut off.
-CANCEL_GRACE_S = 2.0
-
-
-class _Watch:
-    """Ends one attempt at its deadline or on cancel by shutting down its socket (a blocked read then
-    returns at once), from a small thread of its own."""
-
-    def __init__(self, deadline: float, control: Control) -> None:
-        self.deadline, self.control = deadline, control
-        self.conn: Any = None
-        self.fired: str | None = None   # "deadline" | "cancel"
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="http-watchdog", daemon=True)
-
-    def __enter__(self) -> "_Watch":
-        _CURRENT.watch = self
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _CURRENT.watch = None
-        self._done.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        why = "deadline"
-        while not self._done.wait(_WATCH_TICK_S):
-            now = time.monotonic()
-            if self.control.cancelled and why != "cancel":
-                why, self.deadline = "cancel", min(self.deadline, now + CANCEL_GRACE_S)
-            if now >= self.deadline:
-                self._fire(why)
-                return
-
-    def _fire(self, why: str) -> None:
-        if self._done.is_set():  # the attempt ended meanwhile; its connection may be back in the pool
-            return
-        self.fired = why
-        sock = getattr(self.conn, "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class _WatchedMixin:
-    def _get_conn(self, timeout: float | None = None) -> Any:  # urllib3 hands the attempt its connection here
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
-        watch = getattr(_CURRENT, "watch", None)
-        if watch is not None:
-            watch.conn = conn
-        return conn
-
-
-class _WatchedHTTPPool(_WatchedMixin, HTTPConnectionPool):
-    pass
-
-
-class _WatchedHTTPSPool(_WatchedMixin, HTTPSConnectionPool):
-    pass
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter whose pools tell the running attempt's `_Watch` which connection it uses."""
-
-    _POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(self._POOLS)
-
-    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(*args, **kwargs)
-        manager.pool_classes_by_scheme = dict(self._POOLS)
-        return manager
-
 
 def service_url(explicit: str | None, env_var: str, default: str) -> str:
     """A provider's base URL: `explicit`, else $`env_var` (proxies, tests), else `default`; http(s) only."""
@@ -192,12 +126,13 @@ class HttpClient:
         self._lock = threading.Lock()
         self.requests_sent = 0
         self.retries = 0
+        self._throttled_since: float | None = None  # monotonic time of the first 429 of an unbroken run of them
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = _WatchedAdapter()
+            adapter = WatchedAdapter()
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers["User-Agent"] = USER_AGENT
@@ -219,6 +154,7 @@ class HttpClient:
         `Transient` to retry). Other statuses are returned for the caller to judge. `what` names the
         endpoint in messages ("metadata", "image")."""
         reason, hint = "no attempt", None
+        started = time.monotonic()
         for attempt in range(self.policy.max_retries + 1):
             if attempt:
                 with self._lock:
@@ -226,6 +162,13 @@ class HttpClient:
                     self.retries += 1
                 if hint is not None:  # the server said how long to wait: believe it, within our cap
                     delay = max(delay, min(hint, self.policy.max_delay_s))
+                    if hint > self.policy.max_delay_s:
+                        reason += f" (server asked to wait {hint:g} s; capped at {self.policy.max_delay_s:g} s)"
+                self._check_throttle(reason)
+                spent = time.monotonic() - started
+                if spent + delay > self.policy.max_total_s:
+                    raise RequestFailed(f"{what}: gave up after {spent:.0f} s and {attempt} attempts "
+                                        f"(limit {self.policy.max_total_s:g} s per request; {reason})")
                 if self.on_retry:
                     self.on_retry(what, reason, delay)
                 self.control.sleep(delay)
@@ -233,10 +176,12 @@ class HttpClient:
             self.limiter.wait(self.control)
             with self._lock:
                 self.requests_sent += 1
-            watch = _Watch(time.monotonic() + self.policy.timeout_s, self.control)
+            watch = Watch(time.monotonic() + self.policy.timeout_s, self.control)
             try:
                 with watch:
                     response = self._fetch(url, params, headers, what)
+                if watch.fired:  # the socket was cut mid-answer: headers or body may be partial, never used
+                    raise requests.Timeout()
             except (requests.RequestException, OSError) as exc:
                 if watch.fired == "cancel" or self.control.cancelled:
                     raise Cancelled() from None
@@ -248,6 +193,11 @@ class HttpClient:
                     continue
                 # bad URL and the like: retrying cannot help
                 raise RequestFailed(f"{what}: request failed ({type(exc).__name__})") from None
+            with self._lock:
+                if response.status_code != 429:
+                    self._throttled_since = None
+                elif self._throttled_since is None:
+                    self._throttled_since = time.monotonic()
             if response.status_code == 429 or response.status_code >= 500:
                 reason, hint = f"HTTP {response.status_code}", _retry_after_s(response)
                 continue
@@ -258,7 +208,17 @@ class HttpClient:
                     reason = redact(str(exc), self.secrets)
                     continue
             return response
+        self._check_throttle(reason)
         raise RequestFailed(f"{what}: gave up after {self.policy.max_retries + 1} attempts ({reason})")
+
+    def _check_throttle(self, reason: str) -> None:
+        """Stop the job (`Throttled`) once the server has answered only 429 for `max_throttled_s`."""
+        with self._lock:
+            since = self._throttled_since
+        if since is not None and time.monotonic() - since > self.policy.max_throttled_s:
+            raise Throttled(f"stopped: the server has answered only HTTP 429 (too many requests) for "
+                            f"{time.monotonic() - since:.0f} s (last: {reason}); try again later, or with a "
+                            f"lower --qps")
 
     def _fetch(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
                what: str) -> requests.Response:
@@ -279,9 +239,13 @@ class HttpClient:
 
 
 def _retry_after_s(response: requests.Response) -> float | None:
-    """Seconds from a ``Retry-After: N`` header (the HTTP-date form is rare for APIs and ignored)."""
+    """Seconds from a ``Retry-After: N`` header (the HTTP-date form is rare for APIs and ignored; so are
+    NaN, infinities and absurd values, which the caller's cap would meet anyway)."""
     value = response.headers.get("Retry-After", "").strip()
     try:
-        return max(0.0, float(value)) if value else None
+        seconds = float(value) if value else None
     except ValueError:
         return None
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), 86400.0 * 365)

@@ -36,6 +36,7 @@ from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventC
 from ..imaging import ImageError, ValidImage
 from ..network import check_reachable
 from ..project import City, Project, utcnow
+from ..typed import Fields
 from . import keys, mapillary, streetview
 from .http import HttpClient, RequestFailed, RetryPolicy, service_url
 from .photos import accept_photo
@@ -88,11 +89,11 @@ class DownloadConfig:
     points_per_image: int = 25                 # give up on a city after this many points per missing image
     max_consecutive_errors: int = 20           # a dead server stops the job instead of spinning
     base_url: str | None = None                # else $GEOSPOTTR_STREETVIEW_URL / $GEOSPOTTR_MAPILLARY_URL
-
     #: A download plan's (`plan.DownloadPlan.configure`): the target per city slug instead of per_city, and
     #: weighted sub-areas per city slug to sample in instead of the whole area.
     targets: Mapping[str, int] | None = None
     areas: Mapping[str, Sequence[tuple[Area, float]]] | None = None
+
     def check(self) -> None:
         if self.provider not in PROVIDERS:
             raise GeoSpottrError(f"provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}")
@@ -110,8 +111,8 @@ class CityPlan:
     label: str     # "Zagreb, HR" (`core.names.city_label`)
     have: int      # non-rejected images of this city from this provider
     target: int
-
     total: int = 0  # non-rejected images of this city from every source (what the Cities tab counts)
+
     @property
     def needed(self) -> int:
         return max(0, self.target - self.have)
@@ -323,8 +324,9 @@ def _spend_key(provider: str) -> str:
 def job_spend(project: Project, provider: str) -> tuple[int, int]:
     """(billed image requests, refused images) of the unfinished download job of `provider`: the runs
     since the last one that ended by itself (cancelled, failed, stopped at a bound, killed ones add up)."""
-    value = project.get_setting(_spend_key(provider), {}) or {}
-    return int(value.get("image_requests", 0)), int(value.get("refused", 0))
+    key = _spend_key(provider)
+    spend = Fields(project.get_setting(key, {}) or {}, f"{project.db_path}: setting {key!r}")
+    return spend.int("image_requests", 0, lo=0, hi=2**53), spend.int("refused", 0, lo=0, hi=2**53)
 
 
 def estimate_cost(project: Project, config: DownloadConfig) -> CostEstimate:
@@ -658,11 +660,13 @@ def check_ready(config: DownloadConfig) -> None:
 
 def _credentials(config: DownloadConfig) -> tuple[str, str | None]:
     if config.provider == "streetview":
-        key = keys.find_secret(keys.GOOGLE_KEY, config.key)
+        key, from_keyring = keys.lookup_secret(keys.GOOGLE_KEY, config.key)
         if not key:
             raise GeoSpottrError("no Google Maps API key: pass --key, set GOOGLE_MAPS_API_KEY, or store it with "
                                  "`keyring set geospottr google_maps_api_key`")
-        return key, keys.find_secret(keys.GOOGLE_SIGNING_SECRET, config.signing_secret)
+        # The signing secret is looked for in the keyring only when the key came from there: a key given
+        # with --key or the environment never loads the keyring package (see `keys.find_secret`).
+        return key, keys.find_secret(keys.GOOGLE_SIGNING_SECRET, config.signing_secret, use_keyring=from_keyring)
     token = keys.find_secret(keys.MAPILLARY_TOKEN, config.key)
     if not token:
         raise GeoSpottrError("no Mapillary access token: pass --token, set MAPILLARY_ACCESS_TOKEN, or store it "

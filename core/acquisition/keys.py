@@ -73,12 +73,23 @@ def delete_secret(spec: SecretSpec) -> bool:
     return True
 
 
-def find_secret(spec: SecretSpec, explicit: str | None = None) -> str | None:
-    """The secret from `explicit`, else ``$env_var``, else the OS keyring; None if none is set."""
+def find_secret(spec: SecretSpec, explicit: str | None = None, use_keyring: bool = True) -> str | None:
+    """The secret from `explicit`, else ``$env_var``, else (with `use_keyring`) the OS keyring; None if none
+    is set. The keyring package is imported only when it is asked: loading it probes for backends (it runs
+    ldconfig, gcc and ld on Linux and leaves temp files), which a user who gave ``--key`` never asked for."""
+    return lookup_secret(spec, explicit, use_keyring)[0]
+
+
+def lookup_secret(spec: SecretSpec, explicit: str | None = None,
+                  use_keyring: bool = True) -> tuple[str | None, bool]:
+    """(`find_secret`'s answer, whether it came from the OS keyring)."""
     for value in (explicit, os.environ.get(spec.env_var)):
         if value and value.strip():
-            return value.strip()
-    return _from_keyring(spec.keyring_user)
+            return value.strip(), False
+    if not use_keyring:
+        return None, False
+    value = _from_keyring(spec.keyring_user)
+    return value, value is not None
 
 
 #: Query parameters that carry a credential or a signature made from one, whatever their value.

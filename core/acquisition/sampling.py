@@ -26,7 +26,9 @@ import math
 import random
 import re
 import threading
+import zlib
 from array import array
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
@@ -35,6 +37,7 @@ import numpy as np
 
 from .. import catalog, geo
 from ..errors import GeoSpottrError
+from ..fsutil import open_regular
 from ..project import City
 from ..values import BadValue, is_point, parse_decimal
 
@@ -64,6 +67,8 @@ class Area:
 
     @classmethod
     def of(cls, city: City) -> "Area":
+        if city.bbox_problem:  # a damaged stored bbox: say so rather than sample the wrong area
+            raise GeoSpottrError(city.bbox_problem)
         if city.bbox:
             return cls(city.lat, city.lon, bbox=tuple(city.bbox))  # type: ignore[arg-type]
         radius = city.radius_km if city.radius_km else catalog.default_radius_km(city.population)
@@ -97,11 +102,6 @@ def uniform_points(area: Area, seed: int) -> Iterator[Point]:
         yield area.random_point(rng)
 
 
-def tile_around(lat: float, lon: float, size_m: float) -> tuple[float, float, float, float]:
-    """A square bbox ``(min_lon, min_lat, max_lon, max_lat)`` of side `size_m` centred on a point."""
-    half_lat = math.degrees(size_m / 2000.0 / geo.EARTH_RADIUS_KM)
-
-
 def weighted_points(areas: Sequence[tuple[Area, float]], within: Area, seed: int,
                     max_misses: int = 10_000) -> Iterator[Point]:
     """Endless points: a sub-area drawn by weight, then a uniform point in it, kept when `within` (the
@@ -118,6 +118,11 @@ def weighted_points(areas: Sequence[tuple[Area, float]], within: Area, seed: int
             yield lat, lon
         else:
             misses += 1
+
+
+def tile_around(lat: float, lon: float, size_m: float) -> tuple[float, float, float, float]:
+    """A square bbox ``(min_lon, min_lat, max_lon, max_lat)`` of side `size_m` centred on a point."""
+    half_lat = math.degrees(size_m / 2000.0 / geo.EARTH_RADIUS_KM)
     half_lon = half_lat / max(0.01, math.cos(math.radians(lat)))
     return lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat
 
@@ -147,26 +152,48 @@ class AddressBook:
             yield coords[2 * i], coords[2 * i + 1]
 
 
-def _open_text(path: Path) -> TextIO:
-    if not path.is_file():
+#: The longest line (CSV, GeoJSON-seq) or single feature of an address file: an address is a few hundred
+#: bytes; a 1 GiB feature or a 3 GiB line (a gzip bomb) is refused once this much of it was read.
+MAX_RECORD_CHARS = 8 * 1024 * 1024
+_CHUNK_CHARS = 1 << 20
+
+
+@contextmanager
+def _open_text(path: Path) -> Iterator[TextIO]:
+    """The address file as text: opened like every user file (`fsutil.open_regular`: a FIFO or a device is
+    refused, not waited on; no total cap, a real address book may be gigabytes), gunzipped when ``.gz``,
+    undecodable bytes replaced (a street name's bad byte does not matter for its coordinates). A damaged
+    gzip stream or a read error is one `GeoSpottrError` line naming the file."""
+    if not path.exists() and not path.is_symlink():
         raise GeoSpottrError(f"{path}: no such address file")
-    if path.suffix.lower() == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
+    with open_regular(path, None, "address file") as raw:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if path.suffix.lower() == ".gz" else raw
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        try:
+            yield text
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; EOFError: a truncated gzip
+            raise GeoSpottrError(f"{path}: damaged or truncated file ({exc})") from None
+        except csv.Error as exc:
+            raise GeoSpottrError(f"{path}: not a readable CSV ({exc})") from None
+        finally:
+            text.detach()
 
 
 def read_points(path: Path) -> Iterator[Point]:
-    """Stream ``(lat, lon)`` from a GeoJSON, GeoJSON-seq or CSV address file (format told by content)."""
+    """Stream ``(lat, lon)`` from a GeoJSON, GeoJSON-seq or CSV address file (format told by content).
+
+    Bounded: a line or a feature longer than `MAX_RECORD_CHARS` ends the read with one line, whatever the
+    file (or a gzip bomb inside it) holds after it."""
     name = path.name.lower().removesuffix(".gz")
     with _open_text(path) as fh:
         if name.endswith((".csv", ".tsv", ".txt")):
-            yield from _csv_points(fh, path, "\t" if name.endswith(".tsv") else ",")
+            yield from _csv_points(_Prefixed("", fh, path), path, "\t" if name.endswith(".tsv") else ",")
             return
         head = fh.read(4096)
         stripped = head.lstrip("\ufeff \t\r\n\x1e")
         if not stripped.startswith("{"):
             raise GeoSpottrError(f"{path}: not GeoJSON (expected '{{'); CSV address files need a .csv name")
-        rest = _Prefixed(head, fh)
+        rest = _Prefixed(head, fh, path)
         first_line = head.split("\n", 1)[0].strip().lstrip("\x1e")
         features = _geojson_seq(rest, path) if _is_feature(first_line) else _feature_collection(rest, path)
         for feature in features:
@@ -178,54 +205,69 @@ def read_points(path: Path) -> Iterator[Point]:
 def _is_feature(line: str) -> bool:
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(obj, dict) and obj.get("type") == "Feature"
 
 
 class _Prefixed:
-    """A text stream with already-read text put back in front (format sniffing without seeking gzip)."""
+    """A text stream with already-read text put back in front (format sniffing without seeking gzip),
+    read in bounded pieces: no line longer than `MAX_RECORD_CHARS` is ever held."""
 
-    def __init__(self, head: str, fh: TextIO) -> None:
-        self.head, self.fh = head, fh
+    def __init__(self, head: str, fh: TextIO, path: Path) -> None:
+        self.head, self.fh, self.path = head, fh, path
+        self.line_no = 0
 
     def read(self, n: int) -> str:
         if self.head:
-            out, self.head = self.head, ""
+            out, self.head = self.head[:n], self.head[n:]
             return out
         return self.fh.read(n)
 
+    def readline(self) -> str:
+        """The next line (with its newline), refused once it passes `MAX_RECORD_CHARS`."""
+        self.line_no += 1
+        if self.head:
+            cut = self.head.find("\n")
+            if cut >= 0:
+                out, self.head = self.head[:cut + 1], self.head[cut + 1:]
+                return out
+            out, self.head = self.head, ""
+        else:
+            out = ""
+        out += self.fh.readline(MAX_RECORD_CHARS + 1 - len(out))
+        if len(out) > MAX_RECORD_CHARS:
+            raise GeoSpottrError(f"{self.path}:{self.line_no}: a line longer than {MAX_RECORD_CHARS // 2**20} MiB: "
+                                 "not an address file (refused)")
+        return out
+
     def __iter__(self) -> Iterator[str]:
-        buf = ""
         while True:
-            chunk = self.read(1 << 20)
-            if not chunk:
-                break
-            buf += chunk
-            *lines, buf = buf.split("\n")
-            yield from lines
-        if buf:
-            yield buf
+            line = self.readline()
+            if not line:
+                return
+            yield line
 
 
 def _geojson_seq(fh: _Prefixed, path: Path) -> Iterator[Any]:
-    for line_no, line in enumerate(fh, 1):
+    for line in fh:
         line = line.strip().lstrip("\x1e")  # RFC 8142 record separators
         if not line:
             continue
         try:
             yield json.loads(line)
-        except ValueError:
-            raise GeoSpottrError(f"{path}:{line_no}: not a JSON feature") from None
+        except (ValueError, RecursionError):
+            raise GeoSpottrError(f"{path}:{fh.line_no}: not a JSON feature") from None
 
 
 _FEATURES = re.compile(r'"features"\s*:\s*\[')
 
 
-def _feature_collection(fh: _Prefixed, path: Path, chunk: int = 1 << 20) -> Iterator[Any]:
-    """The members of a FeatureCollection's ``features`` array, decoded one at a time from a stream."""
+def _feature_collection(fh: _Prefixed, path: Path, chunk: int = _CHUNK_CHARS) -> Iterator[Any]:
+    """The members of a FeatureCollection's ``features`` array, decoded one at a time from a stream; a
+    feature (or the text before the array) longer than `MAX_RECORD_CHARS` is refused, not buffered on."""
     decoder = json.JSONDecoder()
-    buf, eof = "", False
+    buf, eof, preamble = "", False, 0
 
     def more() -> None:
         nonlocal buf, eof
@@ -236,6 +278,10 @@ def _feature_collection(fh: _Prefixed, path: Path, chunk: int = 1 << 20) -> Iter
     while (match := _FEATURES.search(buf)) is None:
         if eof:
             raise GeoSpottrError(f"{path}: no \"features\" array (expected a GeoJSON FeatureCollection)")
+        preamble += len(buf) - 64
+        if preamble > MAX_RECORD_CHARS:
+            raise GeoSpottrError(f"{path}: no \"features\" array in its first {MAX_RECORD_CHARS // 2**20} MiB: "
+                                 "not an address file (refused)")
         buf = buf[-64:]
         more()
     buf, pos = buf[match.end():], 0
@@ -253,9 +299,14 @@ def _feature_collection(fh: _Prefixed, path: Path, chunk: int = 1 << 20) -> Iter
             return
         try:
             obj, end = decoder.raw_decode(buf, pos)
+        except RecursionError:
+            raise GeoSpottrError(f"{path}: a feature nested too deeply (refused)") from None
         except ValueError:
             if eof:
                 raise GeoSpottrError(f"{path}: invalid or truncated feature near character {pos}") from None
+            if len(buf) - pos > MAX_RECORD_CHARS:
+                raise GeoSpottrError(f"{path}: a feature longer than {MAX_RECORD_CHARS // 2**20} MiB: not an "
+                                     "address file (refused)") from None
             buf, pos = buf[pos:], 0
             more()
             continue
@@ -280,7 +331,7 @@ _LON_NAMES = ("lon", "longitude", "lng", "long", "x")
 _LAT_NAMES = ("lat", "latitude", "y")
 
 
-def _csv_points(fh: TextIO, path: Path, delimiter: str) -> Iterator[Point]:
+def _csv_points(fh: Iterable[str], path: Path, delimiter: str) -> Iterator[Point]:
     reader = csv.reader(fh, delimiter=delimiter)
     header = [h.strip().lower() for h in next(reader, [])]
     lon_i = next((header.index(n) for n in _LON_NAMES if n in header), None)

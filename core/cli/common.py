@@ -12,6 +12,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from ..errors import GeoSpottrError
 from ..events import Control
 from ..project import Project, default_project_dir
 from .render import ProgressPrinter
@@ -23,9 +24,17 @@ def open_project(args: argparse.Namespace, readonly: bool = False) -> Project:
     never wait for another process's write lock (`Project.open`)."""
     explicit = getattr(args, "project", None)
     if explicit is not None:
-        return Project.open(explicit, readonly=readonly)
+        try:
+            return Project.open(explicit, readonly=readonly)
+        except OSError as exc:  # a folder of the project that is no folder (a dangling runs/ symlink), ...
+            raise GeoSpottrError(f"cannot open the project at {explicit}: {exc.strerror or exc}"
+                                 + (f" ({exc.filename})" if exc.filename else "")) from None
     root = default_project_dir()
-    return Project.open(root, create="GEOSPOTTR_PROJECT" not in os.environ, readonly=readonly)
+    try:
+        return Project.open(root, create="GEOSPOTTR_PROJECT" not in os.environ, readonly=readonly)
+    except OSError as exc:  # a read-only or odd HOME: the default project cannot be made there
+        raise GeoSpottrError(f"cannot create the default project at {root} ({exc.strerror or exc}): give "
+                             "--project DIR or set GEOSPOTTR_PROJECT") from None
 
 
 def command_line(args: argparse.Namespace | None, words: str) -> str:

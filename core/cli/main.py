@@ -16,6 +16,7 @@ from .. import __version__
 from ..errors import Cancelled, GeoSpottrError
 from . import clean_cmds, download_cmds, eval_cmds, project_cmds, train_cmds, version_cmd
 from .common import runnable
+from .render import clean, clean_output
 
 #: Modules that add subcommands, in the order `--help` lists them (the workflow: data, train, use).
 COMMAND_MODULES = [project_cmds, download_cmds, clean_cmds, train_cmds, eval_cmds, version_cmd]
@@ -38,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every line printed, argparse's errors included, goes through `render.clean`: a file name with ANSI
+    # escapes or undecodable bytes is shown escaped, never run by the terminal or raising UnicodeEncodeError.
+    with clean_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
@@ -48,12 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except Cancelled as exc:
-        print(f"geospottr: {exc}", file=sys.stderr)
+        print(f"geospottr: {clean(str(exc), one_line=True)}", file=sys.stderr)
         return 130
     except GeoSpottrError as exc:
         if debug:
             raise
-        print(f"geospottr: error: {runnable(str(exc), args)}", file=sys.stderr)
+        print(f"geospottr: error: {clean(runnable(str(exc), args), one_line=True)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("geospottr: interrupted", file=sys.stderr)
@@ -61,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into one line
         if debug:
             raise
-        print(f"geospottr: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(f"geospottr: error: {type(exc).__name__}: {clean(str(exc), one_line=True)} "
+              "(run with --debug for details)", file=sys.stderr)
         return 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from .. import catalog
@@ -162,17 +163,40 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from ..doctor import check, repair
 
     with open_project(args) as project:
-        report = repair(project) if args.repair else check(project)
-    for line in report.lines():
+        report = check(project)
+        if not args.repair or report.ok:
+            for line in report.lines():
+                print(line)
+            if report.ok:
+                print("project is consistent")
+                return 0
+            if report.refusal:
+                return 1
+            print("repair with `geospottr doctor --repair` (safe while the project is in use; it shows what "
+                  "it will change and asks first)")
+            return 1
+        if report.refusal and not args.allow_many:
+            for line in report.lines()[:-1]:
+                print(line)
+            raise GeoSpottrError(report.refusal)
+        print("repair will:")
+        for line in report.plan():
+            print(f"  {line}")
+        print(f"  (first backing up {project.db_path.name} beside it)")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("nothing changed: confirm with --yes when not running interactively")
+                return 1
+            if input("Proceed? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("nothing changed")
+                return 1
+        fixed = repair(project, allow_many=args.allow_many, plan=report)
+    if fixed.backup:
+        print(f"backed up the database to {fixed.backup}")
+    for line in fixed.lines():
         print(line)
-    if report.ok:
-        print("project is consistent")
-        return 0
-    if args.repair:
-        print("repaired: the project is consistent again")
-        return 0
-    print("repair with `geospottr doctor --repair` (safe while the project is in use)")
-    return 1
+    print("repaired: the project is consistent again")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -246,6 +270,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        description="Check that every image file has its row and every row its file, and find temp "
                                    "files of killed writers. Exit status 1 when something needs repair. --repair "
                                    "deletes orphan files and abandoned temp files and removes rows whose file is "
-                                   "gone; it is safe while other processes use the project.")
-    p.add_argument("--repair", action="store_true", help="fix what the check finds")
+                                   "gone, after showing what it will change, asking, and backing up the database; "
+                                   "it is safe while other processes use the project, refuses mass loss (images/ "
+                                   "unavailable, a wrong database) and never deletes a file a backup still lists.")
+    p.add_argument("--repair", action="store_true",
+                   help="fix what the check finds: shows the plan and asks first; backs up geospottr.db to "
+                        "geospottr.db.bak-<time> before changing anything; refuses when more than a few percent of "
+                        "rows lose their files at once (images/ unavailable?); never deletes files a backup still lists")
+    p.add_argument("--yes", action="store_true", help="with --repair: do not ask (needed without a terminal)")
+    p.add_argument("--allow-many", action="store_true",
+                   help="with --repair: go ahead even when more than a few percent of rows or files would go at once")
     p.set_defaults(func=cmd_doctor)

@@ -3,10 +3,95 @@ bar per scope with warnings as lines above the bars."""
 
 from __future__ import annotations
 
+import io
+import re
 import sys
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence, TextIO
 
 from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Event, Kind
+
+#: What must never reach a terminal raw: C0 controls but tab and newline (a lone carriage return too, while
+#: CSV's "\r\n" stays), DEL, C1 controls (ESC [ and CSI start terminal commands), the bidi overrides that
+#: reorder what is shown, and lone surrogates (the bytes of a file name that is not valid UTF-8).
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]|\r(?!\n)")
+_UNSAFE_ONE_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a non-UTF-8 name, as Python's surrogateescape keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str, one_line: bool = False) -> str:
+    """`text` safe to print: control characters (ANSI escape sequences in a file name: terminal injection),
+    bidi overrides and undecodable bytes of file names are shown as ``\\x1b`` / ``\\u202e`` / ``\\xff``.
+    Newlines and tabs stay, unless `one_line` (a message that must stay one line). The one function every
+    message the CLI prints goes through (`clean_output` applies it to stdout and stderr)."""
+    return (_UNSAFE_ONE_LINE if one_line else _UNSAFE).sub(_escape, text)
+
+
+class CleanStream(io.TextIOBase):
+    """A text stream that writes `clean` text to `raw`; a character the terminal's encoding lacks (LC_ALL=C
+    with an ASCII stream) is written as its backslash escape instead of raising UnicodeEncodeError."""
+
+    def __init__(self, raw: TextIO) -> None:
+        super().__init__()
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        safe = clean(text)
+        try:
+            self.raw.write(safe)
+        except UnicodeEncodeError:
+            encoding = getattr(self.raw, "encoding", None) or "ascii"
+            self.raw.write(safe.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def isatty(self) -> bool:
+        return self.raw.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.raw, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.raw, "errors", None)
+
+
+def raw_stream(stream: TextIO) -> TextIO:
+    """The terminal behind a `CleanStream` (progress bars draw their own escape sequences there; their text
+    is cleaned by `ProgressPrinter` itself)."""
+    return stream.raw if isinstance(stream, CleanStream) else stream
+
+
+@contextmanager
+def clean_output() -> Iterator[None]:
+    """While active, everything printed to stdout and stderr goes through `clean` (`core.cli.main`)."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout = CleanStream(out) if not isinstance(out, CleanStream) else out  # type: ignore[assignment]
+    sys.stderr = CleanStream(err) if not isinstance(err, CleanStream) else err  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        sys.stdout, sys.stderr = out, err
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -44,13 +129,14 @@ class ProgressPrinter:
             if bar is None:
                 from tqdm import tqdm
 
-                bar = self._bars[event.scope] = tqdm(total=event.total, desc=event.scope or "working", unit="it",
-                                                      file=sys.stderr, leave=True, dynamic_ncols=True,
+                bar = self._bars[event.scope] = tqdm(total=event.total, desc=clean(event.scope or "working", True),
+                                                      unit="it", file=raw_stream(sys.stderr), leave=True,
+                                                      dynamic_ncols=True,
                                                       disable=None, mininterval=0.2)  # no bars when not a TTY
             bar.total = event.total
             bar.n = event.done or 0
             if event.message:
-                bar.set_postfix_str(event.message[-40:], refresh=False)
+                bar.set_postfix_str(clean(event.message[-40:], True), refresh=False)
             bar.refresh()
         elif event.kind in (WARNING, ERROR):
             _write(f"{event.kind}: {event.message}", file=sys.stderr)
@@ -77,4 +163,4 @@ def _write(text: str, file: Any) -> None:
     """A line above the progress bars (tqdm moves them down), imported only when a job reports something."""
     from tqdm import tqdm
 
-    tqdm.write(text, file=file)
+    tqdm.write(clean(text), file=raw_stream(file))

@@ -160,6 +160,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     with open_project(args, readonly=True) as project:
         infos = list_runs(project)
+    for info in infos:
+        if info.problem:  # listed as "unreadable"; why, in one line each (a FIFO, a damaged file)
+            print(f"warning: run {info.run_id}: {info.problem}", file=sys.stderr)
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=1))
         return 0

@@ -21,7 +21,7 @@ from PIL import Image
 from torch import nn
 
 from ..devices import pick_device
-from ..fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes, safe_child
 from ..models.efficientnet_lite import build_efficientnet_lite0
 from ..models.registry import spec
 from ..training.transforms import eval_transform
@@ -167,4 +167,4 @@ def _read_cache(path: Path | None) -> dict[str, np.ndarray]:
 
 def load_check(context: ScanContext) -> OutlierCheck:
     """The outlier check, its embeddings cached under the project's cache folder between scans."""
-    return OutlierCheck(z_threshold=context.options.outlier_z, cache=context.project.cache_dir / EMBEDDING_CACHE)
+    return OutlierCheck(z_threshold=context.options.outlier_z, cache=safe_child(context.project.cache_dir, *EMBEDDING_CACHE.split("/")))

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from .. import fsutil
 from ..errors import GeoSpottrError
 from ..events import PROGRESS, Control, Event, EventCallback
-from ..fsutil import atomic_write_text
+from ..fsutil import atomic_write_text, safe_child
 from .data import ImageDataset, Sample
 
 DEFAULT_CAP_GB = 8.0
@@ -102,7 +102,8 @@ def build_split(frozen: nn.Module, dataset: ImageDataset, path: Path, device: to
 
 
 def cache_folder(cache_dir: Path, key: str) -> Path:
-    return cache_dir / "features" / key
+    """``cache_dir/features/<key>/``, checked to stay inside `cache_dir` (`fsutil.safe_child`)."""
+    return safe_child(cache_dir, "features", key)
 
 
 def write_cache_note(folder: Path, info: dict) -> None:

@@ -24,6 +24,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..events import Control, Event, EventCallback, Kind
+from ..fsutil import open_regular
+from ..typed import Fields
 from . import runs
 from .metrics import Iteration
 
@@ -65,12 +67,12 @@ def _decode(lines: list[bytes]) -> list[dict[str, Any]]:
     line by line when one is damaged (a killed writer's fragment), which is then skipped."""
     try:
         records = json.loads(b"[" + b",".join(lines) + b"]")
-    except ValueError:  # UnicodeDecodeError is a ValueError too
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too; a "[[[[..." line recurses
         records = []
         for line in lines:
             try:
                 records.append(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
     return [r for r in records if isinstance(r, dict)]
 
@@ -187,12 +189,13 @@ class MetricsTail:
         `columns`: a read from the file's start returns its iterations as columns (see `parse_lines`).
         """
         try:
-            fh = self.path.open("rb")
+            self.path.lstat()
         except FileNotFoundError:
             reset = self.offset > 0
             self.offset, self._ident, self._head = 0, None, b""
             return TailRead([], reset)
-        with fh:
+        # Like every run file: a FIFO or a device is refused at once (not waited on), a huge file too.
+        with open_regular(self.path, runs.METRICS_MAX_BYTES, "metrics file") as fh:
             st = os.fstat(fh.fileno())
             ident = (st.st_dev, st.st_ino)
             head = fh.read(HEAD_BYTES)
@@ -231,23 +234,23 @@ class RunState:
         return self.status not in ("starting", "running")
 
     @classmethod
-    def from_status(cls, data: dict[str, Any]) -> "RunState":
-        if not data:
+    def from_status(cls, data: dict[str, Any] | Fields, source: str = runs.STATUS) -> "RunState":
+        """The state a status.json record tells; damaged fields raise `GeoSpottrError` naming `source`."""
+        fields_ = data if isinstance(data, Fields) else Fields(data, source)
+        if not fields_.data:
             return cls("starting")
 
         def num(key: str) -> int:
-            try:
-                return int(data.get(key) or 0)
-            except (TypeError, ValueError):
-                return 0
+            return fields_.int(key, 0, lo=0, hi=2**53)
 
-        status = runs.live_status(data)
-        reason = str(data.get("reason") or data.get("error") or "")
-        if status != data.get("status"):
+        status = runs.live_status(fields_)
+        recorded = fields_.str("status")
+        reason = fields_.str("reason") or fields_.str("error")
+        if status != recorded:
             reason = "its process is gone (killed or crashed); resume it from its last checkpoint"
-        return cls(status, paused=status == "running" and bool(data.get("paused")), epoch=num("epoch"),
+        return cls(status, paused=status == "running" and fields_.bool("paused"), epoch=num("epoch"),
                    epochs=num("epochs"), iteration=num("iteration"), total=num("total"), reason=reason,
-                   recorded=str(data.get("status", "")))
+                   recorded=recorded)
 
 
 @dataclass
@@ -274,18 +277,20 @@ class RunFollower:
         self.metrics = MetricsTail(self.run_dir / runs.METRICS)
         self.state: RunState | None = None
         self._status_key: tuple[int, int] | None = None
-        self._status: dict[str, Any] = {}
+        self._status = Fields({}, str(self.run_dir / runs.STATUS))
 
-    def _read_status(self) -> dict[str, Any]:
+    def _read_status(self) -> Fields:
         """status.json, re-read only when it changed (the trainer replaces it atomically)."""
+        path = self.run_dir / runs.STATUS
         try:
-            st = (self.run_dir / runs.STATUS).stat()
+            st = path.stat()
         except OSError:
-            self._status_key, self._status = None, {}
+            self._status_key, self._status = None, Fields({}, str(path))
             return self._status
         key = (st.st_ino, st.st_mtime_ns)
         if key != self._status_key:
-            self._status_key, self._status = key, runs.read_json(self.run_dir / runs.STATUS)
+            self._status = runs.read_run_json(path, "run status")
+            self._status_key = key
         return self._status
 
     def poll(self) -> FollowUpdate:

@@ -27,6 +27,7 @@ import torch
 from .. import fsutil
 from ..errors import GeoSpottrError
 from ..events import PROGRESS, Control, Event, EventCallback, ignore_events
+from ..fsutil import safe_child
 from ..models import registry
 from ..models.probe import EnsembleProbeNet, ProbeNet, probe_members
 from .balance import CLASS_BALANCES, balance_weights
@@ -284,7 +285,7 @@ def member_features(member: ProbeNet, splits: dict[str, Sequence[Sample]], image
         paths = [s.path for s in samples]
         key = features_key(member, image_size, mean, std, crop_bottom, paths)
         feats[split] = extract_view_features(member, paths, image_size, mean, std, crop_bottom,
-                                             cache=cache_dir / "probe" / f"{key}.npy", on_event=on_event,
+                                             cache=safe_child(cache_dir, "probe", f"{key}.npy"), on_event=on_event,
                                              control=control, split=split, member=which)
     return feats
 
@@ -320,11 +321,11 @@ def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val
                           class_balance=class_balance, seed=seed)
         for split in probs:
             probs[split].append(probe.probabilities(feats[split].mean(axis=1)))
-        chosen["C" if len(members) == 1 else f"C_{backbone}"] = probe.C
         if refit:
             probe = refit_probe(np.concatenate([feats["train"], feats["val"]]), labels["train"] + labels["val"],
                                 groups["train"] + groups["val"], num_classes, probe, class_balance)
         export_probe(member, probe)
+        chosen["C" if len(members) == 1 else f"C_{backbone}"] = probe.C
         inner.append(probe.inner_scores.get(probe.C))
     return {**_metrics(fuse_probabilities(probs["train"]), labels["train"], "train"),
             **_metrics(fuse_probabilities(probs["val"]), labels["val"], "val"),

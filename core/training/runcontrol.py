@@ -37,6 +37,7 @@ from typing import Any, Callable
 from ..errors import GeoSpottrError
 from ..events import Control
 from ..fsutil import atomic_write_text
+from ..typed import DamagedFile
 from . import runs
 
 CONTROL = "control.json"
@@ -45,18 +46,25 @@ COMMANDS = ("pause", "resume", "stop", "save")
 KEEP = 20
 #: How often the relay looks at control.json: a button in a monitor acts within about this long.
 POLL_S = 0.25
+#: `ControlRelay.poll`'s default: read control.json now.
+_READ = object()
 #: How often status.json is refreshed while the run lives (its ``updated`` field is the heartbeat).
 HEARTBEAT_S = 5.0
 
 
 def read_commands(run_dir: Path) -> list[dict[str, Any]]:
-    """The commands in a run's control file, oldest first ([] when there is none or it is unreadable)."""
-    data = runs.read_json(Path(run_dir) / CONTROL)
-    commands = data.get("commands") if isinstance(data, dict) else None
+    """The commands in a run's control file, oldest first ([] when there is none or its content is damaged:
+    the next `send_command` replaces it). A control.json that is no regular file (a FIFO, a device) or is
+    huge raises `GeoSpottrError`: it is opened like every run file (`runs.read_run_json`), never waited on."""
+    try:
+        data = runs.read_run_json(Path(run_dir) / CONTROL, "control file")
+    except DamagedFile:
+        return []
+    commands = data.raw("commands")
     if not isinstance(commands, list):
         return []
     return [c for c in commands if isinstance(c, dict) and isinstance(c.get("seq"), int)
-            and c.get("command") in COMMANDS]
+            and not isinstance(c.get("seq"), bool) and 0 < c["seq"] < 2**53 and c.get("command") in COMMANDS]
 
 
 def last_seq(run_dir: Path) -> int:
@@ -78,7 +86,7 @@ def send_command(run_dir: Path | str, command: str) -> int:
     commands.append({"seq": seq, "command": command,
                      "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "from": f"{os.getpid()}@{socket.gethostname()}"})
-    atomic_write_text(path / CONTROL, json.dumps({"commands": commands[-KEEP:]}, indent=1))
+    atomic_write_text(runs.run_file(path, CONTROL), json.dumps({"commands": commands[-KEEP:]}, indent=1))
     return seq
 
 
@@ -107,7 +115,9 @@ class ControlRelay:
         self.control = control
         self.progress = progress
         self.poll_s, self.heartbeat_s = poll_s, heartbeat_s
-        self.seen = last_seq(self.run_dir)  # commands from before this start are history
+        self.seen = max((c["seq"] for c in self._read()), default=0)  # commands from before this start are history
+        #: Why control.json cannot be read (a FIFO put there, say), or "": commands are then not heard.
+        self.problem = ""
         self._stop = threading.Event()
         self._lock = threading.Lock()  # the relay thread and the training loop both call `check`
         self._mtime_ns = self._stat()
@@ -136,19 +146,39 @@ class ControlRelay:
         except OSError:
             return 0
 
-    def poll(self) -> bool:
-        """Apply new commands; returns True when status.json should be rewritten now."""
-        changed = False
+    def _read(self) -> list[dict[str, Any]]:
+        """control.json's commands; a file that cannot be read (no regular file) is remembered in `problem`
+        and reads as no commands: the run goes on, and a fixed file is read again on its next change."""
+        try:
+            commands = read_commands(self.run_dir)
+        except GeoSpottrError as exc:
+            self.problem = str(exc)
+            return []
+        self.problem = ""
+        return commands
+
+    def _new_commands(self) -> list[dict[str, Any]] | None:
+        """The commands in control.json when it changed since the last look (None when it did not). Runs
+        without the lock: reading a file never holds up the training loop's `check`."""
         mtime = self._stat()
-        if mtime != self._mtime_ns:
-            self._mtime_ns = mtime
-            for cmd in read_commands(self.run_dir):
-                if cmd["seq"] <= self.seen:
-                    continue
-                self.seen = cmd["seq"]
-                changed = True
-                if apply_command(self.control, cmd["command"]) and hasattr(self.control, "request_checkpoint"):
-                    self.control.request_checkpoint()
+        if mtime == self._mtime_ns:
+            return None
+        self._mtime_ns = mtime
+        return self._read()
+
+    def poll(self, commands: Any = _READ) -> bool:
+        """Apply new `commands` (as `_new_commands` read them; by default read now); returns True when
+        status.json should be rewritten now."""
+        if commands is _READ:
+            commands = self._new_commands()
+        changed = False
+        for cmd in commands or ():
+            if cmd["seq"] <= self.seen:
+                continue
+            self.seen = cmd["seq"]
+            changed = True
+            if apply_command(self.control, cmd["command"]) and hasattr(self.control, "request_checkpoint"):
+                self.control.request_checkpoint()
         if self.control.paused != self._paused:  # also a pause from the app's own buttons
             self._paused = self.control.paused
             changed = True
@@ -162,14 +192,16 @@ class ControlRelay:
         """Apply new commands and publish status.json when something changed (or `heartbeat`); returns
         whether it was written. The training loop calls this between iterations (a stat of control.json when
         nothing changed), so a command takes effect before the next step however fast steps are; the thread
-        covers long steps, caching and pauses."""
+        covers long steps, caching and pauses. control.json is read before the lock is taken (it is opened
+        non-blocking anyway), so no reader ever holds the lock while waiting on a file."""
+        commands = self._new_commands()
         with self._lock:
             try:
-                if self.poll() or heartbeat:
+                if self.poll(commands) or heartbeat:
                     self.write_status()
                     return True
-            except OSError:
-                pass  # a full disk or a vanished folder must not kill the run: the next check retries
+            except (OSError, GeoSpottrError):
+                pass  # a full disk, a vanished folder or a refused path must not kill the run: the next check retries
             return False
 
     def _loop(self) -> None:

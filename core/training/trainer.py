@@ -40,6 +40,7 @@ from ..models.backbones import FrozenTrunkNet
 from ..models.bundle import BundleMeta, read_bundle, save_bundle
 from ..models.probe import PROBE_MODELS
 from ..project import Project
+from ..typed import Fields, short
 from . import cache as feature_cache
 from . import distributed, runcontrol, runs
 from .balance import CLASS_BALANCES, BalancedSampler, balance_weights
@@ -111,9 +112,29 @@ class TrainConfig:
         registry.spec(self.arch)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def from_dict(cls, data: Mapping[str, Any] | Fields, source: str = "config") -> "TrainConfig":
+        """The config `data` (a run's config.json) describes, every value checked against its field's type:
+        a damaged file is one `GeoSpottrError` naming `source` and the key, never a TypeError later."""
+        typed = data if isinstance(data, Fields) else Fields(data, source)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in typed.data or typed.raw(f.name) is None:
+                continue
+            kind = str(f.type).replace(" ", "")
+            if kind in ("int", "int|None"):
+                values[f.name] = typed.int(f.name, lo=0, hi=2**31)
+            elif kind in ("float", "float|None"):
+                values[f.name] = typed.float(f.name)
+            elif kind == "bool":
+                values[f.name] = typed.bool(f.name)
+            elif kind == "str":
+                values[f.name] = typed.str(f.name)
+            elif kind.startswith("dict"):
+                obj = typed.raw(f.name)
+                if not isinstance(obj, dict):
+                    raise GeoSpottrError(f"{typed.source}: {f.name} must be an object, not {short(obj)}")
+                values[f.name] = obj
+        return cls(**values)
 
 
 class TrainControl(Control):
@@ -228,8 +249,7 @@ def _resolve(project: Project, config: TrainConfig | None, resume: str | None,
         config.validate()
         return config, None, None
     path = runs.run_dir(project.runs_dir, resume)
-    saved = runs.read_json(path / runs.CONFIG)
-    cfg = TrainConfig.from_dict(saved)
+    cfg = TrainConfig.from_dict(runs.read_run_json(path / runs.CONFIG, "run config"))
     for key, value in (overrides or {}).items():
         if key in RESUME_OVERRIDES and value is not None:
             setattr(cfg, key, value)
@@ -293,14 +313,15 @@ class _Run:
         if ctx.is_main:
             run_id = path.name if path else runs.new_run_id(self.arch, project.runs_dir)
         self.run_id = distributed.broadcast(ctx, run_id)
-        self.dir = project.runs_dir / self.run_id
+        # runs/ and the run folder are checked to stay inside the project (a symlink out is refused).
+        self.dir = runs.new_run_dir(project.runs_dir, self.run_id) if ctx.is_main else project.runs_dir / self.run_id
         writer = None
         if ctx.is_main:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            created = runs.read_json(self.dir / runs.CONFIG).get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+            created = (runs.read_run_json(self.dir / runs.CONFIG, "run config").str("created")
+                       or datetime.now(timezone.utc).isoformat(timespec="seconds"))
             # "refit" records what the run does: only a probe refits on train + val (see probe.train_probe).
             refit = cfg.refit and isinstance(self.model, PROBE_MODELS)
-            runs.write_json(self.dir / runs.CONFIG, {**asdict(cfg), "refit": refit, "model": self.arch,
+            runs.write_json(runs.run_file(self.dir, runs.CONFIG), {**asdict(cfg), "refit": refit, "model": self.arch,
                                                      "lr": self.lr, "created": created,
                                                      "classes": [c.slug for c in classes], "world_size": ctx.world_size,
                                                      "train_images": len(self.train_samples),
@@ -436,7 +457,7 @@ class _Run:
         if not self.ctx.is_main:
             return None
         self.meta.metrics = {**metrics, "epoch": self.epoch}
-        target = self.dir / (runs.LAST if which == "last" else runs.BEST)
+        target = runs.run_file(self.dir, runs.LAST if which == "last" else runs.BEST)
         save_bundle(target, self.model, self.meta, self._extra() if which == "last" else {})
         self.emit(Checkpoint(str(target), which, self.epoch, self.global_step).event(
             f"saved {which} checkpoint", scope="checkpoint"))

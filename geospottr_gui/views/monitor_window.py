@@ -57,9 +57,12 @@ class MonitorWindow(QWidget):
         self.on_resume: Callable[[str], None] | None = None
         self.setWindowTitle(f"{self.run_id} — GeoSpottr monitor")
 
-        config = runs.read_json(self.run_dir / runs.CONFIG)
-        self.header = QLabel(f"{self.run_id}   {config.get('arch', '?')}, {config.get('epochs', '?')} epochs   "
-                             f"{self.run_dir}")
+        try:  # a small regular file, opened non-blocking (`runs.read_run_json`): a FIFO is refused, not waited on
+            config = runs.read_run_json(self.run_dir / runs.CONFIG, "run config")
+            about = f"{config.str('arch', '?')}, {config.int('epochs', 0)} epochs"
+        except GeoSpottrError as exc:
+            about = str(exc)
+        self.header = QLabel(f"{self.run_id}   {about}   {self.run_dir}")
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = QLabel("Reading the run…")

@@ -3,8 +3,11 @@
 Runs are read from disk (``core.training.runs``: config.json, status.json, metrics.jsonl), so after a
 restart, or after a run was killed with the app, they are all here; a stopped run can be resumed from its
 ``last.pt``. A run's metrics.jsonl can hold 100k lines, so curves are parsed in a worker (`start_job`),
-never on the UI thread, and cached until the file changes. The folder is watched for new or removed runs;
-the list is not polled (reading every metrics file each few seconds would cost more than it shows).
+never on the UI thread, and cached until the file changes. Listing the runs reads every run's files
+too, so it runs in a worker as well (`refresh` returns at once; ``refreshed`` fires when the table is
+filled): a slow disk or a damaged run folder never freezes the window. The folder is watched for new or
+removed runs; the list is not polled (reading every metrics file each few seconds would cost more than it
+shows).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import GeoSpottrError
 from core.events import Control, Kind
 from core.project import Project
 from core.training.runlabels import epochs_text, run_status_text, status_text, val_acc_text
@@ -36,6 +40,28 @@ from ..workers import JobHandle, start_job, stop_jobs
 COLUMNS = ["Run", "Status", "Epochs", "Best val"]
 #: How often running rows re-read their status.json (the trainer's heartbeat is every few seconds).
 LIVE_REFRESH_MS = 2000
+
+
+def list_runs_job(project: Project, *, on_event: Any, control: Control) -> list[RunInfo]:  # noqa: ARG001
+    """The project's runs, newest first (a worker job: it reads every run's config, status and metrics)."""
+    from core.training.runs import list_runs
+
+    return list(reversed(list_runs(project)))
+
+
+def read_states_job(paths: list[str], *, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: ARG001
+    """Each run folder's `RunState` from its status.json, or the one-line reason it cannot be read."""
+    from core.errors import GeoSpottrError
+    from core.training.follow import RunState
+    from core.training.runs import STATUS, read_run_json
+
+    out: dict[str, Any] = {}
+    for path in paths:
+        try:
+            out[path] = RunState.from_status(read_run_json(Path(path) / STATUS, "run status"))
+        except GeoSpottrError as exc:
+            out[path] = str(exc)
+    return out
 
 
 def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) -> RunSeries:  # noqa: ARG001
@@ -53,6 +79,8 @@ class RunsList(QWidget):
     resume_requested = Signal(str)
     model_chosen = Signal(str)
     monitor_requested = Signal(str)
+    #: The table was filled from a fresh listing (`refresh` lists in a worker).
+    refreshed = Signal()
 
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +90,10 @@ class RunsList(QWidget):
         self._loading: dict[str, JobHandle] = {}
         self._exclude: str | None = None   # the run being trained now is plotted live, not as an overlay
         self._live_status: str | None = None  # what the live run is doing now ("paused"), over status.json
+        self._listing: JobHandle | None = None   # the listing job in flight
+        self._list_again = False                # a refresh was asked for while one was in flight
+        self._pending_select: str | None = None  # select this run once the listing has it
+        self._ticking: JobHandle | None = None
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -114,8 +146,12 @@ class RunsList(QWidget):
         self._series.clear()
         if self._watcher.directories():
             self._watcher.removePaths(self._watcher.directories())
-        if project.runs_dir.is_dir():
-            self._watcher.addPath(str(project.runs_dir))
+        try:
+            runs_dir = project.runs_dir
+        except GeoSpottrError:  # runs/ leads out of the project: the listing says so
+            runs_dir = None
+        if runs_dir is not None and runs_dir.is_dir():
+            self._watcher.addPath(str(runs_dir))
         self.refresh()
 
     def set_live_run(self, run_id: str | None) -> None:
@@ -129,16 +165,46 @@ class RunsList(QWidget):
     def set_live_status(self, status: str | None) -> None:
         """Show `status` ("paused") for the live run instead of what its status file says ("running")."""
         self._live_status = status
+        for row, run in enumerate(self.runs):  # at once: the listing below runs in a worker
+            item = self.table.item(row, 1)
+            if run.run_id == self._exclude and run.status == "running" and item is not None:
+                item.setText(status or "running")
         self.refresh()
 
     # ---- table -------------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        from core.training.runs import list_runs  # torch-free: config/status/metrics files only
+        """Re-list the runs in a worker; the table is filled when it ends (``refreshed``)."""
+        if self._listing is not None and self._listing.running:
+            self._list_again = True
+            return
+        project = self.project
 
+        def listed(infos: list[RunInfo]) -> None:
+            self._listing = None
+            if project is self.project:
+                self._fill(infos)
+            self._after_listing()
+
+        def failed(message: str) -> None:
+            self._listing = None
+            self.table.setToolTip(plain_tooltip(f"The runs could not be listed: {message}"))
+            self._fill([])
+            self._after_listing()
+
+        self._list_again = False
+        self._listing = start_job(self, list_runs_job, project, on_finished=listed, on_failed=failed)
+
+    def _after_listing(self) -> None:
+        if self._list_again:
+            self.refresh()
+        else:
+            self.refreshed.emit()
+
+    def _fill(self, infos: list[RunInfo]) -> None:
         checked = set(self.checked_run_ids())
-        selected = self.selected_run_id()
-        self.runs = list(reversed(list_runs(self.project)))
+        selected = self._pending_select or self.selected_run_id()
+        self.runs = list(infos)
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.runs))
         for row, run in enumerate(self.runs):
@@ -154,10 +220,15 @@ class RunsList(QWidget):
                     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                     item.setCheckState(Qt.CheckState.Checked if run.run_id in checked else Qt.CheckState.Unchecked)
                     item.setData(Qt.ItemDataRole.UserRole, run.run_id)
-                    item.setToolTip(plain_tooltip(f"{run.run_id}: {run.arch}, created {run.created}\n{run.path}"))
+                    tip = f"{run.run_id}: {run.arch}, created {run.created}\n{run.path}"
+                    item.setToolTip(plain_tooltip(f"{tip}\n{run.problem}" if run.problem else tip))
+                elif col == 1 and run.problem:
+                    item.setToolTip(plain_tooltip(run.problem))
                 self.table.setItem(row, col, item)
             if run.run_id == selected:
                 self.table.selectRow(row)
+                if run.run_id == self._pending_select:
+                    self._pending_select = None
         self.table.blockSignals(False)
         self._update_buttons()
         self._emit_overlays()
@@ -168,21 +239,31 @@ class RunsList(QWidget):
             self._live_timer.stop()
 
     def _tick_live(self) -> None:
-        """Update the running rows from their status.json heartbeat (cheap); a new epoch or an ended run
-        refreshes the whole table."""
-        from core.training.follow import RunState
-        from core.training.runs import STATUS, read_json
+        """Update the running rows from their status.json heartbeat (read in a worker: cheap, but a file
+        is never read on the UI thread); a new epoch or an ended run refreshes the whole table."""
+        if self._ticking is not None and self._ticking.running:
+            return
+        live = [r for r in self.runs if r.status == "running" and r.run_id != self._exclude]
+        if not live:
+            return
 
-        for row, run in enumerate(self.runs):
-            if run.status != "running" or run.run_id == self._exclude:
-                continue
-            state = RunState.from_status(read_json(Path(run.path) / STATUS))
-            if state.status != "running" or state.epoch != run.epochs_done:
-                self.refresh()
-                return
-            item = self.table.item(row, 1)
-            if item is not None:
-                item.setText(status_text(state.status, state.paused, state.iteration, state.total))
+        def read(states: dict[str, Any]) -> None:
+            self._ticking = None
+            for run in live:
+                state = states.get(run.path)
+                if isinstance(state, str) or state is None or state.status != "running" \
+                        or state.epoch != run.epochs_done:
+                    self.refresh()
+                    return
+                row = next((i for i, r in enumerate(self.runs) if r.run_id == run.run_id), None)
+                item = self.table.item(row, 1) if row is not None else None
+                if item is not None:
+                    item.setText(status_text(state.status, state.paused, state.iteration, state.total))
+
+        def failed(_message: str) -> None:
+            self._ticking = None
+
+        self._ticking = start_job(self, read_states_job, [r.path for r in live], on_finished=read, on_failed=failed)
 
     def run(self, run_id: str) -> RunInfo | None:
         return next((r for r in self.runs if r.run_id == run_id), None)
@@ -192,9 +273,12 @@ class RunsList(QWidget):
         return self.runs[rows[0].row()].run_id if rows and rows[0].row() < len(self.runs) else None
 
     def select_run(self, run_id: str) -> None:
+        """Select `run_id`'s row; a run not listed yet is selected when a listing in flight brings it."""
         for row, run in enumerate(self.runs):
             if run.run_id == run_id:
                 self.table.selectRow(row)
+                return
+        self._pending_select = run_id
 
     def checked_run_ids(self) -> list[str]:
         out = []

@@ -106,7 +106,7 @@ def test_doctor_repairs_what_a_killed_city_removal_leaves(tmp_path, proj):
         os.utime(f, (old, old))
     doctor = cli("--project", proj.root, "doctor")
     assert doctor.returncode == 1 and "3 orphan image files" in doctor.stdout
-    assert cli("--project", proj.root, "doctor", "--repair").returncode == 0
+    assert cli("--project", proj.root, "doctor", "--repair", "--yes").returncode == 0
     assert not any(f.exists() for f in files) and check(proj).ok
 
 

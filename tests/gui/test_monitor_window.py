@@ -103,7 +103,8 @@ def test_pause_resume_and_stop_from_the_monitor_steer_another_process_and_the_ru
     qtbot.waitUntil(lambda: not window.state.paused, timeout=TIMEOUT_MS)
     count = len(window.plots.current.iteration)
     qtbot.waitUntil(lambda: len(window.plots.current.iteration) > count, timeout=TIMEOUT_MS)  # live points
-    runs_list.refresh()
+    with qtbot.waitSignal(runs_list.refreshed, timeout=TIMEOUT_MS):  # runs are listed in a worker
+        runs_list.refresh()
     row = [r.run_id for r in runs_list.runs].index(run.name)
     qtbot.waitUntil(lambda: runs_list.table.item(row, 1).text().startswith("running "),  # e.g. "running 1%"
                     timeout=TIMEOUT_MS)
@@ -205,7 +206,8 @@ def test_open_monitor_in_the_runs_list_and_pop_out_open_windows_of_their_own(qtb
     (run / runs.LAST).write_bytes(b"placeholder")  # only its presence matters to "Resume run"
     view = TrainView(context_for(project, tmp_path))
     qtbot.addWidget(view)
-    view.runs.refresh()
+    with qtbot.waitSignal(view.runs.refreshed, timeout=TIMEOUT_MS):  # runs are listed in a worker
+        view.runs.refresh()
     view.runs.select_run(run.name)
     view.runs.monitor_button.click()
     window = next(w for w in open_monitors() if w.run_dir == run)

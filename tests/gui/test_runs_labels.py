@@ -14,6 +14,7 @@ def test_the_app_runs_list_reads_the_same(qtbot, tmp_path):
         probe_and_paused_runs(project.runs_dir)
         runs = RunsList(project)
         qtbot.addWidget(runs)
+        qtbot.waitUntil(lambda: runs.table.rowCount() == 2, timeout=10_000)  # listed in a worker
         qtbot.waitUntil(lambda: runs.table.rowCount() == 2, timeout=10000)  # listed in a worker, or at once
         cells = {runs.table.item(r, 0).data(256): [runs.table.item(r, c).text() for c in (1, 2)]
                  for r in range(runs.table.rowCount())}

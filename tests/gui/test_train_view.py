@@ -102,9 +102,9 @@ def test_a_tiny_model_trains_from_the_gui_and_the_plots_receive_points(qtbot, vi
     assert len(plots.val_acc_curve.getOriginalDataset()[0]) == 2
     assert "2/2" in view.info.values["epoch"].text() and view.info.values["device"].text() == "cpu"
     assert view.info.values["best"].text().endswith("%")
-    assert chosen == [result.best_checkpoint]
-    assert [r.run_id for r in view.runs.runs] == [result.run_id]
-    assert view.runs.runs[0].status == "finished"
+    qtbot.waitUntil(lambda: chosen == [result.best_checkpoint], timeout=10_000)  # the model rule runs in a job
+    qtbot.waitUntil(lambda: [(r.run_id, r.status) for r in view.runs.runs] == [(result.run_id, "finished")],
+                    timeout=10_000)  # the runs list is read in a worker
     assert view.state == "idle" and view.start_button.isEnabled()
 
 
@@ -154,7 +154,7 @@ def test_pause_stop_and_resume_a_run(qtbot, view, tiny_project):
     result = blocker.args[0]
     assert result.status == "stopped" and result.last_checkpoint
     stopped_at = int(view.plots.current.iteration.view[-1])
-    assert view.runs.run(result.run_id).status == "stopped"
+    qtbot.waitUntil(lambda: getattr(view.runs.run(result.run_id), "status", None) == "stopped", timeout=10_000)
 
     # Resume from the runs list with fewer epochs: it continues the same run and curve.
     view.form.epochs.setValue(1 + stopped_at // 8)
@@ -232,7 +232,7 @@ def test_runs_are_read_back_after_a_restart_and_overlaid(qtbot, tiny_project):
 
     again = make_view(qtbot, tiny_project)  # a fresh view: state comes from runs/<id>/ only
     try:
-        assert [r.run_id for r in again.runs.runs] == [run_id]
+        qtbot.waitUntil(lambda: [r.run_id for r in again.runs.runs] == [run_id], timeout=10_000)
         with qtbot.waitSignal(again.runs.overlays_changed, timeout=TIMEOUT_MS) as blocker:
             again.runs.set_checked(run_id)
         series = blocker.args[0][run_id]
