@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-from .acquisition.jobs import DEFAULT_PRICE_PER_1000, CostEstimate, DownloadConfig, estimate_cost
+from .acquisition.jobs import CostEstimate, DownloadConfig, estimate_cost
 from .acquisition.jobs import plan as download_plan
 from .acquisition.plan import DownloadPlan, PlannedArea, PlannedCity
 from .acquisition.sampling import Area
@@ -140,9 +140,10 @@ def allocate(curve: LearningCurve, photos: int, step: int = STEP) -> dict[str, i
     return new
 
 
-def advise(project: Project, curve: LearningCurve, photos: int = DEFAULT_PHOTOS, provider: str = "streetview",
-           price_per_1000: float = DEFAULT_PRICE_PER_1000) -> Advice:
-    """Rank the curve's cities and plan `photos` new ones (cities, sub-areas, the downloader's cost bound)."""
+def advise(project: Project, curve: LearningCurve, photos: int = DEFAULT_PHOTOS,
+           download: DownloadConfig | None = None) -> Advice:
+    """Rank the curve's cities and plan `photos` new ones (cities, sub-areas, and the downloader's cost bound
+    for them under `download`: its provider, price and budget; default Street View at the list price)."""
     if photos < 0:
         raise GeoSpottrError("--photos cannot be negative")
     records = {r.id: r for r in project.images(split=("train", "val"))}
@@ -152,7 +153,7 @@ def advise(project: Project, curve: LearningCurve, photos: int = DEFAULT_PHOTOS,
     k = len(curve.cities)
     new = allocate(curve, photos)
     cities = {c.slug: c for c in project.cities()}
-    config = DownloadConfig(provider=provider, price_per_1000=price_per_1000)
+    config = replace(download or DownloadConfig(), cities=None, per_city=None, targets=None, areas=None, addresses=None)
     have = {p.slug: p.have for p in download_plan(project, config)}
     advice = []
     for slug in curve.cities:
@@ -166,7 +167,7 @@ def advise(project: Project, curve: LearningCurve, photos: int = DEFAULT_PHOTOS,
             (law.f1(n + STEP) - law.f1(n)) / k, [(s, c / len(mine)) for s, c in guessed.most_common()],
             city_cells(Area.of(cities[slug]), points) if slug in cities else [], new[slug], have.get(slug, 0)))
     advice.sort(key=lambda c: -c.gain)
-    result = Advice(provider, photos, advice, names=curve.names)
+    result = Advice(config.provider, photos, advice, names=curve.names)
     if photos:
         result.estimate = estimate_cost(project, result.plan().configure(config))
     return result

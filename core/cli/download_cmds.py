@@ -19,7 +19,8 @@ Sources and their terms:
               using it to train models; check that your use is allowed before you download.
               Key: --key, else $GOOGLE_MAPS_API_KEY, else the OS keyring
               (`keyring set geospottr google_maps_api_key`); optional URL signing secret from
-              $GOOGLE_MAPS_SIGNING_SECRET or `keyring set geospottr google_maps_signing_secret`.
+              $GOOGLE_MAPS_SIGNING_SECRET, or `keyring set geospottr google_maps_signing_secret` when
+              the key is in the keyring too (with --key or the variable the keyring is never touched).
   mapillary   Mapillary API v4 (free access token). Images are CC BY-SA 4.0: credit each creator
               (stored per image with its link) and share derived datasets under the same licence.
               Token: --token, else $MAPILLARY_ACCESS_TOKEN, else `keyring set geospottr mapillary_access_token`.
@@ -38,7 +39,6 @@ def _config(args: argparse.Namespace):  # noqa: ANN202 - DownloadConfig, importe
 
     if args.all and args.cities:
         raise GeoSpottrError("give --cities or --all, not both")
-    cities = None if args.all or not args.cities else [c.strip() for c in args.cities.split(",") if c.strip()]
     plan = None
     if args.plan is not None:
         from ..acquisition.plan import load_plan
@@ -49,6 +49,7 @@ def _config(args: argparse.Namespace):  # noqa: ANN202 - DownloadConfig, importe
     provider = args.provider or (plan.provider if plan else None)
     if provider is None:
         raise GeoSpottrError("say where to download from: --provider streetview or --provider mapillary")
+    cities = None if args.all or not args.cities else [c.strip() for c in args.cities.split(",") if c.strip()]
     config = DownloadConfig(
         provider=provider, cities=cities, per_city=args.per_city, workers=args.workers, seed=args.seed,
         addresses=args.addresses, key=args.key if provider == "streetview" else args.token,
@@ -57,8 +58,8 @@ def _config(args: argparse.Namespace):  # noqa: ANN202 - DownloadConfig, importe
         mapillary=MapillaryParams(tile_m=args.tile_m, include_panos=args.include_panos),
         price_per_1000=DEFAULT_PRICE_PER_1000 if args.price_per_1000 is None else args.price_per_1000, max_image_requests=args.budget, qps=args.qps or None,
         retry=RetryPolicy(max_retries=args.retries, base_delay_s=args.backoff, timeout_s=args.timeout))
-
     return plan.configure(config) if plan is not None else config
+
 
 def _confirm(text: str) -> bool:
     if not sys.stdin.isatty():
@@ -93,9 +94,8 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
 def cmd_advise(args: argparse.Namespace) -> int:
-    from ..acquisition.jobs import DEFAULT_PRICE_PER_1000
+    from ..acquisition.jobs import DEFAULT_PRICE_PER_1000, DownloadConfig
     from ..acquisition.plan import save_plan
     from ..advisor import PLAN_FILE, advise
     from ..curves import reports_folder
@@ -107,7 +107,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         with job() as (on_event, control):
             curve = current_curve(project, args.run, args.refresh, on_event, control)
         price = DEFAULT_PRICE_PER_1000 if args.price_per_1000 is None else args.price_per_1000
-        advice = advise(project, curve, args.photos, args.provider, price)
+        advice = advise(project, curve, args.photos, DownloadConfig(provider=args.provider, price_per_1000=price))
         plan = advice.plan()
         path = save_plan(plan, args.out or reports_folder(project) / PLAN_FILE) if plan.cities else None
     if args.json:
@@ -119,6 +119,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
     return 0
 
 
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("download", parents=[common], help="download street imagery for the project's cities",
                        description="Download Street View or Mapillary images until each city has --per-city images "
                                    "from that provider, at points sampled uniformly in the city's area or from an "
