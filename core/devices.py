@@ -57,13 +57,16 @@ _threads_configured = False
 
 
 def configure_threads() -> int:
-    """Set torch's CPU thread count once per process (later calls change nothing) and return it.
+    """Cap torch's CPU thread count, once per process (later calls change nothing), and return it.
 
-    The CPUs this process may run on (its affinity, which a container or ``taskset`` narrows), where
-    torch's default counts the machine's cores and oversubscribes a restricted process."""
+    At most the CPUs this process may run on (its affinity, which a container or ``taskset`` narrows):
+    torch's default counts the machine's cores and oversubscribes a restricted process, and threads
+    waiting for each other cost more than they give. A lower count chosen before (a benchmark's
+    ``torch.set_num_threads(1)``) is kept."""
     global _threads_configured
     if not _threads_configured:
-        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        torch.set_num_threads(max(1, count))
+        allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if torch.get_num_threads() > allowed:
+            torch.set_num_threads(max(1, allowed))
         _threads_configured = True
     return torch.get_num_threads()

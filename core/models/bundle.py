@@ -258,4 +258,7 @@ def load_bundle(path: Path | str, device: str | torch.device = "cpu") -> tuple[n
     unset = [name for name, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
     if unset:  # a tensor the architecture needs but the state dict cannot carry (a non-persistent buffer)
         raise BundleError(f"{path}: architecture {raw.meta.arch!r} has no weights for {unset[0]!r}")
+    for module in model.modules():  # assign=True took the file's layout; a module that runs in another gets it back
+        if isinstance(getattr(module, "memory_format", None), torch.memory_format):
+            module.to(memory_format=module.memory_format)
     return model.to(device).eval(), raw.meta

@@ -58,6 +58,9 @@ def crop_view(x: torch.Tensor, anchor: str, fraction: float, size: int) -> torch
 class Embedding(nn.Module):
     """A pretrained backbone up to its global-pooled features, frozen and always in eval mode.
 
+    It runs channels_last (about 10-25% faster on CPU for these convolutions, same numbers): its input is
+    converted in `forward`, its weights by `memory_format` here and again by `load_bundle` after loading.
+
     ``efficientnet-lite0/1/2``: 1280 channels after the head conv (key prefixes as in `efficientnet_lite`, so
     the converted ImageNet state dicts fit unchanged). ``resnet50``: 2048 channels after layer4
     (torchvision's weights, downloaded once, or a local file; see `backbones.resnet50`). ``colour``: the
@@ -84,15 +87,17 @@ class Embedding(nn.Module):
             raise ValueError(f"unknown probe backbone {backbone!r}; choose from {', '.join(BACKBONES)}")
         for p in self.parameters():
             p.requires_grad_(False)
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=self.memory_format)
         self.eval()
+
+    #: The layout its convolutions run in (`load_bundle` puts loaded weights back into it).
+    memory_format = torch.channels_last
 
     def train(self, mode: bool = True) -> "Embedding":
         return super().train(False)  # batch norm keeps its ImageNet statistics
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # channels_last: about 25% faster on CPU for these convolutions, same numbers.
-        x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=self.memory_format)
         out = self.head(self.frozen(x))
         return out.mean(dim=(2, 3)) if out.ndim == 4 else out
 
