@@ -114,6 +114,11 @@ class CurationPanel(QWidget):
         for key in IMAGE_ORDERS:
             self.order.addItem(_ORDER_LABELS.get(key, key), key)
         self.count = ElidedLabel()  # its text grows with the selection; the panes must not move
+        # Shown while the grid holds only the images picked on the embedding map: says so, and clears it.
+        self.only_button = QPushButton()
+        self.only_button.setToolTip("Show every image matching the filters again")
+        self.only_button.clicked.connect(lambda: self.show_only(None))
+        self.only_button.hide()
         self.accept_button = QPushButton("Accept (A)")
         self.reject_button = QPushButton("Reject (R)")
         self.relabel_button = QPushButton("Relabel… (L)")
@@ -157,6 +162,7 @@ class CurationPanel(QWidget):
         actions.addWidget(self.progress)
         actions.addWidget(self.cancel_button)
         actions.addStretch(1)
+        actions.addWidget(self.only_button)
         actions.addWidget(self.count)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -232,8 +238,17 @@ class CurationPanel(QWidget):
     def show_city(self, slug: str) -> None:
         self.city.setCurrentIndex(max(0, self.city.findData(slug)))
 
+    def show_only(self, ids: list[str] | None) -> None:
+        """Only these images in the grid (picked on the embedding map), or all again with None."""
+        self.model.restrict(ids)
+        self.only_button.setText(f"{len(ids):,} picked on the map · show all" if ids is not None else "")
+        self.only_button.setVisible(ids is not None)
+        self._update_count()
+
     def clear_filters(self) -> None:
-        """Every filter back to All (one query)."""
+        """Every filter back to All, and no picked-images restriction (one query)."""
+        self.model.only = None
+        self.only_button.hide()
         for combo in (self.city, self.status, self.split, self.source):
             combo.blockSignals(True)
             combo.setCurrentIndex(0)
@@ -449,6 +464,11 @@ class DatasetView(QWidget):
         self._map_slot = QWidget()
         QVBoxLayout(self._map_slot).setContentsMargins(0, 0, 0, 0)
         self.right.addTab(self._map_slot, "Map")
+        self.looks: QWidget | None = None  # the embedding map, built when first shown (it plots with pyqtgraph)
+        self._looks_slot = QWidget()
+        QVBoxLayout(self._looks_slot).setContentsMargins(0, 0, 0, 0)
+        self.right.addTab(self._looks_slot, "Looks")
+        self.right.setTabToolTip(2, "Every image placed near the images that look like it; drag over dots to pick them")
         self.right.currentChanged.connect(self._tab_changed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.left)
@@ -478,6 +498,18 @@ class DatasetView(QWidget):
             self.map = DatasetMapView(self.context, self.curation.thumbnails)
             self._map_slot.layout().addWidget(self.map)
             self.map.image_clicked.connect(self.reveal_image)
+        if self.looks is None and self.right.widget(index) is self._looks_slot:
+            from .embedding_view import EmbeddingView
+
+            self.looks = EmbeddingView(self.context)
+            self._looks_slot.layout().addWidget(self.looks)
+            self.looks.image_activated.connect(self.reveal_image)
+            self.looks.selected.connect(self.show_picked)
+
+    def show_picked(self, image_ids: list[str]) -> None:
+        """The images picked on the embedding map, alone in the grid."""
+        self.right.setCurrentWidget(self.curation)
+        self.curation.show_only(image_ids)
 
     def show_panel(self, panel: QWidget) -> None:
         """Bring the left tab holding `panel` (`cities` or `download`) to the front."""

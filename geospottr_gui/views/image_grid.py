@@ -9,7 +9,7 @@ newest-request-first and cached on disk, so only what is on screen is ever decod
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Iterable
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPalette, QPen, QResizeEvent
@@ -105,6 +105,8 @@ class ImageGridModel(QAbstractListModel):
         self.project = project
         self.thumbnails = thumbnails
         self.filters: dict[str, Any] = {}
+        #: Only these ids (picked on the embedding map), within the filters; None: no such restriction.
+        self.only: frozenset[str] | None = None
         self.order = "added"
         #: The size thumbnails are fetched at (a `THUMB_TIERS` size; the grid's size slider sets it).
         self.thumb_size = THUMB_SIZE
@@ -118,6 +120,7 @@ class ImageGridModel(QAbstractListModel):
     def set_project(self, project: Project) -> None:
         self.project = project
         self.filters = {}
+        self.only = None
         self.thumbnails.forget()
         self.reload()
 
@@ -126,9 +129,16 @@ class ImageGridModel(QAbstractListModel):
         self.order = order
         self.reload()
 
+    def restrict(self, ids: Iterable[str] | None) -> None:
+        """Show only `ids` (still filtered and sorted as set), or every image again with None."""
+        self.only = frozenset(ids) if ids is not None else None
+        self.reload()
+
     def reload(self) -> None:
         """Re-run the query; keeps the rows (and so the selection) when the id list did not change."""
         ids = self.project.image_ids(order=self.order, **self.filters)
+        if self.only is not None:
+            ids = [i for i in ids if i in self.only]
         self._labels = {c.slug: c.label for c in self.project.cities()}
         self._records.clear()
         if ids == self._ids:
