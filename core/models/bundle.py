@@ -233,9 +233,14 @@ def check_weights(raw: RawBundle, path: Path | str = "model") -> nn.Module:
         if tuple(have.shape) != tuple(tensor.shape):
             raise BundleError(f"{path}: weights do not fit architecture {raw.meta.arch!r} ({name!r} is "
                               f"{tuple(have.shape)}, the architecture needs {tuple(tensor.shape)})")
-        if have.is_floating_point() and not bool(torch.isfinite(have).all()):
-            raise BundleError(f"{path}: weight {name!r} holds NaN or infinite values (a diverged training run?); "
-                              "use an earlier checkpoint")
+    floats = {n: t for n, t in raw.state_dict.items() if t.is_floating_point() and t.numel()}
+    # Every weight's norm in one fused call (NaN or Inf anywhere makes its tensor's norm so): a thousand
+    # separate isfinite checks cost a fifth of a second of every load. The name is looked up only on failure.
+    norms = torch._foreach_norm([t.float() for t in floats.values()]) if floats else []
+    if norms and not bool(torch.stack(norms).isfinite().all()):
+        name = next(n for n, t in floats.items() if not bool(torch.isfinite(t).all()))
+        raise BundleError(f"{path}: weight {name!r} holds NaN or infinite values (a diverged training run?); "
+                          "use an earlier checkpoint")
     return skeleton
 
 
