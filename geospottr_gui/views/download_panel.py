@@ -3,6 +3,9 @@
 Nothing here talks to a network or a keyring on the UI thread: the cost estimate, the download, and
 storing a key in the OS keyring all run as jobs (`workers.start_job`). Keys are masked, never logged,
 and kept only where the user asks: the OS keyring (default) or, when explicitly chosen, QSettings.
+The advisor (`advisor_panel.AdvisorPanel`, "What to collect next") hands its plan here: while a plan is
+set, the estimate and the download are the plan's (its cities, counts and sub-areas), until it finishes
+or is cleared.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from core.acquisition.jobs import (
     estimate_cost,
     run_download,
 )
+from core.acquisition.plan import DownloadPlan
 from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventCallback
 from core.project import Project
 
@@ -51,6 +55,7 @@ from ..context import AppContext
 from ..plaintext import plain_tooltip
 from ..settings import DOWNLOAD_PER_CITY, DOWNLOAD_PROVIDER, DOWNLOAD_SECRET
 from ..workers import JobHandle, start_job
+from .advisor_panel import AdvisorPanel
 
 PROVIDERS = (("streetview", "Google Street View"), ("mapillary", "Mapillary"))
 SECRETS = {"streetview": keys.GOOGLE_KEY, "mapillary": keys.MAPILLARY_TOKEN}
@@ -113,6 +118,7 @@ class DownloadPanel(QWidget):
         self._estimate: CostEstimate | None = None
         self._rows: dict[str, int] = {}
         self._counts: dict[str, dict[str, int]] = {}  # latest counts per city from the running/last download
+        self.plan: DownloadPlan | None = None  # the advisor's, while set (see `use_plan`)
         settings = context.settings
 
         self.provider = QComboBox()
@@ -209,6 +215,18 @@ class DownloadPanel(QWidget):
         self.budget_label = QLabel("Budget")
         form.addRow(self.budget_label, self.budget)
         form.addRow("Estimate", self.estimate)
+        self.plan_label = QLabel()
+        self.plan_label.setWordWrap(True)
+        self.clear_plan = QPushButton("Clear plan")
+        self.clear_plan.clicked.connect(lambda: self.use_plan(None))
+        plan_row = QHBoxLayout()
+        plan_row.addWidget(self.plan_label, 1)
+        plan_row.addWidget(self.clear_plan)
+        self.plan_label.hide()
+        self.clear_plan.hide()
+        form.addRow(plan_row)
+        self.advisor = AdvisorPanel(context, self.config)
+        self.advisor.plan_chosen.connect(lambda advice: self.use_plan(advice.plan(), advice.estimate))
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.pause_button)
@@ -222,6 +240,9 @@ class DownloadPanel(QWidget):
         layout.addWidget(self.cost)
         layout.addWidget(self.table, 2)
         layout.addWidget(self.log, 1)
+        advisor_title = QLabel("<b>What to collect next</b>")
+        layout.addWidget(advisor_title)
+        layout.addWidget(self.advisor, 2)
 
         self._estimate_timer = QTimer(self)
         self._estimate_timer.setSingleShot(True)
@@ -278,7 +299,29 @@ class DownloadPanel(QWidget):
                                 workers=self.workers.value(), addresses=Path(address) if address else None,
                                 key=self.key.text().strip() or None, price_per_1000=self.price.value(),
                                 max_image_requests=self.budget.value() or None)
+        if self.plan is not None:
+            config = self.plan.configure(replace(config, addresses=None))
         return replace(config, **self.config_overrides)
+
+    def use_plan(self, plan: DownloadPlan | None, estimate: CostEstimate | None = None) -> None:
+        """Download `plan` (None: back to the form's own cities and counts); with its `estimate` (the
+        advisor's, made in its worker under this form's settings) at once: the user still confirms a cost
+        as for any download."""
+        self.plan = plan
+        if plan is not None:
+            self.provider.setCurrentIndex(max(0, self.provider.findData(plan.provider)))
+            self.random.setChecked(True)
+            self.plan_label.setText("Plan: " + ", ".join(f"{self.context.project.city(c.slug).name} +{c.new}"
+                                                         for c in plan.cities))
+        self.plan_label.setVisible(plan is not None)
+        self.clear_plan.setVisible(plan is not None)
+        for widget in (self.per_city, self.addresses):
+            widget.setEnabled(plan is None)
+        if estimate is not None:
+            self._show_estimate(self._estimate_seq, estimate)
+            self.start()
+        else:
+            self._estimate_timer.start()
 
     # ------------------------------------------------------------------ estimate
     def _run_estimate(self) -> None:
@@ -442,6 +485,8 @@ class DownloadPanel(QWidget):
     def _finished(self, summary: DownloadSummary) -> None:
         for line in summary.lines():
             self.log.appendPlainText(line)
+        if self.plan is not None:  # done: the form is the form again (a stopped plan stays, Start resumes it)
+            self.use_plan(None)
         self._ended(f"download finished: {summary.total('saved'):,} images saved")
 
     def _failed(self, message: str) -> None:

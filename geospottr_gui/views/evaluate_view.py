@@ -2,7 +2,8 @@
 
 Wiring only: `core.evaluation.evaluate` does the work in a worker (`start_job`), the report it returns
 fills a summary line, a sortable per-city table, the confusion heatmap (`confusion.ConfusionView`) and
-two thumbnail lists (the images of a clicked cell; the most confident mistakes). Export writes the
+two thumbnail lists (the images of a clicked cell; the most confident mistakes) and the project's
+learning curve (`learning_curve.LearningCurvePanel`). Export writes the
 core's report.json + predictions.csv + confusion.png into a folder the user picks.
 """
 
@@ -46,6 +47,7 @@ from .confusion import ConfusionPanel
 from .elided import ElidedComboBox
 from .evaluate_explain import ExplainPanel
 from .layouts import column
+from .learning_curve import LearningCurvePanel
 from .photo import rgb_qimage
 
 THUMB = 96
@@ -210,6 +212,8 @@ class EvaluateView(QWidget):
         self.tabs.addTab(self.mistakes, "Most confident mistakes")
         self.explain = ExplainPanel(context)
         self.tabs.addTab(self.explain, "Heat maps && shortcuts")
+        self.learning_curve = LearningCurvePanel(context)  # the data's outlook, whatever model is picked
+        self.tabs.addTab(self.learning_curve, "Learning curve")
 
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.heatmap)
