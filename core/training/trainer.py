@@ -76,7 +76,7 @@ class TrainConfig:
     geo_tau_km: float | None = None  # None: derived from the inter-city distances (see losses.py)
     class_balance: str = "weighted"  # none | weighted (loss) | sampler (balanced draws); see balance.py
     head: str = "auto"  # auto | probe | finetune: train the arch, or its linear probe (see probe.trained_arch)
-    refit: bool = True  # a probe: refit on train + val after C is chosen (fine-tuning keeps val for early stopping)
+    refit: bool = True  # a probe: refit on train + val once val is measured (fine-tuning keeps val for early stopping)
     weights: str = "imagenet"  # imagenet | none | path to a weights file
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision (CUDA only)
@@ -559,7 +559,7 @@ class _Run:
         self.emit(Event(LOG, line))
         if metrics["refit_images"]:
             self.emit(Event(LOG, f"val figures are the train-only fit's, measured before the refit: the saved probe is "
-                                 f"refit with that C on train + val ({metrics['refit_images']} images; --no-refit "
+                                 f"refit on train + val ({metrics['refit_images']} images, C by inner CV over them; --no-refit "
                                  "keeps the train-only fit)"))
         return self._result("finished", "linear probe fitted")
 
