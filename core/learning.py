@@ -3,7 +3,7 @@
 Every labelled photo (train + val; the test split is never read) is scored out of fold: the places are
 cut into `folds` groups stratified by city, and each fold's probe is fitted on 25 / 50 / 75 / 100% of the
 other folds' places (nested: the 25% are inside the 50%; at least one place per city) and scores the
-held-out fold. The features are the training run's own cached view features (`probe.member_features`),
+held-out fold. The features are the training run's own cached view features (`probe.probe_features`),
 so after a training run the curve costs only logistic-regression fits. C is chosen by grouped inner CV,
 as training does, once per share of places and member (on the first fold, whose choice the other folds
 reuse: the best C grows with the data, and 18 inner fits per fold and share cost minutes where the rest
@@ -30,9 +30,10 @@ from .training.probe import (
     PROBE_ARCHS,
     fit_probe,
     fuse_probabilities,
-    member_features,
     model_kwargs,
+    probe_features,
     trained_arch,
+    usable_rows,
 )
 from .training.trainer import TrainConfig
 
@@ -71,13 +72,13 @@ def learning_curve(project: Project, config: TrainConfig | None = None, fraction
     torch.manual_seed(cfg.seed)  # as the trainer does: a random-init backbone is the run's, so its cache is too
     model = registry.build(arch, len(classes), weights=cfg.weights, **model_kwargs(arch, cfg))
     members = probe_members(model)
-    features = []
-    for number, member in enumerate(members, 1):
-        which = "" if len(members) == 1 else f"{member.embedding.backbone}, {number} of {len(members)}"
-        split = member_features(member, {"train": train, "val": val}, cfg.image_size, spec.mean, spec.std,
-                                cfg.crop_bottom, project.cache_dir, on_event, control, which)
-        features.append(np.concatenate([split["train"], split["val"]]))
-    samples = train + val
+    per_member, skipped = probe_features(members, {"train": [s.path for s in train], "val": [s.path for s in val]},
+                                         cfg.image_size, spec.mean, spec.std, cfg.crop_bottom, project.cache_dir,
+                                         on_event, control, cfg.num_workers)
+    keep = np.concatenate([usable_rows(len(train), skipped["train"]),
+                           len(train) + usable_rows(len(val), skipped["val"])])
+    features = [np.concatenate([f["train"], f["val"]])[keep] for f in per_member]
+    samples = [(train + val)[i] for i in keep]
     y = np.array([s.label for s in samples])
     places = np.array([s.place or s.path for s in samples])
     k = len(classes)

@@ -65,6 +65,16 @@ def broadcast(ctx: DistContext, value: Any) -> Any:
     return box[0]
 
 
+def gather(ctx: DistContext, value: Any) -> list[Any]:
+    """Every rank's `value` on rank 0, in rank order (an empty list on the others); any picklable object.
+    The sharded feature cache sends each extracted chunk to the rank that writes it this way."""
+    if not ctx.enabled:
+        return [value]
+    box: list[Any] | None = [None] * ctx.world_size if ctx.is_main else None
+    dist.gather_object(value, box, dst=0)
+    return box or []
+
+
 def any_rank(ctx: DistContext, flags: list[bool], device: torch.device) -> list[bool]:
     """Element-wise "true on some rank" of `flags` (one tiny all-reduce; NCCL needs `device` on the GPU)."""
     if not ctx.enabled:

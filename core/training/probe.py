@@ -1,7 +1,8 @@
 """Linear-probe training: per-view features once, then scikit-learn logistic regression with C by inner CV.
 
-`extract_view_features` runs a `ProbeNet`'s frozen backbone over images and returns (N, V, D) view
-features (optionally cached on disk as ``.npy``, keyed by everything that changes them). `fit_probe`
+`probe_features` runs the probes' frozen backbones over images and returns (N, V, D) view features per
+member, every photo decoded once for all members and cached on disk (``.npy``, keyed by everything that
+changes them) through `core.training.cache.extract`. `fit_probe`
 averages the views, standardises, and fits a multinomial `LogisticRegression`, choosing C by grouped,
 stratified inner cross-validation on the training images only (never on anything it is scored on).
 `export_probe` folds the standardisation into one ``nn.Linear`` so the bundle holds a plain model.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -25,15 +25,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .. import fsutil
 from ..errors import GeoSpottrError
-from ..events import PROGRESS, Control, Event, EventCallback, ignore_events
+from ..events import LOG, Control, Event, EventCallback, ignore_events
 from ..fsutil import safe_child
 from ..models import registry
 from ..models.probe import EnsembleProbeNet, ProbeNet, probe_members
+from . import cache as feature_cache
+from . import distributed
 from .balance import CLASS_BALANCES, balance_weights
 from .data import Sample
-from .transforms import eval_transform, load_for_model
 
 #: Inverse regularisation strengths tried by the inner cross-validation (log-spaced).
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -91,41 +91,77 @@ def features_key(model: ProbeNet, image_size: int, mean: Sequence[float], std: S
     return h.hexdigest()[:16]
 
 
-@torch.no_grad()
-def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int, mean: Sequence[float],
-                          std: Sequence[float], crop_bottom: float = 0.0, batch_size: int = 16, cache: Path | None = None,
-                          on_event: EventCallback = ignore_events, control: Control | None = None,
-                          split: str = "train", member: str = "") -> np.ndarray:
-    """(N, V, D) float32 view features of `paths`, read from / written to `cache` (an .npy) when given.
+#: Photos per batch when caching view features, before `cache.batch_for_memory` lowers it.
+FEATURE_BATCH = 16
 
-    The input pipeline is exactly the one prediction uses (`eval_transform` at `image_size`, then the
-    model's own views), so a probe fitted on these features sees at inference what it saw in training.
+
+def _view_count(member: ProbeNet) -> int:
+    return len(member.views) * (2 if member.flip else 1)
+
+
+def probe_features(members: Sequence[ProbeNet], splits: dict[str, Sequence[str]], image_size: int,
+                   mean: Sequence[float], std: Sequence[float], crop_bottom: float, cache_dir: Path,
+                   on_event: EventCallback = ignore_events, control: Control | None = None, num_workers: int = 2,
+                   ctx: distributed.DistContext | None = None
+                   ) -> tuple[list[dict[str, np.ndarray]], dict[str, dict[int, str]]]:
+    """Each member's (N, V, D) float32 view features of each split's photos, and each split's photos that
+    could not be decoded (index -> reason; their rows are zero: drop them, see `usable_rows`).
+
+    The one place training, the learning curve and the benchmarks get probe features: every photo is
+    decoded once for all members and its views are cut once per view setting (`cache.extract`), each
+    member's features cached under ``cache_dir/probe/<features_key>.npy`` (fp16), so the curve after a
+    training run (or a run after the curve) extracts nothing again. The input pipeline is exactly the one
+    prediction uses (`core.preprocessing.eval_array` at `image_size`, then the model's own views), so a
+    probe fitted on these features sees at inference what it saw in training.
     """
-    if cache is not None and cache.is_file():
-        return np.load(cache).astype(np.float32)
-    transform = eval_transform(image_size, mean, std, crop_bottom)
-    model.eval()
-    out = []
-    for start in range(0, len(paths), batch_size):
-        if control is not None:
-            control.checkpoint()
-        batch = torch.stack([load_for_model(p, image_size, transform) for p in paths[start:start + batch_size]])
-        out.append(model.view_features(batch).numpy())
-        on_event(Event(PROGRESS, f"caching {split} features" + (f" ({member})" if member else ""),
-                       done=min(start + batch_size, len(paths)),
-                       total=len(paths), scope=f"cache {split}"))
-    # fp16 halves the disk cache; rounding the fresh result too keeps cached and fresh runs identical.
-    feats = np.concatenate(out).astype(np.float16)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + f".{os.getpid()}.part.npy")
-        try:
-            np.save(tmp, feats)
-            os.replace(tmp, cache)
-        except OSError as exc:  # a full disk: one line, and no half cache file left behind
-            tmp.unlink(missing_ok=True)
-            raise fsutil.write_failed(exc, cache) from None
-    return feats.astype(np.float32)
+    feats: list[dict[str, np.ndarray]] = [{} for _ in members]
+    skipped: dict[str, dict[int, str]] = {}
+
+    def compute(x: torch.Tensor, todo: Sequence[int]) -> list[torch.Tensor]:
+        views: dict[tuple, list[torch.Tensor]] = {}
+        out = []
+        for i in todo:
+            m = members[i]
+            if m.view_settings() not in views:
+                views[m.view_settings()] = m.views_of(x)
+            out.append(torch.stack([m.embedding(v) for v in views[m.view_settings()]], dim=1))
+        return out
+
+    biggest = max(members, key=_view_count)
+    batch = feature_cache.batch_for_memory(FEATURE_BATCH, image_size, biggest.view_size, _view_count(biggest))
+    names = members[0].embedding.backbone if len(members) == 1 else f"{len(members)} backbones"
+    for split, paths in splits.items():
+        targets = [feature_cache.Target(safe_child(cache_dir, "probe", f"{features_key(m, image_size, mean, std, crop_bottom, paths)}.npy"),
+                                        (_view_count(m), m.embedding.channels)) for m in members]
+        photos = feature_cache.DecodedPhotos(paths, image_size, mean, std, crop_bottom)
+        for m in members:
+            m.eval()
+        got = feature_cache.extract(targets, compute, photos, torch.device("cpu"), batch, num_workers,
+                                    split, names, on_event, control, ctx)
+        skipped[split] = {}
+        for slot, (rows, bad) in enumerate(got):
+            # fp16 halves the disk cache; the fit reads it as float32 (a float16 mean would lose digits).
+            feats[slot][split] = np.asarray(rows, dtype=np.float32)
+            skipped[split].update(bad)
+    return feats, skipped
+
+
+def usable_rows(count: int, skipped: dict[int, str]) -> np.ndarray:
+    """Indices of the photos whose features exist (every one but the `skipped`)."""
+    return np.setdiff1d(np.arange(count), np.fromiter(skipped, dtype=np.int64, count=len(skipped)))
+
+
+def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int, mean: Sequence[float],
+                          std: Sequence[float], cache: Path, crop_bottom: float = 0.0) -> np.ndarray:
+    """(N, V, D) float32 view features of one probe's `paths`, cached at `cache` (benchmarks' entry to
+    `probe_features`' pipeline, with their own cache file names); a photo that fails to decode is an error."""
+    [(rows, bad)] = feature_cache.extract(
+        [feature_cache.Target(cache, (_view_count(model), model.embedding.channels))],
+        lambda x, _: [model.eval().view_features(x)], feature_cache.DecodedPhotos(paths, image_size, mean, std, crop_bottom),
+        torch.device("cpu"), FEATURE_BATCH, 0, "all")
+    if bad:
+        raise GeoSpottrError(f"{len(bad)} photos could not be decoded, e.g. {paths[min(bad)]}: {bad[min(bad)]}")
+    return np.asarray(rows, dtype=np.float32)
 
 
 @dataclass
@@ -275,27 +311,12 @@ def describe_c(metrics: dict) -> str:
     return "C " + ", ".join(f"{k[2:]} {v:g}" for k, v in metrics.items() if k.startswith("C_"))
 
 
-def member_features(member: ProbeNet, splits: dict[str, Sequence[Sample]], image_size: int, mean: Sequence[float],
-                    std: Sequence[float], crop_bottom: float, cache_dir: Path, on_event: EventCallback = ignore_events,
-                    control: Control | None = None, which: str = "") -> dict[str, np.ndarray]:
-    """(N, V, D) view features of each split's images for one probe (member), cached under
-    ``cache_dir/probe/`` (fp16 .npy keyed by `features_key`): the one place training and the learning curve
-    get them, so the curve after a training run (or a run after the curve) extracts nothing again."""
-    feats = {}
-    for split, samples in splits.items():
-        paths = [s.path for s in samples]
-        key = features_key(member, image_size, mean, std, crop_bottom, paths)
-        feats[split] = extract_view_features(member, paths, image_size, mean, std, crop_bottom,
-                                             cache=safe_child(cache_dir, "probe", f"{key}.npy"), on_event=on_event,
-                                             control=control, split=split, member=which)
-    return feats
-
-
 def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val: Sequence[Sample], image_size: int,
                 mean: Sequence[float], std: Sequence[float], crop_bottom: float, cache_dir: Path, class_balance: str,
                 seed: int,
                 on_event: EventCallback = ignore_events, control: Control | None = None,
-                refit: bool = True) -> dict[str, float]:
+                refit: bool = True, num_workers: int = 2,
+                ctx: distributed.DistContext | None = None) -> dict[str, float]:
     """Fit the classifier(s) of `model` in place; return train/val metrics (trainer's names) and C.
 
     C is chosen by inner CV on `train` and the probe fitted on `train` is scored on `val`; with `refit` the
@@ -303,28 +324,34 @@ def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val
     without; ``C`` is the saved probe's), so the reported val figures describe the train-only fit, an
     honest slight underestimate.
 
-    View features are cached (`member_features`), so a second run on the same images (another class balance, a rerun) only refits the logistic regressions. An
-    ensemble's members are fitted one after the other, each on its own backbone's features; its metrics
-    are those of the fused prediction. Metrics hold ``C`` (one probe) or ``C_<backbone>`` per member.
+    View features are cached (`probe_features`: one decode per photo for all members), so a second run on
+    the same images (another class balance, a rerun) only refits the logistic regressions. Photos that could
+    not be decoded are left out (metrics ``skipped_images``). An ensemble's members are fitted one after
+    the other, each on its own backbone's features; its metrics are those of the fused prediction. Metrics
+    hold ``C`` (one probe) or ``C_<backbone>`` per member.
     """
     members = probe_members(model)
+    feats, skipped = probe_features(members, {"train": [s.path for s in train], "val": [s.path for s in val]},
+                                    image_size, mean, std, crop_bottom, cache_dir, on_event, control, num_workers, ctx)
+    keep = {"train": usable_rows(len(train), skipped["train"]), "val": usable_rows(len(val), skipped["val"])}
+    train, val = [train[i] for i in keep["train"]], [val[i] for i in keep["val"]]
     labels = {"train": [s.label for s in train], "val": [s.label for s in val]}
+    groups = {split: [s.place or s.path for s in samples] for split, samples in (("train", train), ("val", val))}
     probs: dict[str, list[np.ndarray]] = {"train": [], "val": []}
     chosen: dict[str, float] = {}
     inner: list[float | None] = []
-    for number, member in enumerate(members, 1):
+    for number, member in enumerate(members):
         backbone = member.embedding.backbone
-        which = "" if len(members) == 1 else f"{backbone}, {number} of {len(members)}"
-        feats = member_features(member, {"train": train, "val": val}, image_size, mean, std, crop_bottom, cache_dir,
-                                on_event, control, which)
+        x = {split: feats[number][split][keep[split]] for split in keep}
         num_classes = member.classifier.out_features
-        groups = {split: [s.place or s.path for s in samples] for split, samples in (("train", train), ("val", val))}
-        probe = fit_probe(feats["train"], labels["train"], groups["train"], num_classes,
+        if len(members) > 1:
+            on_event(Event(LOG, f"fitting the probe on {backbone} ({number + 1} of {len(members)})"))
+        probe = fit_probe(x["train"], labels["train"], groups["train"], num_classes,
                           class_balance=class_balance, seed=seed)
         for split in probs:
-            probs[split].append(probe.probabilities(feats[split].mean(axis=1)))
+            probs[split].append(probe.probabilities(x[split].mean(axis=1)))
         if refit:
-            probe = refit_probe(np.concatenate([feats["train"], feats["val"]]), labels["train"] + labels["val"],
+            probe = refit_probe(np.concatenate([x["train"], x["val"]]), labels["train"] + labels["val"],
                                 groups["train"] + groups["val"], num_classes, class_balance, seed=seed)
         export_probe(member, probe)
         chosen["C" if len(members) == 1 else f"C_{backbone}"] = probe.C
@@ -332,4 +359,5 @@ def train_probe(model: ProbeNet | EnsembleProbeNet, train: Sequence[Sample], val
     return {**_metrics(fuse_probabilities(probs["train"]), labels["train"], "train"),
             **_metrics(fuse_probabilities(probs["val"]), labels["val"], "val"),
             **chosen, "inner_cv_macro_f1": None if None in inner else float(np.mean(inner)),
-            "refit_images": len(train) + len(val) if refit else 0}
+            "refit_images": len(train) + len(val) if refit else 0,
+            "skipped_images": len(skipped["train"]) + len(skipped["val"])}

@@ -26,7 +26,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -76,7 +75,7 @@ class TrainConfig:
     geo_tau_km: float | None = None  # None: derived from the inter-city distances (see losses.py)
     class_balance: str = "weighted"  # none | weighted (loss) | sampler (balanced draws); see balance.py
     head: str = "auto"  # auto | probe | finetune: train the arch, or its linear probe (see probe.trained_arch)
-    refit: bool = True  # a probe: refit on train + val once val is measured (fine-tuning keeps val for early stopping)
+    refit: bool = True  # a probe: refit on train + val after C is chosen (fine-tuning keeps val for early stopping)
     weights: str = "imagenet"  # imagenet | none | path to a weights file
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision (CUDA only)
@@ -420,20 +419,19 @@ class _Run:
         self.emit(Event(LOG, f"feature cache: {n} images x {shape} fp16 = {feature_cache.human_bytes(need)} in {folder}",
                         data={"cache_bytes": need, "cache_dir": str(folder)}))
         arrays = {}
-        for split, samples in (("train", self.train_samples), ("val", self.val_samples)):
-            if self.ctx.is_main:
-                arrays[split] = feature_cache.build_split(
-                    frozen, ImageDataset(samples, cfg.image_size, evaluation), folder / f"{split}.npy", self.device,
-                    cfg.batch_size, cfg.num_workers, self.emit, self.control, split)
-            distributed.barrier(self.ctx)
-            if not self.ctx.is_main:
-                arrays[split] = np.load(folder / f"{split}.npy", mmap_mode="r")
+        for split in ("train", "val"):
+            samples = getattr(self, f"{split}_samples")
+            rows, bad = feature_cache.trunk_features(frozen, samples, folder / f"{split}.npy", cfg.image_size, mean, std,
+                                                     cfg.crop_bottom, self.device, cfg.batch_size, cfg.num_workers,
+                                                     self.emit, self.control, split, self.ctx)
+            arrays[split] = feature_cache.FeatureDataset(rows, [s.label for s in samples], flip=cfg.augment and split == "train",
+                                                         skip=list(bad))
+            # Photos that could not be decoded are left out here too, so labels, sampler and geo targets agree.
+            setattr(self, f"{split}_samples", [samples[i] for i in arrays[split].rows])
         if self.ctx.is_main:
             feature_cache.write_cache_note(folder, {"arch": cfg.arch, "image_size": cfg.image_size,
                                                     "shape": list(shape), "bytes": need})
-        return (self.model.head,
-                feature_cache.FeatureDataset(arrays["train"], [s.label for s in self.train_samples], flip=cfg.augment),
-                feature_cache.FeatureDataset(arrays["val"], [s.label for s in self.val_samples], flip=False))
+        return self.model.head, arrays["train"], arrays["val"]
 
     def _restore(self, extra: Mapping[str, Any]) -> None:
         self.optimizer.load_state_dict(extra["optimizer"])
@@ -540,7 +538,8 @@ class _Run:
         try:
             metrics = train_probe(self.model, self.train_samples, self.val_samples, cfg.image_size, self.meta.mean,
                                   self.meta.std, cfg.crop_bottom, self.project.cache_dir, cfg.class_balance, cfg.seed,
-                                  self.emit, self.control, refit=cfg.refit)
+                                  self.emit, self.control, refit=cfg.refit, num_workers=cfg.num_workers,
+                                  ctx=self.ctx)
         except Cancelled:
             return self._result("stopped", "stopped by the user")
         except BaseException as exc:
@@ -559,7 +558,7 @@ class _Run:
         self.emit(Event(LOG, line))
         if metrics["refit_images"]:
             self.emit(Event(LOG, f"val figures are the train-only fit's, measured before the refit: the saved probe is "
-                                 f"refit on train + val ({metrics['refit_images']} images, C by inner CV over them; --no-refit "
+                                 f"refit with that C on train + val ({metrics['refit_images']} images; --no-refit "
                                  "keeps the train-only fit)"))
         return self._result("finished", "linear probe fitted")
 
