@@ -228,8 +228,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "last blocks; resnet50-linear: probe = resnet50-probe; auto (default) = probe while the median "
                         "city has under 250 training images (what cross-validation supports)")
     p.add_argument("--no-refit", dest="refit", action="store_false", default=None,
-                   help="a probe: keep the fit on train only (default: after C is chosen by inner CV, refit on train + "
-                        "val so every labelled photo counts; the val figures reported stay the train-only fit's)")
+                   help="a probe: keep the fit on train only (default: once val is measured, refit on train + val, C by "
+                        "inner CV over them, so every labelled photo counts; the val figures reported stay the "
+                        "train-only fit's)")
     p.add_argument("--patience", type=int, help="stop after N epochs without a val-loss improvement (default: 5; 0: never)")
     p.add_argument("--workers", dest="num_workers", type=int, help="image decoding processes (default: 2)")
     p.add_argument("--seed", type=int, help="default: 0")

@@ -46,7 +46,7 @@ def test_probe_is_refit_on_train_and_val_and_reports_the_train_only_val_figures(
     n_labelled = len(split_samples(small_project, "train", classes)) + len(split_samples(small_project, "val", classes))
     assert with_refit.meta.metrics["refit_images"] == n_labelled and without.meta.metrics["refit_images"] == 0
     # The val figures are the same train-only fit's in both runs; the saved probes differ (more images).
-    for key in ("val_acc", "val_macro_f1", "val_loss", "C_colour"):
+    for key in ("val_acc", "val_macro_f1", "val_loss"):
         assert with_refit.meta.metrics[key] == pytest.approx(without.meta.metrics[key])
     assert not np.allclose(_classifiers(with_refit), _classifiers(without))
     assert any("before the refit" in line and f"{n_labelled} images" in line for line in logs)
@@ -57,15 +57,14 @@ def test_probe_is_refit_on_train_and_val_and_reports_the_train_only_val_figures(
     assert "refit" not in val_acc_text(infos[kept.run_id])
 
 
-def test_refit_keeps_the_chosen_c_and_fits_every_image():
+def test_refit_fits_every_image_and_chooses_c_over_them_all():
     rng = np.random.default_rng(0)
     y = np.tile(np.repeat(np.arange(3), 2), 10)  # two images per place, the three cities in turn
     x = rng.normal(0, 1, (60, 2, 5)) + y[:, None, None]
     groups = np.arange(60) // 2
-    chosen = fit_probe(x[:40], y[:40], groups[:40], 3)
-    final = refit_probe(x, y, groups, 3, chosen)
-    assert final.C == chosen.C and final.inner_scores == chosen.inner_scores
-    direct = fit_probe(x, y, groups, 3, c_grid=(chosen.C,))
+    final = refit_probe(x, y, groups, 3)
+    direct = fit_probe(x, y, groups, 3)  # the same grouped inner CV over every image
+    assert final.C == direct.C and final.inner_scores == direct.inner_scores
     assert np.allclose(final.coef, direct.coef) and np.allclose(final.mean, x.mean(axis=1).mean(axis=0))
 
 
