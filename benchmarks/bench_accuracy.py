@@ -24,6 +24,11 @@ under ``--cache-dir``; a recipe picks the views it uses (``--extract-only`` just
 "fused" recipe fits one probe per feature set and fuses their probabilities as `EnsembleProbeNet` does. ``--finetune`` adds the fine-tuning recipes: a real
 `core.training.trainer.train` run per fold on a temporary project (slow: minutes per fold on 2 cores).
 ``--recipes`` picks recipes by name. Asserts nothing; skips (exit 0) when the photos are absent.
+
+The "held-out val" rows replay what a project run does: its split keeps a quarter of the labelled places
+as val (`split_project`'s 0.6/0.2 of train/val), so the probe of ``train --no-refit`` is fitted on three
+quarters of the training folds (C by inner CV there); "refit" then refits on all of them, C chosen again
+by inner CV over them all, as ``train`` does by default (`core.training.probe.refit_probe`).
 """
 
 from __future__ import annotations
@@ -146,6 +151,8 @@ class ProbeRecipe:
     power: float = 1.0       # features ** power per view before averaging (0.5: "signed sqrt" normalisation)
     concat: bool = False     # concatenate the views (keeps where in the frame a feature was) instead of averaging
     fused: bool = False      # one probe per feature set, probabilities fused as EnsembleProbeNet does
+    holdout_val: bool = False  # fit on 3/4 of the training places (a project's train split, val held out)
+    refit: bool = False      # with holdout_val: then refit on all training places (train + val), as train does
 
 
 PROBES = (
@@ -173,12 +180,27 @@ PROBES = (
                 fused=True),
     ProbeRecipe("fused probes lite0 + lite1 + lite2 + colour (default)",
                 (("320", (0,)), ("320-lite1", (0,)), ("320-lite2", (0,)), ("320-colour", (0,))), fused=True),
+    ProbeRecipe("default, held-out val, no refit (train --no-refit)",
+                (("320", (0,)), ("320-lite1", (0,)), ("320-lite2", (0,)), ("320-colour", (0,))), fused=True,
+                holdout_val=True),
+    ProbeRecipe("default, held-out val, refit on train + val (train)",
+                (("320", (0,)), ("320-lite1", (0,)), ("320-lite2", (0,)), ("320-colour", (0,))), fused=True,
+                holdout_val=True, refit=True),
 )
+
+
+def val_holdout(dev: DevSet, train: np.ndarray) -> np.ndarray:
+    """The quarter of `train`'s places a project split would put in val (grouped, stratified by city)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=4, shuffle=True, random_state=0)
+    fit, _ = next(splitter.split(np.zeros(len(train)), dev.labels[train], dev.groups[train]))
+    return train[fit]
 
 
 def run_probe(recipe: ProbeRecipe, dev: DevSet, folds, feature_sets: dict[str, np.ndarray]) -> tuple[list[dict], float, str]:
     """Scores per fold, seconds for all folds, and the C chosen per fold."""
-    from core.training.probe import fit_probe, fuse_probabilities
+    from core.training.probe import fit_probe, fuse_probabilities, refit_probe
 
     views = [feature_sets[name][:, list(idx)] for name, idx in recipe.views]
     if recipe.fused:
@@ -191,9 +213,13 @@ def run_probe(recipe: ProbeRecipe, dev: DevSet, folds, feature_sets: dict[str, n
     results, chosen = [], []
     for train, test in folds:
         probs, cs = [], []
+        fit = val_holdout(dev, train) if recipe.holdout_val else train
         for x in parts:
-            probe = fit_probe(x[train], dev.labels[train], dev.groups[train], len(dev.classes),
+            probe = fit_probe(x[fit], dev.labels[fit], dev.groups[fit], len(dev.classes),
                               class_balance=recipe.class_balance, views_as_samples=recipe.views_as_samples)
+            if recipe.refit:
+                probe = refit_probe(x[train], dev.labels[train], dev.groups[train], len(dev.classes),
+                                    recipe.class_balance, recipe.views_as_samples)
             probs.append(probe.probabilities(x[test].mean(axis=1)))
             cs.append(f"{probe.C:g}")
         chosen.append("/".join(cs))

@@ -9,7 +9,8 @@ out-of-fold guess for every labelled photo) and its photos' coordinates. Per cit
   Per dollar it is the same order (every photo of one provider costs the same); the cost of the plan is
   the downloader's own bound (`core.acquisition.jobs.estimate_cost`).
 * **mistaken for**: the cities its photos are guessed as (out of fold), the confusion pairs to break.
-* **where**: its area cut into a `GRID` x `GRID` grid; a cell's need is its smoothed error rate,
+* **where**: its region (its area and where its photos are, cells nearer to it than to any other city:
+  `sampling.Region`) cut into a `GRID` x `GRID` grid; a cell's need is its smoothed error rate,
   ``(errors + 1) / (photos + 2)``: a cell with many mistakes needs photos, a cell with many photos and
   few mistakes does not, and a cell with no photo at all (far from every sampled point) gets 1/2, more
   than a well-covered one. The plan samples the city's new photos in its neediest cells, by need.
@@ -28,10 +29,10 @@ from typing import Sequence
 from .acquisition.jobs import CostEstimate, DownloadConfig, estimate_cost
 from .acquisition.jobs import plan as download_plan
 from .acquisition.plan import DownloadPlan, PlannedArea, PlannedCity
-from .acquisition.sampling import Area
+from .acquisition.sampling import Area, Region
 from .curves import Interval, LearningCurve
 from .errors import GeoSpottrError
-from .project import Project
+from .project import City, Project
 
 #: Cells per side of the grid laid over a city's area.
 GRID = 4
@@ -102,23 +103,26 @@ class Advice:
         return out
 
 
-def city_cells(area: Area, points: Sequence[tuple[float, float, bool]], grid: int = GRID) -> list[Cell]:
-    """The grid cells of `area` whose centre lies inside it, with the (lat, lon, wrong) points in each,
-    neediest first (ties: fewer photos first)."""
-    min_lon, min_lat, max_lon, max_lat = area.bounds
+def city_cells(city: City, cities: Sequence[City], points: Sequence[tuple[float, float, bool]],
+               grid: int = GRID) -> list[Cell]:
+    """The cells of a `grid` x `grid` grid over `city`'s area and its (lat, lon, wrong) photos whose centre
+    lies in its `Region`, with the photos in each, neediest first (ties: fewer photos first)."""
+    min_lon, min_lat, max_lon, max_lat = Area.of(city).bounds
+    for lat, lon, _ in points:
+        min_lon, min_lat, max_lon, max_lat = min(min_lon, lon), min(min_lat, lat), max(max_lon, lon), max(max_lat, lat)
     dlon, dlat = (max_lon - min_lon) / grid, (max_lat - min_lat) / grid
     photos: Counter = Counter()
     errors: Counter = Counter()
     for lat, lon, wrong in points:
-        i, j = math.floor((lon - min_lon) / dlon), math.floor((lat - min_lat) / dlat)
-        if 0 <= i < grid and 0 <= j < grid:
-            photos[i, j] += 1
-            errors[i, j] += wrong
+        i, j = min(grid - 1, math.floor((lon - min_lon) / dlon)), min(grid - 1, math.floor((lat - min_lat) / dlat))
+        photos[i, j] += 1
+        errors[i, j] += wrong
+    region = Region(city, cities)
     cells = []
     for i in range(grid):
         for j in range(grid):
             bbox = (min_lon + i * dlon, min_lat + j * dlat, min_lon + (i + 1) * dlon, min_lat + (j + 1) * dlat)
-            if area.contains((bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2):
+            if photos[i, j] or region.contains((bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2):
                 cells.append(Cell(bbox, photos[i, j], errors[i, j]))
     return sorted(cells, key=lambda c: (-c.need, c.photos))
 
@@ -165,7 +169,8 @@ def advise(project: Project, curve: LearningCurve, photos: int = DEFAULT_PHOTOS,
         advice.append(CityAdvice(
             slug, curve.names.get(slug, slug), n, curve.points[-1].city_f1[slug], curve.predicted_f1(slug, 2),
             (law.f1(n + STEP) - law.f1(n)) / k, [(s, c / len(mine)) for s, c in guessed.most_common()],
-            city_cells(Area.of(cities[slug]), points) if slug in cities else [], new[slug], have.get(slug, 0)))
+            city_cells(cities[slug], list(cities.values()), points) if slug in cities else [], new[slug],
+            have.get(slug, 0)))
     advice.sort(key=lambda c: -c.gain)
     result = Advice(config.provider, photos, advice, names=curve.names)
     if photos:

@@ -45,6 +45,7 @@ from .sampling import (
     Area,
     PointKey,
     PointSource,
+    Region,
     point_key,
     seeded,
     tile_around,
@@ -720,7 +721,8 @@ def run_download(project: Project, config: DownloadConfig, on_event: EventCallba
                     if book is not None:
                         sampler = book.points(p.slug, seeded(config.seed, "addresses", p.slug))
                     elif config.areas and config.areas.get(p.slug):
-                        sampler = weighted_points(config.areas[p.slug], Area.of(city), seeded(config.seed, "plan", p.slug))
+                        sampler = weighted_points(config.areas[p.slug], Region(city, project.cities()),
+                                                  seeded(config.seed, "plan", p.slug))
                     else:
                         sampler = uniform_points(Area.of(city), seeded(config.seed, "uniform", p.slug))
                     tasks.append(_Task(city, result, PointSource(sampler, job.was_tried(city)),

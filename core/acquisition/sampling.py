@@ -4,7 +4,7 @@ Two samplers, both infinite-or-exhaustible iterators of ``(lat, lon)``:
 
 * `uniform_points`: uniform in the city's disc (``radius_km``) or bbox, from a seeded RNG.
 * `weighted_points`: the same inside some sub-areas of a city (a download plan's, `core.advisor`), each
-  drawn by its weight, keeping only points inside the city's own area.
+  drawn by its weight, keeping only points of the city's `Region`.
 * `AddressBook`: points read from OpenAddresses-style files (GeoJSON FeatureCollection, GeoJSON-seq /
   newline-delimited GeoJSON, or CSV with lon/lat columns; ``.gz`` too), streamed once so multi-gigabyte
   files never sit in memory: only the points inside some city's area are kept (two floats each), then
@@ -95,6 +95,22 @@ class Area:
         return geo.random_point_in_radius(self.lat, self.lon, self.radius_km, rng)
 
 
+class Region:
+    """A city's region: its sampling area, plus every point nearer to it than to any other city of the
+    project, the rule `import` labels photos by coordinates with. A project of such photos has them all over
+    the region, so that is where a download plan (`core.advisor`) may look for the next ones."""
+
+    def __init__(self, city: City, cities: Sequence[City]) -> None:
+        self.city, self.area = city, Area.of(city)
+        self.others = [c for c in cities if c.slug != city.slug]
+
+    def contains(self, lat: float, lon: float) -> bool:
+        if self.area.contains(lat, lon):
+            return True
+        own = geo.haversine_km(lat, lon, self.city.lat, self.city.lon)
+        return all(own <= geo.haversine_km(lat, lon, c.lat, c.lon) for c in self.others)
+
+
 def uniform_points(area: Area, seed: int) -> Iterator[Point]:
     """Endless uniform points in `area`; the same seed gives the same sequence."""
     rng = random.Random(seed)
@@ -102,10 +118,11 @@ def uniform_points(area: Area, seed: int) -> Iterator[Point]:
         yield area.random_point(rng)
 
 
-def weighted_points(areas: Sequence[tuple[Area, float]], within: Area, seed: int,
+def weighted_points(areas: Sequence[tuple[Area, float]], within: Area | Region, seed: int,
                     max_misses: int = 10_000) -> Iterator[Point]:
     """Endless points: a sub-area drawn by weight, then a uniform point in it, kept when `within` (the
-    city's area) contains it. Ends when `max_misses` draws in a row fall outside (sub-areas outside the city)."""
+    city's area or region) contains it. Ends when `max_misses` draws in a row fall outside (sub-areas
+    outside the city)."""
     rng = random.Random(seed)
     choices, weights = [a for a, _ in areas], [max(w, 0.0) for _, w in areas]
     if not choices or sum(weights) <= 0:

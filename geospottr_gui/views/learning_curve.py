@@ -10,6 +10,7 @@ the labelled photos, where the outlook line below reads it ("Rijeka: 0.34 now, ~
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,8 @@ from .plots import OVERLAY_COLORS
 
 #: The macro F1 curve is drawn black and thicker than the cities'.
 MACRO_COLOR = (20, 20, 20)
+#: Photo counts labelled on the log axis (pyqtgraph's own minor labels run into each other on a narrow plot).
+TICKS = tuple(m * 10 ** e for e in range(0, 7) for m in (1, 2, 5))
 
 
 def measure_job(project: Project, *, on_event: EventCallback, control: Control) -> LearningCurve:
@@ -56,6 +59,8 @@ class LearningCurvePlot(pg.PlotWidget):
         self.legend.clear()
         if curve is None:
             return
+        low, high = min(min(p.city_images.values()) for p in curve.points) * 0.8, 4 * curve.labelled
+        self.plot_item.getAxis("bottom").setTicks([[(math.log10(v), f"{v:g}") for v in TICKS if low <= v <= high], []])
         series = [("macro F1", MACRO_COLOR, 2.5, [p.images for p in curve.points], [p.macro_f1 for p in curve.points],
                    curve.overall, curve.labelled)]
         for k, slug in enumerate(curve.cities):

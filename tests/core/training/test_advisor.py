@@ -11,7 +11,7 @@ import pytest
 from core import catalog
 from core.acquisition.jobs import DownloadConfig, estimate_cost
 from core.acquisition.plan import load_plan
-from core.acquisition.sampling import Area
+from core.acquisition.sampling import Area, Region
 from core.advisor import advise, city_cells
 from core.cli.main import main
 from core.importing import import_source
@@ -82,15 +82,22 @@ def test_the_planted_weak_city_ranks_first_and_gets_its_photos_where_its_mistake
     assert "mistaken for" in "\n".join(advice.lines())
 
 
-def test_cells_rank_errors_and_empty_ones_above_well_covered_ones():
-    area = Area(45.0, 16.0, radius_km=10)
-    min_lon, min_lat, max_lon, max_lat = area.bounds
-    at = lambda i, j: (min_lat + (j + 0.5) * (max_lat - min_lat) / 4, min_lon + (i + 0.5) * (max_lon - min_lon) / 4)
-    points = [(*at(1, 1), False)] * 10 + [(*at(2, 2), True)] * 3 + [(*at(2, 2), False)]
-    cells = city_cells(area, points)
-    assert len(cells) == 12  # the four corner cells lie outside the disc
-    assert (cells[0].photos, cells[0].errors) == (4, 3)
-    assert cells[-1].photos == 10 and all(c.photos == 0 for c in cells[1:-1])
+def test_cells_cover_the_region_and_rank_errors_and_empty_ones_above_well_covered_ones(tmp_path):
+    with Project.init(tmp_path / "p", [catalog.resolve(q) for q in CROATIA_CITIES]) as project:
+        zagreb, cities = project.city("zagreb"), project.cities()
+        min_lon, min_lat, max_lon, max_lat = Area.of(zagreb).bounds
+        at = lambda i, j: (min_lat + (j + 0.5) * (max_lat - min_lat) / 4, min_lon + (i + 0.5) * (max_lon - min_lon) / 4)
+        points = [(*at(1, 1), False)] * 10 + [(*at(2, 2), True)] * 3 + [(*at(2, 2), False)]
+        cells = city_cells(zagreb, cities, points)
+        assert len(cells) == 16  # the corners of its disc's box too: nearer Zagreb than any other city
+        assert (cells[0].photos, cells[0].errors) == (4, 3)
+        assert cells[-1].photos == 10 and all(c.photos == 0 for c in cells[1:-1])
+        # A photo 60 km out (labelled Zagreb as its nearest city) widens the grid to its region.
+        far = (zagreb.lat + 0.1, zagreb.lon + 0.75, True)
+        wide = city_cells(zagreb, cities, [*points, far])
+        assert max(c.bbox[2] for c in wide) >= far[1] and any(c.errors == 1 and c.photos == 1 for c in wide)
+        assert all(Region(zagreb, cities).contains((c.bbox[1] + c.bbox[3]) / 2, (c.bbox[0] + c.bbox[2]) / 2) or c.photos
+                   for c in wide)
 
 
 def test_cli_advise_measures_the_curve_with_the_runs_recipe_and_writes_the_plan(weak_split_project, tmp_path, capsys):
