@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence, TextIO
 
 from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Event, Kind
+from .progress_lines import ProgressLines
 
 #: What must never reach a terminal raw: C0 controls but tab and newline (a lone carriage return too, while
 #: CSV's "\r\n" stays), DEL, C1 controls (ESC [ and CSI start terminal commands), the bidi overrides that
@@ -122,9 +123,18 @@ class ProgressPrinter:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self._bars: dict[str, Any] = {}
+        self._lines: ProgressLines | None = None
+
+    def _plain(self) -> ProgressLines | None:
+        """Where stderr is not a terminal (tqdm draws nothing there), the plain lines that replace the bars."""
+        if self._lines is None and not self.quiet and not sys.stderr.isatty():
+            self._lines = ProgressLines(lambda text: _write(text, file=sys.stderr))
+        return self._lines
 
     def __call__(self, event: Event) -> None:
-        if event.kind == PROGRESS and event.total is not None and not self.quiet:
+        if event.kind in (PROGRESS, Kind.ITERATION) and self._plain() is not None:
+            self._plain()(event)
+        elif event.kind == PROGRESS and event.total is not None and not self.quiet:
             bar = self._bars.get(event.scope)
             if bar is None:
                 from tqdm import tqdm

@@ -17,6 +17,17 @@ from .render import ProgressPrinter, plural, table
 ARCH_HELP = "model architecture (see `geospottr models`; default: efficientnet-lite0)"
 
 
+def duration(text: str) -> float:
+    """argparse type of --time-budget: ``30m``, ``1h30m``, ``90s`` -> seconds (`training.budget`, torch-free)."""
+    from ..errors import GeoSpottrError
+    from ..training.budget import parse_duration
+
+    try:
+        return parse_duration(text)
+    except GeoSpottrError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _check_names(args: argparse.Namespace) -> None:
     """The run to resume and the architecture, checked before torch loads (seconds) to refuse a typo."""
     if args.arch:
@@ -41,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = {k: getattr(args, k) for k in (
         "arch", "epochs", "batch_size", "image_size", "lr", "optimizer", "weights", "device", "label_smoothing",
         "geo_tau_km", "num_workers", "patience", "seed", "max_steps", "cache_cap_gb", "schedule", "weight_decay",
-        "crop_bottom", "class_balance", "head", "refit")
+        "crop_bottom", "class_balance", "head", "refit", "time_budget")
         if getattr(args, k) is not None}
     for flag in ("cache_features", "geo_smoothing"):
         if getattr(args, flag):
@@ -241,6 +252,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     p.add_argument("--no-augment", action="store_true",
                    help="train on plain resized crops (default: random resized crop, horizontal flip, colour jitter)")
+    p.add_argument("--time-budget", metavar="DURATION", type=duration,
+                   help="e.g. 30m, 1h30m: train the most accurate recipe (fine-tune or fused probe, fewer backbones) "
+                        "predicted to fit, from per-photo costs measured on this device (a few seconds, kept a day "
+                        "in cache/costs.json); the run log says which it picked and why. Without it, a run predicted "
+                        "to take over an hour warns first and names the faster choice")
     p.add_argument("--resume", metavar="ID",
                    help="continue run ID from its last checkpoint (one stopped before its first checkpoint starts "
                         "again with its settings, reusing the features it cached)")

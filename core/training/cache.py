@@ -43,6 +43,7 @@ from ..events import LOG, PROGRESS, WARNING, Control, Event, EventCallback, igno
 from ..fsutil import atomic_write_text, safe_child
 from ..imaging import ImageError
 from . import distributed
+from .budget import duration_text
 from .data import Sample
 from .transforms import eval_transform, load_for_model
 
@@ -245,12 +246,6 @@ def _batches(chunks: Sequence[range], batch_size: int) -> list[list[int]]:
     return [list(rows[i:i + batch_size]) for rows in chunks for i in range(0, len(rows), batch_size)]
 
 
-def eta_text(seconds: float) -> str:
-    """``4m05s`` / ``1h20m``: how progress lines say the time left."""
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 @torch.no_grad()
 def extract(targets: Sequence[Target], compute: Compute, photos: DecodedPhotos, device: torch.device,
             batch_size: int, num_workers: int, split: str, names: str = "", on_event: EventCallback = ignore_events,
@@ -304,7 +299,7 @@ def _fill(todo: list[int], files: list[RowsFile], compute: Compute, photos: Deco
         rate = seen / max(time.perf_counter() - started, 1e-9)
         done = min(count, first + seen)
         eta = (count - done) / max(rate, 1e-9)
-        on_event(Event(PROGRESS, f"caching {what}: {rate:.1f} img/s, ETA {eta_text(eta)}", done=done, total=count,
+        on_event(Event(PROGRESS, f"caching {what}: {rate:.1f} img/s, ETA {duration_text(eta)}", done=done, total=count,
                        scope=scope, data={"images_per_s": rate, "eta_s": eta}))
 
     mine = _chunk_results(iter(loader), chunks, compute, todo, device, control, tick)

@@ -33,7 +33,8 @@ from torch.utils.data import DataLoader
 
 from ..devices import pick_device
 from ..errors import Cancelled, GeoSpottrError
-from ..events import DONE, ERROR, LOG, PROGRESS, Control, Event, EventCallback, Kind, ignore_events
+from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventCallback, Kind, ignore_events
+from ..fsutil import safe_child
 from ..models import registry
 from ..models.backbones import FrozenTrunkNet
 from ..models.bundle import BundleMeta, read_bundle, save_bundle
@@ -41,7 +42,7 @@ from ..models.probe import PROBE_MODELS
 from ..project import Project
 from ..typed import Fields, short
 from . import cache as feature_cache
-from . import distributed, runcontrol, runs
+from . import costs, distributed, runcontrol, runs
 from .balance import CLASS_BALANCES, BalancedSampler, balance_weights
 from .data import ImageDataset, load_training_data, split_samples
 from .losses import TrainingLoss, default_geo_tau_km, geo_targets
@@ -87,6 +88,7 @@ class TrainConfig:
     patience: int = 5  # epochs without a val-loss improvement before stopping early; 0 = never
     seed: int = 0
     max_steps: int | None = None  # cap on iterations per epoch (quick trials)
+    time_budget: float | None = None  # seconds: train the most accurate recipe predicted to fit (training.budget)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -94,6 +96,8 @@ class TrainConfig:
             raise GeoSpottrError(f"--optimizer must be one of {', '.join(DEFAULT_LR)}")
         if self.schedule not in ("cosine", "step", "constant"):
             raise GeoSpottrError("schedule must be cosine, step or constant")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise GeoSpottrError("--time-budget must be more than nothing (e.g. 30m)")
         if self.epochs < 1 or self.batch_size < 1:
             raise GeoSpottrError("epochs and batch size must be at least 1")
         if self.image_size is not None and self.image_size < 16:
@@ -295,6 +299,15 @@ class _Run:
                 raise GeoSpottrError("the project no longer has train/val images of this run's cities")
         if cfg.geo_smoothing and cfg.geo_tau_km is None:
             cfg.geo_tau_km = round(default_geo_tau_km(classes), 1)
+        # --time-budget picks the recipe from costs measured on this device (rank 0, agreed by all); without
+        # one, a run predicted to take hours says so before it starts (training.costs.plan).
+        plan_note = None
+        if raw is None:
+            if ctx.is_main:
+                plan_note = costs.plan(cfg, self.train_samples, self.val_samples, len(classes), device,
+                                       safe_child(project.cache_dir, "costs.json"))
+            plan_note, cfg.arch, cfg.head, cfg.arch_kwargs = distributed.broadcast(
+                ctx, (plan_note, cfg.arch, cfg.head, cfg.arch_kwargs))
         # The model actually trained: the arch, or its linear probe (--head; "auto" decides by data size).
         self.arch = raw.meta.arch if raw is not None else trained_arch(cfg, self.train_samples, len(classes))
         spec = registry.spec(self.arch)
@@ -333,6 +346,8 @@ class _Run:
         self.writer = writer
         self.emit(RunStarted(self.run_id, str(device), ctx.world_size).event(
             f"run {self.run_id} ({'resumed' if raw else 'restarted: no checkpoint yet' if path else 'new'})"))
+        if plan_note:
+            self.emit(Event(LOG if cfg.time_budget else WARNING, plan_note, scope="time budget"))
         try:
             self._prepare(classes, spec)
         except BaseException as exc:

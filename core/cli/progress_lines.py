@@ -1,0 +1,67 @@
+"""Progress where no bar can be drawn: a log file, a CI job, ``geospottr train > run.log 2>&1``.
+
+tqdm draws nothing when stderr is not a terminal, so a two-hour run used to print nothing for minutes.
+`ProgressLines` prints one plain line per progress scope when it starts and finishes and, in between, a
+line at most every `LINE_EVERY_S` seconds whenever progress arrives (so at least every 30 s while the job
+reports): done/total, the job's own words (epoch, loss), images per second and the time left.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ..events import PROGRESS, Event, Kind
+from ..training.budget import duration_text
+
+#: Seconds between two progress lines (under the 30 s a watcher of a log file is promised).
+LINE_EVERY_S = 20.0
+
+
+@dataclass
+class _Scope:
+    started: float
+    first_done: int
+    finished: bool = False
+
+
+class ProgressLines:
+    """An event callback for PROGRESS (and ITERATION, whose images/s it quotes) that writes plain lines."""
+
+    def __init__(self, write: Callable[[str], None], every: float = LINE_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.write, self.every, self.clock = write, every, clock
+        self.scopes: dict[str, _Scope] = {}
+        self.last_line = -float("inf")
+        self.images_per_s: float | None = None
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == Kind.ITERATION:
+            self.images_per_s = event.data.get("images_per_s") or self.images_per_s
+            return
+        if event.kind != PROGRESS or event.total is None:
+            return
+        now, done, total = self.clock(), event.done or 0, event.total
+        name = event.scope or "working"
+        scope = self.scopes.get(name)
+        first = scope is None or scope.finished and done < total
+        if first:
+            scope = self.scopes[name] = _Scope(now, done)
+        finished = done >= total
+        if not (first or (finished and not scope.finished) or now - self.last_line >= self.every):
+            return
+        scope.finished = finished
+        self.last_line = now
+        line = f"{name}: {done}/{total} ({100 * done / max(total, 1):.0f}%)"
+        message = event.message or ""
+        if message:
+            line += f" {message}"
+        ips = event.data.get("images_per_s") or (self.images_per_s if name == "training" else None)
+        if ips and "img/s" not in message:
+            line += f", {ips:.1f} img/s"
+        elapsed = now - scope.started
+        if not finished and "ETA" not in message and done > scope.first_done and elapsed > 0:
+            rate = (done - scope.first_done) / elapsed
+            line += f", ETA {duration_text((total - done) / rate)}"
+        self.write(line)
