@@ -11,7 +11,8 @@ member is dropped from the biggest first. Above `AUTO_PROBE_MAX_PER_CITY` traini
 default head fine-tunes (`probe.trained_arch`), and that fine-tune then ranks first.
 
 Predicted cost of a probe: every photo decoded once plus each member's forward pass (`Costs.photo_s`),
-plus the logistic-regression fits (C grid x inner folds, linear in rows x features: `FIT_S_PER_VALUE`).
+plus the logistic-regression fits (C grid x inner folds, on train and again on train + val for the refit;
+linear in rows x features: `FIT_S_PER_VALUE`).
 Of a fine-tune: epochs x (training images x a measured training step per image + val images x a forward
 pass), which is how the trainer spends its time.
 """
@@ -81,7 +82,8 @@ def predict_s(recipe: Recipe, n_train: int, n_val: int, costs: Costs, epochs: in
     """Predicted seconds of `recipe` on `n_train` + `n_val` photos (see the module docstring)."""
     if recipe.head == "finetune":
         return epochs * (n_train * costs.finetune_step_s + n_val * costs.finetune_eval_s)
-    fits = sum(FEATURES[m] for m in recipe.members) * (n_train + n_val) * FIT_S_PER_VALUE
+    # Two fits per member: C chosen by inner CV on train, then again on train + val for the saved probe.
+    fits = sum(FEATURES[m] for m in recipe.members) * (2 * n_train + n_val) * FIT_S_PER_VALUE
     return (n_train + n_val) * costs.photo_s(recipe.members) + fits
 
 
