@@ -18,6 +18,7 @@ and every weight for NaN/Inf, all before a real model is built.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -147,7 +148,11 @@ def _check_archive(path: Path, size: int) -> None:
 
 def _materialise(value: Any) -> Any:
     """`value` with every tensor copied out of the file mapping (nested dicts, lists and tuples too), so the
-    file may be replaced or deleted afterwards (Windows refuses while a mapping is open)."""
+    file may be replaced or deleted afterwards: Windows refuses while a mapping is open. Elsewhere a
+    mapping survives the file's replacement (training replaces best.pt atomically, never in place), so the
+    tensors stay mapped and only the pages used are ever read."""
+    if os.name != "nt":
+        return value
     if isinstance(value, torch.Tensor):
         return value.clone()
     if isinstance(value, dict):
@@ -276,12 +281,13 @@ def _fuse_conv_bn(model: nn.Module) -> None:
     (in place): the same function of the input (to float rounding, 1e-7), one pass over memory less per
     layer: about 30% of an EfficientNet-Lite forward on CPU. Only for inference: `load_bundle`'s model is
     never trained (resuming a run reads the raw bundle), and a folded batch norm has no statistics left."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    from torch.nn.utils.fusion import fuse_conv_bn_weights
 
     for sequential in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
         names = list(sequential._modules)
         for conv_name, bn_name in zip(names, names[1:]):
             conv, bn = sequential._modules[conv_name], sequential._modules[bn_name]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
-                sequential._modules[conv_name] = fuse_conv_bn_eval(conv, bn)
+                conv.weight, conv.bias = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var,
+                                                              bn.eps, bn.weight, bn.bias)
                 sequential._modules[bn_name] = nn.Identity()
