@@ -74,10 +74,11 @@ def _resnet_layer4(module: nn.Module) -> bool:
 
 def _probe_layer(probe: nn.Module) -> nn.Module | None:
     """A probe's Grad-CAM layer: its backbone's last conv stage, when its one view is the whole frame
-    (crops or a mirrored view would each need their own map)."""
-    if tuple(probe.views) != ("full",) or probe.flip:
+    (crops or a mirrored view would each need their own map); none for a backbone without convolutions
+    (a CLIP vision transformer: `clip_probe`)."""
+    head = getattr(probe.embedding, "head", None)
+    if tuple(probe.views) != ("full",) or probe.flip or head is None:
         return None
-    head = probe.embedding.head
     if hasattr(head, "conv_head"):
         return head.conv_head
     return head if _resnet_layer4(head) else None

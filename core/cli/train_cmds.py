@@ -221,7 +221,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="lr schedule after warmup (default: cosine)")
     p.add_argument("--weight-decay", type=non_negative, help="default: 1e-4")
     p.add_argument("--weights", metavar="imagenet|none|PATH",
-                   help="backbone weights: imagenet (download once; efficientnet-lite0's ship offline), none, or a file")
+                   help="backbone weights: imagenet (download once; efficientnet-lite0's ship offline), none, or a file; "
+                        "streetclip-probe: a hub name or a folder saved by save_pretrained (default geolocal/StreetCLIP)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: auto (cuda > mps > cpu)")
     p.add_argument("--cache-features", action="store_true",
                    help="compute the frozen stages once (fp16 on disk) and train only the rest; flip-only augmentation")

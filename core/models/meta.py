@@ -154,6 +154,9 @@ def _meta_problem(data: Any, check_settings: bool = True) -> str | None:
     for key, value in kwargs.items():
         if key not in allowed and not open_ended:
             return f"{arch} takes no setting {str(key)[:40]!r} (it takes: {', '.join(sorted(allowed)) or 'none'})"
+        # A dict of plain values is one too (a CLIP tower's config: `clip_probe`), keyed by short names.
+        if isinstance(value, dict) and all(isinstance(k, str) and len(k) <= 64 for k in value):
+            value = list(value.values())
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(v, bool) or isinstance(v, str) and len(v) <= 64 or _finite(v) and abs(v) <= 1_000_000
                    for v in values) or len(values) > 64:  # switches (a probe's flip) are plain values too

@@ -107,12 +107,14 @@ class ProbeNet(nn.Module):
 
     def __init__(self, num_classes: int, weights: str = "none", backbone: str = "efficientnet-lite0",
                  view_size: int = 320, views: Sequence[str] = ("full",), crop_fraction: float = 0.6,
-                 flip: bool = False) -> None:
+                 flip: bool = False, embedding: nn.Module | None = None) -> None:
+        """`embedding`: a frozen feature extractor built elsewhere (with ``backbone`` and ``channels``
+        attributes; `clip_probe.ClipEmbedding`) instead of `Embedding(backbone, weights)`."""
         super().__init__()
         unknown = [v for v in views if v not in ANCHORS]
         if unknown or not views:
             raise ValueError(f"unknown probe views {unknown}; choose from {', '.join(ANCHORS)}")
-        self.embedding = Embedding(backbone, weights)
+        self.embedding = embedding if embedding is not None else Embedding(backbone, weights)
         self.view_size, self.views, self.crop_fraction, self.flip = view_size, tuple(views), crop_fraction, flip
         self.classifier = nn.Linear(self.embedding.channels, num_classes)
 

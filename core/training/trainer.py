@@ -316,6 +316,8 @@ class _Run:
 
         # Build the model before the run folder exists: a failed download or a bad option leaves no run behind.
         self.model = registry.build(self.arch, len(classes), weights="none" if raw else cfg.weights, **self.arch_kwargs)
+        # What rebuilds the model without its weights' source (a CLIP tower's config) goes into the bundle.
+        self.arch_kwargs.update(getattr(self.model, "rebuild_kwargs", {}))
         if cfg.cache_features and not isinstance(self.model, (FrozenTrunkNet, *PROBE_MODELS)):  # a probe always caches
             raise GeoSpottrError(f"--cache-features needs a model with frozen stages; {self.arch} has none")
         if raw is not None:
