@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -268,6 +269,23 @@ def train(project: Project, config: TrainConfig | None = None, on_event: EventCa
           control: Control | None = None, *, resume: str | None = None,
           overrides: Mapping[str, Any] | None = None) -> TrainResult:
     """Train a model on `project` (or continue run `resume`, changing only `overrides` in RESUME_OVERRIDES)."""
+#: What the run's own output says when a command arrives through control.json (not from its own window).
+_HEARD = {"pause": "paused from a monitor window or `geospottr runs --send` (waiting; resume with "
+                   "`geospottr runs --send resume {run}` or the monitor's Resume)",
+          "resume": "resumed from a monitor window or `geospottr runs --send`",
+          "stop": "stop asked from a monitor window or `geospottr runs --send`: saving last.pt",
+          "save": "checkpoint asked from a monitor window or `geospottr runs --send`"}
+
+
+def say_command(on_event: EventCallback, run_id: str, command: str) -> None:
+    """Tell the run's listeners (a terminal running `train`, the app's Train workspace) about a command
+    another process sent, so a terminal never sits silent while a monitor paused its run. Not recorded in
+    metrics.jsonl: it may come from the relay thread while the loop writes there."""
+    text = _HEARD.get(command)
+    if text:
+        on_event(Event(LOG, text.format(run=run_id), scope="control"))
+
+
     control = control or TrainControl()
     cfg, path, raw = _resolve(project, config, resume, overrides)
     device = pick_device(cfg.device)
@@ -343,7 +361,9 @@ class _Run:
             writer = runs.MetricsWriter(self.dir / runs.METRICS)
         # Rank 0 relays control.json commands (pause/resume/stop/save from other processes) to `control`
         # and keeps status.json's heartbeat; it also writes the first "running" status.
-        self.relay = runcontrol.ControlRelay(self.dir, control, self._progress).start() if ctx.is_main else None
+        self.relay = runcontrol.ControlRelay(self.dir, control, self._progress,
+                                             on_command=partial(say_command, on_event, self.run_id)).start() \
+            if ctx.is_main else None
         self.emit = _Emitter(on_event if ctx.is_main else ignore_events, writer)
         self.writer = writer
         self.emit(RunStarted(self.run_id, str(device), ctx.world_size).event(
@@ -507,7 +527,8 @@ class _Run:
                 self._train_epoch(total)
                 started = time.perf_counter()
                 train_loss, correct, seen = distributed.all_sum(self.ctx, self.running)
-                val = evaluate(self.net, self.val_loader, self.device, len(self.classes), self._autocast) \
+                val = evaluate(self.net, self.val_loader, self.device, len(self.classes), self._autocast,
+                               partial(self._skip, "val")) \
                     if self.ctx.is_main else None
                 val = distributed.broadcast(self.ctx, val)
                 elapsed = self.epoch_elapsed + time.perf_counter() - started
@@ -651,6 +672,9 @@ class _Run:
                 loss.backward()
                 self.optimizer.step()
             value = loss.item()
+            images, labels, index = decoded_only(images, labels, index, partial(self._skip, "train"))
+            if not len(labels):
+                continue
             if not math.isfinite(value):
                 raise GeoSpottrError(f"the loss became {value} at iteration {self.global_step}: lower --lr")
             n = len(labels)
