@@ -15,6 +15,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import GeoSpottrError
+from ..imaging import ImageError, load_image
 from ..models.bundle import ClassInfo
 from ..project import Project
 from ..splitting import group_key
@@ -61,7 +62,11 @@ def load_training_data(project: Project) -> tuple[list[ClassInfo], list[Sample],
 
 
 class ImageDataset(Dataset):
-    """(image tensor, label, index) per sample; images decode in the DataLoader worker (JPEG draft mode)."""
+    """(image tensor, label, index) per sample; images decode in the DataLoader worker (JPEG draft mode).
+
+    A photo that cannot be decoded comes back as zeros with index ``-1 - i``: the batch marks it, and
+    `decoded_only` takes it out before the model sees it, so one bad file in 27,500 never stops a long
+    run (the trainer names it in the run log and counts it)."""
 
     def __init__(self, samples: Sequence[Sample], image_size: int, transform: Callable[[Image.Image], torch.Tensor]) -> None:
         self.samples = list(samples)
@@ -73,4 +78,28 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, i: int):
         s = self.samples[i]
-        return load_for_model(s.path, self.image_size, self.transform), s.label, i
+        try:
+            return load_for_model(s.path, self.image_size, self.transform), s.label, i
+        except ImageError:
+            return torch.zeros(3, self.image_size, self.image_size), s.label, -1 - i
+
+
+def decoded_only(images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
+                 on_skip: Callable[[int], None]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The batch without the photos `ImageDataset` could not decode; `on_skip` gets each one's sample index."""
+    bad = index < 0
+    if not bool(bad.any()):
+        return images, labels, index
+    for i in (-1 - index[bad]).tolist():
+        on_skip(i)
+    keep = ~bad
+    return images[keep], labels[keep], index[keep]
+
+
+def undecodable_reason(path: str) -> str:
+    """Why `path` cannot be decoded (the main process asks again: a worker's exception does not travel)."""
+    try:
+        load_image(path, draft=(64, 64))
+    except ImageError as exc:
+        return str(exc)
+    return "could not be decoded"

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +45,7 @@ from ..typed import Fields, short
 from . import cache as feature_cache
 from . import costs, distributed, runcontrol, runs
 from .balance import CLASS_BALANCES, BalancedSampler, balance_weights
-from .data import ImageDataset, load_training_data, split_samples
+from .data import ImageDataset, decoded_only, load_training_data, split_samples, undecodable_reason
 from .losses import TrainingLoss, default_geo_tau_km, geo_targets
 from .metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
 from .probe import HEADS, describe_c, model_kwargs, train_probe, trained_arch
@@ -203,13 +203,17 @@ def _make_optimizer(net: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.
 
 @torch.no_grad()
 def evaluate(net: nn.Module, loader: DataLoader, device: torch.device, num_classes: int,
-             autocast: Any) -> dict[str, float]:
-    """Val loss (plain CE), accuracy and macro F1 of `net` over `loader`."""
+             autocast: Any, on_skip: Callable[[int], None] = lambda i: None) -> dict[str, float]:
+    """Val loss (plain CE), accuracy and macro F1 of `net` over `loader` (photos that cannot be decoded
+    are left out, each passed to `on_skip`)."""
     was_training = net.training
     net.eval()
     loss_sum, n = 0.0, 0
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    for images, labels, _ in loader:
+    for images, labels, index in loader:
+        images, labels, _ = decoded_only(images, labels, index, on_skip)
+        if not len(labels):
+            continue
         images = _to_device(images, device)
         with autocast():
             logits = net(images)
@@ -269,23 +273,6 @@ def train(project: Project, config: TrainConfig | None = None, on_event: EventCa
           control: Control | None = None, *, resume: str | None = None,
           overrides: Mapping[str, Any] | None = None) -> TrainResult:
     """Train a model on `project` (or continue run `resume`, changing only `overrides` in RESUME_OVERRIDES)."""
-#: What the run's own output says when a command arrives through control.json (not from its own window).
-_HEARD = {"pause": "paused from a monitor window or `geospottr runs --send` (waiting; resume with "
-                   "`geospottr runs --send resume {run}` or the monitor's Resume)",
-          "resume": "resumed from a monitor window or `geospottr runs --send`",
-          "stop": "stop asked from a monitor window or `geospottr runs --send`: saving last.pt",
-          "save": "checkpoint asked from a monitor window or `geospottr runs --send`"}
-
-
-def say_command(on_event: EventCallback, run_id: str, command: str) -> None:
-    """Tell the run's listeners (a terminal running `train`, the app's Train workspace) about a command
-    another process sent, so a terminal never sits silent while a monitor paused its run. Not recorded in
-    metrics.jsonl: it may come from the relay thread while the loop writes there."""
-    text = _HEARD.get(command)
-    if text:
-        on_event(Event(LOG, text.format(run=run_id), scope="control"))
-
-
     control = control or TrainControl()
     cfg, path, raw = _resolve(project, config, resume, overrides)
     device = pick_device(cfg.device)
@@ -361,9 +348,7 @@ class _Run:
             writer = runs.MetricsWriter(self.dir / runs.METRICS)
         # Rank 0 relays control.json commands (pause/resume/stop/save from other processes) to `control`
         # and keeps status.json's heartbeat; it also writes the first "running" status.
-        self.relay = runcontrol.ControlRelay(self.dir, control, self._progress,
-                                             on_command=partial(say_command, on_event, self.run_id)).start() \
-            if ctx.is_main else None
+        self.relay = runcontrol.ControlRelay(self.dir, control, self._progress).start() if ctx.is_main else None
         self.emit = _Emitter(on_event if ctx.is_main else ignore_events, writer)
         self.writer = writer
         self.emit(RunStarted(self.run_id, str(device), ctx.world_size).event(
@@ -390,8 +375,16 @@ class _Run:
             self.writer(Event(ERROR, f"training {status}: {exc}"))  # the caller gets the exception itself
             self.writer.close()
 
+    def _skip(self, split: str, i: int) -> None:
+        """Sample `i` of `split` could not be decoded: named once in the run log, counted, left out."""
+        if i not in self.skipped[split]:
+            self.skipped[split].add(i)
+            path = getattr(self, f"{split}_samples")[i].path
+            self.emit(Event(WARNING, f"skipped {path}: {undecodable_reason(path)}", scope="training"))
+
     def _prepare(self, classes: list, spec: registry.ModelSpec) -> None:
         cfg, device, ctx = self.cfg, self.device, self.ctx
+        self.skipped: dict[str, set[int]] = {"train": set(), "val": set()}
         self.meta = BundleMeta(arch=self.arch, classes=list(classes), image_size=cfg.image_size, mean=spec.mean,
                                std=spec.std, crop_bottom=cfg.crop_bottom, arch_kwargs=dict(self.arch_kwargs),
                                run_id=self.run_id)
@@ -564,6 +557,10 @@ class _Run:
         except BaseException as exc:
             self._finish_failed(exc)
             raise
+        skipped = sum(len(s) for s in self.skipped.values())
+        if skipped:
+            self.emit(Event(LOG, f"{skipped} photos could not be decoded and were skipped (each named above)",
+                            data={"skipped": skipped}))
         return self._result(status, reason)
 
     def _run_probe(self) -> TrainResult:
@@ -656,6 +653,9 @@ class _Run:
             if self.step_in_epoch >= self.steps_per_epoch:
                 break
             self._checkpoint()  # pause blocks here; stop raises Cancelled before any half step
+            images, labels, index = decoded_only(images, labels, index, partial(self._skip, "train"))
+            if not len(labels):
+                continue
             lr = self.lr * lr_factor(self.global_step, total, warmup, cfg, self.steps_per_epoch)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -672,9 +672,6 @@ class _Run:
                 loss.backward()
                 self.optimizer.step()
             value = loss.item()
-            images, labels, index = decoded_only(images, labels, index, partial(self._skip, "train"))
-            if not len(labels):
-                continue
             if not math.isfinite(value):
                 raise GeoSpottrError(f"the loss became {value} at iteration {self.global_step}: lower --lr")
             n = len(labels)

@@ -115,3 +115,21 @@ def test_batches_fit_the_available_memory():
     small = cache.batch_for_memory(16, 640, 320, 6, available=512 * 1024 ** 2)
     assert 1 <= small < 16
     assert cache.batch_for_memory(16, 640, available=1) == 1
+
+
+def test_a_fine_tune_skips_a_photo_it_cannot_decode(small_project, tmp_path):
+    victims = [small_project.image_path(r) for split in ("train", "val")
+               for r in list(small_project.images(split=split))[:1]]
+    originals = [v.read_bytes() for v in victims]
+    for v in victims:
+        v.write_bytes(b"not a jpeg at all")
+    events: list[Event] = []
+    try:
+        result = train(small_project, fast_config(epochs=2), on_event=events.append)
+    finally:
+        for v, data in zip(victims, originals):
+            v.write_bytes(data)
+    assert result.status == "finished" and result.epochs_done == 2
+    warned = [e.message for e in events if e.kind == WARNING]
+    assert all(sum(str(v) in w for w in warned) == 1 for v in victims)  # named once, not once per epoch
+    assert any(e.kind == LOG and e.message.startswith("2 photos could not be decoded") for e in events)
