@@ -132,7 +132,11 @@ IMAGE_ORDERS: dict[str, str] = {
     "status": "images.status, images.added_at, images.id",
     "split": "images.split, images.added_at, images.id",
     "source": "images.source, images.added_at, images.id",
+    # The model's guesses (`store_predictions`): least sure first, the images it has not seen last.
+    "confidence": "predictions.confidence IS NULL, predictions.confidence, images.added_at, images.id",
 }
+#: `image_ids(model=...)` filters: what the model said of each image, against its label.
+MODEL_FILTERS = ("right", "wrong", "unpredicted")
 #: Ids per `IN (...)` query: below SQLite's oldest host-parameter limit (999).
 _ID_CHUNK = 900
 
@@ -638,7 +642,7 @@ class Project:
 
     def image_ids(self, *, city: str | None = None, status: str | Sequence[str] | None = None,
                   split: str | Sequence[str] | None = None, source: str | None = None,
-                  order: str = "added") -> list[str]:
+                  order: str = "added", model: str | None = None, predicted: str | None = None) -> list[str]:
         """Ids only, filtered like `images` and sorted by a named `IMAGE_ORDERS` key.
 
         Why: a view over 30,000 images holds the id list and fetches records a page at a time
@@ -647,7 +651,18 @@ class Project:
         if order not in IMAGE_ORDERS:
             raise GeoSpottrError(f"unknown image order {order!r}; choose one of {', '.join(IMAGE_ORDERS)}")
         where, args = self._image_filter(city, status, split, source)
-        sql = ("SELECT images.id FROM images LEFT JOIN cities ON cities.id = images.city_id" + where
+        # What the model said (`store_predictions`): right / wrong against the label, not predicted yet, or
+        # one guessed city (a confusion cell: "labelled X, the model says Y").
+        guessed = {"right": "predictions.city = cities.slug", "wrong": "predictions.city != cities.slug",
+                   "unpredicted": "predictions.image_id IS NULL", None: None}
+        if model not in guessed:
+            raise GeoSpottrError(f"unknown model filter {model!r}; choose one of {', '.join(MODEL_FILTERS)}")
+        extra = [c for c in (guessed[model], "predictions.city = ?" if predicted else None) if c]
+        if extra:
+            where = (where + " AND " if where else " WHERE ") + " AND ".join(extra)
+            args = [*args, *([predicted] if predicted else [])]
+        sql = ("SELECT images.id FROM images LEFT JOIN cities ON cities.id = images.city_id"
+               " LEFT JOIN predictions ON predictions.image_id = images.id" + where
                + f" ORDER BY {IMAGE_ORDERS[order]}")
         return [r[0] for r in self.conn.execute(sql, args).fetchall()]
 
@@ -755,6 +770,19 @@ class Project:
         else:
             with self.transaction() as conn:
                 yield conn
+
+    def store_predictions(self, model: str, guesses: Mapping[str, tuple[str, float]]) -> None:
+        """Keep the model's latest guess ``(city slug, probability)`` for each image (one transaction),
+        replacing any earlier one; an image deleted meanwhile is skipped (its rows go with it)."""
+        now = utcnow()
+        with self._write() as c:
+            c.executemany("INSERT OR REPLACE INTO predictions(image_id, model, city, confidence, at)"
+                          " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM images WHERE id = ?)",
+                          [(i, model, city, float(p), now, i) for i, (city, p) in guesses.items()])
+
+    def predictions(self) -> dict[str, tuple[str, float]]:
+        """Every stored guess: image id -> (city slug, probability) (a few MB at 27,500 images)."""
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT image_id, city, confidence FROM predictions")}
 
     def set_status(self, image_ids: Sequence[str], status: str, reason: str | None = None) -> None:
         self.set_statuses({i: (status, reason) for i in image_ids})

@@ -137,6 +137,18 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX import_errors_source ON import_errors(source, reason);
     """,
+    # 7: the model's latest guess for each image ("predict the dataset", `core.dataset_predictions`), so
+    # the curation grid can filter and sort by what the model says, how sure it is and whether it is right
+    """
+    CREATE TABLE predictions (
+        image_id    TEXT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        model       TEXT NOT NULL,        -- the model that guessed (its run and val accuracy, or its file)
+        city        TEXT NOT NULL,        -- the guessed city's slug
+        confidence  REAL NOT NULL,        -- its probability
+        at          TEXT NOT NULL
+    );
+    CREATE INDEX predictions_city ON predictions(city);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -118,3 +118,21 @@ def tiny_project(tmp_path):
     project = build_tiny_project(tmp_path)
     yield project
     project.close()
+
+
+@pytest.fixture
+def random_bundle(tiny_project):
+    """A randomly initialised baseline bundle over the tiny project's cities, saved as run r1: enough for
+    UI plumbing (rankings, markers, challenge rounds); accuracy is tested elsewhere."""
+    import torch
+
+    from core.models import registry
+    from core.models.bundle import BundleMeta, ClassInfo, save_bundle
+
+    torch.manual_seed(0)
+    cities = tiny_project.cities()
+    meta = BundleMeta(arch="baseline", image_size=32, run_id="r1",
+                      classes=[ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in cities])
+    (tiny_project.runs_dir / "r1").mkdir(parents=True, exist_ok=True)  # a run folder, as the trainer leaves it
+    (tiny_project.runs_dir / "r1" / "config.json").write_text('{"arch": "baseline", "created": "2026-01-01T00:00:00"}')
+    return save_bundle(tiny_project.runs_dir / "r1" / "best.pt", registry.build("baseline", len(cities)).eval(), meta)

@@ -225,9 +225,29 @@ class _Explainer:
         return target
 
 
+def _predict_dataset(args: argparse.Namespace) -> int:
+    """``predict --dataset``: the model's guess for each kept image, stored for the app's grid filters."""
+    from ..dataset_predictions import predict_dataset
+    from ..project_model import name_model
+
+    with open_project(args) as project:
+        choice = _choose(args, project)
+        predictor = _load(choice.bundle, args)
+        name = name_model(choice.bundle).label
+        with job() as (on_event, control):
+            done = predict_dataset(project, predictor, name, ("pending", "accepted"), on_event=on_event,
+                                   control=control, batch_size=args.batch_size)
+    print(done.summary(name))
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..results import Prediction, expand_inputs, folder_groups
 
+    if args.dataset:
+        if args.inputs:
+            raise GeoSpottrError("--dataset predicts the project's own images: give no IMAGE or folder with it")
+        return _predict_dataset(args)
     if not args.inputs:
         raise GeoSpottrError("give at least one IMAGE or folder")
     if args.group and args.group_by_folder:
@@ -459,6 +479,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--versus", metavar="CITY",
                    help="with --explain: contrastive maps, why the top city rather than CITY (slug or name)")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: %(default)s)")
+    p.add_argument("--dataset", action="store_true",
+                   help="predict every kept image of the project instead and store the guesses (the app's "
+                        "grid then filters by right / wrong / guessed city and sorts by confidence)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("challenge", parents=[common], help="play human vs model on test photos in the terminal",

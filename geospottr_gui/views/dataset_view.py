@@ -34,6 +34,7 @@ from core.project import IMAGE_ORDERS, SPLITS, STATUSES
 from ..context import AppContext
 from ..plaintext import plain_tooltip, warn
 from ..settings import GET_STARTED_DISMISSED
+from ..workers import start_job
 from .cities_panel import CitiesPanel
 from .dialogs import CityPickerDialog
 from .download_panel import DownloadPanel
@@ -48,7 +49,20 @@ ALL = "All"
 #: The Cities / Download tabs' narrowest width (their panels scroll below it); see `DatasetView`.
 LEFT_MIN_WIDTH = 312  # the Download form (296 px) and a vertical scroll bar
 _ORDER_LABELS = {"added": "Oldest first", "newest": "Newest first", "city": "City", "status": "Status",
-                 "split": "Split", "source": "Source"}
+                 "split": "Split", "source": "Source", "confidence": "Model least sure"}
+#: The Model filter's fixed choices (then "says <city>" per city): `Project.image_ids(model=...)`.
+_MODEL_CHOICES = (("Right", "right"), ("Wrong", "wrong"), ("Not predicted", "unpredicted"))
+
+
+def predict_dataset_job(models, project, model_path: str, *, on_event, control):  # noqa: ANN001, ANN201 - a job
+    """Worker job: the project's model guesses every kept image (`core.dataset_predictions`)."""
+    from core.dataset_predictions import predict_dataset
+    from core.project_model import name_model
+
+    name = name_model(model_path).label
+    done = predict_dataset(project, models.get(model_path), name, ("pending", "accepted"),
+                           on_event=on_event, control=control)
+    return done.summary(name)
 
 
 def _scrolled(panel: QWidget) -> QScrollArea:
@@ -108,6 +122,8 @@ class CurationPanel(QWidget):
         self.status = QComboBox()
         self.split = QComboBox()
         self.source = QComboBox()
+        self.model_filter = QComboBox()
+        self.model_filter.setToolTip("What the model says of each image (Predict all fills it)")
         self.order = QComboBox()
         self.status.addItems([ALL, *STATUSES])
         self.split.addItems([ALL, *SPLITS, "none"])
@@ -137,6 +153,13 @@ class CurationPanel(QWidget):
         self.viewer: ImageViewer | None = None
         self.problems_button = QPushButton("Find problems…")
         self.problems_button.setToolTip("Look for broken, blank, blurry and duplicate images to review")
+        self.predict_button = QPushButton("Predict all")
+        self.predict_button.setToolTip("The project's model guesses every kept image: filter by Model, sort by "
+                                       "how sure it is, and see each guess on its thumbnail")
+        self.predict_button.clicked.connect(self.predict_all)
+        self._predict_job = None
+        self.predict_progress, self.predict_cancel = job_progress(
+            140, lambda: self._predict_job is not None and self._predict_job.cancel(), "Stop predicting (guesses so far are kept)")
         # Shown while a bulk edit runs in a worker (see `geospottr_gui.curator`).
         self.progress, self.cancel_button = job_progress(220, context.curator.cancel, "Stop the edit: nothing changes")
         self.progress.setTextVisible(True)
@@ -144,7 +167,7 @@ class CurationPanel(QWidget):
         # Three rows of two filters, so the grid and the detail pane fit beside the Cities tab at 1024 px.
         bar = QGridLayout()
         filters = (("City", self.city), ("Status", self.status), ("Split", self.split),
-                   ("Source", self.source), ("Sort", self.order))
+                   ("Source", self.source), ("Model", self.model_filter), ("Sort", self.order))
         for n, (label, combo) in enumerate(filters):
             row, col = divmod(n, 2)
             bar.addWidget(QLabel(label), row, 2 * col)
@@ -153,10 +176,13 @@ class CurationPanel(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)  # "Oldest first" whole
             combo.currentIndexChanged.connect(self.apply_query)
-        bar.addWidget(QLabel("Size"), 2, 2)
-        bar.addWidget(self.size_slider, 2, 3)
         bar.setColumnStretch(4, 1)
         actions = QHBoxLayout()
+        actions.addWidget(QLabel("Size"))
+        actions.addWidget(self.size_slider)
+        actions.addWidget(self.predict_button)
+        actions.addWidget(self.predict_progress)
+        actions.addWidget(self.predict_cancel)
         for button in (self.accept_button, self.reject_button, self.relabel_button):
             actions.addWidget(button)
         actions.addWidget(self.progress)
@@ -210,8 +236,10 @@ class CurationPanel(QWidget):
     def _fill_filters(self) -> None:
         project = self.context.project
         # Cities show as "Osijek, HR" and filter by slug (the item's data); sources are their own names.
+        says = [(f"Says {c.label}", f"says:{c.slug}") for c in project.cities()]
         for combo, values in ((self.city, [(c.label, c.slug) for c in project.cities()]),
-                              (self.source, [(s, s) for s in project.source_counts()])):
+                              (self.source, [(s, s) for s in project.source_counts()]),
+                              (self.model_filter, [*_MODEL_CHOICES, *says])):
             current = combo.currentData()
             combo.blockSignals(True)
             combo.clear()
@@ -224,8 +252,10 @@ class CurationPanel(QWidget):
     def filters(self) -> dict[str, Any]:
         def value(combo: QComboBox) -> str | None:
             return None if combo.currentText() == ALL else combo.currentText()
+        model = self.model_filter.currentData()
+        said = model.split(":", 1)[1] if isinstance(model, str) and model.startswith("says:") else None
         return {"city": self.city.currentData(), "status": value(self.status), "split": value(self.split),
-                "source": self.source.currentData()}
+                "source": self.source.currentData(), "model": None if said else model, "predicted": said}
 
     def apply_query(self) -> None:
         try:
@@ -238,6 +268,39 @@ class CurationPanel(QWidget):
     def show_city(self, slug: str) -> None:
         self.city.setCurrentIndex(max(0, self.city.findData(slug)))
 
+    def predict_all(self) -> None:
+        """The project's model guesses every kept image, in a job with progress and Cancel."""
+        path = self.context.model_path
+        if not path:
+            self.context.status.emit("No model yet: train one (Train) or choose one (Predict) first.")
+            return
+        if self._predict_job is not None:
+            return
+        self.predict_button.setEnabled(False)
+        self.predict_progress.setRange(0, 0)
+        self.predict_progress.show()
+        self.predict_cancel.show()
+        self._predict_job = start_job(self, predict_dataset_job, self.context.models, self.context.project, path,
+                                      on_event=self._predict_progress, on_finished=self._predicted,
+                                      on_failed=self.context.status.emit, title="Predicting the dataset",
+                                      workspace="Dataset")
+        self._predict_job.done.connect(self._predict_done)
+
+    def _predict_progress(self, event) -> None:  # noqa: ANN001 - an Event
+        if event.total:
+            self.predict_progress.setRange(0, event.total)
+            self.predict_progress.setValue(event.done or 0)
+
+    def _predicted(self, summary: str) -> None:
+        self.context.status.emit(summary)
+        self.reload()
+
+    def _predict_done(self) -> None:
+        self._predict_job = None
+        self.predict_button.setEnabled(True)
+        self.predict_progress.hide()
+        self.predict_cancel.hide()
+
     def show_only(self, ids: list[str] | None) -> None:
         """Only these images in the grid (picked on the embedding map), or all again with None."""
         self.model.restrict(ids)
@@ -249,7 +312,7 @@ class CurationPanel(QWidget):
         """Every filter back to All, and no picked-images restriction (one query)."""
         self.model.only = None
         self.only_button.hide()
-        for combo in (self.city, self.status, self.split, self.source):
+        for combo in (self.city, self.status, self.split, self.source, self.model_filter):
             combo.blockSignals(True)
             combo.setCurrentIndex(0)
             combo.blockSignals(False)

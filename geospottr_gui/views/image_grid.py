@@ -33,6 +33,8 @@ PAGE = 256
 IMAGE_CACHE_BYTES = 96 * 1024 * 1024
 RECORD_CACHE = 6000
 RecordRole = Qt.ItemDataRole.UserRole + 1
+#: The model's stored guess for the image (`Project.store_predictions`): (city label, probability, right?) or None.
+GuessRole = Qt.ItemDataRole.UserRole + 3
 IdRole = Qt.ItemDataRole.UserRole + 2
 
 
@@ -114,6 +116,7 @@ class ImageGridModel(QAbstractListModel):
         self._rows: dict[str, int] = {}
         self._records: OrderedDict[str, ImageRecord] = OrderedDict()
         self._labels: dict[str, str] = {}  # city slug -> "Osijek, HR", re-read at each reload
+        self._guesses: dict[str, tuple[str, float]] = {}  # image id -> the model's (city slug, p), ditto
         thumbnails.ready.connect(self._thumbnail_ready)
 
     # ------------------------------------------------------------------ contents
@@ -140,6 +143,7 @@ class ImageGridModel(QAbstractListModel):
         if self.only is not None:
             ids = [i for i in ids if i in self.only]
         self._labels = {c.slug: c.label for c in self.project.cities()}
+        self._guesses = self.project.predictions()
         self._records.clear()
         if ids == self._ids:
             if ids:
@@ -198,9 +202,21 @@ class ImageGridModel(QAbstractListModel):
             return record
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbnails.get(self.project, record, self.thumb_size)
+        if role == GuessRole:
+            return self.guess(record)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return badge_tooltip(record, self.city_label(record))
+            tip = badge_tooltip(record, self.city_label(record))
+            guess = self.guess(record)
+            return tip + (f" · model: {guess[0]} {guess[1]:.0%}" if guess else "")
         return None
+
+    def guess(self, record: ImageRecord) -> tuple[str, float, bool] | None:
+        """The model's stored guess for `record`: (city label, probability, right?), or None."""
+        found = self._guesses.get(record.id)
+        if found is None:
+            return None
+        slug, p = found
+        return self._labels.get(slug, slug), p, slug == record.city_slug
 
     def city_label(self, record: ImageRecord) -> str:
         """The image's city as a user reads it ("Osijek, HR"), or "unlabelled"."""
@@ -278,6 +294,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.fillRect(box.adjusted(10, 10, -10, -10), palette.color(QPalette.ColorRole.AlternateBase))
         if record is not None:
             self._badges(painter, box, record)
+            self._guess_badge(painter, box, index.data(GuessRole))
             text_rect = QRect(rect.x() + 2, box.bottom() + 2, rect.width() - 4, rect.bottom() - box.bottom() - 2)
             painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,
@@ -303,6 +320,23 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(tag, 3, 3)
             painter.setPen(Qt.GlobalColor.white)
             painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, letter)
+
+
+    @staticmethod
+    def _guess_badge(painter: QPainter, box: QRect, guess: tuple[str, float, bool] | None) -> None:
+        """The model's guess across the thumbnail's foot: green when it matches the label, red when not."""
+        if guess is None:
+            return
+        city, p, right = guess
+        text = f"{city.split(',')[0]} {p:.0%}"
+        metrics = painter.fontMetrics()
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, box.width() - 8)
+        tag = QRect(box.left() + 2, box.bottom() - 17, min(box.width() - 4, metrics.horizontalAdvance(text) + 8), 16)
+        painter.setBrush(QColor(46, 160, 67, 220) if right else QColor(207, 34, 46, 220))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawRoundedRect(tag, 3, 3)
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
 
 
 class ImageGridView(QListView):

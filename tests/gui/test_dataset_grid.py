@@ -86,3 +86,33 @@ def test_viewer_opens_on_space_steps_with_arrows_zooms_and_curates(qtbot, tiny_p
     qtbot.mouseDClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert view.viewer is not None and view.viewer.record.id == model.image_id(0)
     view.viewer.close()
+
+
+def test_predict_all_then_filter_the_grid_by_what_the_model_says(qtbot, tiny_project, tmp_path, random_bundle):
+    """Predict all (a job) stores the model's guesses: the Model filter shows right / wrong / says-X,
+    sorting by confidence puts the least sure first, and each thumbnail carries the guess."""
+    from geospottr_gui.views.image_grid import GuessRole
+
+    window = make_window(qtbot, tiny_project, tmp_path)
+    window.context.set_model(str(random_bundle))
+    view = dataset(window).curation
+    view.predict_button.click()
+    assert view._predict_job is not None and view.predict_cancel.isVisible()  # a job, cancellable
+    qtbot.waitUntil(lambda: view._predict_job is None, timeout=120000)
+    stored = tiny_project.predictions()
+    assert stored and set(stored) == set(tiny_project.image_ids(status=["pending", "accepted"]))
+    view.model_filter.setCurrentIndex(view.model_filter.findData("wrong"))
+    wrong = set(view.model.ids)
+    view.model_filter.setCurrentIndex(view.model_filter.findData("right"))
+    assert not wrong & set(view.model.ids) and len(wrong) + len(view.model.ids) == len(stored)
+    slug = next(iter(stored.values()))[0]
+    view.model_filter.setCurrentIndex(view.model_filter.findData(f"says:{slug}"))
+    assert set(view.model.ids) == {i for i, (c, _p) in stored.items() if c == slug}
+    view.model_filter.setCurrentIndex(0)
+    view.order.setCurrentIndex(view.order.findData("confidence"))
+    sure = [stored[i][1] for i in view.model.ids if i in stored]
+    assert sure == sorted(sure)
+    guess = view.model.index(0).data(GuessRole)
+    first = view.model.record(0)
+    assert guess is not None and guess[2] == (stored[first.id][0] == first.city_slug)
+    assert "model:" in view.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
