@@ -52,7 +52,7 @@ def main() -> None:
     from core.project import Project
     from core.splitting import split_project
     from geospottr_gui.context import AppContext
-    from geospottr_gui.views.train_view import TrainView
+    from geospottr_gui.views.train.train_view import TrainView
 
     torch.set_num_threads(args.threads)
     app = QApplication.instance() or QApplication(["bench"])

@@ -18,11 +18,13 @@ OUTCOMES = {"finished": "finished", "failed": "failed", "cancelled": "stopped"}
 
 
 def job_text(handle: JobHandle) -> str:
-    """"Training 120/400" (or just the title before any progress)."""
+    """"Training 120/400" (or just the title before any progress); "Training paused 120/400" while its
+    control is paused, from this window, a monitor or the command line alike (one `Control`)."""
+    title = f"{handle.title} paused" if handle.control.paused else handle.title
     if handle.progress is None:
-        return f"{handle.title}…"
+        return f"{title}…"
     done, total = handle.progress
-    return f"{handle.title} {done:,}/{total:,}"
+    return f"{title} {done:,}/{total:,}"
 
 
 def end_text(handle: JobHandle) -> str:

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 WORKSPACES: list[tuple[str, str, str]] = [
     ("Dataset", "geospottr_gui.views.dataset_view", "DatasetView"),
-    ("Train", "geospottr_gui.views.train_view", "TrainView"),
+    ("Train", "geospottr_gui.views.train.train_view", "TrainView"),
     ("Evaluate", "geospottr_gui.views.evaluate_view", "EvaluateView"),
     ("Predict", "geospottr_gui.views.predict_view", "PredictView"),
     ("Challenge", "geospottr_gui.views.challenge_view", "ChallengeView"),

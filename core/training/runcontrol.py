@@ -110,10 +110,14 @@ class ControlRelay:
     """
 
     def __init__(self, run_dir: Path, control: Control, progress: Callable[[], dict[str, Any]],
-                 poll_s: float = POLL_S, heartbeat_s: float = HEARTBEAT_S) -> None:
+                 poll_s: float = POLL_S, heartbeat_s: float = HEARTBEAT_S,
+                 on_command: Callable[[str], None] | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.control = control
         self.progress = progress
+        #: Told each command taken from control.json (the training process says so in its own output:
+        #: a terminal running `train` shows a pause sent from a monitor window).
+        self.on_command = on_command
         self.poll_s, self.heartbeat_s = poll_s, heartbeat_s
         self.seen = max((c["seq"] for c in self._read()), default=0)  # commands from before this start are history
         #: Why control.json cannot be read (a FIFO put there, say), or "": commands are then not heard.
@@ -179,6 +183,8 @@ class ControlRelay:
             changed = True
             if apply_command(self.control, cmd["command"]) and hasattr(self.control, "request_checkpoint"):
                 self.control.request_checkpoint()
+            if self.on_command is not None:
+                self.on_command(cmd["command"])
         if self.control.paused != self._paused:  # also a pause from the app's own buttons
             self._paused = self.control.paused
             changed = True

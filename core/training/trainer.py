@@ -77,7 +77,7 @@ class TrainConfig:
     geo_tau_km: float | None = None  # None: derived from the inter-city distances (see losses.py)
     class_balance: str = "weighted"  # none | weighted (loss) | sampler (balanced draws); see balance.py
     head: str = "auto"  # auto | probe | finetune: train the arch, or its linear probe (see probe.trained_arch)
-    refit: bool = True  # a probe: refit on train + val after C is chosen (fine-tuning keeps val for early stopping)
+    refit: bool = True  # a probe: refit on train + val once val is measured (fine-tuning keeps val for early stopping)
     weights: str = "imagenet"  # imagenet | none | path to a weights file
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision (CUDA only)
@@ -269,6 +269,23 @@ def _resolve(project: Project, config: TrainConfig | None, resume: str | None,
     return cfg, path, read_bundle(path / runs.LAST)
 
 
+#: What the run's own output says when a command arrives through control.json (not from its own window).
+_HEARD = {"pause": "paused from a monitor window or `geospottr runs --send` (waiting; resume with "
+                   "`geospottr runs --send resume {run}` or the monitor's Resume)",
+          "resume": "resumed from a monitor window or `geospottr runs --send`",
+          "stop": "stop asked from a monitor window or `geospottr runs --send`: saving last.pt",
+          "save": "checkpoint asked from a monitor window or `geospottr runs --send`"}
+
+
+def say_command(on_event: EventCallback, run_id: str, command: str) -> None:
+    """Tell the run's listeners (a terminal running `train`, the app's Train workspace) about a command
+    another process sent, so a terminal never sits silent while a monitor paused its run. Not recorded in
+    metrics.jsonl: it may come from the relay thread while the loop writes there."""
+    text = _HEARD.get(command)
+    if text:
+        on_event(Event(LOG, text.format(run=run_id), scope="control"))
+
+
 def train(project: Project, config: TrainConfig | None = None, on_event: EventCallback = ignore_events,
           control: Control | None = None, *, resume: str | None = None,
           overrides: Mapping[str, Any] | None = None) -> TrainResult:
@@ -348,7 +365,9 @@ class _Run:
             writer = runs.MetricsWriter(self.dir / runs.METRICS)
         # Rank 0 relays control.json commands (pause/resume/stop/save from other processes) to `control`
         # and keeps status.json's heartbeat; it also writes the first "running" status.
-        self.relay = runcontrol.ControlRelay(self.dir, control, self._progress).start() if ctx.is_main else None
+        self.relay = runcontrol.ControlRelay(self.dir, control, self._progress,
+                                             on_command=partial(say_command, on_event, self.run_id)).start() \
+            if ctx.is_main else None
         self.emit = _Emitter(on_event if ctx.is_main else ignore_events, writer)
         self.writer = writer
         self.emit(RunStarted(self.run_id, str(device), ctx.world_size).event(
@@ -593,7 +612,7 @@ class _Run:
         self.emit(Event(LOG, line))
         if metrics["refit_images"]:
             self.emit(Event(LOG, f"val figures are the train-only fit's, measured before the refit: the saved probe is "
-                                 f"refit with that C on train + val ({metrics['refit_images']} images; --no-refit "
+                                 f"refit on train + val ({metrics['refit_images']} images, C by inner CV over them; --no-refit "
                                  "keeps the train-only fit)"))
         return self._result("finished", "linear probe fitted")
 

@@ -22,25 +22,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.errors import GeoSpottrError
-from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Event, Kind
+from core.events import Event
 from core.training import runcontrol, runs
 from core.training.follow import RunState, follow_run
-from core.training.metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
 from core.training.series import RunSeries
 
 from ..workers import start_job, stop_jobs
-from .plots import TrainingPlots
-from .train_view import InfoStrip, RunControls
+from .train.run_panel import RunDisplay, status_text
 
 #: Window size when first opened: two fit beside each other on a 1920 px screen.
 DEFAULT_SIZE = (940, 640)
-
-
-def ui_state(state: RunState, stopping: bool) -> str:
-    """The `RunControls` state for a run state (a stop asked for shows as stopping until it lands)."""
-    if state.status == "running":
-        return "stopping" if stopping else "paused" if state.paused else "running"
-    return "starting" if state.status == "starting" else "idle"
 
 
 class MonitorWindow(QWidget):
@@ -68,19 +59,16 @@ class MonitorWindow(QWidget):
         self.status = QLabel("Reading the run…")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setStyleSheet("font-weight: bold")
-        self.info = InfoStrip()
-        self.plots = TrainingPlots()
+        self.display = RunDisplay()
+        self.info, self.plots, self.controls = self.display.info, self.display.plots, self.display.controls
         self.plots.current.label = self.run_id
-        self.controls = RunControls()
         for button, command in zip(self.controls.buttons, ("pause", "resume", "stop", "save")):
             button.clicked.connect(lambda _=False, c=command: self.send(c))
         self.resume_run_button = QPushButton("Resume run")
         self.resume_run_button.setToolTip("Continue this stopped run from its last checkpoint in the Train workspace")
         self.resume_run_button.clicked.connect(lambda: self.on_resume and self.on_resume(self.run_id))
         self.resume_run_button.setVisible(False)
-        self.message = QLabel()
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.setWordWrap(True)
+        self.message = self.display.message
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
@@ -132,7 +120,7 @@ class MonitorWindow(QWidget):
             replayed = runs.record_event(record)
             if replayed is not None:
                 try:
-                    self._show(replayed, plot_iterations=not history)
+                    self.display.show(replayed, plot_iterations=not history)
                 except (TypeError, ValueError):  # a damaged record (a required field missing): skip it
                     continue
         if update.state is not None:
@@ -144,45 +132,12 @@ class MonitorWindow(QWidget):
             self.state = update.state
             self.show_state()
 
-    def _show(self, event: Event, plot_iterations: bool) -> None:
-        """One replayed training event into the plots, the strip or the message line."""
-        kind = event.kind
-        if kind == Kind.ITERATION:
-            point = Iteration.from_data(event.data)
-            if plot_iterations:  # a history's iterations came as columns; this is its newest, for the strip
-                self.plots.add_iteration(point)
-            self.info.on_iteration(event, point)
-        elif kind == Kind.EPOCH:
-            epoch = EpochMetrics.from_data(event.data)
-            self.plots.add_epoch(epoch)
-            self.info.on_epoch(epoch)
-        elif kind == PROGRESS and event.scope == "training":
-            self.info.on_progress(event)
-        elif kind == Kind.CHECKPOINT:
-            saved = Checkpoint.from_data(event.data)
-            self.message.setText(f"Saved {saved.which} checkpoint (epoch {saved.epoch}, iteration {saved.iteration}).")
-        elif kind == Kind.RUN_STARTED:
-            self.info.set("device", RunStarted.from_data(event.data).device or "—")
-            self.message.setText(event.message)
-        elif kind in (LOG, WARNING, ERROR, DONE) and event.message:
-            self.message.setText(event.message)
-
     def show_state(self) -> None:
         state = self.state
         if state is None:
             return
-        self.controls.set_state(ui_state(state, self._stopping))
-        self.info.set_paused(state.status == "running" and state.paused)
-        if state.ended:  # no speed or time left for a run that is over
-            for key in ("speed", "eta_epoch", "eta_run"):
-                self.info.set(key, "—")
-        text = {"starting": "Starting", "running": "Paused" if state.paused else "Running",
-                "finished": "Finished", "stopped": "Stopped", "failed": "Failed"}.get(state.status, state.status)
-        if state.status == "running" and state.total:
-            text += f"   {state.iteration / state.total:.0%}"
-        if state.ended and state.reason:
-            text += f": {state.reason}"
-        self.status.setText(text)
+        self.display.show_state(state, self._stopping)
+        self.status.setText(status_text(state))
         self.resume_run_button.setVisible(self.on_resume is not None and state.status in ("stopped", "failed"))
 
     def _on_failed(self, message: str) -> None:

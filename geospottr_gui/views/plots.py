@@ -164,16 +164,19 @@ class TrainingPlots(QWidget):
         return self._smooth.alpha
 
     def clear(self) -> None:
-        """Forget the current run's points (a new run starts)."""
+        """Forget the current run's points (a new run starts): its plots start on fresh axes, not on the
+        range a zoom or the previous run left."""
         self.current = RunSeries(label="current")
         self._smooth.reset()
         self._dirty = True
+        self.reset_view()
 
     def set_current(self, series: RunSeries) -> None:
-        """Show a run read back from disk (resuming it continues these curves)."""
+        """Show a run read back from disk (resuming it continues these curves), on axes fitted to it."""
         self.current = series
         self._smooth.reset()
         self._dirty = True
+        self.reset_view()
 
     def add_iteration(self, point: Iteration) -> None:
         self.current.add_iteration(point)

@@ -196,7 +196,7 @@ def test_geospottr_gui_monitor_opens_only_monitor_windows(qtbot, project, tmp_pa
 
 
 def test_open_monitor_in_the_runs_list_and_pop_out_open_windows_of_their_own(qtbot, project, tmp_path):
-    from geospottr_gui.views.train_view import TrainView
+    from geospottr_gui.views.train.train_view import TrainView
     from tests.gui.conftest import context_for
 
     run = project.runs_dir / "20260101-000000-baseline"

@@ -76,7 +76,7 @@ def test_a_finished_run_becomes_the_model_only_if_it_validated_best(qtbot, tmp_p
     """Issue 28 item 4: a new run at 31% must not replace the 45% one; a better run does replace it, and a
     model chosen by hand stays whatever finishes."""
     from core.training.trainer import TrainResult  # torch: imported by this test only
-    from geospottr_gui.views.train_view import TrainView
+    from geospottr_gui.views.train.train_view import TrainView
 
     runs = tiny_project.runs_dir
     good = make_run(runs, "20261201-100000-baseline", "finished", [0.45], "2026-12-01T10:00:00")

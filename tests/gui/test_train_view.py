@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from geospottr_gui.context import AppContext
-from geospottr_gui.views.train_view import TrainView, fmt_duration
+from geospottr_gui.views.train.run_panel import fmt_duration
+from geospottr_gui.views.train.train_view import TrainView
 
 TIMEOUT_MS = 60_000
 
@@ -247,3 +248,31 @@ def test_runs_are_read_back_after_a_restart_and_overlaid(qtbot, tiny_project):
 
 def test_fmt_duration():
     assert [fmt_duration(s) for s in (None, 5, 65, 3725)] == ["—", "5s", "1m 05s", "1h 02m"]
+
+
+def test_train_follows_the_run_folder_when_a_monitor_or_a_terminal_pauses_and_resumes(qtbot, view, tiny_project):
+    """One truth for run state: the trainer's status.json. Pause here and resume in a monitor window (or
+    from a terminal's `runs --send`): the Train workspace, its runs list and the status bar follow."""
+    from core.training import runcontrol
+    from geospottr_gui.jobs_indicator import job_text
+    from geospottr_gui.views.monitor_window import open_monitor
+
+    tiny_settings(view, epochs=500, batch=4)
+    view.start_button.click()
+    qtbot.waitUntil(lambda: view.state == "running" and view.run_id is not None, timeout=TIMEOUT_MS)
+    run_dir = tiny_project.runs_dir / view.run_id
+    view.pause_button.click()
+    assert "paused" in job_text(view._job)  # the status bar's job line says so
+    view.pop_out_button.click()
+    monitor = open_monitor(run_dir)
+    qtbot.waitUntil(lambda: monitor.state is not None and monitor.state.paused, timeout=TIMEOUT_MS)
+    monitor.controls.resume_button.click()  # Resume in the monitor...
+    qtbot.waitUntil(lambda: view.state == "running", timeout=TIMEOUT_MS)  # ...and Train follows
+    assert view.pause_button.isEnabled() and not view.resume_button.isEnabled() and live_status(view) == "running"
+    assert "paused" not in job_text(view._job)
+    runcontrol.send_command(run_dir, "pause")  # a terminal's `geospottr runs --send pause`
+    qtbot.waitUntil(lambda: view.state == "paused", timeout=TIMEOUT_MS)
+    assert view.resume_button.isEnabled() and live_status(view) == "paused" and "monitor window" in view.message.text()
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS):
+        view.stop_button.click()
+    monitor.close()
