@@ -25,6 +25,9 @@ WEIGHTS = (("ImageNet (pretrained)", "imagenet"), ("None (random init)", "none")
 #: `TrainConfig.head` and `.class_balance` values (core.training.probe.HEADS, balance.CLASS_BALANCES) in words.
 HEAD_CHOICES = (("auto (by project size)", "auto"), ("probe", "probe"), ("fine-tune", "finetune"))
 BALANCE_CHOICES = (("weighted loss", "weighted"), ("balanced sampler", "sampler"), ("none", "none"))
+#: `TrainConfig.time_budget` choices in seconds (`core.training.budget` picks the recipe that fits).
+TIME_BUDGETS = (("no limit", None), ("15 min", 900.0), ("30 min", 1800.0), ("1 hour", 3600.0), ("2 hours", 7200.0),
+                ("8 hours", 28800.0))
 
 
 class TrainForm(QGroupBox):
@@ -53,6 +56,13 @@ class TrainForm(QGroupBox):
         self.class_balance.setToolTip("Macro F1 counts every city equally: weigh each photo by how rare its city "
                                       "is (weighted loss), draw batches with those weights (balanced sampler), "
                                       "or neither")
+        self.time_budget = QComboBox()
+        for label, value in TIME_BUDGETS:
+            self.time_budget.addItem(label, value)
+        self.time_budget.setToolTip("Train the most accurate recipe predicted to finish in this time on this "
+                                    "device (fine-tune, fused probe, fewer backbones, single probe), from costs "
+                                    "measured on a few of the project's photos; the run log says what it picked "
+                                    "and why. Replaces Model and Head.")
         self._probe_of: dict[str, str] = {}
         self.epochs = QSpinBox(minimum=1, maximum=10_000, value=10)
         self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
@@ -103,6 +113,7 @@ class TrainForm(QGroupBox):
         form.addRow("Model", self.model)
         form.addRow("", self.model_note)
         form.addRow("Head", self.head)
+        form.addRow("Time budget", self.time_budget)
         form.addRow("Class balance", self.class_balance)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
@@ -186,7 +197,7 @@ class TrainForm(QGroupBox):
                "cache_features": self.cache_features.isChecked(), "device": DEVICES[self.device.currentIndex()],
                "weights": weights, "num_workers": self.num_workers.value(),
                "crop_bottom": self.crop_bottom.value(), "head": self.head.currentData(),
-               "class_balance": self.class_balance.currentData()}
+               "class_balance": self.class_balance.currentData(), "time_budget": self.time_budget.currentData()}
         cfg["augment"] = self.augment.isChecked()
         return cfg
 
