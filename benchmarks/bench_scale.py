@@ -13,7 +13,8 @@ Each stage runs as its own process (the CLI where there is a command), timed, wi
 ``wait4``: import, split, stats, dataset map page (what the Dataset > Map tab builds), Find problems
 (``clean --checks frames,duplicates``: the offline checks), feature caching (the default fused probe's
 four backbones, one decode per photo), default training (``train``; with ``--time-budget`` the budget
-chooses), evaluate (test split), export (CSV). Results are kept in ``results.json`` beside the photos
+chooses), evaluate (test split), export (CSV), and one-decode: 64 photos through the four backbones
+decoded once per member (as before the caching pipeline) and once for all (its log has ms per photo). Results are kept in ``results.json`` beside the photos
 (a stage already measured at a size is not run again without ``--again``); the table at the end shows
 seconds, photos/s, peak RSS and the growth exponent k (time ~ n^k) between consecutive sizes.
 """
@@ -33,7 +34,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO.parent / "shared" / "data" / "gsv-croatia"
-STAGES = ("import", "split", "stats", "dataset-map", "find-problems", "feature-cache", "train", "evaluate", "export")
+STAGES = ("import", "split", "stats", "dataset-map", "find-problems", "feature-cache", "train", "evaluate", "export",
+          "one-decode")
 #: Radius (km) around a seed city's centre inside which a synthetic photo's coordinates are drawn.
 AREA_KM = 5.0
 
@@ -70,6 +72,37 @@ model = registry.build(arch, len(classes), weights="imagenet")
 feats, skipped = probe_features(probe_members(model), {"train": [s.path for s in train], "val": [s.path for s in val]},
                                 spec.default_image_size, spec.mean, spec.std, 0.0, project.cache_dir)
 print(sum(len(s) for s in skipped.values()), "skipped")
+"""
+
+
+ONE_DECODE = """
+import sys, tempfile, time
+from pathlib import Path
+import torch
+from core.devices import configure_threads
+from core.models import registry
+from core.models.probe import probe_members
+from core.project import Project
+from core.training.data import load_training_data
+from core.training.probe import probe_features
+configure_threads()
+project = Project.open(Path(sys.argv[1]))
+_, train, _ = load_training_data(project)
+paths = {"train": [s.path for s in train[:64]]}
+arch = "efficientnet-lite-ensemble-probe"
+spec = registry.spec(arch)
+members = probe_members(registry.build(arch, 2, weights="imagenet"))
+with tempfile.TemporaryDirectory() as tmp:
+    t = time.perf_counter()
+    for i, m in enumerate(members):  # as before the pipeline: each member decoded every photo itself
+        probe_features([m], paths, spec.default_image_size, spec.mean, spec.std, 0.0, Path(tmp) / f"alone{i}")
+    alone = time.perf_counter() - t
+    t = time.perf_counter()
+    probe_features(members, paths, spec.default_image_size, spec.mean, spec.std, 0.0, Path(tmp) / "shared")
+    shared = time.perf_counter() - t
+n = len(paths["train"])
+print(f"{n} photos, {len(members)} members: one decode per member {alone / n * 1000:.0f} ms/photo, "
+      f"one decode for all {shared / n * 1000:.0f} ms/photo ({alone / shared:.2f}x)")
 """
 
 
@@ -141,6 +174,7 @@ def stage_command(stage: str, project: Path, manifest: Path, work: Path, budget:
         "train": cli + ["train"] + (["--time-budget", budget] if budget else []),
         "evaluate": cli + ["evaluate"],
         "export": cli + ["export", str(work / "export.csv"), "--force"],
+        "one-decode": [sys.executable, "-c", ONE_DECODE, str(project)],
     }[stage]
 
 
