@@ -241,9 +241,26 @@ def _predict_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zero_shot(args: argparse.Namespace):  # noqa: ANN202 - a ZeroShotPredictor, imported lazily (torch)
+    """``predict --zero-shot``: StreetCLIP ranks the project's cities by their names, no training run."""
+    if args.run is not None or args.model is not None or args.explain:
+        raise GeoSpottrError("--zero-shot ranks the project's cities with StreetCLIP: no --run, --model or --explain "
+                             "with it")
+    from ..models.bundle import ClassInfo
+    from ..zero_shot import ZeroShotPredictor
+
+    with open_project(args) as project:
+        classes = [ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in project.cities()]
+    if len(classes) < 2:
+        raise GeoSpottrError("--zero-shot needs at least 2 cities in the project (`geospottr cities --add NAME`)")
+    return ZeroShotPredictor(classes, args.weights or "imagenet", tta=args.tta)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..results import Prediction, expand_inputs, folder_groups
 
+    if args.zero_shot and args.dataset:
+        raise GeoSpottrError("--dataset stores a trained model's guesses: not with --zero-shot")
     if args.dataset:
         if args.inputs:
             raise GeoSpottrError("--dataset predicts the project's own images: give no IMAGE or folder with it")
@@ -254,12 +271,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise GeoSpottrError("use --group or --group-by-folder, not both")
     if args.versus and not args.explain:
         raise GeoSpottrError("--versus CITY shapes the --explain heat maps: give --explain OUT_DIR too")
-    if args.model is not None:  # a file: no project needed
-        bundle = _choose(args, None).bundle
+    if args.zero_shot:
+        predictor = _zero_shot(args)
+    elif args.weights is not None:
+        raise GeoSpottrError("--weights names StreetCLIP's weights for --zero-shot; a trained model: --run or --model")
     else:
-        with open_project(args) as project:
-            bundle = _choose(args, project).bundle
-    predictor = _load(bundle, args)
+        if args.model is not None:  # a file: no project needed
+            bundle = _choose(args, None).bundle
+        else:
+            with open_project(args) as project:
+                bundle = _choose(args, project).bundle
+        predictor = _load(bundle, args)
     out = _Output("json" if args.json else "csv" if args.csv else "text", (c.name for c in predictor.classes))
     explainer = _Explainer(predictor, args.explain, args.versus) if args.explain else None
     if args.group or args.group_by_folder:
@@ -482,6 +504,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--dataset", action="store_true",
                    help="predict every kept image of the project instead and store the guesses (the app's "
                         "grid then filters by right / wrong / guessed city and sorts by confidence)")
+    p.add_argument("--zero-shot", action="store_true",
+                   help="no trained model: StreetCLIP ranks the project's cities by how well \"A Street View photo "
+                        "in CITY, COUNTRY.\" matches each photo (pip install \"geospottr[clip]\")")
+    p.add_argument("--weights", metavar="NAME|DIR",
+                   help="with --zero-shot: a hub name (default geolocal/StreetCLIP) or a folder with the CLIP model "
+                        "and its processor (read offline)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("challenge", parents=[common], help="play human vs model on test photos in the terminal",

@@ -31,27 +31,23 @@ HUB_CHECK_S = 2.0
 INSTALL = 'pip install "geospottr[clip]"'
 
 
-def _transformers() -> Any:
+def transformers() -> Any:
+    """The transformers package, or one line saying how to install it."""
     try:
-        import transformers
+        import transformers as package
     except ImportError:
-        raise GeoSpottrError(f"streetclip-probe needs the transformers package: {INSTALL}") from None
-    return transformers
+        raise GeoSpottrError(f"StreetCLIP needs the transformers package: {INSTALL}") from None
+    return package
 
 
-def load_tower(weights: str, clip_config: dict[str, Any] | None) -> nn.Module:
-    """The CLIP vision tower with projection: from `clip_config` with random weights (``none``: a bundle
-    is about to load its own), from a local folder (offline only), or from the hub (checked first)."""
-    tf = _transformers()
-    if weights == "none":
-        if clip_config is None:
-            raise GeoSpottrError("streetclip-probe without weights needs the tower's config (clip_config)")
-        return tf.CLIPVisionModelWithProjection(tf.CLIPVisionConfig(**clip_config))
+def from_pretrained(loader: Any, weights: str) -> Any:
+    """`loader.from_pretrained` (a transformers model or processor class) on a local folder (offline only) or
+    a hub name (``imagenet``: `DEFAULT_WEIGHTS`), the hub asked first so that offline is one line in 2 s."""
     name = DEFAULT_WEIGHTS if weights == "imagenet" else weights
     folder = Path(name).expanduser()
     if folder.is_dir():
         try:
-            return tf.CLIPVisionModelWithProjection.from_pretrained(str(folder), local_files_only=True)
+            return loader.from_pretrained(str(folder), local_files_only=True)
         except (OSError, ValueError) as exc:
             raise GeoSpottrError(f"{folder}: not a CLIP model folder ({str(exc).splitlines()[0]})") from None
     if "/" not in name or Path(name).suffix:
@@ -62,9 +58,20 @@ def load_tower(weights: str, clip_config: dict[str, Any] | None) -> nn.Module:
     try:
         check_reachable(HUB_URL, timeout_s=HUB_CHECK_S)
     except GeoSpottrError as exc:
-        raise GeoSpottrError(f"streetclip-probe: {exc}; download {name} where there is a network "
-                             f"(`hf download {name} --local-dir DIR`) and train with --weights DIR") from None
-    return tf.CLIPVisionModelWithProjection.from_pretrained(name)
+        raise GeoSpottrError(f"{exc}; download {name} where there is a network (`hf download {name} --local-dir "
+                             "DIR`) and pass --weights DIR") from None
+    return loader.from_pretrained(name)
+
+
+def load_tower(weights: str, clip_config: dict[str, Any] | None) -> nn.Module:
+    """The CLIP vision tower with projection: from `clip_config` with random weights (``none``: a bundle
+    is about to load its own), else `from_pretrained` (a local folder or the hub)."""
+    tf = transformers()
+    if weights == "none":
+        if clip_config is None:
+            raise GeoSpottrError("streetclip-probe without weights needs the tower's config (clip_config)")
+        return tf.CLIPVisionModelWithProjection(tf.CLIPVisionConfig(**clip_config))
+    return from_pretrained(tf.CLIPVisionModelWithProjection, weights)
 
 
 class ClipEmbedding(nn.Module):

@@ -1,9 +1,11 @@
 """streetclip-probe end to end from a tiny random CLIP vision tower saved with save_pretrained (the real hub
-name is only a default): train the probe, predict with the saved bundle (no folder, no hub), evaluate, the
-learning curve; offline or without transformers it is one line within 2 s."""
+name is only a default): train the probe, predict with the saved bundle (no folder, no hub), evaluate,
+explain, the learning curve; predict --zero-shot from a tiny full CLIP with its processor; offline it is one
+line within 2 s."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -65,3 +67,45 @@ def test_a_folder_that_is_no_clip_model_is_one_line(tmp_path):
         registry.build("streetclip-probe", 4, weights=str(tmp_path / "empty"))
     with pytest.raises(GeoSpottrError, match="no such folder"):
         registry.build("streetclip-probe", 4, weights=str(tmp_path / "missing.bin"))
+
+
+def _byte_chars() -> list[str]:
+    """The 256 characters CLIP's byte-level BPE writes bytes as (printable ones stand for themselves)."""
+    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    extra = [b for b in range(256) if b not in kept]
+    return [chr(b) for b in kept] + [chr(256 + n) for n in range(len(extra))]
+
+
+@pytest.fixture(scope="module")
+def tiny_clip_with_text(tmp_path_factory):
+    """A tiny full CLIP (text and vision towers, random) and a character-level processor, saved as a folder."""
+    root = tmp_path_factory.mktemp("clip-full")
+    chars = _byte_chars()
+    vocab = {c: i for i, c in enumerate(chars)} | {c + "</w>": len(chars) + i for i, c in enumerate(chars)}
+    vocab |= {"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1}
+    (root / "vocab.json").write_text(json.dumps(vocab))
+    (root / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = transformers.CLIPTokenizer(str(root / "vocab.json"), str(root / "merges.txt"))
+    images = transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    text = dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                max_position_embeddings=128, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"])
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32,
+                  patch_size=8)
+    folder = root / "tiny-clip-full"
+    transformers.CLIPModel(transformers.CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
+                           ).save_pretrained(folder)
+    transformers.CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def test_zero_shot_ranks_the_projects_cities_without_a_training_run(small_project, tiny_clip_with_text, capsys):
+    photos = sorted(small_project.images_dir.rglob("*.jpg"))[:3]
+    base = ["--project", str(small_project.root), "predict", "--zero-shot", "--weights", str(tiny_clip_with_text)]
+    assert main([*base, "--json", "--top-k", "0", *map(str, photos)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 3
+    for row in rows:
+        assert {c["city"] for c in row["ranking"]} == {c.slug for c in small_project.cities()}
+        assert sum(c["probability"] for c in row["ranking"]) == pytest.approx(1.0, abs=1e-6)
+    assert main([*base, "--run", "x", str(photos[0])]) == 1
+    assert "no --run" in capsys.readouterr().err
