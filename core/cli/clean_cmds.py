@@ -60,6 +60,7 @@ def parse_thresholds(items: list[str]):
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from ..quality import KINDS, apply_findings, group_by_kind, open_findings, parse_checks, scan, undo_last_apply
+    from ..quality.checks import PRESELECTED
 
     with open_project(args) as project:
         if args.undo:
@@ -105,8 +106,16 @@ def cmd_clean(args: argparse.Namespace) -> int:
         if not findings:
             print(f"no problems found{checked}" if scanned else "no open findings")
         elif args.apply:
-            n = apply_findings(project, [f.id for f in findings])
+            # A network's opinion is rejected only when asked for by name (--only label_error): the same
+            # rule as the app's Find problems, which offers those findings unticked.
+            chosen = findings if args.only else [f for f in findings if f.kind in PRESELECTED]
+            left = len(findings) - len(chosen)
+            n = apply_findings(project, [f.id for f in chosen])
             print(f"\nrejected {plural(n, 'image')} (reason 'quality: ...'); undo with `{command_line(args, 'clean --undo')}`")
+            if left:
+                judged = sorted({f.kind for f in findings if f.kind not in PRESELECTED})
+                print(f"{plural(left, 'finding')} of {', '.join(judged)} left for review: a model's opinion is "
+                      f"applied only when named, e.g. `{command_line(args, 'clean --list --apply --only ' + judged[0])}`")
         else:
             print(f"\n{plural(len(findings), 'finding')}{checked}; reject them with `{command_line(args, 'clean --list --apply')}`, "
                   "or review them in the app")

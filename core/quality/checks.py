@@ -72,6 +72,9 @@ class CheckSpec:
     skipped: str = ""
     #: Loads a network (the GUI then runs the scan in a torch worker).
     needs_torch: bool = False
+    #: Its findings are a network's opinion (a scene classifier, an embedding, a trained model that may be
+    #: 45% accurate), not a measurement: they are offered for review, never pre-chosen for rejection.
+    judged: bool = False
 
     @property
     def offline(self) -> bool:
@@ -100,13 +103,13 @@ CHECKS_TABLE: tuple[CheckSpec, ...] = (
               {"duplicate": "Near-duplicates (best copy kept)",
                "label_conflict": "Duplicates labelled with different cities"}, "duplicates:load_check"),
     CheckSpec("scene", "Indoor / non-street (Places365 weights)", {"scene": "Indoor / non-street scenes"},
-              "scene:load_check", needs="scene_weights", needs_torch=True,
+              "scene:load_check", needs="scene_weights", needs_torch=True, judged=True,
               skipped="scene check skipped: it needs Places365 ResNet weights from MIT CSAIL "
                       "(resnet18_places365.pth.tar or resnet50_places365.pth.tar; CLI: --weights PATH)"),
     CheckSpec("outliers", "Unusual for their city (slow on CPU)", {"outlier": "Unusual for their city"},
-              "embedding:load_check", needs_torch=True),
+              "embedding:load_check", needs_torch=True, judged=True),
     CheckSpec("labels", "Label errors (trained model)", {"label_error": "Label contradicted by the model"},
-              "label_errors:load_check", needs="model", needs_torch=True,
+              "label_errors:load_check", needs="model", needs_torch=True, judged=True,
               skipped="label check skipped: it needs a trained model bundle from `geospottr train` (CLI: --model FILE)"),
 )
 SPECS: dict[str, CheckSpec] = {s.name: s for s in CHECKS_TABLE}
@@ -115,6 +118,9 @@ SPECS: dict[str, CheckSpec] = {s.name: s for s in CHECKS_TABLE}
 CHECKS = tuple(SPECS)
 OFFLINE_CHECKS = tuple(s.name for s in CHECKS_TABLE if s.offline)
 KINDS: dict[str, str] = {**CORRUPT, **{k: v for s in CHECKS_TABLE for k, v in s.kinds.items()}}
+#: Kinds whose findings are chosen for rejection unless the user unticks them (measurements: unreadable,
+#: placeholder, dark, blurred, duplicate frames); a judged check's kinds wait for the user to pick them.
+PRESELECTED: frozenset[str] = frozenset({*CORRUPT, *(k for s in CHECKS_TABLE if not s.judged for k in s.kinds)})
 CHECK_KINDS: dict[str, tuple[str, ...]] = {
     s.name: (*(CORRUPT if s.name == "frames" else {}), *s.kinds) for s in CHECKS_TABLE}
 

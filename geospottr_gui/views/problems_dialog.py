@@ -1,8 +1,9 @@
 """The "Find problems" dialog: scan the project, review findings by kind, reject the chosen ones.
 
 The scan is `core.quality.scan` run through the one worker pattern (cancellable, never on the UI
-thread). Findings are listed under their kind with thumbnails and check boxes (all checked: a finding is
-a problem until the user says otherwise). "Reject selected" applies them through the project's curation
+thread). Findings are listed under their kind with thumbnails and check boxes: a measured problem (unreadable,
+blank, blurred, duplicate) comes ticked, a network's opinion (label errors, outliers, indoor scenes)
+unticked, worst first, for the user to pick (`core.quality.checks.PRESELECTED`). "Reject selected" applies them through the project's curation
 history, so Edit > Undo (or the Undo button here) puts the images back; nothing is ever deleted.
 """
 
@@ -39,7 +40,7 @@ from core.quality import (
     reopen_unrejected,
     scan,
 )
-from core.quality.checks import SPECS
+from core.quality.checks import PRESELECTED, SPECS
 
 from ..context import AppContext
 from ..model_service import choose_model_file
@@ -207,7 +208,7 @@ class ProblemsDialog(QDialog):
 
     # ------------------------------------------------------------------ findings
     def show_findings(self, findings: list[Finding]) -> None:
-        """Fill the tree: one checked top-level row per kind, one checked child per finding."""
+        """Fill the tree: a top-level row per kind, a child per finding, ticked for `PRESELECTED` kinds."""
         self.tree.blockSignals(True)
         self.tree.clear()
         self._items.clear()
@@ -217,7 +218,8 @@ class ProblemsDialog(QDialog):
         for kind, items in group_by_kind(findings).items():
             top = QTreeWidgetItem(self.tree, [f"{KINDS.get(kind, kind)} ({len(items)})"])
             top.setFlags(top.flags() | Qt.ItemFlag.ItemIsAutoTristate | Qt.ItemFlag.ItemIsUserCheckable)
-            top.setCheckState(0, Qt.CheckState.Checked)
+            state = Qt.CheckState.Checked if kind in PRESELECTED else Qt.CheckState.Unchecked
+            top.setCheckState(0, state)
             top.setFirstColumnSpanned(True)
             for f in items:
                 record = records.get(f.image_id)
@@ -225,7 +227,7 @@ class ProblemsDialog(QDialog):
                 label = f"{city} · {f.image_id}" if record else f.image_id
                 child = QTreeWidgetItem(top, [label, f.message, f"{f.score:.2f}"])
                 child.setFlags(child.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                child.setCheckState(0, Qt.CheckState.Checked)
+                child.setCheckState(0, state)
                 child.setData(0, FindingRole, f.id)
                 child.setToolTip(1, plain_tooltip(f.message))
                 if record is not None and f.kind != "corrupt":

@@ -95,3 +95,26 @@ def test_the_label_check_is_preset_to_the_projects_model_and_browses_its_runs(qt
     assert asked == [(str(bad_project.runs_dir), MODEL_FILTER)]   # the app's one model dialog
     assert d.model.text() == picked and d.checks["labels"].isChecked()   # picking a model ticks its check
     d.close()
+
+
+def test_a_models_opinions_come_unticked_measured_problems_ticked(qtbot, tiny_project, tmp_path):
+    """A 45%-accurate model's label errors are not pre-chosen for rejection: measured problems (a dark
+    frame) are ticked, a network's opinions (label error, outlier) wait for the user, worst first."""
+    from core.quality import Finding
+    from core.quality.findings import _store
+
+    ids = tiny_project.image_ids()
+    found = _store(tiny_project, [Finding(ids[0], "dark", 0.9, "near-black"),
+                                  Finding(ids[1], "label_error", 0.3, "labelled A, model says B"),
+                                  Finding(ids[2], "label_error", 0.7, "labelled C, model says D"),
+                                  Finding(ids[3], "outlier", 4.0, "looks unlike")], ["dark", "label_error", "outlier"])
+    d = ProblemsDialog(AppContext(tiny_project, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
+    qtbot.addWidget(d)
+    d.show_findings(found)
+    ticked = {tiny_project.conn.execute("SELECT kind FROM findings WHERE id = ?", (i,)).fetchone()[0]
+              for i in d.checked_finding_ids()}
+    assert ticked == {"dark"}
+    labels = next(d.tree.topLevelItem(i) for i in range(d.tree.topLevelItemCount())
+                  if d.tree.topLevelItem(i).text(0).startswith("Label contradicted"))
+    assert [labels.child(i).text(2) for i in range(labels.childCount())] == ["0.70", "0.30"]  # worst first
+    d.close()

@@ -141,7 +141,7 @@ def test_thresholds_reach_their_checks():
     options = parse_thresholds(["blur=0.1", "hamming=4", "indoor=0.7", "outlier=5", "label=0.9", "bright=250"])
     assert (options.frames.blur, options.frames.bright, options.frames.dark) == (0.1, 250.0, 40.0)
     assert (options.hamming, options.indoor, options.outlier_z, options.label_confidence) == (4, 0.7, 5.0, 0.9)
-    with pytest.raises(GeoSpottrError, match="not a number"):
+    with pytest.raises(GeoSpottrError, match="non-number"):
         parse_thresholds(["blur=soft"])
 
 
@@ -156,3 +156,20 @@ def test_blank_frames_are_not_duplicates_of_each_other(tmp_path):
     with write_project(tmp_path, images) as project:
         kinds = sorted(f.kind for f in scan(project, "frames,duplicates"))
     assert kinds == ["bright", "dark", "placeholder"]
+
+
+def test_cli_apply_leaves_a_models_opinions_for_review_unless_named(bad_project, capsys):
+    """`clean --apply` rejects measured problems; label errors (a model's opinion) only with --only."""
+    from core.quality import Finding
+    from core.quality.findings import _store
+
+    ids = bad_project.image_ids(status=["pending", "accepted"])
+    _store(bad_project, [Finding(ids[0], "dark", 0.9, "near-black"), Finding(ids[1], "label_error", 0.5, "x")],
+           ["dark", "label_error"])
+    root = str(bad_project.root)
+    assert main(["clean", "--project", root, "--list", "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert "rejected 1 image" in out and "1 finding of label_error left for review" in out
+    assert bad_project.image(ids[0]).status == "rejected" and bad_project.image(ids[1]).status != "rejected"
+    assert main(["clean", "--project", root, "--list", "--apply", "--only", "label_error"]) == 0
+    assert bad_project.image(ids[1]).status == "rejected"
