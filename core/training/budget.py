@@ -27,6 +27,9 @@ from ..errors import GeoSpottrError
 
 #: Above this predicted time a run without --time-budget says so before it starts (and the app asks).
 GUARD_S = 3600.0
+#: Below this many train + val photos no recipe is predicted to take an hour even on a slow CPU: the guard
+#: measures nothing (and the app asks nothing).
+GUARD_MIN_PHOTOS = 2000
 #: Seconds of logistic-regression fitting per training row and feature, C grid and inner folds included:
 #: measured with `probe.fit_probe` on 22 cities on the 2-core dev CPU (loaded): 1,000 x 1,280 in 26 s,
 #: 3,000 x 1,280 in 37 s (the fixed part shrinks with size; the larger sample sets the rate).
@@ -128,8 +131,8 @@ def guard_warning(recipe: Recipe, n_train: int, n_val: int, costs: Costs, epochs
         return None
     faster = choose(GUARD_S, n_train, n_val, costs, epochs, finetune_first)
     return (f"this run ({recipe.name}, {n_train + n_val} photos) is predicted to take about {duration_text(seconds)} "
-            f"on {costs.device}; --time-budget 1h picks {faster.recipe.name} (about "
-            f"{duration_text(faster.predicted_s)}). Stop with Ctrl+C and add --time-budget, or let it run")
+            f"on {costs.device}; a 1-hour time budget (--time-budget 1h) picks {faster.recipe.name} (about "
+            f"{duration_text(faster.predicted_s)})")
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}

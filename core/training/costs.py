@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..fsutil import atomic_write_text
 from ..models import registry
 from ..models.probe import Embedding, ProbeNet
-from .budget import FINETUNE_ARCH, RECIPES, Costs, Recipe, choose, duration_text, guard_warning
+from .budget import FINETUNE_ARCH, GUARD_MIN_PHOTOS, RECIPES, Costs, Recipe, choose, duration_text, guard_warning
 from .data import Sample
 from .probe import AUTO_PROBE_MAX_PER_CITY
 from .transforms import eval_transform, load_for_model
@@ -94,10 +94,6 @@ def _read(cache_file: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-#: Below this many photos no recipe is predicted to take an hour even on a slow CPU: no measuring.
-GUARD_MIN_PHOTOS = 2000
 
 
 def plan(cfg, train: Sequence[Sample], val: Sequence[Sample], num_classes: int, device: torch.device,

@@ -29,6 +29,20 @@ def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: AR
             "cuda_name": devices.cuda_name(), "probe_of": dict(PROBE_OF)}
 
 
+def estimate_job(project: Project, config: dict[str, Any], *, on_event: Any, control: Control) -> str | None:  # noqa: ARG001
+    """The trainer's up-front warning for a run of `config` without a time budget (`costs.plan`: measured
+    costs, kept a day), or None when it is predicted to take under an hour."""
+    from core.devices import pick_device
+    from core.fsutil import safe_child
+    from core.training import costs
+    from core.training.data import load_training_data
+    from core.training.trainer import TrainConfig
+
+    cfg = TrainConfig.from_dict(config)
+    classes, train, val = load_training_data(project)
+    return costs.plan(cfg, train, val, len(classes), pick_device(cfg.device), safe_child(project.cache_dir, "costs.json"))
+
+
 def train_job(project: Project, config: dict[str, Any] | None, resume: str | None,
               overrides: dict[str, Any] | None, *, on_event: Any, control: Control) -> Any:
     """Run `core.training.trainer.train` and give cached GPU memory back when it ends, however it ends.

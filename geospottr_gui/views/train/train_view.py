@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QGroupBox,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from core.events import ERROR, PROGRESS, WARNING, Event, Kind
 from core.project import Project
+from core.training.budget import GUARD_MIN_PHOTOS, GUARD_S
 from core.training.metrics import RunStarted
 from core.training.series import RunSeries
 
@@ -45,7 +47,7 @@ from ...context import AppContext
 from ...workers import JobHandle, job_board, start_job, stop_jobs
 from ..layouts import column
 from ..runs_list import RunsList, load_series
-from .jobs import OFFLINE_MODEL, probe_job, train_job
+from .jobs import OFFLINE_MODEL, estimate_job, probe_job, train_job
 from .run_panel import RunDisplay, fmt_duration, memory_text
 from .train_form import TrainForm
 
@@ -213,7 +215,31 @@ class TrainView(QWidget):
         if not self._is_ready or self.state != "idle":
             return
         self.display.start_over()
-        self._launch(self.form.config(), None, None)
+        config = self.form.config()
+        labelled = sum(c["train"] + c["val"] for c in self.context.project.stats()["cities"].values())
+        if config["time_budget"] is not None or labelled < GUARD_MIN_PHOTOS:
+            self._launch(config, None, None)
+            return
+        # A large project without a time budget: ask before a run predicted to take hours (estimate_job).
+        self._set_state("starting")
+        self.message.setText("Estimating the training time…")
+        self._prep = start_job(self, estimate_job, self.context.project, config,
+                               on_finished=lambda warning: self._ask_time(config, warning), on_failed=self._on_failed,
+                               needs_torch=True)
+
+    def _ask_time(self, config: dict[str, Any], warning: str | None) -> None:
+        """Launch `config`, after asking whether to take the 1-hour budget when `warning` says it runs long."""
+        self._set_state("idle")
+        if warning:
+            answer = QMessageBox.question(
+                self, "Training time", f"{warning[0].upper()}{warning[1:]}.\n\nTrain with a 1-hour time budget "
+                "instead? (No: train as set.)", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+                | QMessageBox.StandardButton.Cancel)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return
+            if answer == QMessageBox.StandardButton.Yes:
+                config = {**config, "time_budget": GUARD_S}
+        self._launch(config, None, None)
 
     def resume_run(self, run_id: str) -> None:
         """Continue a stopped run from its last.pt; its curves so far are read back first."""

@@ -55,7 +55,7 @@ def test_the_most_accurate_recipe_that_fits_is_chosen_and_the_choice_says_why():
 
 def test_a_run_predicted_to_take_hours_says_so_and_names_the_faster_choice():
     line = guard_warning(budget.RECIPES[0], 19_250, 4_125, SLOW, 10, finetune_first=True)
-    assert line and "predicted to take about 2h" in line and "--time-budget 1h picks" in line
+    assert line and "predicted to take about 2h" in line and "(--time-budget 1h) picks" in line
     assert guard_warning(budget.RECIPES[-1], 300, 60, SLOW, 10, finetune_first=False) is None
 
 
