@@ -10,7 +10,7 @@ name or a local folder holding the model and its processor, offline in one line 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -24,9 +24,9 @@ PROMPT = "A Street View photo in {city}, {country}."
 ARCH = "streetclip-zero-shot"
 
 
-def _features(output: torch.Tensor | object) -> torch.Tensor:
+def _features(output: Any) -> torch.Tensor:
     """Projected features from `get_*_features` (a tensor, or an output whose pooler_output holds them)."""
-    features = output if isinstance(output, torch.Tensor) else output.pooler_output  # type: ignore[attr-defined]
+    features = output if isinstance(output, torch.Tensor) else output.pooler_output
     return torch.nn.functional.normalize(features, dim=-1)
 
 
