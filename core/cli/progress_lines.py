@@ -2,12 +2,15 @@
 
 tqdm draws nothing when stderr is not a terminal, so a two-hour run used to print nothing for minutes.
 `ProgressLines` prints one plain line per progress scope when it starts and finishes and, in between, a
-line at most every `LINE_EVERY_S` seconds whenever progress arrives (so at least every 30 s while the job
-reports): done/total, the job's own words (epoch, loss), images per second and the time left.
+line at most every `LINE_EVERY_S` seconds whenever progress arrives: done/total, the job's own words
+(epoch, loss), images per second and the time left. A step that reports nothing for longer (a logistic
+regression fitting 27,500 photos, a slow first batch) gets a heartbeat line from a background thread,
+"still working, 3m after: <the last line>", so a log never goes quiet for more than `LINE_EVERY_S`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -35,8 +38,46 @@ class ProgressLines:
         self.scopes: dict[str, _Scope] = {}
         self.last_line = -float("inf")
         self.images_per_s: float | None = None
+        self.last_text, self.last_text_at = "", 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._heart: threading.Thread | None = None
+
+    def note(self, text: str) -> None:
+        """A line the caller wrote itself (a log line): the heartbeat quotes it and waits `every` from now."""
+        self._start()
+        with self._lock:
+            self.last_text, self.last_text_at = text, self.clock()
+            self.last_line = self.last_text_at
+
+    def _emit(self, text: str) -> None:
+        self.note(text)
+        self.write(text)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every / 4):
+            with self._lock:
+                now = self.clock()
+                due = self.last_text and now - self.last_line >= self.every
+                if due:
+                    self.last_line = now
+                    text = f"still working, {duration_text(now - self.last_text_at)} after: {self.last_text}"
+            if due:
+                self.write(text)
+
+    def close(self) -> None:
+        """Stop the heartbeat (the job is over)."""
+        self._stop.set()
+        if self._heart is not None:
+            self._heart.join()
+
+    def _start(self) -> None:
+        if self._heart is None:
+            self._heart = threading.Thread(target=self._beat, name="progress heartbeat", daemon=True)
+            self._heart.start()
 
     def __call__(self, event: Event) -> None:
+        self._start()
         if event.kind == Kind.ITERATION:
             self.images_per_s = event.data.get("images_per_s") or self.images_per_s
             return
@@ -64,4 +105,4 @@ class ProgressLines:
         if not finished and "ETA" not in message and done > scope.first_done and elapsed > 0:
             rate = (done - scope.first_done) / elapsed
             line += f", ETA {duration_text((total - done) / rate)}"
-        self.write(line)
+        self._emit(line)

@@ -150,14 +150,24 @@ class ProgressPrinter:
             bar.refresh()
         elif event.kind in (WARNING, ERROR):
             _write(f"{event.kind}: {event.message}", file=sys.stderr)
+            self._noted(f"{event.kind}: {event.message}")
         elif event.kind == DONE:
             bar = self._bars.pop(event.scope, None)
             if bar is not None:
                 bar.close()
         elif event.kind in (LOG, Kind.RUN_STARTED) and event.message:
             _write(event.message, file=sys.stderr)
+            self._noted(event.message)
+
+    def _noted(self, text: str) -> None:
+        """Tell the plain progress lines (off a terminal) what was just written, for their heartbeat."""
+        lines = self._plain()
+        if lines is not None:
+            lines.note(text)
 
     def close(self) -> None:
+        if self._lines is not None:
+            self._lines.close()
         for bar in self._bars.values():
             bar.close()
         self._bars.clear()

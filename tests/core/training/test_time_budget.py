@@ -112,3 +112,20 @@ def test_train_to_a_non_terminal_prints_progress_lines(project):
     assert out.returncode == 0, out.stderr[-2000:]
     progress = [line for line in out.stderr.splitlines() if line.startswith("training: ")]
     assert progress and "(100%)" in progress[-1]
+
+
+def test_a_step_that_reports_nothing_gets_a_heartbeat_line():
+    import time
+
+    lines: list[str] = []
+    printer = ProgressLines(lines.append, every=0.2)
+    try:
+        printer.note("fitting the probe on efficientnet-lite0 (1 of 4)")
+        time.sleep(0.6)
+    finally:
+        printer.close()
+    beats = [line for line in lines if line.startswith("still working")]
+    assert beats and beats[0].endswith("after: fitting the probe on efficientnet-lite0 (1 of 4)")
+    count = len(lines)
+    time.sleep(0.3)
+    assert len(lines) == count  # closed: no more lines
