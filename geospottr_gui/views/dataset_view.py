@@ -178,11 +178,13 @@ class CurationPanel(QWidget):
             combo.currentIndexChanged.connect(self.apply_query)
         bar.setColumnStretch(4, 1)
         actions = QHBoxLayout()
-        actions.addWidget(QLabel("Size"))
-        actions.addWidget(self.size_slider)
-        actions.addWidget(self.predict_button)
-        actions.addWidget(self.predict_progress)
-        actions.addWidget(self.predict_cancel)
+        # In the tab bar's corner with Find problems (`tools`): the rows below keep their room at 1024 px.
+        self.tools = QWidget()
+        corner = QHBoxLayout(self.tools)
+        corner.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("Size"), self.size_slider, self.predict_progress, self.predict_cancel, self.predict_button,
+                  self.problems_button):
+            corner.addWidget(w)
         for button in (self.accept_button, self.reject_button, self.relabel_button):
             actions.addWidget(button)
         actions.addWidget(self.progress)
@@ -521,7 +523,7 @@ class DatasetView(QWidget):
         self.right = QTabWidget()
         self.right.addTab(self.curation, "Images")
         # In the tab bar's spare room: the filter rows and the bottom row then fit at 1024 px.
-        self.right.setCornerWidget(self.curation.problems_button, Qt.Corner.TopRightCorner)
+        self.right.setCornerWidget(self.curation.tools, Qt.Corner.TopRightCorner)
         self.map: QWidget | None = None
         # Built when first shown: the map brings in QtWebEngine, too slow for the first window.
         self._map_slot = QWidget()

@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -97,11 +99,14 @@ class ExplainPanel(QWidget):
         self.caption = QLabel("")
         self.caption.setTextFormat(Qt.TextFormat.PlainText)  # city names and file names are user data
         self.caption.setWordWrap(True)
-        self.findings = QLabel("")
-        self.findings.setTextFormat(Qt.TextFormat.PlainText)
-        self.findings.setWordWrap(True)
+        # The shortcut report runs to a dozen lines: scrolled in a box of at most six, it never squeezes the
+        # heat maps (whose caption would then ride over the picture) or the matrix beside this panel.
+        self.findings = QPlainTextEdit()
+        self.findings.setReadOnly(True)
         self.findings.setFont(QFont("monospace"))
-        self.findings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.findings.setMaximumHeight(self.findings.fontMetrics().lineSpacing() * 6 + 12)
+        self.findings.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.findings.hide()
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(self.thumbs)
         body.addWidget(column((self.large, 1), self.caption))
@@ -124,7 +129,7 @@ class ExplainPanel(QWidget):
         self.report, self.bundle = report, bundle
         self._cell = []
         self.shortcuts = None
-        self.findings.setText("")
+        self._say("")
         self._show_list([], "")
         self._enable()
 
@@ -151,9 +156,14 @@ class ExplainPanel(QWidget):
 
     def check_shortcuts(self) -> None:
         if self.report is not None:
-            self.findings.setText("Checking the split for shortcuts…")
+            self._say("Checking the split for shortcuts…")
             self._with_model(lambda: self._start(shortcuts_job, self.predictor, self.context.project,
                                                  self.report.split, on_finished=self._show_shortcuts))
+
+    def _say(self, text: str) -> None:
+        """The shortcut check's line or report under the heat maps (hidden while there is none)."""
+        self.findings.setPlainText(text)
+        self.findings.setVisible(bool(text))
 
     def cancel(self) -> None:
         if self._job is not None:
@@ -210,7 +220,7 @@ class ExplainPanel(QWidget):
 
     def _failed(self, message: str) -> None:
         self.context.status.emit(f"heat maps: {message}")
-        self.findings.setText(f"Could not finish: {message}")
+        self._say(f"Could not finish: {message}")
 
     # ---- display ------------------------------------------------------------------------------------------
 
@@ -253,4 +263,4 @@ class ExplainPanel(QWidget):
 
     def _show_shortcuts(self, report: ShortcutReport) -> None:
         self.shortcuts = report
-        self.findings.setText(report.format())
+        self._say(report.format())

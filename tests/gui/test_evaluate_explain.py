@@ -42,5 +42,5 @@ def test_cell_images_with_heat_maps_and_the_shortcut_warning(qtbot, view):
     qtbot.waitUntil(lambda: panel.shortcut_button.isEnabled(), timeout=10000)
     panel.shortcut_button.click()
     qtbot.waitUntil(lambda: panel.shortcuts is not None, timeout=60000)
-    assert "of the evidence comes from the bottom 12% of the frame" in panel.findings.text()
-    assert "train --crop-bottom 0.12" in panel.findings.text()
+    assert "of the evidence comes from the bottom 12% of the frame" in panel.findings.toPlainText()
+    assert "train --crop-bottom 0.12" in panel.findings.toPlainText()

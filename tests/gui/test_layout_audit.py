@@ -84,6 +84,13 @@ def test_every_workspace_and_dialog_shows_its_text_whole_at_1024x700(qtbot, wind
     with qtbot.waitSignal(evaluate.evaluated, timeout=60000):
         evaluate.run_button.click()
     audit("Evaluate, report", evaluate)
+    evaluate.tabs.setCurrentWidget(evaluate.explain)
+    qtbot.waitUntil(evaluate.explain.shortcut_button.isEnabled, timeout=30000)
+    evaluate.explain.shortcut_button.click()  # a report of a dozen lines must squeeze nothing
+    qtbot.waitUntil(lambda: evaluate.explain.shortcuts is not None, timeout=120000)
+    audit("Evaluate, after Check shortcuts", evaluate)
+    caption, picture = evaluate.explain.caption, evaluate.explain.large
+    assert caption.geometry().top() >= picture.geometry().bottom(), "the caption rides over the heat map"
 
     window.show_workspace("Predict")
     predict = window.workspaces["Predict"]
