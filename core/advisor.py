@@ -85,13 +85,22 @@ class Advice:
                         tuple(PlannedArea(cell.bbox, round(cell.need, 4)) for cell in c.cells[:AREAS_PER_CITY]))
             for c in self.cities if c.new))
 
+    def step_cost(self) -> str:
+        """What `STEP` photos cost at most under the plan's bound (" ($0.09 at most)"), "" when free or unknown:
+        with one price per photo the ranking by gain is the ranking by gain per dollar."""
+        e = self.estimate
+        if e is None or not e.billed or not e.images:
+            return ""
+        return f" (${e.cost / e.images * STEP:,.2f} at most)"
+
     def lines(self) -> list[str]:
         out = [f"cities ranked by the macro F1 that {STEP} more photos should add (learning curve, out-of-fold "
                "guesses, where the mistakes lie):"]
         for rank, c in enumerate(self.cities, 1):
             confused = ", ".join(f"{self.names.get(s, s)} {share:.0%}" for s, share in c.mistaken_for[:2]) or "nothing"
             out.append(f"{rank:>2}. {c.name}: F1 {c.f1_now.value:.2f} now, ~{c.f1_2x:.2f} with 2x photos "
-                       f"({c.labelled} labelled); +{c.gain * 100:.2f} macro-F1 points per {STEP} photos; "
+                       f"({c.labelled} labelled); +{c.gain * 100:.2f} macro-F1 points per {STEP} photos"
+                       f"{self.step_cost()}; "
                        f"mistaken for {confused}")
             for cell in c.cells[:AREAS_PER_CITY] if c.new else ():
                 lat, lon = (cell.bbox[1] + cell.bbox[3]) / 2, (cell.bbox[0] + cell.bbox[2]) / 2

@@ -147,7 +147,8 @@ class AdvisorPanel(QWidget):
             confused = ", ".join(f"{advice.names.get(s, s)} {share:.0%}" for s, share in c.mistaken_for[:2]) or "—"
             where = "\n".join(f"around {(cell.bbox[1] + cell.bbox[3]) / 2:.4f}, {(cell.bbox[0] + cell.bbox[2]) / 2:.4f}: "
                                f"{cell.photos} photos, {cell.errors} wrong" for cell in c.cells[:AREAS_PER_CITY])
-            cells = ((c.name, f"+{c.gain * 100:.2f} macro-F1 points per {STEP} photos; {c.labelled} labelled"),
+            cells = ((c.name, f"+{c.gain * 100:.2f} macro-F1 points per {STEP} photos{advice.step_cost()}; "
+                              f"{c.labelled} labelled"),
                      (f"{c.f1_now.value:.2f} → {c.f1_2x:.2f}", f"now {c.f1_now.value:.2f} [{c.f1_now.low:.2f}, "
                       f"{c.f1_now.high:.2f}], ~{c.f1_2x:.2f} with 2x photos"),
                      (f"+{c.new}" if c.new else "—", where if c.new else "nothing planned"),
