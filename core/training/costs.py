@@ -27,8 +27,9 @@ from .data import Sample
 from .probe import AUTO_PROBE_MAX_PER_CITY
 from .transforms import eval_transform, load_for_model
 
-#: Photos timed per step (after one untimed warm-up batch).
+#: Photos timed per step (after one untimed warm-up batch), and timed repeats of each step.
 SAMPLE = 8
+REPS = 2
 #: Measured costs older than this are measured again (the machine's load changes).
 MAX_AGE_S = 24 * 3600.0
 PROBE_SIZE = registry.spec("efficientnet-lite-ensemble-probe").default_image_size
@@ -38,12 +39,16 @@ def _key(device: torch.device) -> str:
     return f"{device}|threads={torch.get_num_threads()}"
 
 
-def _timed(fn, reps: int = 1) -> float:
-    fn()  # warm-up: first-call allocations and kernel choice
-    started = time.perf_counter()
+def _timed(fn, reps: int = REPS) -> float:
+    """Seconds of one call of `fn`: the fastest of `reps` after an untimed warm-up (first-call allocations,
+    kernel choice). The fastest, because on a shared machine the others measure the neighbours' load."""
+    fn()
+    times = []
     for _ in range(reps):
+        started = time.perf_counter()
         fn()
-    return (time.perf_counter() - started) / reps
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 def measure(paths: Sequence[str], device: torch.device, cache_file: Path | None = None) -> Costs:
