@@ -217,6 +217,12 @@ def evaluate(project: Project, predictor: Predictor, split: str = "test", batch_
     y_pred = [index[r.predicted_city] for r in results]
     per_city, macro, weighted, confusion = _classification(y_true, y_pred, predictor)
     places = _places(known, probs_by_image, index, predictor, cities)
+    # The guesses also go to the project, so the curation grid shows them (Model filter, badges) and a
+    # confusion cell can open as "labelled X, the model says Y" there (`Project.store_predictions`).
+    from .project_model import name_model
+
+    project.store_predictions(name_model(predictor.source).label,
+                              {r.image_id: (r.predicted_city, r.confidence) for r in results})
     return EvaluationReport(
         model=predictor.source, split=split, classes=slugs, class_names=[c.name for c in predictor.classes],
         images=results,

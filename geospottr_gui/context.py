@@ -56,6 +56,9 @@ class AppContext(QObject):
     curated = Signal(object)
     #: An image id to show in the Dataset grid, selected and focused (e.g. an Evaluate mistake to relabel).
     image_requested = Signal(str)
+    #: (city slug, guessed city slug): the Dataset grid on the images of the city the model took for the
+    #: other (a confusion cell's mistakes, to relabel or reject there).
+    guesses_requested = Signal(str, str)
 
     def __init__(self, project: Project, settings: QSettings | None = None) -> None:
         super().__init__()

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         context.curator.failed.connect(lambda message: warn(self, "GeoSpottr", message))
         context.model_changed.connect(lambda _path: self._probe_started and self._probe_versions())
         context.image_requested.connect(self.show_image)
+        context.guesses_requested.connect(self.show_guesses)
         self._project_changed(context.project)
         self._restore_state()
         QTimer.singleShot(DEVICE_PROBE_DELAY_MS, self, self._probe_device)
@@ -160,6 +161,13 @@ class MainWindow(QMainWindow):
         view = self.workspace("Dataset")
         if hasattr(view, "reveal_image"):
             view.reveal_image(image_id)
+
+    def show_guesses(self, city: str, guessed: str) -> None:
+        """Open the Dataset grid on the images of `city` the model took for `guessed` (a confusion cell)."""
+        self.show_workspace("Dataset")
+        view = self.workspace("Dataset")
+        if hasattr(view, "show_guesses"):
+            view.show_guesses(city, guessed)
 
     def open_arguments(self, args: list[str]) -> None:
         """A later ``geospottr-gui ARGS`` handed over (single instance): open its project, queue its photos

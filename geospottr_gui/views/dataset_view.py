@@ -270,6 +270,15 @@ class CurationPanel(QWidget):
     def show_city(self, slug: str) -> None:
         self.city.setCurrentIndex(max(0, self.city.findData(slug)))
 
+    def show_guesses(self, city: str, guessed: str) -> None:
+        """Filters set to: images of `city`, the model says `guessed`, every status and split."""
+        self.clear_filters()
+        for combo, data in ((self.city, city), (self.model_filter, f"says:{guessed}")):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(0, combo.findData(data)))
+            combo.blockSignals(False)
+        self.apply_query()
+
     def predict_all(self) -> None:
         """The project's model guesses every kept image, in a job with progress and Cancel."""
         path = self.context.model_path
@@ -570,6 +579,11 @@ class DatasetView(QWidget):
             self._looks_slot.layout().addWidget(self.looks)
             self.looks.image_activated.connect(self.reveal_image)
             self.looks.selected.connect(self.show_picked)
+
+    def show_guesses(self, city: str, guessed: str) -> None:
+        """The grid on the images labelled `city` that the model says are `guessed` (a confusion cell)."""
+        self.right.setCurrentWidget(self.curation)
+        self.curation.show_guesses(city, guessed)
 
     def show_picked(self, image_ids: list[str]) -> None:
         """The images picked on the embedding map, alone in the grid."""

@@ -201,6 +201,11 @@ class EvaluateView(QWidget):
         self.confusion.cell_clicked.connect(self.show_cell)
         self.cell_title = QLabel("Click a cell to see its images.")
         self.cell_title.setTextFormat(Qt.TextFormat.PlainText)  # city names are user data
+        self.cell_dataset_button = QPushButton("Show in Dataset")
+        self.cell_dataset_button.setToolTip("These images in the Dataset grid (Model filter set), to relabel or reject")
+        self.cell_dataset_button.setEnabled(False)
+        self.cell_dataset_button.clicked.connect(self.show_cell_in_dataset)
+        self._cell: tuple[str, str] | None = None
         self.cell_images = ThumbList(context.project)
         self.mistakes = ThumbList(context.project)
         for thumbs in (self.cell_images, self.mistakes):
@@ -208,7 +213,12 @@ class EvaluateView(QWidget):
             thumbs.image_activated.connect(context.image_requested)
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(column(self.cell_title, (self.cell_images, 1)), "Cell images")
+        cell_head = QWidget()
+        cell_bar = QHBoxLayout(cell_head)
+        cell_bar.setContentsMargins(0, 0, 0, 0)
+        cell_bar.addWidget(self.cell_title, 1)
+        cell_bar.addWidget(self.cell_dataset_button)
+        self.tabs.addTab(column(cell_head, (self.cell_images, 1)), "Cell images")
         self.tabs.addTab(self.mistakes, "Most confident mistakes")
         self.explain = ExplainPanel(context)
         self.tabs.addTab(self.explain, "Heat maps && shortcuts")
@@ -413,9 +423,16 @@ class EvaluateView(QWidget):
         rows = self.cell_results(true, predicted)
         names = self.report.class_names
         self.cell_title.setText(f"{len(rows)} images of {names[true]} predicted as {names[predicted]}")
+        self._cell = (self.report.classes[true], self.report.classes[predicted])
+        self.cell_dataset_button.setEnabled(bool(rows))
         self.cell_images.show_items([self._thumb_row(r) for r in rows])
         self.explain.set_cell(rows, self.cell_title.text())
         self.tabs.setCurrentIndex(0)
+
+    def show_cell_in_dataset(self) -> None:
+        """The clicked cell's images in the Dataset grid (the evaluation stored each image's guess)."""
+        if self._cell is not None:
+            self.context.guesses_requested.emit(*self._cell)
 
     # ---- export -------------------------------------------------------------------------------------------
 

@@ -170,3 +170,30 @@ def test_double_clicking_a_mistake_opens_it_in_the_dataset_grid(qtbot, tiny_proj
         assert grid.selected_ids() == [image_id] and grid.hasFocus()
     finally:
         view.shutdown()
+
+
+def test_a_confusion_cell_opens_its_mistakes_in_the_dataset_grid(qtbot, tiny_project, bundle, tmp_path):
+    """Evaluate stores each image's guess; "Show in Dataset" on a cell opens the grid on exactly the images
+    of that city the model took for the other, where they can be relabelled or rejected."""
+    from geospottr_gui.main_window import WORKSPACES, MainWindow
+    from tests.gui.conftest import context_for
+
+    window = MainWindow(context_for(tiny_project, tmp_path),
+                        [w for w in WORKSPACES if w[0] in ("Dataset", "Evaluate")])
+    qtbot.addWidget(window)
+    window.show()
+    window.show_workspace("Evaluate")
+    view = window.workspaces["Evaluate"]
+    view.model_combo.setCurrentIndex(max(0, view.model_combo.findData(str(bundle))))
+    report = evaluate(qtbot, view)
+    assert set(tiny_project.predictions()) == {r.image_id for r in report.images}  # stored for the grid
+    mistakes = [(r.true_city, r.predicted_city) for r in report.images if r.true_city != r.predicted_city]
+    true, pred = max(set(mistakes), key=mistakes.count)
+    view.show_cell(report.classes.index(true), report.classes.index(pred))
+    assert view.cell_dataset_button.isEnabled()
+    view.cell_dataset_button.click()
+    grid = window.workspaces["Dataset"].curation
+    assert window.stack.currentWidget() is window.workspaces["Dataset"]
+    expected = {r.image_id for r in report.images if r.true_city == true and r.predicted_city == pred}
+    assert set(grid.model.ids) == expected
+    window.close()
