@@ -169,6 +169,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         seq = send_command(path, command)
         print(f"sent {command} (#{seq}) to run {path.name}: its trainer acts on it within a second")
         return 0
+    if args.compare:
+        return _compare_runs(args)
     with open_project(args, readonly=True) as project:
         infos = list_runs(project)
     for info in infos:
@@ -183,6 +185,30 @@ def cmd_runs(args: argparse.Namespace) -> int:
     rows = [(i.run_id, i.arch, run_status_text(i), epochs_text(i), val_acc_text(i), i.best_checkpoint or "-")
             for i in infos]
     print("\n".join(table(["run", "arch", "status", ">epochs", ">best val acc", "best checkpoint"], rows)))
+    return 0
+
+
+def _compare_runs(args: argparse.Namespace) -> int:
+    """``runs --compare``: every run's settings and results side by side (`core.training.compare`)."""
+    from ..training.compare import compare_runs
+
+    with open_project(args, readonly=True) as project:
+        rows = compare_runs(project)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=1))
+        return 0
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    def seconds(v: float | None) -> str:
+        return "-" if v is None else f"{v / 60:.1f} min" if v >= 60 else f"{v:.0f} s"
+
+    body = [(r.run_id, r.arch, r.head, str(r.image_size or "-"), "-" if r.lr is None else f"{r.lr:g}", str(r.epochs),
+             pct(r.best_val_acc), "-" if r.test_macro_f1 is None else f"{r.test_macro_f1:.3f}", seconds(r.train_seconds),
+             r.status) for r in rows]
+    print("\n".join(table(["run", "arch", "head", ">size", ">lr", ">epochs", ">best val", ">test F1", ">time",
+                           "status"], body)) if rows else "no training runs yet")
     return 0
 
 
@@ -268,6 +294,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--follow", metavar="RUN_ID",
                    help="print the run's epoch lines and progress live until it ends (any process's run; "
                         "RUN_ID or a run folder; Ctrl+C stops watching, not the run)")
+    p.add_argument("--compare", action="store_true",
+                   help="every run side by side: model, head, image size, lr, epochs, best val accuracy, test macro "
+                        "F1 (once `evaluate --run` ran) and training time")
     p.add_argument("--send", nargs=2, metavar=("COMMAND", "RUN_ID"),
                    help="pause, resume, stop or save (a checkpoint now) a run trained by another process")
     p.set_defaults(func=cmd_runs)

@@ -125,8 +125,12 @@ class RunsList(QWidget):
         self.monitor_button.clicked.connect(lambda: self.monitor_requested.emit(self.selected_run_id() or ""))
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
+        compare = QPushButton("Compare…")
+        compare.setToolTip("Every run side by side (model, head, size, lr, epochs, best val, test F1, time), sortable")
+        compare.clicked.connect(self.open_compare)
+        self.compare_dialog: QWidget | None = None
         buttons = QHBoxLayout()
-        for b in (self.resume_button, self.use_button, self.monitor_button, refresh):
+        for b in (self.resume_button, self.use_button, self.monitor_button, compare, refresh):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -287,6 +291,15 @@ class RunsList(QWidget):
             if item is not None and item.checkState() == Qt.CheckState.Checked:
                 out.append(item.data(Qt.ItemDataRole.UserRole))
         return out
+
+    def open_compare(self) -> QWidget:
+        """The Compare runs window (its ticks are this list's overlay ticks)."""
+        from .train.compare_dialog import CompareRunsDialog
+
+        self.compare_dialog = CompareRunsDialog(self.project, lambda run_id: run_id in self.checked_run_ids(),
+                                                self.set_checked, self)
+        self.compare_dialog.show()
+        return self.compare_dialog
 
     def set_checked(self, run_id: str, checked: bool = True) -> None:
         for row in range(self.table.rowCount()):
