@@ -277,7 +277,7 @@ def extract(targets: Sequence[Target], compute: Compute, photos: DecodedPhotos, 
                   control, ctx, start_chunk)
     finally:
         if lock is not None:
-            lock.release()
+            lock.release(finished=all(t.path.is_file() for t in targets))
     distributed.barrier(ctx)
     return [load_rows(t.path) for t in targets]
 
@@ -360,7 +360,12 @@ class _Lock:
             return
         fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
 
-    def release(self) -> None:
+    def release(self, finished: bool) -> None:
+        """Unlock; the lock file goes too once every cache it guards is `finished` (anyone who waited on it
+        then finds them built). An unfinished build keeps it: a waiter on a deleted lock file and a newcomer
+        on a fresh one would otherwise both write the same chunks."""
+        if finished:
+            Path(self.fh.name).unlink(missing_ok=True)
         self.fh.close()
 
 
