@@ -129,3 +129,25 @@ def test_a_step_that_reports_nothing_gets_a_heartbeat_line():
     count = len(lines)
     time.sleep(0.3)
     assert len(lines) == count  # closed: no more lines
+
+
+def test_a_job_that_reports_every_11_seconds_gets_progress_lines_not_heartbeats():
+    """The heartbeat speaks only after silence: it once fired at every 20 s mark and starved the progress
+    lines of a cache build reporting every 11 s (a real 4,000-photo run printed 'still working' for minutes)."""
+    now = [0.0]
+    written: list[tuple[float, str]] = []
+    printer = ProgressLines(lambda text: written.append((now[0], text)), clock=lambda: now[0])
+    for second in range(301):  # fake time: a report every 11 s, a heartbeat check every 4 s (its thread's rhythm)
+        now[0] = float(second)
+        if second % 11 == 0:
+            printer(Event(PROGRESS, "caching", done=second, total=1000, scope="cache train"))
+        if second % 4 == 0:
+            printer.beat()
+    times = [t for t, _ in written]
+    assert not any(text.startswith("still working") for _, text in written)
+    assert max(b - a for a, b in zip(times, times[1:])) <= 30
+    now[0] += 60  # then a minute of silence: the heartbeat says so, at least every 30 s
+    for _ in range(15):
+        now[0] += 4
+        printer.beat()
+    assert sum(text.startswith("still working") for _, text in written) >= 2
