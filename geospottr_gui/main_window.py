@@ -41,6 +41,7 @@ from core.project import Project
 from . import settings as keys
 from .context import AppContext
 from .jobs_indicator import JobsIndicator, end_text
+from .model_service import IDLE_CHECK_MS
 from .plaintext import plain_tooltip, warn
 from .views.dialogs import AboutDialog, ShortcutsDialog
 from .workers import JobHandle, job_board, start_job, stop_all_jobs
@@ -302,6 +303,11 @@ class MainWindow(QMainWindow):
         for widget in (self.jobs, self.progress, self.progress_cancel, self.project_label, self.counts_label,
                        self.device_label):
             status.addPermanentWidget(widget)
+        # The models' idle release runs on this window's timer (see model_service: the service has none).
+        self._idle_timer = QTimer(self)
+        self._idle_timer.setInterval(IDLE_CHECK_MS)
+        self._idle_timer.timeout.connect(lambda: self.context.models.release_idle())
+        self._idle_timer.start()
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(300)

@@ -11,6 +11,11 @@ that keep a predictor drop it on `released` and ask again when they need one.
 `get` loads in the calling thread (a worker job: loading imports torch); concurrent jobs asking for
 the same model wait for the first load instead of loading it twice; the UI thread never waits for a
 load. Nothing here imports torch.
+
+The idle check is driven from outside (the main window calls `release_idle` every `IDLE_CHECK_MS`): this
+object holds no timer. A context and its service are plain Python-owned QObjects that a garbage
+collection may destroy from any thread; a running QTimer destroyed off the thread it lives in stays
+registered there and crashes the event loop when it next fires.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from core.engines import MODEL_SUFFIXES, load_predictor
@@ -36,6 +41,8 @@ MODEL_FILTER = ("Models (" + " ".join(f"*{s}" for s in MODEL_SUFFIXES) + ");;PyT
 DEVICE = "auto"
 #: A model no job asked for in this long is let go (it is loaded again, in a second or so, when needed).
 IDLE_SECONDS = 10 * 60
+#: How often the window asks the service to let idle models go.
+IDLE_CHECK_MS = 60_000
 
 ModelKey = tuple[str, int, str]
 
@@ -59,10 +66,6 @@ class ModelService(QObject):
         self._loading = threading.Lock()   # one load at a time
         self._cache: dict[ModelKey, PredictorBase] = {}
         self._used: dict[ModelKey, float] = {}
-        self._timer = QTimer(self)
-        self._timer.setInterval(int(max(1.0, min(idle_seconds, 60.0)) * 1000))
-        self._timer.timeout.connect(self.release_idle)
-        self._timer.start()
 
     @staticmethod
     def key(path: str | Path, device: str = DEVICE) -> ModelKey:
@@ -104,7 +107,7 @@ class ModelService(QObject):
             self.released.emit()
 
     def release_idle(self) -> None:
-        """Let go of the models when none was used for `idle_seconds` (a timer calls this)."""
+        """Let go of the models when none was used for `idle_seconds` (the main window's timer calls this)."""
         with self._lock:
             last = max(self._used.values(), default=None)
         if last is not None and time.monotonic() - last >= self.idle_seconds:

@@ -66,3 +66,16 @@ def test_only_the_model_service_loads_models_or_asks_for_a_model_file():
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
     assert "*.pt" in MODEL_FILTER and "*.onnx" in MODEL_FILTER
+
+
+def test_the_context_and_its_model_service_own_no_timer(tmp_path, tiny_project):
+    """A context is a Python-owned QObject that garbage collection may destroy from a worker thread; a
+    running QTimer among its children would stay registered with the UI thread's event loop and crash it
+    when it next fired (the full GUI suite segfaulted in QTimerInfoList::activateTimers). The idle release
+    is driven by the main window's timer instead."""
+    from PySide6.QtCore import QTimer
+
+    from tests.gui.conftest import context_for
+
+    context = context_for(tiny_project, tmp_path)
+    assert context.findChildren(QTimer) == [] and context.models.findChildren(QTimer) == []
