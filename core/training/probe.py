@@ -99,6 +99,15 @@ def _view_count(member: ProbeNet) -> int:
     return len(member.views) * (2 if member.flip else 1)
 
 
+def _device_of(members: Sequence[ProbeNet]) -> torch.device:
+    """Where the members' weights are (the trainer moves its model to the run's device, a GPU under
+    torchrun); the photos go there, so a probe never mixes a CUDA model with CPU inputs."""
+    for member in members:
+        for p in member.parameters():
+            return p.device
+    return torch.device("cpu")
+
+
 def probe_features(members: Sequence[ProbeNet], splits: dict[str, Sequence[str]], image_size: int,
                    mean: Sequence[float], std: Sequence[float], crop_bottom: float, cache_dir: Path,
                    on_event: EventCallback = ignore_events, control: Control | None = None, num_workers: int = 2,
@@ -136,7 +145,7 @@ def probe_features(members: Sequence[ProbeNet], splits: dict[str, Sequence[str]]
         photos = feature_cache.DecodedPhotos(paths, image_size, mean, std, crop_bottom)
         for m in members:
             m.eval()
-        got = feature_cache.extract(targets, compute, photos, torch.device("cpu"), batch, num_workers,
+        got = feature_cache.extract(targets, compute, photos, _device_of(members), batch, num_workers,
                                     split, names, on_event, control, ctx)
         skipped[split] = {}
         for slot, (rows, bad) in enumerate(got):
@@ -158,7 +167,7 @@ def extract_view_features(model: ProbeNet, paths: Sequence[str], image_size: int
     [(rows, bad)] = feature_cache.extract(
         [feature_cache.Target(cache, (_view_count(model), model.embedding.channels))],
         lambda x, _: [model.eval().view_features(x)], feature_cache.DecodedPhotos(paths, image_size, mean, std, crop_bottom),
-        torch.device("cpu"), FEATURE_BATCH, 0, "all")
+        _device_of([model]), FEATURE_BATCH, 0, "all")
     if bad:
         raise GeoSpottrError(f"{len(bad)} photos could not be decoded, e.g. {paths[min(bad)]}: {bad[min(bad)]}")
     return np.asarray(rows, dtype=np.float32)
