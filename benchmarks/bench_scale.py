@@ -108,9 +108,10 @@ print(f"{n} photos, {len(members)} members: one decode per member {alone / n * 1
 
 def synthesise(source: Path, folder: Path, count: int, cities: list[tuple[float, float]]) -> Path:
     """Photos 0..count-1 under `folder` (made once, kept) and the CSV naming the first `count`."""
-    from PIL import Image, ImageEnhance, ImageOps
+    from PIL import ImageEnhance, ImageOps
 
     from core.geo import random_point_in_radius
+    from core.imaging import load_image
 
     originals = sorted((source / "images").glob("*.jpg"))
     if not originals:
@@ -124,20 +125,19 @@ def synthesise(source: Path, folder: Path, count: int, cities: list[tuple[float,
         path = images / f"{i:06d}.jpg"
         lat, lon = cities[i % len(cities)]
         if not path.is_file():
-            with Image.open(originals[i % len(originals)]) as img:
-                img = img.convert("RGB")
-                w, h = img.size
-                share = rng.uniform(0.7, 1.0)
-                cw, ch = int(w * share), int(h * share)
-                left, top = rng.randint(0, w - cw), rng.randint(0, h - ch)
-                img = img.crop((left, top, left + cw, top + ch))
-                if rng.random() < 0.5:
-                    img = ImageOps.mirror(img)
-                for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
-                    img = enhance(img).enhance(rng.uniform(0.8, 1.2))
-                tmp = path.with_suffix(".tmp")
-                img.save(tmp, "JPEG", quality=rng.randint(70, 92))
-                os.replace(tmp, path)  # a killed run never leaves half a photo under the final name
+            img = load_image(originals[i % len(originals)])  # the app's one decode (no other decoder runs)
+            w, h = img.size
+            share = rng.uniform(0.7, 1.0)
+            cw, ch = int(w * share), int(h * share)
+            left, top = rng.randint(0, w - cw), rng.randint(0, h - ch)
+            img = img.crop((left, top, left + cw, top + ch))
+            if rng.random() < 0.5:
+                img = ImageOps.mirror(img)
+            for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+                img = enhance(img).enhance(rng.uniform(0.8, 1.2))
+            tmp = path.with_suffix(".tmp")
+            img.save(tmp, "JPEG", quality=rng.randint(70, 92))
+            os.replace(tmp, path)  # a killed run never leaves half a photo under the final name
             made += 1
         rows.append((str(path), *random_point_in_radius(lat, lon, AREA_KM, rng), f"place{i // 2}"))
         if made and made % 1000 == 0:

@@ -28,5 +28,5 @@ def test_labels_the_model_contradicts_are_ranked(bad_project, tmp_path):
     flagged = {f.image_id for f in findings}
     assert flagged == {i for i, r in records.items() if r.city_slug != "zagreb"}
     f = findings[0]
-    assert f.kind == "label_error" and "model says zagreb" in f.message
+    assert f.kind == "label_error" and "model says Zagreb, HR" in f.message and "labelled Split, HR" in f.message
     assert f.details["predicted"] == "zagreb" and f.details["p_predicted"] > 0.99 and f.score > 0.99
