@@ -6,7 +6,8 @@ head only) and the linear probes (`core.training.probe`: each member's view feat
 
 * **one decode per photo for every member**: the photo is decoded and preprocessed once (`DecodedPhotos`,
   in DataLoader worker processes while the model runs) and every member's features are computed from
-  that one tensor (`extract` takes one `compute` function that returns all members' rows);
+  that one tensor (`extract` takes one `compute` function that returns the rows of the members whose cache
+  is not finished yet);
 * **one float16 array per cache on disk**, ``(N, *shape)`` ``.npy``, written in chunks of `CHUNK_ROWS`
   photos through a memory map (`RowsFile`); after each chunk the map is flushed and a small state file
   says how many rows are final, so a run killed (even ``kill -9``) resumes from its last chunk;
