@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from core import catalog  # noqa: E402
-from core.imaging import load_image  # noqa: E402
-from core.importing import import_source  # noqa: E402
-from core.project import Project  # noqa: E402
-from core.quality import ScanOptions, scan  # noqa: E402
-from core.quality.duplicates import close_pairs  # noqa: E402
+from core import catalog
+from core.imaging import load_image
+from core.importing import import_source
+from core.project import Project
+from core.quality import ScanOptions, scan
+from core.quality.duplicates import close_pairs
 
 CITIES = ["Zagreb,HR", "Osijek,HR", "Rijeka,HR", "Split,HR"]
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from bench_startup import synthetic_project  # noqa: E402
+from bench_startup import synthetic_project
 
 
 def ms(seconds: float) -> str:

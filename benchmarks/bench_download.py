@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import catalog  # noqa: E402
-from core.acquisition import DownloadConfig, run_download  # noqa: E402
-from core.acquisition.http import RetryPolicy  # noqa: E402
-from core.acquisition.streetview import StreetViewParams  # noqa: E402
-from core.project import Project  # noqa: E402
-from tests.core.acquisition.fake_apis import FakeApis, World  # noqa: E402
+from core import catalog
+from core.acquisition import DownloadConfig, run_download
+from core.acquisition.http import RetryPolicy
+from core.acquisition.streetview import StreetViewParams
+from core.project import Project
+from tests.core.acquisition.fake_apis import FakeApis, World
 
 
 def main() -> int:

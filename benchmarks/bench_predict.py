@@ -32,13 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image
 
-from core.models import registry  # noqa: E402
-from core.models.bundle import BundleMeta, ClassInfo, save_bundle  # noqa: E402
-from core.prediction import Predictor  # noqa: E402
+from core.models import registry
+from core.models.bundle import BundleMeta, ClassInfo, save_bundle
+from core.prediction import Predictor
 
 
 def _photo(path: Path, seed: int, size: int = 640) -> Path:

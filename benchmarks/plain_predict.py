@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-import torchvision.transforms as T  # noqa: E402
-from PIL import Image  # noqa: E402
+import torch
+import torchvision.transforms as T
+from PIL import Image
 
-from core.models import registry  # noqa: E402
+from core.models import registry
 
 
 def main() -> int:

@@ -146,7 +146,7 @@ def _fits(annotation: Any, value: Any) -> bool:
     return False
 
 
-def ignore_events(event: Event) -> None:  # noqa: ARG001 - the null listener
+def ignore_events(event: Event) -> None:
     """Listener for callers that want no feedback."""
 
 

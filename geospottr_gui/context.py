@@ -20,7 +20,7 @@ from .workers import start_job
 MAX_RECENT = 8
 
 
-def project_model_job(project: Project, *, on_event: EventCallback, control: Control) -> ModelName | None:  # noqa: ARG001
+def project_model_job(project: Project, *, on_event: EventCallback, control: Control) -> ModelName | None:
     """Job: the project's best validated run (reads every run's metrics, so off the UI thread)."""
     return project_model(project)
 

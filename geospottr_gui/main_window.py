@@ -59,7 +59,7 @@ WORKSPACES: list[tuple[str, str, str]] = [
 DEVICE_PROBE_DELAY_MS = 1200
 
 
-def probe_versions(model_path: str | None, *, on_event: EventCallback, control: Control) -> dict[str, str]:  # noqa: ARG001
+def probe_versions(model_path: str | None, *, on_event: EventCallback, control: Control) -> dict[str, str]:
     """Job: versions, compute device and the chosen model bundle, measured in a child process
     (`core.versions.probe_in_child`) so torch never loads into the app just to name the device."""
     from core.versions import probe_in_child
@@ -67,7 +67,7 @@ def probe_versions(model_path: str | None, *, on_event: EventCallback, control: 
     return probe_in_child(model_path)
 
 
-def open_project_job(path: str, create: bool, *, on_event: EventCallback, control: Control) -> Project:  # noqa: ARG001
+def open_project_job(path: str, create: bool, *, on_event: EventCallback, control: Control) -> Project:
     """Job: open (or create) a project; opening sweeps temp files and may migrate, so not on the UI thread."""
     return Project.init(path) if create else Project.open(path)
 
@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
         """A workspace widget, or an error panel if it fails to load (one broken view must not stop the app)."""
         try:
             return getattr(importlib.import_module(module), cls)(self.context)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("workspace %s failed to load", title)
             label = QLabel(f"The {html.escape(title)} workspace could not be loaded:<br>{html.escape(str(exc))}")
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -93,7 +93,7 @@ class ModelService(QObject):
                 self._used[key] = time.monotonic()
             return predictor
 
-    def load_job(self, path: str, *, on_event: EventCallback, control: Control) -> PredictorBase:  # noqa: ARG002
+    def load_job(self, path: str, *, on_event: EventCallback, control: Control) -> PredictorBase:
         """`get` as a worker job (``start_job(view, context.models.load_job, path, needs_torch=True)``)."""
         return self.get(path)
 

@@ -67,7 +67,7 @@ class Worker(QObject):
             self.cancelled.emit()
         except GeoSpottrError as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a worker must never die silently
+        except Exception as exc:
             log.exception("job %s failed", getattr(self._fn, "__name__", self._fn))
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:

@@ -25,9 +25,9 @@ def test_every_command_and_option_is_in_the_reference():
 
     text = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
     parser = build_parser()
-    sub = parser._subparsers._group_actions[0]  # noqa: SLF001
+    sub = parser._subparsers._group_actions[0]
     for name, command in sub.choices.items():
         assert f"## geospottr {name}\n" in text
-        for action in command._actions:  # noqa: SLF001
+        for action in command._actions:
             for flag in action.option_strings:
                 assert flag in text, f"{name} {flag}"

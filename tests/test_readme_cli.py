@@ -161,7 +161,7 @@ def expand(line: str) -> list[list[str]]:
 
 # ---------------------------------------------------------------------- placeholder values
 def _subparser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     name = next((t for t in argv if t in sub.choices), None)
     return sub.choices[name] if name else parser
 
@@ -174,7 +174,7 @@ def fill_placeholders(parser: argparse.ArgumentParser, argv: list[str]) -> list[
         if tok.startswith("-") or tok == "geospottr":
             out.append(tok)
             continue
-        action = command._option_string_actions.get(argv[k - 1]) if k else None  # noqa: SLF001
+        action = command._option_string_actions.get(argv[k - 1]) if k else None
         if "|" in tok:
             tok = tok.split("|")[0]
         if tok.isupper() or "=" in tok and tok.split("=")[0].isupper() or tok in ("NAME=VALUE",):

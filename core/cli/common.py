@@ -75,7 +75,7 @@ def cancel_on_interrupt(control: Control) -> Interrupts:
     previous = signal.getsignal(signal.SIGINT)
     interrupts = Interrupts(lambda: signal.signal(signal.SIGINT, previous))
 
-    def handler(signum, frame):  # noqa: ANN001
+    def handler(signum, frame):
         interrupts.interrupted = True
         if control.cancelled:
             raise KeyboardInterrupt

@@ -31,7 +31,7 @@ Re-running the same command resumes: it downloads only what is missing and never
 Service URLs: $GEOSPOTTR_STREETVIEW_URL, $GEOSPOTTR_MAPILLARY_URL (proxies, testing)."""
 
 
-def _config(args: argparse.Namespace):  # noqa: ANN202 - DownloadConfig, imported lazily
+def _config(args: argparse.Namespace):
     from ..acquisition.http import RetryPolicy
     from ..acquisition.jobs import DEFAULT_PRICE_PER_1000, DownloadConfig
     from ..acquisition.mapillary import MapillaryParams

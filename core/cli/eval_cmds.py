@@ -241,7 +241,7 @@ def _predict_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _zero_shot(args: argparse.Namespace):  # noqa: ANN202 - a ZeroShotPredictor, imported lazily (torch)
+def _zero_shot(args: argparse.Namespace):
     """``predict --zero-shot``: StreetCLIP ranks the project's cities by their names, no training run."""
     if args.run is not None or args.model is not None or args.explain:
         raise GeoSpottrError("--zero-shot ranks the project's cities with StreetCLIP: no --run, --model or --explain "
@@ -341,7 +341,7 @@ def _enable_completion(words: list[str]) -> None:
     except ImportError:
         return
 
-    def complete(text: str, state: int):  # noqa: ANN202
+    def complete(text: str, state: int):
         matches = [w for w in words if w.lower().startswith(text.lower())]
         return matches[state] if state < len(matches) else None
 
@@ -381,7 +381,7 @@ def _point(text: str) -> tuple[float, float] | None:
         return None
 
 
-def _print_round(done) -> None:  # noqa: ANN001 - a revealed core.challenge.Round
+def _print_round(done) -> None:
     """The truth, then both guesses in one table (a long point guess widens its column, not the row)."""
     h, m = done.human, done.model
     print(f"truth: {done.true_city} ({done.true_lat:.4f}, {done.true_lon:.4f})")
@@ -392,7 +392,7 @@ def _print_round(done) -> None:  # noqa: ANN001 - a revealed core.challenge.Roun
     print("\n".join(table(["", "guess", ">km off", ">points", ">sure", "right city?"], rows, indent="  ")))
 
 
-def _print_summary(s) -> None:  # noqa: ANN001 - a core.challenge.ChallengeSummary
+def _print_summary(s) -> None:
     print(f"\nchallenge {s.challenge_id}: {s.rounds_played} of {plural(s.rounds_total, 'round')} played;"
           f" {geo.describe_scale(s.scale_km)}")
     if not s.human:
@@ -404,7 +404,7 @@ def _print_summary(s) -> None:  # noqa: ANN001 - a core.challenge.ChallengeSumma
     print({"human": "you win!", "model": "the model wins.", "tie": "a tie."}[s.winner])
 
 
-def _print_scoreboard(games) -> None:  # noqa: ANN001 - core.challenge.ChallengeSummary list
+def _print_scoreboard(games) -> None:
     if not games:
         print("no games played yet")
         return

@@ -66,7 +66,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("geospottr: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into one line
+    except Exception as exc:
         if debug:
             raise
         print(f"geospottr: error: {type(exc).__name__}: {clean(str(exc), one_line=True)} "

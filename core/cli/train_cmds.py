@@ -223,7 +223,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return subprocess.call(monitor_command(path))
 
 
-def cmd_models(args: argparse.Namespace) -> int:  # noqa: ARG001
+def cmd_models(args: argparse.Namespace) -> int:
     from ..models import registry
 
     rows = [(name, registry.spec(name).default_image_size, registry.spec(name).description) for name in registry.names()]

@@ -60,7 +60,7 @@ def start_game(models: ModelService, project, model_path: str, rounds: int, play
     return start_challenge(project, predictor, rounds=rounds, seed=seed, player=player).id
 
 
-def past_games(project, *, on_event, control) -> list:  # noqa: ARG001
+def past_games(project, *, on_event, control) -> list:
     """Worker job: the latest games for the scoreboard (reads every played round: not on the UI thread)."""
     from core.challenge import scoreboard
 
@@ -433,7 +433,7 @@ class ChallengeView(QWidget):
     def shutdown(self) -> None:
         stop_jobs(self)
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 

@@ -40,20 +40,20 @@ SEARCH_DELAY_MS = 150
 SEARCH_LIMIT = 25
 
 
-def search_catalog(query: str, *, on_event: EventCallback, control: Control) -> list[catalog.CatalogCity]:  # noqa: ARG001
+def search_catalog(query: str, *, on_event: EventCallback, control: Control) -> list[catalog.CatalogCity]:
     """Job wrapper: the catalog search (its first call loads GeoNames, ~1 s)."""
     return catalog.search(query, limit=SEARCH_LIMIT)
 
 
 def add_cities(project: Project, cities: list[catalog.CatalogCity] | str, target: int, *,
-               on_event: EventCallback, control: Control) -> list[str]:  # noqa: ARG001
+               on_event: EventCallback, control: Control) -> list[str]:
     """Job: add catalog cities (or the named preset) to the project; returns the slugs."""
     chosen = catalog.preset(cities) if isinstance(cities, str) else cities
     return [project.add_city(city, target_count=target).slug for city in chosen]
 
 
 def remove_city(project: Project, slug: str, delete_images: bool, *, on_event: EventCallback,
-                control: Control) -> int:  # noqa: ARG001
+                control: Control) -> int:
     """Job: remove a city (and, when asked, its image files)."""
     return project.remove_city(slug, delete_images=delete_images)
 

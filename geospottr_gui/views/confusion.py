@@ -64,10 +64,10 @@ class ConfusionModel(QAbstractTableModel):
     def count(self, true: int, predicted: int) -> int:
         return self._matrix[true][predicted]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._names)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._names)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -147,7 +147,7 @@ class VerticalTitle(QWidget):
     def minimumSizeHint(self) -> QSize:
         return self.sizeHint()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.translate(0, self.height())
         painter.rotate(-90)
@@ -163,7 +163,7 @@ class ColourScale(QWidget):
         self.setMinimumWidth(80)
         self.setToolTip("Cell colour: share of the true city's images predicted as that city")
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         ramp = QLinearGradient(0, 0, self.width(), 0)
         for stop in (0.0, 0.25, 0.5, 0.75, 1.0):

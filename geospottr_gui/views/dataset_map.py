@@ -154,7 +154,7 @@ class DatasetMapView(QWidget):
         self._hovered = None
         self.map.run_js(f"window.geospottrThumb && geospottrThumb({json.dumps(image_id)}, {json.dumps(url)})")
 
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._dirty:
             self.refresh()

@@ -54,7 +54,7 @@ _ORDER_LABELS = {"added": "Oldest first", "newest": "Newest first", "city": "Cit
 _MODEL_CHOICES = (("Right", "right"), ("Wrong", "wrong"), ("Not predicted", "unpredicted"))
 
 
-def predict_dataset_job(models, project, model_path: str, *, on_event, control):  # noqa: ANN001, ANN201 - a job
+def predict_dataset_job(models, project, model_path: str, *, on_event, control):
     """Worker job: the project's model guesses every kept image (`core.dataset_predictions`)."""
     from core.dataset_predictions import predict_dataset
     from core.project_model import name_model
@@ -297,7 +297,7 @@ class CurationPanel(QWidget):
                                       workspace="Dataset")
         self._predict_job.done.connect(self._predict_done)
 
-    def _predict_progress(self, event) -> None:  # noqa: ANN001 - an Event
+    def _predict_progress(self, event) -> None:
         if event.total:
             self.predict_progress.setRange(0, event.total)
             self.predict_progress.setValue(event.done or 0)

@@ -96,13 +96,13 @@ def spend_text(data: dict[str, Any]) -> str:
             f"about ${data.get('job_cost', 0.0):,.2f} so far")
 
 
-def store_secret_job(spec: keys.SecretSpec, value: str, *, on_event: EventCallback, control: Control) -> bool:  # noqa: ARG001
+def store_secret_job(spec: keys.SecretSpec, value: str, *, on_event: EventCallback, control: Control) -> bool:
     """Job: `keys.store_secret` (it may block on a desktop unlock prompt); False when no keyring works."""
     return keys.store_secret(spec, value)
 
 
 def estimate_job(project: Project, config: DownloadConfig, *, on_event: EventCallback,
-                 control: Control) -> CostEstimate:  # noqa: ARG001
+                 control: Control) -> CostEstimate:
     """Job wrapper: the cost estimate reads the database, so it stays off the UI thread."""
     return estimate_cost(project, config)
 

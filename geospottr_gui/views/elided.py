@@ -33,16 +33,16 @@ class ElidedLabel(QLabel):
     def full_text(self) -> str:
         return self._full
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSizeHint(self) -> QSize:
         width = self.fontMetrics().horizontalAdvance("x" * self._min_chars)
         return QSize(min(width, self.sizeHint().width()), super().minimumSizeHint().height())
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         margins = self.contentsMargins()
         width = self.fontMetrics().horizontalAdvance(self._full) + margins.left() + margins.right() + 2
         return QSize(width, super().sizeHint().height())
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._elide()
 
@@ -66,7 +66,7 @@ class ElidedComboBox(QComboBox):
         self.setMinimumContentsLength(min_chars)
         self.currentTextChanged.connect(lambda text: self.setToolTip(plain_tooltip(text)))
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QStylePainter(self)
         option = QStyleOptionComboBox()
         self.initStyleOption(option)

@@ -30,7 +30,7 @@ SPLIT_COLOURS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c", None: 
 PROBLEM_COLOURS = {True: "#d62728", False: "#c8c8c8"}
 
 
-def build_embedding_map(project, statuses, *, on_event, control):  # noqa: ANN001, ANN201 - a job's signature
+def build_embedding_map(project, statuses, *, on_event, control):
     """Worker job (imports torch): `core.quality.embedding_map.build_map`."""
     from core.quality.embedding_map import build_map
 
@@ -50,7 +50,7 @@ class _SelectBox(pg.ViewBox):
         self._band.hide()
         self.addItem(self._band, ignoreBounds=True)
 
-    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: ANN001, N802 - pyqtgraph override
+    def mouseDragEvent(self, ev, axis=None) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:
             super().mouseDragEvent(ev, axis)
             return
@@ -205,7 +205,7 @@ class EmbeddingView(QWidget):
             self.legend.addItem(pg.ScatterPlotItem(size=8, brush=brush, pen=None), f"{text} ({int(mask.sum()):,})")
         self.dots.addPoints(spots)
 
-    def _tip(self, x: float, y: float, data: Any) -> str:  # noqa: ARG002 - pyqtgraph's tip signature
+    def _tip(self, x: float, y: float, data: Any) -> str:
         row = self.map.ids.index(data) if self.map is not None and data in self.map.ids else None
         if row is None:
             return ""

@@ -290,7 +290,7 @@ class EvaluateView(QWidget):
         self.cell_images.project = self.mistakes.project = project
         self.refresh_models()
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: Any) -> None:
         self.refresh_models()  # a run may have finished since
         super().showEvent(event)
 
@@ -454,6 +454,6 @@ class EvaluateView(QWidget):
         self.cell_images.stop()
         self.mistakes.stop()
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: Any) -> None:
         self.shutdown()
         super().closeEvent(event)

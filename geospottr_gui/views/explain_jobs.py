@@ -49,7 +49,7 @@ def explain_job(predictor: Predictor, requests: Sequence[tuple[Any, str | None]]
     return len(requests)
 
 
-def load_model_job(models: ModelService, path: str, *, on_event: EventCallback, control: Control) -> Predictor:  # noqa: ARG001
+def load_model_job(models: ModelService, path: str, *, on_event: EventCallback, control: Control) -> Predictor:
     """The app's shared model for heat maps (`ModelService`: loaded once, CPU or the one GPU)."""
     return models.get(path)
 

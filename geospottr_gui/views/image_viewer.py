@@ -61,16 +61,16 @@ class ZoomView(QGraphicsView):
         self.fitted = False
         self.scale(factor, factor)
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+    def wheelEvent(self, event: QWheelEvent) -> None:
         self.zoom_by(ZOOM_STEP if event.angleDelta().y() > 0 else 1 / ZOOM_STEP)
         event.accept()
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.fitted:
             self.fit()
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         # QGraphicsView scrolls with the arrows and Page keys; in the viewer they step between images, so
         # they go up to the dialog (a zoomed picture pans by dragging).
         if event.key() in NEXT_KEYS + PREVIOUS_KEYS:
@@ -113,7 +113,7 @@ class ImageViewer(QDialog):
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._show(current)
 
-    def _data_changed(self, top: QModelIndex, bottom: QModelIndex, roles: list[int] = ()) -> None:  # noqa: B006
+    def _data_changed(self, top: QModelIndex, bottom: QModelIndex, roles: list[int] = ()) -> None:
         """A curation edit changed the image shown: its caption follows (thumbnail arrivals are ignored)."""
         row = self.grid.currentIndex().row()
         if list(roles) != [Qt.ItemDataRole.DecorationRole] and top.row() <= row <= bottom.row():
@@ -152,7 +152,7 @@ class ImageViewer(QDialog):
             self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
             self.grid.scrollTo(index)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Space, Qt.Key.Key_Escape):
             self.close()

@@ -125,7 +125,7 @@ class LearningCurvePanel(QWidget):
         layout.addWidget(self.status)
         context.project_changed.connect(lambda _p: self.load_saved())
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: Any) -> None:
         if self.curve is None:
             self.load_saved()
         super().showEvent(event)

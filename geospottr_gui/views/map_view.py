@@ -164,7 +164,7 @@ class MapView(QWebEngineView):
         self.placeholder = _Placeholder(self)
         self.show_notice(idle)
 
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self.placeholder.setGeometry(self.rect())
 

@@ -145,7 +145,7 @@ class MonitorWindow(QWidget):
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: Any) -> None:
         """Stop watching (the run itself goes on)."""
         stop_jobs(self)
         _WINDOWS.pop(str(self.run_dir.resolve()), None)

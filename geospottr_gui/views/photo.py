@@ -12,7 +12,7 @@ def rgb_qimage(data: bytes, width: int, height: int) -> QImage:
     return QImage(data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
-def preview_qimage(source, max_side: int) -> QImage:  # noqa: ANN001 - a path or bytes
+def preview_qimage(source, max_side: int) -> QImage:
     """A photo decoded the safe way (`core.imaging`) and shrunk to at most `max_side` pixels.
 
     Raises `core.imaging.ImageError` with a readable reason for a file that cannot be shown.
@@ -49,7 +49,7 @@ class PhotoLabel(QLabel):
         self.setPixmap(QPixmap())
         self.setText(text)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._rescale()
 

@@ -39,7 +39,7 @@ OVERLAY_COLORS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 12
 class EpochAxis(pg.AxisItem):
     """An axis that ticks whole numbers only (there is no epoch 1.5)."""
 
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802, N803
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N803
         levels = [(spacing, [v for v in values if float(v).is_integer()])
                   for spacing, values in super().tickValues(minVal, maxVal, size) if spacing >= 1]
         levels = [(spacing, values) for spacing, values in levels if values]

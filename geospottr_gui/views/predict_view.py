@@ -168,7 +168,7 @@ class PredictView(QWidget):
         if path:
             self.context.set_model(path)  # every workspace (and About) follows; set_model hears it
 
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._start_loading()
 
@@ -309,7 +309,7 @@ class PredictView(QWidget):
         """Stop background work before the window closes (threads must not outlive their widgets)."""
         stop_jobs(self)
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 

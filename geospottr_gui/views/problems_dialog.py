@@ -299,7 +299,7 @@ class ProblemsDialog(QDialog):
             field.setText(path)
             self.checks[name].setChecked(True)
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt override: stop work before the dialog goes
+    def done(self, result: int) -> None:
         if self.job is not None and self.job.running:
             self.job.cancel()
             self.job.wait(10000)
@@ -307,7 +307,7 @@ class ProblemsDialog(QDialog):
             self.thumbnails.stop()
         super().done(result)
 
-    def closeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def closeEvent(self, event) -> None:
         self.done(0)
         event.accept()
 

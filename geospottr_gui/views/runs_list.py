@@ -42,14 +42,14 @@ COLUMNS = ["Run", "Status", "Epochs", "Best val"]
 LIVE_REFRESH_MS = 2000
 
 
-def list_runs_job(project: Project, *, on_event: Any, control: Control) -> list[RunInfo]:  # noqa: ARG001
+def list_runs_job(project: Project, *, on_event: Any, control: Control) -> list[RunInfo]:
     """The project's runs, newest first (a worker job: it reads every run's config, status and metrics)."""
     from core.training.runs import list_runs
 
     return list(reversed(list_runs(project)))
 
 
-def read_states_job(paths: list[str], *, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: ARG001
+def read_states_job(paths: list[str], *, on_event: Any, control: Control) -> dict[str, Any]:
     """Each run folder's `RunState` from its status.json, or the one-line reason it cannot be read."""
     from core.errors import GeoSpottrError
     from core.training.follow import RunState
@@ -64,7 +64,7 @@ def read_states_job(paths: list[str], *, on_event: Any, control: Control) -> dic
     return out
 
 
-def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) -> RunSeries:  # noqa: ARG001
+def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) -> RunSeries:
     """Parse a run's metrics.jsonl into plot series (a worker job: big files take a while)."""
     from core.training.runs import read_metrics
 

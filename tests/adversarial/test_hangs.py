@@ -116,7 +116,7 @@ class _Quiet(BaseHTTPRequestHandler):
 
 
 class _AlwaysBusy(_Quiet):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(429)
         self.send_header("Retry-After", "3600")
         self.send_header("Content-Length", "0")
@@ -126,7 +126,7 @@ class _AlwaysBusy(_Quiet):
 class _DripHead(_Quiet):
     """A HEAD answer whose header lines come one every 0.2 s, forever: each read is "alive"."""
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         try:
             self.wfile.write(b"HTTP/1.1 200 OK\r\n")
             for i in range(100000):

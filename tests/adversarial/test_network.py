@@ -25,7 +25,7 @@ class _Quiet(BaseHTTPRequestHandler):
 class _Drip(_Quiet):
     """Headers at once, then one body byte every 0.2 s (each read is "alive": a per-read timeout never fires)."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "100000")
         self.end_headers()
@@ -94,7 +94,7 @@ def test_every_form_of_a_secret_is_redacted():
 
 
 class _Ok(_Quiet):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()

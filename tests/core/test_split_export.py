@@ -54,7 +54,7 @@ def test_imagefolder_round_trip_keeps_everything(tmp_path, tiny_project):
     other = Project.init(tmp_path / "other")
     report = import_source(other, out, trust_status=True)  # our own export: its splits are trusted
     assert report.added == n and sorted(report.cities_added) == sorted(c.slug for c in tiny_project.cities())
-    key = lambda r: (r.sha256, r.city_slug, r.split, r.location_id, round(r.lat, 6))  # noqa: E731
+    key = lambda r: (r.sha256, r.city_slug, r.split, r.location_id, round(r.lat, 6))
     assert sorted(map(key, other.images())) == sorted(map(key, tiny_project.images()))
     with pytest.raises(GeoSpottrError, match="not empty"):
         export(tiny_project, "imagefolder", out)
@@ -86,5 +86,5 @@ def test_gsv_croatia_import_split_export_reimport(tmp_path, gsv_croatia):
     again = Project.init(tmp_path / "hr2", [catalog.resolve(q) for q in CROATIA_CITIES])
     # Our CSV carries a city column: labels come back exactly, coordinates and places too.
     import_source(again, tmp_path / "hr.csv", trust_status=True)  # our own export: splits are trusted
-    key = lambda r: (r.sha256, r.city_slug, r.location_id, r.lat, r.lon, r.split)  # noqa: E731
+    key = lambda r: (r.sha256, r.city_slug, r.location_id, r.lat, r.lon, r.split)
     assert sorted(map(key, again.images())) == sorted(map(key, project.images()))

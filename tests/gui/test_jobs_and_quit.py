@@ -35,7 +35,7 @@ def test_an_evaluation_shows_in_the_status_bar_leads_to_its_workspace_and_says_w
     qtbot.wait(50)
 
 
-def _busy(*, on_event, control) -> str:  # noqa: ARG001
+def _busy(*, on_event, control) -> str:
     """A job that runs until it is cancelled, like a training run between checkpoints."""
     while True:
         control.checkpoint()

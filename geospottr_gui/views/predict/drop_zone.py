@@ -34,15 +34,15 @@ class DropZone(PhotoLabel):
         self.setToolTip(plain_tooltip(caption))
         super().show_image(image, self.HINT)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802, ARG002 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self.browse_requested.emit()
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
         if mime.hasUrls() or mime.hasImage():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QDropEvent) -> None:
         mime = event.mimeData()
         paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
         if paths:

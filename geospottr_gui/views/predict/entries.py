@@ -95,12 +95,12 @@ def predict_entries(predictor: Predictor, entries: Sequence[Entry], top_k: int, 
     return done
 
 
-def expand_job(paths: Sequence[Path | str], *, on_event: EventCallback, control: Control) -> list[Path]:  # noqa: ARG001
+def expand_job(paths: Sequence[Path | str], *, on_event: EventCallback, control: Control) -> list[Path]:
     """Worker job: the files to queue (a big folder takes a while to walk, so not on the UI thread)."""
     return expand_inputs(paths)
 
 
-def load_predictor(models: ModelService, path: str, *, on_event: EventCallback, control: Control) -> Predictor:  # noqa: ARG001
+def load_predictor(models: ModelService, path: str, *, on_event: EventCallback, control: Control) -> Predictor:
     """Worker job: the app's shared model for `path` (loaded once, `ModelService`), and warm the map code
     so the first map is as quick as the rest."""
     predictor = models.get(path)

@@ -31,7 +31,7 @@ COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
 )
 
 
-def compare_job(project: Project, *, on_event: Any, control: Control) -> list:  # noqa: ARG001
+def compare_job(project: Project, *, on_event: Any, control: Control) -> list:
     """The comparison rows (reads every run's folder: a worker job)."""
     from core.training.compare import compare_runs
 

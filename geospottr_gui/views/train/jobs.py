@@ -13,7 +13,7 @@ from core.project import Project
 OFFLINE_MODEL = "efficientnet-lite0"
 
 
-def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: ARG001
+def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:
     """What the form offers: registered models, available devices and the trainer's default settings."""
     from core import devices
     from core.models import registry
@@ -29,7 +29,7 @@ def probe_job(*, on_event: Any, control: Control) -> dict[str, Any]:  # noqa: AR
             "cuda_name": devices.cuda_name(), "probe_of": dict(PROBE_OF)}
 
 
-def estimate_job(project: Project, config: dict[str, Any], *, on_event: Any, control: Control) -> str | None:  # noqa: ARG001
+def estimate_job(project: Project, config: dict[str, Any], *, on_event: Any, control: Control) -> str | None:
     """The trainer's up-front warning for a run of `config` without a time budget (`costs.plan`: measured
     costs, kept a day), or None when it is predicted to take under an hour."""
     from core.devices import pick_device

@@ -149,7 +149,7 @@ class TrainView(QWidget):
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: Any) -> None:
         if self._probe is None:
             # First look at the workspace: import torch and the trainer in a worker, then fill the form.
             self._probe = start_job(self, probe_job, on_finished=self._on_probe, on_failed=self._on_probe_failed,
@@ -182,7 +182,7 @@ class TrainView(QWidget):
         stop_jobs(self)
         self.runs.shutdown()
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: Any) -> None:
         self.shutdown()
         super().closeEvent(event)
 

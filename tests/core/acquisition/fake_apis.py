@@ -142,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "_Server"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep test output clean
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     # ------------------------------------------------------------------ plumbing
@@ -179,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise AssertionError(f"unknown fault {kind!r} for {endpoint}")
         return True
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         path = parts.path

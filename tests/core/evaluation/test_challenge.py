@@ -13,7 +13,7 @@ def test_the_same_seed_draws_the_same_images(project, predictor):
     a = start_challenge(project, predictor, rounds=4, seed=7)
     b = start_challenge(project, predictor, rounds=4, seed=7)
     c = start_challenge(project, predictor, rounds=4, seed=8)
-    ids = lambda ch: [r.image_id for r in ch.rounds()]  # noqa: E731
+    ids = lambda ch: [r.image_id for r in ch.rounds()]
     assert ids(a) == ids(b) != ids(c)
     test_ids = {r.id for r in project.images(split="test")}
     assert set(ids(a)) <= test_ids and len(set(ids(a))) == 4

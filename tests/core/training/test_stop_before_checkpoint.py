@@ -22,7 +22,7 @@ def _interrupt_at_first_cache_progress(monkeypatch) -> None:
     original = render.ProgressPrinter.__call__
     pressed = []
 
-    def call(self, event):  # noqa: ANN001, ANN202
+    def call(self, event):
         if event.kind == PROGRESS and event.scope.startswith("cache") and not pressed:
             pressed.append(True)
             signal.raise_signal(signal.SIGINT)
@@ -54,7 +54,7 @@ def test_a_probe_stopped_while_caching_is_started_again_by_resume(small_project)
     control = TrainControl()
     config = fast_config(arch="efficientnet-lite0-probe", image_size=48, arch_kwargs=TINY_PROBE)
 
-    def on_event(event):  # noqa: ANN001, ANN202
+    def on_event(event):
         if event.kind == PROGRESS and event.scope == "cache train":
             control.cancel()  # honoured before the next batch of photos
 
