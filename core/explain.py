@@ -199,8 +199,8 @@ def occlusion(model: nn.Module, batch: torch.Tensor, target: int, versus: int | 
                                 v.expand(len(chunk)) if v is not None else None, log_prob=True)
         drops.append(base - scores)
         done = start + len(chunk)
-        left = (time.monotonic() - started) / done * (len(windows) - done)
-        on_event(Event(PROGRESS, f"occlusion map: {done} of {len(windows)} windows, about {left:.0f} s left",
+        remaining = (time.monotonic() - started) / done * (len(windows) - done)
+        on_event(Event(PROGRESS, f"occlusion map: {done} of {len(windows)} windows, about {remaining:.0f} s left",
                        done=done, total=len(windows), scope="explain"))
     return torch.relu(torch.cat(drops)).view(grid, grid)
 

@@ -62,13 +62,13 @@ class PredictorBase(ABC):
     def open(self, source: ImageSource, index: int = 0, draft: bool = True) -> Image.Image:
         """The source as an oriented RGB image; raises `ImageError` naming it. `draft` lets a JPEG decode
         at about the model's input size (fast); False keeps the photo's full size (heat maps, overlays)."""
-        draft = draft_size(self.meta.image_size) if draft else None
+        size = draft_size(self.meta.image_size) if draft else None
         if isinstance(source, Image.Image):
             return source if source.mode == "RGB" else to_rgb(source)
         if isinstance(source, (bytes, bytearray)):
-            return decode(bytes(source), source_name(source, index), draft)
+            return decode(bytes(source), source_name(source, index), size)
         if isinstance(source, (str, Path)):
-            return load_image(source, draft=draft)
+            return load_image(source, draft=size)
         raise ImageError(f"{source_name(source, index)}: unsupported input type {type(source).__name__}")
 
     # ------------------------------------------------------------------ scoring
@@ -76,7 +76,7 @@ class PredictorBase(ABC):
     def probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
         """`(len(images), classes)` float64 probabilities for decoded RGB images, rows summing to 1."""
 
-    def rank(self, probabilities: Sequence[float], top_k: int = 5) -> tuple[CityScore, ...]:
+    def rank(self, probabilities: Sequence[float] | np.ndarray, top_k: int = 5) -> tuple[CityScore, ...]:
         """The `top_k` best cities (all of them when `top_k` is 0 or more than there are)."""
         return rank(self.classes, probabilities, top_k)
 

@@ -72,7 +72,7 @@ def eval_array(img: Image.Image, size: int, mean: Sequence[float], std: Sequence
     w, h = img.size
     new = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
     if new != (w, h):
-        img = img.resize(new, resample=Image.BILINEAR)
+        img = img.resize(new, resample=Image.Resampling.BILINEAR)
     w, h = img.size
     top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
     if (left, top, w, h) != (0, 0, size, size):

@@ -39,13 +39,19 @@ EXPORT_FIELDS = (*CSV_FIELDS, "error")
 
 
 class CityClass(Protocol):
-    """One output class of a model (`core.models.bundle.ClassInfo` is one)."""
+    """One output class of a model (`core.models.bundle.ClassInfo` is one). Read-only members, so a frozen
+    dataclass satisfies it."""
 
-    slug: str
-    name: str
-    country: str
-    lat: float
-    lon: float
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,8 @@ def combine_views(probabilities: np.ndarray) -> np.ndarray:
     return out / out.sum()
 
 
-def rank(classes: Sequence[CityClass], probabilities: Sequence[float], top_k: int = 5) -> tuple[CityScore, ...]:
+def rank(classes: Sequence[CityClass], probabilities: Sequence[float] | np.ndarray,
+         top_k: int = 5) -> tuple[CityScore, ...]:
     """The `top_k` most probable of `classes` (all of them when `top_k` is 0 or more than there are)."""
     probs = np.asarray(probabilities, dtype=np.float64)
     order = np.argsort(-probs, kind="stable")

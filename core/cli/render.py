@@ -132,8 +132,9 @@ class ProgressPrinter:
         return self._lines
 
     def __call__(self, event: Event) -> None:
-        if event.kind in (PROGRESS, Kind.ITERATION) and self._plain() is not None:
-            self._plain()(event)
+        plain = self._plain() if event.kind in (PROGRESS, Kind.ITERATION) else None
+        if plain is not None:
+            plain(event)
         elif event.kind == PROGRESS and event.total is not None and not self.quiet:
             bar = self._bars.get(event.scope)
             if bar is None:
