@@ -18,7 +18,7 @@ from typing import Any
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QPushButton,
     QTableWidget,
@@ -129,9 +129,10 @@ class RunsList(QWidget):
         compare.setToolTip("Every run side by side (model, head, size, lr, epochs, best val, test F1, time), sortable")
         compare.clicked.connect(self.open_compare)
         self.compare_dialog: QWidget | None = None
-        buttons = QHBoxLayout()
-        for b in (self.resume_button, self.use_button, self.monitor_button, compare, refresh):
-            buttons.addWidget(b)
+        # Two rows: five buttons in one would squeeze their text in the Train pane at 1024 px.
+        buttons = QGridLayout()
+        for n, b in enumerate((self.resume_button, self.use_button, self.monitor_button, compare, refresh)):
+            buttons.addWidget(b, n // 3, n % 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
