@@ -94,7 +94,7 @@ class ProgressLines:
         name = event.scope or "working"
         scope = self.scopes.get(name)
         first = scope is None or scope.finished and done < total
-        if first:
+        if scope is None or first:
             scope = self.scopes[name] = _Scope(now, done)
         finished = done >= total
         if not (first or (finished and not scope.finished) or now - self.last_line >= self.every):

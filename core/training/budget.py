@@ -108,7 +108,7 @@ def choose(budget_s: float, n_train: int, n_val: int, costs: Costs, epochs: int,
     """The most accurate recipe predicted to fit `budget_s`, and why (what did not fit); if none fits, the
     fastest, said so."""
     ranked = [(r, predict_s(r, n_train, n_val, costs, epochs)) for r in candidates(finetune_first)]
-    skipped = []
+    skipped: list[str] = []
     for recipe, seconds in ranked:
         if seconds <= budget_s:
             why = (f"the most accurate recipe predicted to fit {duration_text(budget_s)} on {costs.device} "
