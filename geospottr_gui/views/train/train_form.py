@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -30,6 +30,14 @@ TIME_BUDGETS = (("no limit", None), ("15 min", 900.0), ("30 min", 1800.0), ("1 h
                 ("8 hours", 28800.0))
 
 
+def _choices(pairs: Sequence[tuple[str, Any]]) -> QComboBox:
+    """A combo box of (label, value) choices; `currentData()` is the value the trainer takes."""
+    combo = QComboBox()
+    for label, value in pairs:
+        combo.addItem(label, value)
+    return combo
+
+
 class TrainForm(QGroupBox):
     """Training settings. Filled with the trainer's own defaults once `set_choices` gets the probe."""
 
@@ -43,22 +51,16 @@ class TrainForm(QGroupBox):
         self.model_note.setTextFormat(Qt.TextFormat.PlainText)
         self.model_note.setStyleSheet("color: #555")
         self.model.currentIndexChanged.connect(self._on_model)
-        self.head = QComboBox()
-        for label, value in HEAD_CHOICES:
-            self.head.addItem(label, value)
+        self.head = _choices(HEAD_CHOICES)
         self.head.setToolTip("Models with a linear-probe variant (efficientnet-lite0, resnet50-linear): fit "
                              "logistic regressions on frozen features in seconds (probe), or train the last "
                              "blocks (fine-tune). Auto probes while the median city has under 250 training "
                              "photos, where cross-validation found the probe better.")
-        self.class_balance = QComboBox()
-        for label, value in BALANCE_CHOICES:
-            self.class_balance.addItem(label, value)
+        self.class_balance = _choices(BALANCE_CHOICES)
         self.class_balance.setToolTip("Macro F1 counts every city equally: weigh each photo by how rare its city "
                                       "is (weighted loss), draw batches with those weights (balanced sampler), "
                                       "or neither")
-        self.time_budget = QComboBox()
-        for label, value in TIME_BUDGETS:
-            self.time_budget.addItem(label, value)
+        self.time_budget = _choices(TIME_BUDGETS)
         self.time_budget.setToolTip("Train the most accurate recipe predicted to finish in this time on this "
                                     "device (fine-tune, fused probe, fewer backbones, single probe), from costs "
                                     "measured on a few of the project's photos; the run log says what it picked "
@@ -90,9 +92,7 @@ class TrainForm(QGroupBox):
                                        "epochs, no augmentation (only models with frozen stages)")
         self.device = QComboBox()
         self.device.addItems(list(DEVICES))
-        self.weights = QComboBox()
-        for label, value in WEIGHTS:
-            self.weights.addItem(label, value)
+        self.weights = _choices(WEIGHTS)
         self.weights_file = QLineEdit()
         self.weights_file.setPlaceholderText("weights file (.pt / .pth)")
         browse = QPushButton("…")
