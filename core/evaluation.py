@@ -224,7 +224,7 @@ def evaluate(project: Project, predictor: Predictor, split: str = "test", batch_
     project.store_predictions(name_model(predictor.source).label,
                               {r.image_id: (r.predicted_city, r.confidence) for r in results})
     return EvaluationReport(
-        model=predictor.source, split=split, classes=slugs, class_names=[c.name for c in predictor.classes],
+        model=predictor.source, split=split, classes=slugs, class_names=[c.label for c in predictor.classes],
         images=results,
         scores=_scores([(r.true_rank, r.distance_km, r.points) for r in results], len(predictor.classes),
                        macro["f1"]),

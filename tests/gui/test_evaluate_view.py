@@ -54,7 +54,7 @@ def test_lists_runs_and_evaluates_with_a_square_confusion(qtbot, view, bundle, t
     n = len(tiny_project.cities())
     heat = view.confusion.heat
     assert (heat.rowCount(), heat.columnCount()) == (n, n)
-    names = [c.name for c in tiny_project.cities()]
+    names = [c.label for c in tiny_project.cities()]  # "Zagreb, HR" on both axes, as everywhere
     assert [heat.headerData(i, Qt.Orientation.Horizontal) for i in range(n)] == names
     assert [heat.headerData(i, Qt.Orientation.Vertical) for i in range(n)] == names
     assert sum(heat.count(r, c) for r in range(n) for c in range(n)) == report.scores.count

@@ -52,7 +52,7 @@ def test_metrics_agree_with_the_per_image_results(report, project):
     np.testing.assert_allclose(norm.sum(axis=1)[conf.sum(axis=1) > 0], 1.0, atol=1e-3)
     for c, row in zip(report.per_city, norm):
         assert c.recall == pytest.approx(row[report.classes.index(c.slug)], abs=1e-3)
-    assert report.class_names == [c.name for c in project.cities()]
+    assert report.class_names == [c.label for c in project.cities()]  # "Zagreb, HR": one display form
 
 
 def test_distances_and_points_follow_the_formula(report, project):
