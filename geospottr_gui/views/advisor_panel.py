@@ -33,6 +33,7 @@ from core.project import Project
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job
+from .layouts import follow_progress
 
 #: Four columns fit the Download pane at 1024 px; the gain and the sub-areas are in the tooltips.
 COLUMNS = (("City", f"ranked by the macro F1 its next photos should add (+points per {STEP} photos in the tooltip)"),
@@ -125,8 +126,7 @@ class AdvisorPanel(QWidget):
 
     def _on_event(self, event: Event) -> None:
         if event.kind == PROGRESS and event.total:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done or 0)
+            follow_progress(self.progress, event)
 
     def _ended(self) -> None:
         self.advise_button.setEnabled(True)

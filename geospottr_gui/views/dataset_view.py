@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.curation import Change, Edit
 from core.errors import GeoSpottrError
+from core.events import Event
 from core.project import IMAGE_ORDERS, SPLITS, STATUSES
 
 from ..context import AppContext
@@ -43,7 +44,7 @@ from .empty_state import EmptyState
 from .image_detail import ImageDetail
 from .image_grid import BADGE_LEGEND, MAX_THUMB, MIN_THUMB, ImageGridModel, ImageGridView, ThumbnailProvider
 from .image_viewer import ImageViewer
-from .layouts import job_progress
+from .layouts import follow_progress, job_progress
 
 ALL = "All"
 #: The Cities / Download tabs' narrowest width (their panels scroll below it); see `DatasetView`.
@@ -297,10 +298,8 @@ class CurationPanel(QWidget):
                                       workspace="Dataset")
         self._predict_job.done.connect(self._predict_done)
 
-    def _predict_progress(self, event) -> None:
-        if event.total:
-            self.predict_progress.setRange(0, event.total)
-            self.predict_progress.setValue(event.done or 0)
+    def _predict_progress(self, event: Event) -> None:
+        follow_progress(self.predict_progress, event)
 
     def _predicted(self, summary: str) -> None:
         self.context.status.emit(summary)

@@ -21,7 +21,7 @@ from core.maps import city_colors
 
 from ..context import AppContext
 from ..workers import JobHandle, start_job
-from .layouts import job_progress
+from .layouts import follow_progress, job_progress
 
 #: Label -> image statuses drawn (the same choices as the dataset map).
 STATUS_FILTERS = {"Kept and pending": ("pending", "accepted"), "All": None, "Rejected": ("rejected",)}
@@ -133,11 +133,7 @@ class EmbeddingView(QWidget):
             self._job.cancel()
 
     def _on_event(self, event: Event) -> None:
-        if event.total:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done or 0)
-        else:
-            self.progress.setRange(0, 0)
+        follow_progress(self.progress, event)
         self.summary.setText(event.message)
 
     def _failed(self, message: str) -> None:

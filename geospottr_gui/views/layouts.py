@@ -1,11 +1,13 @@
 """Layout helpers the views share: a bare panel of widgets stacked top to bottom, and a job's progress bar
-with its Cancel button."""
+with its Cancel button and how its events move that bar."""
 
 from __future__ import annotations
 
 from typing import Callable
 
 from PySide6.QtWidgets import QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from core.events import Event
 
 
 def column(*items: QWidget | tuple[QWidget, int]) -> QWidget:
@@ -32,3 +34,12 @@ def job_progress(max_width: int, on_cancel: Callable[[], object], cancel_tip: st
     cancel.hide()
     cancel.clicked.connect(on_cancel)
     return progress, cancel
+
+
+def follow_progress(bar: QProgressBar, event: Event) -> None:
+    """A job's event on its bar: counted when the event has a total, busy (a moving bar) when it has none."""
+    if event.total:
+        bar.setRange(0, event.total)
+        bar.setValue(min(event.done or 0, event.total))
+    else:
+        bar.setRange(0, 0)
