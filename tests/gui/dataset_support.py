@@ -25,3 +25,20 @@ def make_window(qtbot, project: Project, tmp_path: Path, all_workspaces: bool = 
 
 def dataset(window: MainWindow):
     return window.workspaces["Dataset"]
+
+
+def download_panel_on_fake_apis(qtbot, project: Project, tmp_path: Path, apis):
+    """(window, Dataset > Download panel) pointed at the loopback Street View server `apis`, with its key
+    entered and not remembered, fast retries and small frames: a real download that ends in seconds."""
+    from core.acquisition.streetview import StreetViewParams
+    from tests.core.acquisition.conftest import FAST_RETRY
+
+    window = make_window(qtbot, project, tmp_path)
+    view = dataset(window)
+    panel = view.download
+    view.show_panel(panel)
+    panel.config_overrides = {"base_url": apis.streetview_url, "retry": FAST_RETRY, "qps": None,
+                              "streetview": StreetViewParams(size=64, radius_m=300)}
+    panel.remember.setChecked(False)
+    panel.key.setText(apis.world.key)
+    return window, panel

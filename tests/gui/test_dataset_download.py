@@ -7,12 +7,11 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from core import catalog
-from core.acquisition.streetview import StreetViewParams
 from core.project import Project
-from tests.core.acquisition.conftest import CITIES, FAST_RETRY, RADIUS_KM, make_world
+from tests.core.acquisition.conftest import CITIES, RADIUS_KM, make_world
 from tests.core.acquisition.fake_apis import FakeApis
 
-from .dataset_support import dataset, make_window
+from .dataset_support import dataset, download_panel_on_fake_apis
 
 
 @pytest.fixture
@@ -25,14 +24,7 @@ def _panel(qtbot, tmp_path, apis, target: int):
     project = Project.init(tmp_path / "p")
     for query in CITIES:
         project.add_city(catalog.resolve(query), target_count=target, radius_km=RADIUS_KM)
-    window = make_window(qtbot, project, tmp_path)
-    view = dataset(window)
-    panel = view.download
-    view.show_panel(panel)
-    panel.config_overrides = {"base_url": apis.streetview_url, "retry": FAST_RETRY, "qps": None,
-                              "streetview": StreetViewParams(size=64, radius_m=300)}
-    panel.remember.setChecked(False)
-    panel.key.setText(apis.world.key)
+    window, panel = download_panel_on_fake_apis(qtbot, project, tmp_path, apis)
     return window, project, panel
 
 

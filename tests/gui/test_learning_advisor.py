@@ -9,18 +9,17 @@ import csv
 import pytest
 
 from core import catalog
-from core.acquisition.streetview import StreetViewParams
 from core.curves import FRACTIONS, CurvePoint, Interval, LearningCurve, reports_folder, save_curve
 from core.importing import import_source
 from core.project import Project
 from core.splitting import split_project
 from geospottr_gui.views.learning_curve import LearningCurvePanel
 from tests.conftest import make_photo
-from tests.core.acquisition.conftest import CITIES, FAST_RETRY, RADIUS_KM, make_world
+from tests.core.acquisition.conftest import CITIES, RADIUS_KM, make_world
 from tests.core.acquisition.fake_apis import FakeApis
 
 from .conftest import context_for
-from .dataset_support import dataset, make_window
+from .dataset_support import download_panel_on_fake_apis
 
 WEAK = "split"
 #: F1 at 100% per city: Split weak; the curve's points follow F1 = 1 - b n^-0.3 for each city.
@@ -82,14 +81,7 @@ def test_learning_curve_tab_shows_the_saved_curve_and_the_outlook(qtbot, project
 
 
 def test_advisor_ranks_the_weak_city_first_and_downloads_its_plan(qtbot, project, tmp_path, apis):
-    window = make_window(qtbot, project, tmp_path)
-    view = dataset(window)
-    panel = view.download
-    view.show_panel(panel)
-    panel.config_overrides = {"base_url": apis.streetview_url, "retry": FAST_RETRY, "qps": None,
-                              "streetview": StreetViewParams(size=64, radius_m=300)}
-    panel.remember.setChecked(False)
-    panel.key.setText(apis.world.key)
+    window, panel = download_panel_on_fake_apis(qtbot, project, tmp_path, apis)
     advisor = panel.advisor
     advisor.photos.setValue(20)
     advisor.advise_button.click()
