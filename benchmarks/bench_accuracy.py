@@ -77,7 +77,7 @@ class DevSet:
 
 def load_dev_set(data: Path) -> DevSet:
     """The manifest's photos labelled with their nearest catalog city (the label `import` would give)."""
-    from core import catalog
+    from core.data import catalog
     from core.geo import haversine_km
 
     cities = sorted((catalog.resolve(q) for q in CITIES), key=lambda c: c.slug)
@@ -121,7 +121,7 @@ def fold_scores(dev: DevSet, test: np.ndarray, probs: np.ndarray) -> dict[str, f
     """Per-image and per-place (views combined) accuracy and macro F1, and per-city image F1, of one fold."""
     from sklearn.metrics import f1_score
 
-    from core.prediction import combine_views
+    from core.inference.prediction import combine_views
 
     labels = list(range(len(dev.classes)))
     y, pred = dev.labels[test], probs.argmax(axis=1)
@@ -247,11 +247,11 @@ def run_finetune(recipe: FineTuneRecipe, dev: DevSet, folds, data: Path, args: a
     only so the trainer has one: with patience 0 and last.pt scored, nothing is chosen on it."""
     import tempfile
 
-    from core import catalog
-    from core.evaluation import evaluate
-    from core.importing import import_source
-    from core.prediction import Predictor
-    from core.project import Project
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
+    from core.evaluation.metrics import evaluate
+    from core.inference.prediction import Predictor
     from core.training.trainer import TrainConfig, train
 
     start = time.perf_counter()

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from core import catalog
+from core.data import catalog
+from core.data.importing import import_source
+from core.data.project import Project
 from core.imaging import load_image
-from core.importing import import_source
-from core.project import Project
 from core.quality import ScanOptions, scan
 from core.quality.duplicates import close_pairs
 

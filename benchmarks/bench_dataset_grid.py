@@ -38,7 +38,7 @@ def main() -> None:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.project import Project
+    from core.data.project import Project
     from geospottr_gui.context import AppContext
     from geospottr_gui.main_window import WORKSPACES, MainWindow
     from geospottr_gui.workers import stop_all_jobs

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import catalog
 from core.acquisition import DownloadConfig, run_download
 from core.acquisition.http import RetryPolicy
 from core.acquisition.streetview import StreetViewParams
-from core.project import Project
+from core.data import catalog
+from core.data.project import Project
 from tests.core.acquisition.fake_apis import FakeApis, World
 
 

@@ -35,9 +35,9 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.imaging import load_image  # noqa: E402
+from core.inference.prediction import Predictor  # noqa: E402
 from core.models import registry  # noqa: E402
 from core.models.bundle import BundleMeta, ClassInfo, save_bundle  # noqa: E402
-from core.prediction import Predictor  # noqa: E402
 
 CITIES = ("Zagreb,HR", "Osijek,HR", "Rijeka,HR", "Split,HR")
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "gsv-croatia"
@@ -83,7 +83,7 @@ def timing(args: argparse.Namespace, root: Path) -> None:
         print(f"  explain one photo, {method:<10} {wall * 1000:7.0f} ms wall  {cpu * 1000:7.0f} ms CPU")
     wall, cpu = _times(lambda: predictor.predict(photo), args.repeats)
     print(f"  predict one photo (for scale)   {wall * 1000:7.0f} ms wall  {cpu * 1000:7.0f} ms CPU")
-    from core.shortcuts import check_shortcuts
+    from core.evaluation.shortcuts import check_shortcuts
 
     photos = [photo] * 32
     wall, cpu = _times(lambda: check_shortcuts(predictor, photos), max(1, args.repeats // 5))
@@ -92,13 +92,13 @@ def timing(args: argparse.Namespace, root: Path) -> None:
 
 
 def dev(args: argparse.Namespace, root: Path) -> None:
-    from core import catalog
-    from core.evaluation import evaluate
-    from core.heatmaps import explanation_png
-    from core.importing import import_source
-    from core.project import Project
-    from core.shortcuts import check_shortcuts, split_sources
-    from core.splitting import split_project
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
+    from core.data.splitting import split_project
+    from core.evaluation.metrics import evaluate
+    from core.evaluation.shortcuts import check_shortcuts, split_sources
+    from core.inference.heatmaps import explanation_png
     from core.training.trainer import TrainConfig, train
 
     if not (args.data / "manifest.csv").exists():

@@ -10,7 +10,7 @@ place stay together). By default one split (``--split-seed``) serves every run; 
 training seed i the split ``split-seed + i``, so the test places change too (with ~19 test places per
 split, one split says little). For each seed, trains efficientnet-lite0 (offline ImageNet weights, cached
 features, AdamW 1e-3, no early stop) with and without ``geo_smoothing`` on the same split, and evaluates
-each run's ``best.pt`` (best val accuracy) with `core.evaluation.evaluate` on the test split. Prints each
+each run's ``best.pt`` (best val accuracy) with `core.evaluation.metrics.evaluate` on the test split. Prints each
 run and a table of mean, std and min-max over seeds, the paired difference (geo - plain) and on how many
 seeds geo smoothing did better. Asserts nothing. Skips (exit 0) when ``../shared`` is absent.
 About 65 s per run at the defaults on 2 CPU cores (the feature cache is built once per split).
@@ -54,9 +54,9 @@ METRICS: tuple[tuple[str, str, str], ...] = (
 
 def build_project(root: Path, data: Path):
     """A fresh project of the four cities with the gsv-croatia photos imported (nearest-city labels)."""
-    from core import catalog
-    from core.importing import import_source
-    from core.project import Project
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
 
     project = Project.init(root / "gsv-croatia", [catalog.resolve(q) for q in CITIES])
     print(f"project {project.root}: import {import_source(project, data / 'manifest.csv').summary()}")
@@ -65,7 +65,7 @@ def build_project(root: Path, data: Path):
 
 def resplit(project, seed: int) -> None:
     """Persist the location-grouped 60/20/20 split of `seed` and say what each split holds."""
-    from core.splitting import split_project
+    from core.data.splitting import split_project
 
     counts = split_project(project, seed=seed, group_by="location")
     places = {s: len({r.location_id for r in project.images(split=s)}) for s in counts}
@@ -80,8 +80,8 @@ def run_one(project, seed: int, geo: bool, args: argparse.Namespace) -> dict[str
     """Train one model and score its best checkpoint on the test split."""
     from sklearn.metrics import f1_score
 
-    from core.evaluation import evaluate
-    from core.prediction import Predictor
+    from core.evaluation.metrics import evaluate
+    from core.inference.prediction import Predictor
     from core.training.trainer import TrainConfig, train
 
     start = time.perf_counter()

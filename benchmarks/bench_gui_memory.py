@@ -47,10 +47,10 @@ def main() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from core import catalog
-    from core.importing import import_source
-    from core.project import Project
-    from core.splitting import split_project
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
+    from core.data.splitting import split_project
     from geospottr_gui.context import AppContext
     from geospottr_gui.views.train.train_view import TrainView
 

@@ -73,7 +73,7 @@ def main() -> int:
     from core.training.follow import MetricsTail
     from core.training.metrics import EpochMetrics
     from core.training.series import RunSeries
-    from geospottr_gui.views.monitor_window import MonitorWindow
+    from geospottr_gui.views.train.monitor_window import MonitorWindow
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,7 +28,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from core.training.metrics import EpochMetrics, Iteration
-    from geospottr_gui.views.plots import TrainingPlots
+    from geospottr_gui.views.widgets.plots import TrainingPlots
 
     app = QApplication.instance() or QApplication([])
     plots = TrainingPlots()

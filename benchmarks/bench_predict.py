@@ -36,9 +36,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.inference.prediction import Predictor
 from core.models import registry
 from core.models.bundle import BundleMeta, ClassInfo, save_bundle
-from core.prediction import Predictor
 
 
 def _photo(path: Path, seed: int, size: int = 640) -> Path:
@@ -73,8 +73,8 @@ def _table_bundle(root: Path, arch: str) -> Path:
 
 
 def table(args: argparse.Namespace) -> int:
+    from core.inference.onnx_export import export_onnx
     from core.models.bundle import load_bundle
-    from core.onnx_export import export_onnx
 
     py = [sys.executable]
     load = os.getloadavg()

@@ -38,12 +38,12 @@ def main() -> int:
     import torch
     from PySide6.QtWidgets import QApplication
 
-    from core import catalog
+    from core.data import catalog
+    from core.data.project import Project
     from core.models import registry
     from core.models.bundle import BundleMeta, ClassInfo, save_bundle
-    from core.project import Project
     from geospottr_gui.context import AppContext
-    from geospottr_gui.views.predict_view import PredictView
+    from geospottr_gui.views.predict.predict_view import PredictView
     from tests.conftest import make_photo
 
     if args.threads:
@@ -93,7 +93,7 @@ def main() -> int:
             to_map.append((t2 - t1) * 1000)
 
     from core.maps import prediction_map
-    from geospottr_gui.views.map_view import assets_dir
+    from geospottr_gui.views.widgets.map_view import assets_dir
 
     ranking = view.current.result.ranking
     build = []

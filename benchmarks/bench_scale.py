@@ -43,7 +43,7 @@ DATASET_MAP = """
 import sys, time
 from pathlib import Path
 from core.maps import ImagePoint, dataset_map, write_assets
-from core.project import Project
+from core.data.project import Project
 project = Project.open(Path(sys.argv[1]))
 out = Path(sys.argv[2])
 points = [ImagePoint(r.id, r.lat, r.lon, r.city_slug) for r in project.images(status=("pending", "accepted"))
@@ -59,7 +59,7 @@ import torch
 from core.devices import configure_threads
 from core.models import registry
 from core.models.probe import probe_members
-from core.project import Project
+from core.data.project import Project
 from core.training.data import load_training_data
 from core.training.probe import probe_features
 configure_threads()
@@ -82,7 +82,7 @@ import torch
 from core.devices import configure_threads
 from core.models import registry
 from core.models.probe import probe_members
-from core.project import Project
+from core.data.project import Project
 from core.training.data import load_training_data
 from core.training.probe import probe_features
 configure_threads()
@@ -202,7 +202,7 @@ def main() -> None:
               "or pass --source)")
         return
     sys.path.insert(0, str(REPO))
-    from core.catalog import preset
+    from core.data.catalog import preset
 
     cities = [(c.lat, c.lon) for c in preset("seed")]
     sizes = sorted(int(n) for n in args.photos.split(","))

@@ -56,8 +56,8 @@ def synthetic_project(root: Path, images: int, cities: int = 22) -> Path:
     """
     from PIL import Image
 
-    from core import catalog
-    from core.project import Project, utcnow
+    from core.data import catalog
+    from core.data.project import Project, utcnow
 
     project = Project.init(root, [catalog.resolve(q) for q in catalog.SEED_PRESET[:cities]], target_count=1250)
     buf = io.BytesIO()

@@ -104,9 +104,9 @@ def geo_comparison(project_dir: Path, size: int, epochs: int, threads: int, seed
     import torch
     from sklearn.metrics import accuracy_score, f1_score
 
+    from core.data.project import Project
     from core.geo import haversine_km
     from core.models.bundle import load_bundle
-    from core.project import Project
     from core.training.data import split_samples
     from core.training.trainer import TrainConfig, train
     from core.training.transforms import eval_transform, load_for_model

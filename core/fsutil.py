@@ -56,7 +56,7 @@ _WRITE_REASONS = {
 
 def write_failed(exc: OSError, path: Path | str) -> WriteFailed:
     """The one-line error for an `OSError` raised while writing `path`: the one rule every writer uses
-    (atomic files, export folders, the database through `core.project`)."""
+    (atomic files, export folders, the database through `core.data.project`)."""
     reason = _WRITE_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
     return WriteFailed(f"cannot write {path}: {reason}. Nothing was left half-written: free some space "
                        f"(or fix the cause) and run the command again")

@@ -285,7 +285,7 @@ def prediction_map(candidates: Sequence[Candidate], out_path: Path, assets: Path
 def place_labels(cities: Sequence[Any], rows: Sequence[Sequence[Any]], margin: float = 0.5) -> list[list[Any]]:
     """``[name (escaped), lat, lon, min zoom]`` for the most populous catalog places around the cities and
     points (their bounding box grown by `margin` of its size, at least 1 degree), biggest first."""
-    from .catalog import places_in
+    from .data.catalog import places_in
 
     lats = [c.lat for c in cities] + [r[0] for r in rows]
     lons = [c.lon for c in cities] + [r[1] for r in rows]

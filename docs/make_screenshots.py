@@ -54,10 +54,10 @@ def capture(path: Path, width: int, height: int) -> None:
 
 def build_project(root: Path, data: Path, epochs: int):
     """The photos imported, split by place, and one finished efficientnet-lite0 run."""
-    from core import catalog
-    from core.importing import import_source
-    from core.project import Project
-    from core.splitting import split_project
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
+    from core.data.splitting import split_project
     from core.training.trainer import TrainConfig, train
 
     project = Project.init(root, [catalog.resolve(q) for q in ("Zagreb,HR", "Osijek,HR", "Rijeka,HR", "Split,HR")])

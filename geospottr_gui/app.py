@@ -108,7 +108,7 @@ def exit_now(code: int, window: "MainWindow") -> None:
     stop_all_jobs(wait_ms=200)  # whatever ends quickly ends cleanly
     window.context.settings.sync()
     window.context.project.close()
-    map_view = sys.modules.get("geospottr_gui.views.map_view")
+    map_view = sys.modules.get("geospottr_gui.views.widgets.map_view")
     if map_view is not None:
         map_view.remove_pages_dir()
     logging.shutdown()
@@ -120,13 +120,13 @@ def exit_now(code: int, window: "MainWindow") -> None:
 def open_monitor_windows(parsed: GuiArguments, settings: "QSettings") -> list["QWidget"]:
     """One monitor window per run in ``parsed.monitor_refs`` (a run folder, or a run id of the project the app would open);
     a run that cannot be found is reported in a message box. Needs the QApplication."""
+    from core.data.project import DB_NAME, Project
     from core.errors import GeoSpottrError
-    from core.project import DB_NAME, Project
     from core.training.runs import resolve_run
 
     from .plaintext import warn
     from .settings import LAST_PROJECT
-    from .views.monitor_window import open_monitor
+    from .views.train.monitor_window import open_monitor
 
     root, _ = startup_project_dir(parsed.project, LAST_PROJECT.get(settings) or None)
     windows = []
@@ -156,8 +156,8 @@ def open_monitor_windows(parsed: GuiArguments, settings: "QSettings") -> list["Q
 def open_window(parsed: GuiArguments, settings: "QSettings") -> "MainWindow":
     """The shown main window for the command line (see the module docstring), with any photos given
     queued in the Predict workspace. Needs the QApplication."""
+    from core.data.project import Project, default_project_dir
     from core.errors import GeoSpottrError
-    from core.project import Project, default_project_dir
 
     from .context import AppContext
     from .main_window import MainWindow

@@ -87,8 +87,8 @@ def split_arguments(positional: list[str]) -> tuple[str | None, list[Path]]:
     image suffix); any other folder is one of photos. Everything else is a photo: a file that is not
     one is reported by the Predict workspace, which names it. The last project folder given wins.
     """
-    from core.importing import IMAGE_SUFFIXES
-    from core.project import DB_NAME
+    from core.data.importing import IMAGE_SUFFIXES
+    from core.data.project import DB_NAME
 
     project: str | None = None
     photos: list[Path] = []
@@ -108,7 +108,7 @@ def split_arguments(positional: list[str]) -> tuple[str | None, list[Path]]:
 
 def startup_project_dir(explicit: str | None, last: str | None) -> tuple[Path, bool]:
     """(folder, create?) to open at startup: the one asked for, the last one if it still exists, or the default."""
-    from core.project import DB_NAME, default_project_dir
+    from core.data.project import DB_NAME, default_project_dir
 
     if explicit:
         return Path(explicit).expanduser(), True

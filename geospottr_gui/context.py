@@ -6,10 +6,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from core.curation import CurationHistory, Edit
+from core.data.curation import CurationHistory, Edit
+from core.data.project import Project
 from core.events import Control, EventCallback
-from core.project import Project
-from core.project_model import ModelName, name_model, project_model
+from core.inference.project_model import ModelName, name_model, project_model
 
 from . import settings as keys
 from .curator import Curator
@@ -37,14 +37,14 @@ class AppContext(QObject):
 
     The model belongs to the project: `model_path` is the bundle chosen by hand in this project
     (remembered per project folder, `settings.PROJECT_MODEL`) or else the project's best validated run
-    (`core.project_model`, the rule the CLI follows too, applied by a job when the project opens and
+    (`core.inference.project_model`, the rule the CLI follows too, applied by a job when the project opens and
     again when a run finishes: a worse new run does not replace a better one), never another project's.
     `model` names it (run and val accuracy) for labels.
 
     `models` (`model_service.ModelService`) owns the loaded models every workspace shares (one per model
     file and device), let go when another project opens, after a while unused, or when the window closes.
 
-    `history` is the project's undoable curation history (`core.curation`); every view that accepts,
+    `history` is the project's undoable curation history (`core.data.curation`); every view that accepts,
     rejects or relabels goes through it so Edit > Undo covers all of them. `curator` runs those edits,
     undos and redos: small ones at once, big ones in a worker (`geospottr_gui.curator`).
     """

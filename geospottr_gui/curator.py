@@ -3,7 +3,7 @@
 Judging one image with a key must feel immediate, so an edit of up to `BACKGROUND_THRESHOLD` images
 runs on the UI thread (a few milliseconds). A bigger one (select all over 30,000 images: a second or
 more) runs as a job through `start_job`: the worker applies it in one chunked, cancellable transaction
-(`core.curation.apply_change` / `write_labels`) and only then, back on the UI thread, the history
+(`core.data.curation.apply_change` / `write_labels`) and only then, back on the UI thread, the history
 records it (`CurationHistory.push` / `undone` / `redone`). So the history never holds an edit that was
 not applied, and a cancel leaves both the database and the history as they were.
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from core.curation import Change, Edit, apply_change, write_labels
+from core.data.curation import Change, Edit, apply_change, write_labels
 from core.events import PROGRESS, Event
 
 from .workers import JobHandle, start_job

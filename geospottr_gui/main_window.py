@@ -33,27 +33,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.data.exporting import FORMATS, export
+from core.data.importing import import_source
+from core.data.project import Project
 from core.events import PROGRESS, Control, Event, EventCallback
-from core.exporting import FORMATS, export
-from core.importing import import_source
-from core.project import Project
 
 from . import settings as keys
 from .context import AppContext
 from .jobs_indicator import JobsIndicator, end_text
 from .model_service import IDLE_CHECK_MS
 from .plaintext import plain_tooltip, warn
-from .views.dialogs import AboutDialog, ShortcutsDialog
+from .views.widgets.dialogs import AboutDialog, ShortcutsDialog
 from .workers import JobHandle, job_board, start_job, stop_all_jobs
 
 log = logging.getLogger(__name__)
 
 WORKSPACES: list[tuple[str, str, str]] = [
-    ("Dataset", "geospottr_gui.views.dataset_view", "DatasetView"),
+    ("Dataset", "geospottr_gui.views.dataset.dataset_view", "DatasetView"),
     ("Train", "geospottr_gui.views.train.train_view", "TrainView"),
-    ("Evaluate", "geospottr_gui.views.evaluate_view", "EvaluateView"),
-    ("Predict", "geospottr_gui.views.predict_view", "PredictView"),
-    ("Challenge", "geospottr_gui.views.challenge_view", "ChallengeView"),
+    ("Evaluate", "geospottr_gui.views.evaluate.evaluate_view", "EvaluateView"),
+    ("Predict", "geospottr_gui.views.predict.predict_view", "PredictView"),
+    ("Challenge", "geospottr_gui.views.challenge.challenge_view", "ChallengeView"),
 ]
 #: Wait this long after the window shows before probing the compute device (a child process that imports torch).
 DEVICE_PROBE_DELAY_MS = 1200
@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
     def open_arguments(self, args: list[str]) -> None:
         """A later ``geospottr-gui ARGS`` handed over (single instance): open its project, queue its photos
         in Predict, and come to the front."""
-        from core.project import DB_NAME
+        from core.data.project import DB_NAME
 
         from .arguments import split_arguments
 
@@ -514,7 +514,7 @@ class MainWindow(QMainWindow):
         keys.WINDOW_GEOMETRY.set(settings, self.saveGeometry())
         keys.WINDOW_STATE.set(settings, self.saveState())
         keys.WINDOW_WORKSPACE.set(settings, self.nav.currentRow())
-        monitors = sys.modules.get("geospottr_gui.views.monitor_window")  # loaded once one was opened
+        monitors = sys.modules.get("geospottr_gui.views.train.monitor_window")  # loaded once one was opened
         if monitors is not None:
             monitors.close_monitors()  # they would stop following with the jobs below; their runs go on
         self.hide()

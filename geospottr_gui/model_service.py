@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from core.engines import MODEL_SUFFIXES, load_predictor
 from core.events import Control, EventCallback
+from core.inference.engines import MODEL_SUFFIXES, load_predictor
 
 if TYPE_CHECKING:
-    from core.inference import PredictorBase
+    from core.inference.base import PredictorBase
 
 #: Every file dialog that picks a model offers these (a PyTorch bundle or its ONNX export).
 MODEL_FILTER = ("Models (" + " ".join(f"*{s}" for s in MODEL_SUFFIXES) + ");;PyTorch bundles (*.pt);;"

@@ -20,9 +20,9 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from core.data.project import release_thread_connections
 from core.errors import Cancelled, GeoSpottrError
 from core.events import PROGRESS, Control, Event
-from core.project import release_thread_connections
 
 from .native_libs import import_torch
 

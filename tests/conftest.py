@@ -90,10 +90,10 @@ def build_tiny_project(root: Path, per_city: int = 12, size: tuple[int, int] = (
     coordinates near each city, two views per location, and a persisted location-grouped split."""
     import csv
 
-    from core import catalog
-    from core.importing import import_source
-    from core.project import Project
-    from core.splitting import split_project
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
+    from core.data.splitting import split_project
 
     project = Project.init(root / "project", [catalog.resolve(q) for q in CROATIA_CITIES], target_count=per_city)
     src = root / "tiny-src"

@@ -48,9 +48,9 @@ def test_import_linter_contracts_are_kept():
 PLANTED = {
     "core-no-qt": ("core/geo.py", "import PySide6"),
     "torch-free-core": ("core/geo.py", "import torch"),
-    "gui-views-no-torch": ("geospottr_gui/views/layouts.py", "import torch"),
-    "layers": ("core/splitting.py", "import core.evaluation"),
-    "workspaces-independent": ("geospottr_gui/views/dataset_view.py", "import geospottr_gui.views.predict_view"),
+    "gui-views-no-torch": ("geospottr_gui/views/widgets/layouts.py", "import torch"),
+    "layers": ("core/data/splitting.py", "import core.evaluation.metrics"),
+    "workspaces-independent": ("geospottr_gui/views/dataset/dataset_view.py", "import geospottr_gui.views.predict.predict_view"),
 }
 
 

@@ -31,11 +31,11 @@ from typing import Any, Callable, Mapping, Sequence
 from filelock import FileLock, Timeout
 
 from .. import geo
+from ..data.project import City, Project, utcnow
 from ..errors import Cancelled, GeoSpottrError
 from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventCallback, ignore_events
 from ..imaging import ImageError, ValidImage
 from ..network import check_reachable
-from ..project import City, Project, utcnow
 from ..typed import Fields
 from . import keys, mapillary, streetview
 from .http import HttpClient, RequestFailed, RetryPolicy, service_url

@@ -1,6 +1,6 @@
 """A download plan: how many more photos each city gets and in which of its sub-areas to look for them.
 
-`geospottr advise` (`core.advisor`) writes one; `geospottr download --plan PLAN.json` and the app's
+`geospottr advise` (`core.evaluation.advisor`) writes one; `geospottr download --plan PLAN.json` and the app's
 Download panel run it through the ordinary downloader: `DownloadPlan.configure` turns it into the
 `DownloadConfig` fields it sets (cities, an absolute target per city, weighted sub-areas), so the cost
 bound, the resumption and the "never the same point twice" rules are the downloader's own. Targets are

@@ -3,7 +3,7 @@
 Two samplers, both infinite-or-exhaustible iterators of ``(lat, lon)``:
 
 * `uniform_points`: uniform in the city's disc (``radius_km``) or bbox, from a seeded RNG.
-* `weighted_points`: the same inside some sub-areas of a city (a download plan's, `core.advisor`), each
+* `weighted_points`: the same inside some sub-areas of a city (a download plan's, `core.evaluation.advisor`), each
   drawn by its weight, keeping only points of the city's `Region`.
 * `AddressBook`: points read from OpenAddresses-style files (GeoJSON FeatureCollection, GeoJSON-seq /
   newline-delimited GeoJSON, or CSV with lon/lat columns; ``.gz`` too), streamed once so multi-gigabyte
@@ -35,10 +35,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
 import numpy as np
 
-from .. import catalog, geo
+from .. import geo
+from ..data import catalog
+from ..data.project import City
 from ..errors import GeoSpottrError
 from ..fsutil import open_regular
-from ..project import City
 from ..values import BadValue, is_point, parse_decimal
 
 Point = tuple[float, float]  # (lat, lon)
@@ -98,7 +99,7 @@ class Area:
 class Region:
     """A city's region: its sampling area, plus every point nearer to it than to any other city of the
     project, the rule `import` labels photos by coordinates with. A project of such photos has them all over
-    the region, so that is where a download plan (`core.advisor`) may look for the next ones."""
+    the region, so that is where a download plan (`core.evaluation.advisor`) may look for the next ones."""
 
     def __init__(self, city: City, cities: Sequence[City]) -> None:
         self.city, self.area = city, Area.of(city)

@@ -12,9 +12,9 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from ..data.project import Project, default_project_dir
 from ..errors import GeoSpottrError
 from ..events import Control
-from ..project import Project, default_project_dir
 from .render import ProgressPrinter
 
 

@@ -97,9 +97,9 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_advise(args: argparse.Namespace) -> int:
     from ..acquisition.jobs import DEFAULT_PRICE_PER_1000, DownloadConfig
     from ..acquisition.plan import save_plan
-    from ..advisor import PLAN_FILE, advise
-    from ..curves import reports_folder
-    from ..learning import current_curve
+    from ..evaluation.advisor import PLAN_FILE, advise
+    from ..evaluation.curves import reports_folder
+    from ..evaluation.learning import current_curve
 
     if args.photos < 0:
         raise GeoSpottrError("--photos cannot be negative")

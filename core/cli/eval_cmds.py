@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from .. import geo
+from ..data.project import SPLITS, Project
 from ..errors import GeoSpottrError
 from ..events import ignore_events
-from ..project import SPLITS, Project
 from ..values import BadValue, parse_decimal
 from .common import command_line, job, open_project
 from .render import plural, table
 
-if TYPE_CHECKING:  # core.results needs numpy: loaded by the commands that predict, not by --help
-    from ..results import Prediction
+if TYPE_CHECKING:  # core.inference.results needs numpy: loaded by the commands that predict, not by --help
+    from ..inference.results import Prediction
 
 
 #: What --run and --model default to, in every command that uses a model.
@@ -40,12 +40,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _choose(args: argparse.Namespace, project: Project | None):
-    """The model --run or --model names; without either, the project's model (`core.project_model`, the
+    """The model --run or --model names; without either, the project's model (`core.inference.project_model`, the
     rule the desktop app follows too), named on stderr so the user knows which run answered."""
-    from ..evaluation import choose_model
+    from ..evaluation.metrics import choose_model
 
     if args.run is None and args.model is None:
-        from ..project_model import project_model
+        from ..inference.project_model import project_model
 
         found = project_model(project) if project is not None else None
         if found is None or found.run_id is None:
@@ -58,7 +58,7 @@ def _choose(args: argparse.Namespace, project: Project | None):
 
 def _load(bundle: Path, args: argparse.Namespace):
     """The engine for the file: ONNX Runtime for an .onnx export (torch is never imported), else PyTorch."""
-    from ..engines import load_predictor
+    from ..inference.engines import load_predictor
 
     return load_predictor(bundle, device=args.device, tta=args.tta)
 
@@ -71,7 +71,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     else:
         with open_project(args) as project:
             bundle = _choose(args, project).bundle
-    from ..onnx_export import export_onnx
+    from ..inference.onnx_export import export_onnx
 
     out = export_onnx(bundle, args.onnx)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): predict with `geospottr predict --model {out} PHOTO`")
@@ -80,7 +80,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate, format_table, write_report
+    from ..evaluation.metrics import evaluate, format_table, write_report
 
     if args.learning_curve:
         return _learning_curve(args)
@@ -112,8 +112,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _learning_curve(args: argparse.Namespace) -> int:
     """``evaluate --learning-curve``: grouped CV of the probe at growing shares of the labelled places."""
-    from ..curves import CURVE_FILE, reports_folder
-    from ..learning import current_curve
+    from ..evaluation.curves import CURVE_FILE, reports_folder
+    from ..evaluation.learning import current_curve
 
     if args.model is not None:
         raise GeoSpottrError("--learning-curve refits the recipe of a run on the project's photos: name it with "
@@ -131,10 +131,10 @@ def _learning_curve(args: argparse.Namespace) -> int:
 
 def _check_shortcuts(args: argparse.Namespace, project: Project, predictor, folder: Path, prefix: str,
                      paths: dict):
-    """``evaluate --shortcuts``: the saliency share of Street View's artefact regions (`core.shortcuts`)."""
+    """``evaluate --shortcuts``: the saliency share of Street View's artefact regions (`core.evaluation.shortcuts`)."""
     if not args.shortcuts:
         return None
-    from ..shortcuts import check_shortcuts, split_sources, write_shortcuts
+    from ..evaluation.shortcuts import check_shortcuts, split_sources, write_shortcuts
 
     with job() as (on_event, control):
         report = check_shortcuts(predictor, split_sources(project, args.split), split=args.split,
@@ -156,7 +156,7 @@ class _Output:
         # Every photo's table has the same columns: as wide as the model's longest city name.
         self.widths = (0, max((len(n) for n in city_names), default=0), 0, 0, 8, 9)
         self.failed = 0
-        from ..results import CSV_FIELDS
+        from ..inference.results import CSV_FIELDS
 
         self.writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS) if fmt == "csv" else None
         if self.writer:
@@ -176,7 +176,7 @@ class _Output:
                 data["per_view"] = [v.to_dict() for v in views]
             print(json.dumps(data), flush=True)
         elif self.writer:
-            from ..results import csv_rows
+            from ..inference.results import csv_rows
 
             self.writer.writerows(csv_rows(pred))
         else:
@@ -193,7 +193,7 @@ class _Explainer:
     whose top city is CITY itself: there is nothing to contrast, so it gets the plain map (counted in `plain`)."""
 
     def __init__(self, predictor, folder: Path, versus: str | None = None) -> None:
-        from ..explain import class_index
+        from ..inference.explain import class_index
 
         self.predictor = predictor
         # Checked before any photo is read: a misspelt city fails at once, naming the model's cities.
@@ -209,7 +209,7 @@ class _Explainer:
 
     def write(self, source: str, city: str | None = None) -> Path:
         from ..fsutil import atomic_write_bytes
-        from ..heatmaps import explanation_png
+        from ..inference.heatmaps import explanation_png
 
         stem, n = Path(source).stem or "photo", 1
         name = f"{stem}.explain.png"
@@ -227,8 +227,8 @@ class _Explainer:
 
 def _predict_dataset(args: argparse.Namespace) -> int:
     """``predict --dataset``: the model's guess for each kept image, stored for the app's grid filters."""
-    from ..dataset_predictions import predict_dataset
-    from ..project_model import name_model
+    from ..inference.dataset_predictions import predict_dataset
+    from ..inference.project_model import name_model
 
     with open_project(args) as project:
         choice = _choose(args, project)
@@ -246,8 +246,8 @@ def _zero_shot(args: argparse.Namespace):
     if args.run is not None or args.model is not None or args.explain:
         raise GeoSpottrError("--zero-shot ranks the project's cities with StreetCLIP: no --run, --model or --explain "
                              "with it")
+    from ..inference.zero_shot import ZeroShotPredictor
     from ..models.bundle import ClassInfo
-    from ..zero_shot import ZeroShotPredictor
 
     with open_project(args) as project:
         classes = [ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in project.cities()]
@@ -257,7 +257,7 @@ def _zero_shot(args: argparse.Namespace):
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..results import Prediction, expand_inputs, folder_groups
+    from ..inference.results import Prediction, expand_inputs, folder_groups
 
     if args.zero_shot and args.dataset:
         raise GeoSpottrError("--dataset stores a trained model's guesses: not with --zero-shot")
@@ -419,7 +419,7 @@ def _print_scoreboard(games) -> None:
 
 
 def cmd_challenge(args: argparse.Namespace) -> int:
-    from ..challenge import Challenge, scoreboard, start_challenge
+    from ..evaluation.challenge import Challenge, scoreboard, start_challenge
 
     with open_project(args) as project:
         if args.scoreboard:

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from .. import catalog
+from ..data import catalog
+from ..data.project import SPLITS, STATUSES, Project
 from ..errors import GeoSpottrError
-from ..project import SPLITS, STATUSES, Project
 from .common import command_line, job, open_project
 from .options import positive
 from .render import plural, table
@@ -97,7 +97,7 @@ def cmd_cities(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..importing import WARNED_REJECTS, import_source
+    from ..data.importing import WARNED_REJECTS, import_source
 
     with open_project(args) as project, job() as (on_event, control):
         report = import_source(project, args.source, max_km=args.max_km, add_cities=args.add_cities,
@@ -116,7 +116,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from ..splitting import parse_ratios, split_project
+    from ..data.splitting import parse_ratios, split_project
 
     with open_project(args) as project:
         counts = split_project(project, parse_ratios(args.ratios), seed=args.seed, group_by=args.group_by)
@@ -149,7 +149,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..exporting import export, format_for
+    from ..data.exporting import export, format_for
 
     fmt = format_for(args.out, args.format)
     with open_project(args) as project, job() as (on_event, control):
@@ -160,7 +160,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ..doctor import check, repair
+    from ..quality.doctor import check, repair
 
     with open_project(args) as project:
         report = check(project)

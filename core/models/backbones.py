@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GeoSpottrError
-from ..preprocessing import resample_matrix
+from .preprocessing import resample_matrix
 
 #: Channels of ResNet50's layer4 (the probes' and the seed design's feature width).
 RESNET50_FEATURES = 2048
@@ -27,7 +27,7 @@ def resize_antialiased(x: torch.Tensor, size: int) -> torch.Tensor:
     """An ``(..., H, W)`` batch resized to ``size x size``, antialiased bilinear (Pillow's filter).
 
     PyTorch's own kernel, except while exporting to ONNX (its exporter has no antialiased resize): then
-    two MatMuls with `core.preprocessing.resample_matrix`, the same weights (they agree to 1e-6)."""
+    two MatMuls with `core.models.preprocessing.resample_matrix`, the same weights (they agree to 1e-6)."""
     h, w = (int(n) for n in x.shape[-2:])  # plain ints: the ONNX tracer hands out sizes as tensors
     if (h, w) == (size, size):
         return x

@@ -1,6 +1,6 @@
 """A model bundle's metadata (`BundleMeta`): what a model is, which cities it knows, how its input is made.
 
-Torch-free, so the ONNX Runtime engine (`core.onnx_engine`) reads the same metadata, with the same checks,
+Torch-free, so the ONNX Runtime engine (`core.inference.onnx_engine`) reads the same metadata, with the same checks,
 as the PyTorch bundle (`core.models.bundle`, which re-exports everything here). Nothing in a file is
 trusted before `validate_meta` has checked every field for type, range and name.
 """
@@ -16,7 +16,7 @@ from importlib import metadata
 from typing import Any
 
 from .. import __version__
-from ..catalog import validate_slug
+from ..data.catalog import validate_slug
 from ..errors import GeoSpottrError
 from ..names import city_label
 from . import registry

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from ..data.project import Project
 from ..errors import GeoSpottrError
 from ..events import LOG, Event, EventCallback
-from ..project import Project
 from .frames import FrameThresholds
 from .types import Check
 
@@ -38,7 +38,7 @@ class ScanOptions:
     street: float | None = None             # scene: flag when P(street-like scene) is below this
     outlier_z: float | None = None          # outliers: robust z-score above which an image is flagged
     model: Path | None = None               # a trained GeoSpottr bundle (or its ONNX export) for label errors
-    #: How the label check gets that model: None loads it (`core.engines.load_predictor`); the desktop
+    #: How the label check gets that model: None loads it (`core.inference.engines.load_predictor`); the desktop
     #: app passes its shared `ModelService.get`, so a model it already holds is not loaded again.
     load_model: Callable[[Path], Any] | None = None
     label_confidence: float | None = None   # labels: flag when the model's other city has at least this

@@ -24,7 +24,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from ..project import ImageRecord
+from ..data.project import ImageRecord
 from .types import Finding, Sample
 
 if TYPE_CHECKING:

@@ -17,11 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
+from ..data.project import ImageRecord, Project
 from ..errors import GeoSpottrError
 from ..events import Control, Event, EventCallback, Kind
 from ..fsutil import atomic_write_bytes, safe_child
 from ..imaging import ImageError, load_image
-from ..project import ImageRecord, Project
 from .checks import EMBEDDING_CACHE
 
 #: Images embedded per forward pass (Lite0 at 224 px: about 40 MB of activations per batch on a CPU).

@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..data.project import ImageRecord, Project, utcnow
 from ..errors import GeoSpottrError
 from ..events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
 from ..fsutil import kill_point
 from ..imaging import ImageError, load_image
-from ..project import ImageRecord, Project, utcnow
 from .checks import (
     CHECK_KINDS,
     CHECKS,
@@ -147,7 +147,7 @@ def apply_findings(project: Project, finding_ids: Sequence[int], history: Any = 
 
     One transaction sets the statuses and stores the undo batch (each image's previous status), so a
     kill at any point leaves either nothing applied or everything applied and undoable.
-    `history` (a `core.curation.CurationHistory`) makes the rejection one undoable edit in the app's
+    `history` (a `core.data.curation.CurationHistory`) makes the rejection one undoable edit in the app's
     Edit > Undo; `undo_last_apply` undoes it from the CLI either way. Returns the number of images rejected.
     """
     wanted = {int(i) for i in finding_ids}

@@ -1,6 +1,6 @@
 """Label errors: images whose city label a trained model confidently contradicts.
 
-Uses a `core.inference` engine (a PyTorch bundle or its ONNX export; the same preprocessing as
+Uses a `core.inference.base` engine (a PyTorch bundle or its ONNX export; the same preprocessing as
 `geospottr predict`). An image is flagged
 when the model's top city is not its label and gets at least `confidence` (default 0.8); the score is how
 far the model prefers its city over the label (p_top - p_label), so the clearest contradictions come
@@ -18,7 +18,7 @@ import numpy as np
 from .types import Finding, Sample
 
 if TYPE_CHECKING:
-    from ..inference import PredictorBase
+    from ..inference.base import PredictorBase
     from .checks import ScanContext
 
 DEFAULT_CONFIDENCE = 0.8
@@ -34,8 +34,8 @@ class LabelCheck:
     @classmethod
     def load(cls, path: Path | str, confidence: float | None = None,
              load_model: Callable[[Path], PredictorBase] | None = None) -> "LabelCheck":
-        """The check with the model at `path`, got through `load_model` (default: `core.engines.load_predictor`)."""
-        from ..engines import load_predictor
+        """The check with the model at `path`, got through `load_model` (default: `core.inference.engines.load_predictor`)."""
+        from ..inference.engines import load_predictor
 
         return cls((load_model or load_predictor)(Path(path)), confidence)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 from PIL import Image
 
 if TYPE_CHECKING:
-    from ..project import ImageRecord
+    from ..data.project import ImageRecord
     from .frames import FrameStats
 
 #: Written before a finding's message when applying it rejects the image (undo looks for it).

@@ -122,7 +122,7 @@ def batch_for_memory(requested: int, image_size: int, view_size: int | None = No
 
 class DecodedPhotos(Dataset):
     """(model input, index, why it failed or "") per photo: decoded once (`transforms.load_for_model`: JPEG
-    draft at the model size, then THE eval rule of `core.preprocessing`). Runs in DataLoader workers. A photo
+    draft at the model size, then THE eval rule of `core.models.preprocessing`). Runs in DataLoader workers. A photo
     that cannot be decoded gives a zero array and its reason, so one bad file never stops a long job."""
 
     def __init__(self, paths: Sequence[str], image_size: int, mean: Sequence[float], std: Sequence[float],

@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ..data.project import Project
+from ..data.splitting import group_key
 from ..errors import GeoSpottrError
 from ..imaging import ImageError, load_image
 from ..models.bundle import ClassInfo
-from ..project import Project
-from ..splitting import group_key
 from .transforms import load_for_model
 
 USABLE_STATUSES = ("pending", "accepted")

@@ -120,7 +120,7 @@ def probe_features(members: Sequence[ProbeNet], splits: dict[str, Sequence[str]]
     decoded once for all members and its views are cut once per view setting (`cache.extract`), each
     member's features cached under ``cache_dir/probe/<features_key>.npy`` (fp16), so the curve after a
     training run (or a run after the curve) extracts nothing again. The input pipeline is exactly the one
-    prediction uses (`core.preprocessing.eval_array` at `image_size`, then the model's own views), so a
+    prediction uses (`core.models.preprocessing.eval_array` at `image_size`, then the model's own views), so a
     probe fitted on these features sees at inference what it saw in training.
     """
     feats: list[dict[str, np.ndarray]] = [{} for _ in members]

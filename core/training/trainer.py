@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..data.project import Project
 from ..devices import pick_device
 from ..errors import Cancelled, GeoSpottrError
 from ..events import DONE, ERROR, LOG, PROGRESS, WARNING, Control, Event, EventCallback, Kind, ignore_events
@@ -40,7 +41,6 @@ from ..models import registry
 from ..models.backbones import FrozenTrunkNet
 from ..models.bundle import BundleMeta, read_bundle, save_bundle
 from ..models.probe import PROBE_MODELS
-from ..project import Project
 from ..typed import Fields, short
 from . import cache as feature_cache
 from . import costs, distributed, runcontrol, runs

@@ -2,7 +2,7 @@
 training augmentation.
 
 The eval rule itself (bottom crop, resize, centre crop, normalise) lives once, torch-free, in
-`core.preprocessing`; `eval_transform` wraps it as a tensor for the torch side (prediction, evaluation,
+`core.models.preprocessing`; `eval_transform` wraps it as a tensor for the torch side (prediction, evaluation,
 the probes' feature caching, the quality networks). Train: street-scene augmentations (random resized
 crop, horizontal flip, colour jitter); never a vertical flip (skies are up) or large rotations. Only
 the training transform imports torchvision (lazily): the inference path never loads it.
@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..imaging import load_image
-from ..preprocessing import CropBottom, draft_size, eval_array, input_box
+from ..models.preprocessing import CropBottom, draft_size, eval_array, input_box
 
 __all__ = ["CropBottom", "draft_size", "eval_transform", "input_box", "load_for_model", "train_transform"]
 

@@ -58,8 +58,8 @@ needs_linux = pytest.mark.skipif(not Path("/proc/self/status").exists() or sys.p
 @pytest.fixture
 def proj(tmp_path):
     """A project with Zagreb and Split (targets 10), closed after the test."""
-    from core import catalog
-    from core.project import Project
+    from core.data import catalog
+    from core.data.project import Project
 
     project = Project.init(tmp_path / "project", [catalog.resolve("Zagreb,HR"), catalog.resolve("Split,HR")],
                            target_count=10)

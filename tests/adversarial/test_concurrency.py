@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
-from core.doctor import check
-from core.project import Project
+from core.data.project import Project
+from core.quality.doctor import check
 from tests.core.acquisition.conftest import make_project, make_world
 from tests.core.acquisition.fake_apis import FakeApis
 
@@ -21,7 +21,7 @@ N_FILES = 240
 READER = """
 import sys, time
 from pathlib import Path
-from core.project import Project
+from core.data.project import Project
 root, stop = Path(sys.argv[1]), Path(sys.argv[2])
 opens = 0
 while not stop.exists():

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.doctor import GRACE_S, check, repair
+from core.data.importing import import_source
+from core.data.project import Project
 from core.fsutil import KILL_AT_ENV
-from core.importing import import_source
-from core.project import Project
+from core.quality.doctor import GRACE_S, check, repair
 
 from .conftest import cli, one_line_error
 from .hostile import jpeg

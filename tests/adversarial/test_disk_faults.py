@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from core import catalog
-from core.exporting import export
-from core.importing import import_source
-from core.project import DatabaseLocked, Project, ReadOnlyProject, database_error
+from core.data import catalog
+from core.data.exporting import export
+from core.data.importing import import_source
+from core.data.project import DatabaseLocked, Project, ReadOnlyProject, database_error
 
 from .conftest import cli, env, one_line_error
 from .hostile import jpeg

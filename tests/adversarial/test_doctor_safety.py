@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from core.doctor import BACKUP_PREFIX, GRACE_S, MASS_FLOOR, check, repair
+from core.data.importing import import_source
 from core.errors import GeoSpottrError
-from core.importing import import_source
+from core.quality.doctor import BACKUP_PREFIX, GRACE_S, MASS_FLOOR, check, repair
 
 from .conftest import cli, one_line_error
 from .hostile import jpeg

@@ -94,7 +94,7 @@ def test_decoding_stays_in_bounded_memory(tmp_path):
 MODEL_SIDE = """
     import json
     from core.models.bundle import BundleError, load_bundle
-    from core.prediction import Predictor
+    from core.inference.prediction import Predictor
     out = {}
     predictor = Predictor.load(MODEL)
     out["predict"] = [getattr(r, "reason", "ok") for r in predictor.predict_many(PHOTOS)]
@@ -120,7 +120,7 @@ def test_model_side_cases_run_in_bounded_memory(tmp_path, bundle_path):
     big = tampered(bundle_path, tmp_path / "big.pt", arch_kwargs={"hidden": 900_000})
     code = (MODEL_SIDE.replace("MODEL", repr(str(bundle_path))).replace("PHOTOS", repr([str(strip), str(good)]))
             .replace("BIG_LAYER", repr(str(big))))
-    result = run_bounded(code, preload="import torch, torchvision\nimport core.prediction\ntorch.set_num_threads(1)\n")
+    result = run_bounded(code, preload="import torch, torchvision\nimport core.inference.prediction\ntorch.set_num_threads(1)\n")
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     assert "aspect" in out["predict"][0] and out["predict"][1] == "ok"
@@ -131,10 +131,10 @@ def test_evaluate_lists_a_strip_in_the_test_split_and_goes_on(tmp_path, one_torc
     """The 15 KB 1x60000 JPEG that made `evaluate` die with MemoryError: now one failure among the rest."""
     import torch
 
-    from core.evaluation import evaluate
+    from core.evaluation.metrics import evaluate
+    from core.inference.prediction import Predictor
     from core.models import registry
     from core.models.bundle import BundleMeta, ClassInfo, save_bundle
-    from core.prediction import Predictor
     from tests.conftest import build_tiny_project
 
     project = build_tiny_project(tmp_path, per_city=4, size=(48, 36))

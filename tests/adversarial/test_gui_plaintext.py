@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QTextDocument
 from PySide6.QtWidgets import QMessageBox
 
-from core.project import Project
+from core.data.project import Project
 from geospottr_gui.plaintext import plain_tooltip
 from tests.gui.dataset_support import make_window
 

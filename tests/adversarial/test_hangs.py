@@ -89,7 +89,7 @@ def test_send_and_the_trainers_relay_never_block_on_control_json(proj, kind):
 
 def test_the_app_lists_runs_off_the_ui_thread(qtbot, proj, monkeypatch):
     from core.training import runs as runs_module
-    from geospottr_gui.views.runs_list import RunsList
+    from geospottr_gui.views.train.runs_list import RunsList
 
     folder = _run(proj)
     if hasattr(os, "mkfifo"):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from core.importing import import_source
+from core.data.importing import import_source
 
 from .conftest import cli
 from .hostile import jpeg

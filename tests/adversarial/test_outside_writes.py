@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from core import thumbnails
+from core.data import thumbnails
 from core.errors import GeoSpottrError
 from core.fsutil import check_name, safe_child
 from core.training import runs

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from core import catalog
+from core.data import catalog
+from core.data.exporting import export
+from core.data.importing import import_source
 from core.errors import GeoSpottrError
-from core.exporting import export
-from core.importing import import_source
 
 from .conftest import cli, one_line_error
 from .hostile import EVIL_SLUGS, jpeg

@@ -11,9 +11,9 @@ from dataclasses import replace
 
 import pytest
 
+from core.data.importing import import_source
 from core.errors import GeoSpottrError
 from core.imaging import validate_bytes
-from core.importing import import_source
 from core.values import BadValue, checked_point, parse_decimal
 
 from .conftest import cli, download_config, one_line_error

@@ -8,8 +8,8 @@ import csv
 
 import pytest
 
+from core.data.importing import import_source
 from core.errors import GeoSpottrError
-from core.importing import import_source
 
 from .conftest import cli, one_line_error
 from .hostile import corrupt_exif_jpeg, jpeg
@@ -61,7 +61,7 @@ def test_exported_csv_cells_cannot_start_formulas_and_round_trip(tmp_path, proj)
     assert not any(row["lat"].startswith("'") for row in csv.DictReader(out.open()))  # numbers untouched
     folder = tmp_path / "tree"
     assert cli("--project", proj.root, "export", folder).returncode == 0
-    from core.project import Project
+    from core.data.project import Project
 
     with Project.init(tmp_path / "other") as other:  # the quote is ours: a re-import takes it off
         import_source(other, folder)

@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from core import catalog, geo
+from core import geo
+from core.data import catalog
 from core.errors import GeoSpottrError
 
 

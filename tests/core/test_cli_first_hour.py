@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.cli.main import main
-from core.project import Project
+from core.data.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
 

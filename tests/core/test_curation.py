@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.curation import CurationHistory
+from core.data.curation import CurationHistory
+from core.data.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 from core.errors import GeoSpottrError
 from core.events import Control
-from core.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 
 
 def _labels(project, ids):
@@ -110,8 +110,8 @@ def test_thumbnail_queue_drops_oldest():
 def test_change_applies_in_chunks_off_the_history_and_cancel_rolls_back(tiny_project, monkeypatch):
     """The worker half (`apply_change`, `write_labels`) reports progress per chunk, touches no stack, and
     a cancel mid-way leaves the database as it was; `push` / `undone` / `redone` do the bookkeeping."""
-    from core import curation
-    from core.curation import apply_change, write_labels
+    from core.data import curation
+    from core.data.curation import apply_change, write_labels
     from core.errors import Cancelled
 
     monkeypatch.setattr(curation, "CHUNK", 10)
@@ -149,7 +149,7 @@ def test_change_applies_in_chunks_off_the_history_and_cancel_rolls_back(tiny_pro
 
 
 def test_a_change_goes_through_the_project_api_and_its_status_check(tiny_project):
-    from core.curation import Change, apply_change
+    from core.data.curation import Change, apply_change
 
     project = tiny_project
     ids = project.image_ids(city="zagreb")[:3]

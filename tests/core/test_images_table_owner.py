@@ -1,4 +1,4 @@
-"""docs/architecture.md rule 6: only core/project.py writes the images table. Every other module asks the
+"""docs/architecture.md rule 6: only core/data/project.py writes the images table. Every other module asks the
 `Project` (set_status/set_statuses, write_labels, forget_images, add_image...), so status values are
 checked and the rules for rows live in one place. This test reads every SQL string in the code."""
 
@@ -25,7 +25,7 @@ def test_only_the_project_writes_the_images_table():
     offenders = {str(p.relative_to(REPO)): lines
                  for folder in ("core", "geospottr_gui") for p in sorted((REPO / folder).rglob("*.py"))
                  if p != OWNER and (lines := image_table_writes(p))}
-    assert offenders == {}, "write the images table through core.project.Project, not SQL: " + repr(offenders)
+    assert offenders == {}, "write the images table through core.data.project.Project, not SQL: " + repr(offenders)
     assert image_table_writes(OWNER), "the owner itself must still be recognised (the pattern went stale)"
 
 

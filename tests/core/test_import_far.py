@@ -7,10 +7,10 @@ import csv
 
 import pytest
 
-from core import catalog
 from core.cli.main import main
-from core.importing import FAR_KM, far_photos, import_source
-from core.project import Project
+from core.data import catalog
+from core.data.importing import FAR_KM, far_photos, import_source
+from core.data.project import Project
 
 
 def _manifest(gsv_croatia, tmp_path, rows: int = 24):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core import catalog
+from core.data import catalog
+from core.data.importing import import_source
+from core.data.project import Project
 from core.errors import GeoSpottrError
-from core.importing import import_source
-from core.project import Project
 
 from ..conftest import CROATIA_CITIES, make_photo
 from .bad_images import write_corpus

@@ -11,8 +11,8 @@ import folium
 import pytest
 
 from core import maps
+from core.inference.results import CityScore as Score
 from core.resources import resource_path
-from core.results import CityScore as Score
 
 EVIL = 'Zagreb</script><script>alert("x")</script> & <img src=x onerror=alert(1)>'
 

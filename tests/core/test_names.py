@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from core import catalog
+from core.data import catalog
+from core.data.project import Project
 from core.errors import GeoSpottrError
-from core.evaluation import choose_model
+from core.evaluation.metrics import choose_model
 from core.models import registry
 from core.names import closest, did_you_mean, edit_distance
-from core.project import Project
 
 
 def test_edit_distance_counts_edits_and_gives_up_past_the_limit():
@@ -64,7 +64,7 @@ def test_project_cities_run_ids_and_architectures_suggest_the_nearest_name(tmp_p
 def test_a_misspelt_versus_city_names_the_models_city():
     from types import SimpleNamespace
 
-    from core.explain import class_index
+    from core.inference.explain import class_index
 
     model = SimpleNamespace(classes=[SimpleNamespace(slug=s, name=n) for s, n in
                                      (("osijek", "Osijek"), ("rijeka", "Rijeka"), ("split", "Split"))])

@@ -4,11 +4,11 @@ import sqlite3
 
 import pytest
 
-from core import catalog
+from core.data import catalog
+from core.data.project import DB_NAME, Project
+from core.data.schema import SCHEMA_VERSION
 from core.errors import GeoSpottrError
 from core.imaging import validate_bytes
-from core.project import DB_NAME, Project
-from core.schema import SCHEMA_VERSION
 
 
 def test_init_creates_layout_and_wal(tmp_path):
@@ -112,7 +112,7 @@ def test_curation_updates_persist(tmp_path, tiny_project):
 _CLOSE_RACE = """
 import sqlite3, sys, threading
 from pathlib import Path
-from core.project import Project
+from core.data.project import Project
 root, refused = Path(sys.argv[1]), 0
 for _ in range(150):
     project = Project.open(root)

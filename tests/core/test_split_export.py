@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from core import catalog
+from core.data import catalog
+from core.data.exporting import export
+from core.data.importing import import_source
+from core.data.project import Project
+from core.data.splitting import parse_ratios, split_project
 from core.errors import GeoSpottrError
-from core.exporting import export
-from core.importing import import_source
-from core.project import Project
-from core.splitting import parse_ratios, split_project
 
 from ..conftest import CROATIA_CITIES
 

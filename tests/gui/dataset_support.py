@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from core.project import Project
+from core.data.project import Project
 from geospottr_gui.context import AppContext
 from geospottr_gui.main_window import WORKSPACES, MainWindow
 

@@ -11,13 +11,13 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from core.acquisition import keys
-from core.project import Project
+from core.data.project import Project
 from geospottr_gui import settings as keys_
 from geospottr_gui.app import open_window
 from geospottr_gui.arguments import parse, split_arguments
 from geospottr_gui.context import AppContext
 from geospottr_gui.main_window import MainWindow
-from geospottr_gui.views.predict_view import NO_MODEL_WAITING
+from geospottr_gui.views.predict.predict_view import NO_MODEL_WAITING
 
 
 def _settings(tmp_path) -> QSettings:
@@ -165,7 +165,7 @@ def test_the_device_probe_names_the_device_without_loading_torch_into_the_app(tm
 import sys
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
-from core.project import Project
+from core.data.project import Project
 from geospottr_gui.context import AppContext
 from geospottr_gui.main_window import MainWindow
 app = QApplication([])

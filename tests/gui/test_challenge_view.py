@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.challenge import Challenge
-from geospottr_gui.views.challenge_view import ChallengeView
-from geospottr_gui.views.map_view import evaluate_js
+from core.evaluation.challenge import Challenge
+from geospottr_gui.views.challenge.challenge_view import ChallengeView
+from geospottr_gui.views.widgets.map_view import evaluate_js
 from tests.gui.conftest import context_for
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from geospottr_gui.views.runs_list import RunsList
 from geospottr_gui.views.train.compare_dialog import COLUMNS
+from geospottr_gui.views.train.runs_list import RunsList
 from tests.core.training.test_compare import _run
 
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 
-from core import catalog
-from core.project import Project
+from core.data import catalog
+from core.data.project import Project
 from geospottr_gui.curator import BACKGROUND_THRESHOLD
 
 from .dataset_support import dataset, make_window

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
 
-from core.project import Project
+from core.data.project import Project
 
 from .dataset_support import dataset, make_window
 

@@ -74,7 +74,7 @@ def test_city_filter_detail_pane_and_picker(qtbot, tiny_project, tmp_path, monke
     qtbot.waitUntil(lambda: view.detail.image.pixmap() is not None and not view.detail.image.pixmap().isNull())
     assert "Rijeka, HR" in view.detail.meta.text() and "import" in view.detail.meta.text()
 
-    from geospottr_gui.views import dataset_view
+    from geospottr_gui.views.dataset import dataset_view
 
     class Picker:  # stands in for the modal dialog: "user picked split"
         def __init__(self, cities, parent):
@@ -106,7 +106,7 @@ def test_detail_pane_shortens_a_long_source_id_in_the_middle(tiny_project):
     """A 64-character panorama id has nowhere to wrap: it is shortened in the middle, never cut at the edge."""
     from dataclasses import replace
 
-    from geospottr_gui.views.image_detail import LONG_VALUE, metadata_html, source_text
+    from geospottr_gui.views.dataset.image_detail import LONG_VALUE, metadata_html, source_text
 
     record = replace(next(iter(tiny_project.images())), source="streetview", source_id="p" * 30 + "MIDDLE" + "q" * 28)
     shown = metadata_html(record, "Rijeka, HR")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from core import catalog
-from core.project import Project
+from core.data import catalog
+from core.data.project import Project
 from tests.core.acquisition.conftest import CITIES, RADIUS_KM, make_world
 from tests.core.acquisition.fake_apis import FakeApis
 

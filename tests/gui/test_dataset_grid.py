@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from geospottr_gui.views.image_grid import BADGE_LEGEND, badge_tooltip
+from geospottr_gui.views.dataset.image_grid import BADGE_LEGEND, badge_tooltip
 
 from .dataset_support import dataset, make_window
 
@@ -91,7 +91,7 @@ def test_viewer_opens_on_space_steps_with_arrows_zooms_and_curates(qtbot, tiny_p
 def test_predict_all_then_filter_the_grid_by_what_the_model_says(qtbot, tiny_project, tmp_path, random_bundle):
     """Predict all (a job) stores the model's guesses: the Model filter shows right / wrong / says-X,
     sorting by confidence puts the least sure first, and each thumbnail carries the guess."""
-    from geospottr_gui.views.image_grid import GuessRole
+    from geospottr_gui.views.dataset.image_grid import GuessRole
 
     window = make_window(qtbot, tiny_project, tmp_path)
     window.context.set_model(str(random_bundle))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.project import Project
+from core.data.project import Project
 from geospottr_gui.views.predict.entry_queue import EMPTY_QUEUE, EntryQueue
 
 from .dataset_support import dataset, make_window

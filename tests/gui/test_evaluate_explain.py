@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from geospottr_gui.views.evaluate_view import EvaluateView
+from geospottr_gui.views.evaluate.evaluate_view import EvaluateView
 from tests.core.explain.conftest import planted, planted_project  # noqa: F401  (fixtures)
 from tests.core.explain.planted import patch_share
 from tests.gui.conftest import context_for

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from geospottr_gui.context import AppContext
-from geospottr_gui.views.evaluate_view import EvaluateView
+from geospottr_gui.views.evaluate.evaluate_view import EvaluateView
 
 IMAGE_SIZE = 32
 
@@ -103,7 +103,7 @@ def test_city_table_sorts_numerically_and_export_writes_files(qtbot, view, tmp_p
 
 
 def test_confusion_widget_escapes_names_and_checks_shape(qtbot):
-    from geospottr_gui.views.confusion import ConfusionView
+    from geospottr_gui.views.evaluate.confusion import ConfusionView
 
     view = ConfusionView()
     qtbot.addWidget(view)

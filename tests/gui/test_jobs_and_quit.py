@@ -11,8 +11,8 @@ from geospottr_gui.main_window import MainWindow
 from geospottr_gui.workers import job_board, start_job
 from tests.gui.conftest import context_for
 
-VIEWS = [("Dataset", "geospottr_gui.views.dataset_view", "DatasetView"),
-         ("Evaluate", "geospottr_gui.views.evaluate_view", "EvaluateView")]
+VIEWS = [("Dataset", "geospottr_gui.views.dataset.dataset_view", "DatasetView"),
+         ("Evaluate", "geospottr_gui.views.evaluate.evaluate_view", "EvaluateView")]
 
 
 def test_an_evaluation_shows_in_the_status_bar_leads_to_its_workspace_and_says_when_done(

@@ -14,8 +14,8 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel
 
 from geospottr_gui.main_window import WORKSPACES
-from geospottr_gui.views.dialogs import AboutDialog, CityPickerDialog, ShortcutsDialog
-from geospottr_gui.views.problems_dialog import ProblemsDialog
+from geospottr_gui.views.dataset.problems_dialog import ProblemsDialog
+from geospottr_gui.views.widgets.dialogs import AboutDialog, CityPickerDialog, ShortcutsDialog
 from tests.core.training.test_best_model import make_run
 
 from .dataset_support import make_window

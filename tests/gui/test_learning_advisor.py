@@ -8,12 +8,12 @@ import csv
 
 import pytest
 
-from core import catalog
-from core.curves import FRACTIONS, CurvePoint, Interval, LearningCurve, reports_folder, save_curve
-from core.importing import import_source
-from core.project import Project
-from core.splitting import split_project
-from geospottr_gui.views.learning_curve import LearningCurvePanel
+from core.data import catalog
+from core.data.importing import import_source
+from core.data.project import Project
+from core.data.splitting import split_project
+from core.evaluation.curves import FRACTIONS, CurvePoint, Interval, LearningCurve, reports_folder, save_curve
+from geospottr_gui.views.evaluate.learning_curve import LearningCurvePanel
 from tests.conftest import make_photo
 from tests.core.acquisition.conftest import CITIES, RADIUS_KM, make_world
 from tests.core.acquisition.fake_apis import FakeApis

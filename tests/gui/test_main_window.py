@@ -7,9 +7,9 @@ import html
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from core.project import Project
+from core.data.project import Project
 from geospottr_gui.main_window import importable_paths
-from geospottr_gui.views.dialogs import ATTRIBUTIONS, about_html
+from geospottr_gui.views.widgets.dialogs import ATTRIBUTIONS, about_html
 
 from .dataset_support import dataset, make_window
 

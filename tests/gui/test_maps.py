@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from geospottr_gui.views.dataset_map import DatasetMapView
-from geospottr_gui.views.map_view import MapView, evaluate_js
+from geospottr_gui.views.dataset.dataset_map import DatasetMapView
+from geospottr_gui.views.widgets.map_view import MapView, evaluate_js
 from tests.gui.conftest import context_for
 
 
@@ -69,7 +69,7 @@ def test_a_missing_page_is_reported_not_blank(qtbot, tmp_path):
 
 def test_many_points_are_clustered_in_city_colours(qtbot, tmp_path, tiny_project):
     from core import maps
-    from geospottr_gui.views.map_view import assets_dir, pages_dir
+    from geospottr_gui.views.widgets.map_view import assets_dir, pages_dir
 
     cities = tiny_project.cities()
     points = [maps.ImagePoint(f"i{k}", c.lat + (k % 20) * 1e-3, c.lon + (k // 20) * 1e-3, c.slug)

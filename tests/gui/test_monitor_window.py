@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from core.training import runcontrol, runs
-from geospottr_gui.views.monitor_window import MonitorWindow, open_monitor, open_monitors
-from geospottr_gui.views.runs_list import RunsList
+from geospottr_gui.views.train.monitor_window import MonitorWindow, open_monitor, open_monitors
+from geospottr_gui.views.train.runs_list import RunsList
 from tests.conftest import REPO, build_tiny_project
 
 TRAIN_ARGS = ["train", "--arch", "baseline", "--image-size", "32", "--weights", "none", "--device", "cpu",

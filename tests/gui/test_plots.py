@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.training.metrics import EpochMetrics, Iteration
 from core.training.series import RunSeries
-from geospottr_gui.views.plots import EpochAxis, TrainingPlots
+from geospottr_gui.views.widgets.plots import EpochAxis, TrainingPlots
 
 
 def run_series(label: str, epochs: int) -> RunSeries:

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-from geospottr_gui.views.map_view import evaluate_js
-from geospottr_gui.views.predict_view import PredictView
+from geospottr_gui.views.predict.predict_view import PredictView
+from geospottr_gui.views.widgets.map_view import evaluate_js
 from tests.gui.conftest import context_for
 
 

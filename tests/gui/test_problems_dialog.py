@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QPushButton
 
 from core.quality import open_findings
 from geospottr_gui.context import AppContext
-from geospottr_gui.views.problems_dialog import ProblemsDialog
+from geospottr_gui.views.dataset.problems_dialog import ProblemsDialog
 from tests.core.quality.conftest import bad_project  # noqa: F401  (fixture)
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import shutil
 
-from core.project import Project
+from core.data.project import Project
 from geospottr_gui.main_window import MainWindow
 from tests.core.training.test_best_model import make_run
 from tests.gui.conftest import context_for
 
-VIEWS = [("Evaluate", "geospottr_gui.views.evaluate_view", "EvaluateView"),
-         ("Predict", "geospottr_gui.views.predict_view", "PredictView"),
-         ("Challenge", "geospottr_gui.views.challenge_view", "ChallengeView")]
+VIEWS = [("Evaluate", "geospottr_gui.views.evaluate.evaluate_view", "EvaluateView"),
+         ("Predict", "geospottr_gui.views.predict.predict_view", "PredictView"),
+         ("Challenge", "geospottr_gui.views.challenge.challenge_view", "ChallengeView")]
 
 
 def test_each_project_uses_its_own_best_run_or_its_own_choice(qtbot, tmp_path, tiny_project, random_bundle):

@@ -3,12 +3,12 @@ a paused run is "paused"."""
 
 from __future__ import annotations
 
-from core.project import Project
+from core.data.project import Project
 from tests.core.test_cli_first_hour import probe_and_paused_runs
 
 
 def test_the_app_runs_list_reads_the_same(qtbot, tmp_path):
-    from geospottr_gui.views.runs_list import RunsList
+    from geospottr_gui.views.train.runs_list import RunsList
 
     with Project.init(tmp_path / "p") as project:
         probe_and_paused_runs(project.runs_dir)

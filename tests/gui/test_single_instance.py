@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_a_second_start_queues_its_photo_in_the_open_window_and_exits(qtbot, tmp_path, tiny_project, random_bundle,
                                                                         photo_factory):
     window = MainWindow(context_for(tiny_project, tmp_path),
-                        [("Predict", "geospottr_gui.views.predict_view", "PredictView")])
+                        [("Predict", "geospottr_gui.views.predict.predict_view", "PredictView")])
     qtbot.addWidget(window)
     window.show()
     window.context.set_model(str(random_bundle))

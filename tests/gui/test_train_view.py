@@ -113,7 +113,7 @@ def test_crop_bottom_from_the_form_reaches_the_trainer_and_the_model(qtbot, view
     """Set in the form, the bottom crop is what the run trained with and what its model predicts with."""
     import json
 
-    from core.prediction import Predictor
+    from core.inference.prediction import Predictor
 
     form = view.form
     assert form.crop_bottom.value() == 0 and form.crop_bottom.text() == "off"
@@ -255,7 +255,7 @@ def test_train_follows_the_run_folder_when_a_monitor_or_a_terminal_pauses_and_re
     from a terminal's `runs --send`): the Train workspace, its runs list and the status bar follow."""
     from core.training import runcontrol
     from geospottr_gui.jobs_indicator import job_text
-    from geospottr_gui.views.monitor_window import open_monitor
+    from geospottr_gui.views.train.monitor_window import open_monitor
 
     tiny_settings(view, epochs=500, batch=4)
     view.start_button.click()

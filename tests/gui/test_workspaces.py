@@ -10,13 +10,13 @@ import threading
 import pytest
 
 from geospottr_gui.main_window import WORKSPACES, MainWindow
-from geospottr_gui.views.map_view import online_tiles
+from geospottr_gui.views.widgets.map_view import online_tiles
 
 from .dataset_support import make_window
 
 TITLES = [title for title, _module, _cls in WORKSPACES]
 #: Modules whose import loads torch (the torch side of the wall in pyproject.toml's import-linter contracts).
-TORCH_MODULES = ("torch", "torchvision", "core.prediction", "core.devices", "core.training.trainer",
+TORCH_MODULES = ("torch", "torchvision", "core.inference.prediction", "core.devices", "core.training.trainer",
                  "core.training.cache", "core.training.data", "core.training.transforms", "core.models.bundle",
                  "core.models.backbones", "core.quality.embedding", "core.quality.scene")
 

@@ -9,7 +9,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QMouseEvent
 from PySide6.QtWidgets import QFrame, QSizePolicy
 
 from ...plaintext import plain_tooltip
-from ..photo import PhotoLabel
+from ..widgets.photo import PhotoLabel
 
 
 class DropZone(PhotoLabel):

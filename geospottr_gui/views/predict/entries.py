@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Sequence
 from PySide6.QtGui import QImage
 
 from core.events import Control, Event, EventCallback, Kind
-from core.results import PredictFailure, Prediction, expand_inputs
+from core.inference.results import PredictFailure, Prediction, expand_inputs
 
-from ..map_view import assets_dir
+from ..widgets.map_view import assets_dir
 
 if TYPE_CHECKING:  # the predictor lives in workers; the UI thread only holds it
-    from core.inference import PredictorBase as Predictor
+    from core.inference.base import PredictorBase as Predictor
 
     from ...model_service import ModelService
 

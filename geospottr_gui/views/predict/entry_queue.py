@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
 from ...plaintext import plain_tooltip
-from ..empty_state import EmptyState
+from ..widgets.empty_state import EmptyState
 from .entries import Entry
 
 #: What the queue says while it is empty.

@@ -15,15 +15,15 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.events import PROGRESS, Event, Kind
-from core.heatmaps import Explanation
-from core.results import Prediction
+from core.inference.heatmaps import Explanation
+from core.inference.results import Prediction
 
 from ...workers import JobHandle, start_job
-from ..explain_jobs import explain_job, opacity_slider, overlay_qimage
+from ..widgets.explain_jobs import explain_job, opacity_slider, overlay_qimage
 from .entries import Entry
 
 if TYPE_CHECKING:
-    from core.prediction import Predictor
+    from core.inference.prediction import Predictor
 
 #: Explanations kept (each holds a display-size photo and map, about 3 MB).
 CACHE = 24

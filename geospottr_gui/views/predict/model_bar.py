@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSpinBox, QWidget
 
-from ..elided import ElidedLabel
-from ..layouts import job_progress
+from ..widgets.elided import ElidedLabel
+from ..widgets.layouts import job_progress
 
 NO_MODEL_LABEL = "No model: choose a model (.pt bundle or .onnx export), or train one"
 

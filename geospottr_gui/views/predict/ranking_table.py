@@ -7,7 +7,7 @@ from typing import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QProgressBar, QTableWidget, QTableWidgetItem
 
-from core.results import CityScore
+from core.inference.results import CityScore
 
 
 class RankingTable(QTableWidget):

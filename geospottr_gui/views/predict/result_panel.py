@@ -8,10 +8,10 @@ from typing import Sequence
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QSplitter
 
-from core.results import CityScore
+from core.inference.results import CityScore
 
-from ..layouts import column
-from ..map_view import MapView, assets_dir, online_tiles, pages_dir
+from ..widgets.layouts import column
+from ..widgets.map_view import MapView, assets_dir, online_tiles, pages_dir
 from .entries import Entry
 from .ranking_table import RankingTable
 

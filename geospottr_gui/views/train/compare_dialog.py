@@ -11,8 +11,8 @@ from typing import Any, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from core.data.project import Project
 from core.events import Control
-from core.project import Project
 
 from ...workers import start_job
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from core.data.project import Project
 from core.errors import GeoSpottrError
 from core.events import WARNING, Control, Event
-from core.project import Project
 
 #: The model whose ImageNet weights ship inside GeoSpottr (offered when another model's cannot be downloaded).
 OFFLINE_MODEL = "efficientnet-lite0"

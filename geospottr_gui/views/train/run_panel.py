@@ -19,7 +19,7 @@ from core.events import DONE, ERROR, LOG, PROGRESS, WARNING, Event, Kind
 from core.training.follow import RunState
 from core.training.metrics import Checkpoint, EpochMetrics, Iteration, RunStarted
 
-from ..plots import TrainingPlots
+from ..widgets.plots import TrainingPlots
 
 
 def fmt_duration(seconds: float | None) -> str:

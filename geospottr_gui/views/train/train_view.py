@@ -37,18 +37,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.data.project import Project
 from core.events import ERROR, PROGRESS, WARNING, Event, Kind
-from core.project import Project
 from core.training.budget import GUARD_MIN_PHOTOS, GUARD_S
 from core.training.metrics import RunStarted
 from core.training.series import RunSeries
 
 from ...context import AppContext
 from ...workers import JobHandle, job_board, start_job, stop_jobs
-from ..layouts import column
-from ..runs_list import RunsList, load_series
+from ..widgets.layouts import column
 from .jobs import OFFLINE_MODEL, estimate_job, probe_job, train_job
 from .run_panel import RunDisplay, fmt_duration, memory_text
+from .runs_list import RunsList, load_series
 from .train_form import TrainForm
 
 
@@ -257,7 +257,7 @@ class TrainView(QWidget):
     def open_monitor(self, run_id: str) -> None:
         """A monitor window on run `run_id` (runs list "Open monitor", "Pop out"); its "Resume run" comes
         back here."""
-        from ..monitor_window import open_monitor
+        from .monitor_window import open_monitor
 
         if run_id and (self.context.project.runs_dir / run_id).is_dir():
             open_monitor(self.context.project.runs_dir / run_id, self.resume_from_monitor)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core import catalog
 from core.acquisition.http import RetryPolicy
 from core.acquisition.jobs import DownloadConfig
 from core.acquisition.streetview import StreetViewParams
-from core.project import Project
+from core.data import catalog
+from core.data.project import Project
 
 from .fake_apis import FakeApis, MlyImage, World
 

@@ -54,7 +54,7 @@ def test_kill_mid_run_then_resume_gives_exactly_60_panoramas(project, apis):
     resumed = subprocess.run(command, cwd=REPO_ROOT, env=_env(apis), capture_output=True, timeout=180)
     assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
 
-    from core.project import Project
+    from core.data.project import Project
 
     with Project.open(root) as reopened:
         rows = reopened.images()

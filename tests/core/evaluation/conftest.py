@@ -74,7 +74,7 @@ def trained(tmp_path_factory) -> TrainedModel:
 @pytest.fixture
 def project(trained):
     """The trained model's project, opened for one test."""
-    from core.project import Project
+    from core.data.project import Project
 
     with Project.open(trained.project_root) as p:
         yield p
@@ -82,6 +82,6 @@ def project(trained):
 
 @pytest.fixture(scope="session")
 def predictor(trained):
-    from core.prediction import Predictor
+    from core.inference.prediction import Predictor
 
     return Predictor.load(trained.bundle)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core import geo
-from core.challenge import Challenge, scoreboard, start_challenge
 from core.errors import GeoSpottrError
+from core.evaluation.challenge import Challenge, scoreboard, start_challenge
 
 
 def test_the_same_seed_draws_the_same_images(project, predictor):

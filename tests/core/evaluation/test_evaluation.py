@@ -12,7 +12,7 @@ from PIL import Image
 
 from core import geo
 from core.errors import GeoSpottrError
-from core.evaluation import (
+from core.evaluation.metrics import (
     CSV_DIGITS,
     choose_model,
     confusion_png,
@@ -25,8 +25,8 @@ from core.evaluation import (
 
 @pytest.fixture(scope="module")
 def report(trained):
-    from core.prediction import Predictor
-    from core.project import Project
+    from core.data.project import Project
+    from core.inference.prediction import Predictor
 
     with Project.open(trained.project_root) as project:
         return evaluate(project, Predictor.load(trained.bundle))
@@ -152,13 +152,13 @@ def test_unknown_split_is_a_clear_error(project, predictor):
 def test_real_street_view_places(gsv_croatia, tmp_path):
     """A slice of gsv-croatia (real 640px photos, 4 headings per place): labelled by nearest city,
     split by place, and evaluated per image and per place with distances to the photos' coordinates."""
-    from core import catalog
-    from core.importing import import_source
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
+    from core.data.splitting import split_project
+    from core.inference.prediction import Predictor
     from core.models import registry
     from core.models.bundle import BundleMeta, ClassInfo, save_bundle
-    from core.prediction import Predictor
-    from core.project import Project
-    from core.splitting import split_project
     from tests.conftest import CROATIA_CITIES
 
     with (gsv_croatia / "manifest.csv").open() as fh:

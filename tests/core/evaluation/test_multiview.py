@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.results import combine_views
+from core.inference.results import combine_views
 
 
 def test_one_view_is_that_view():

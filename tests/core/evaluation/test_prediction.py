@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from core.imaging import ImageError
+from core.inference.prediction import PredictFailure, Prediction, Predictor
 from core.models.bundle import BundleError, read_bundle
-from core.prediction import PredictFailure, Prediction, Predictor
 from tests.conftest import make_photo
 from tests.core.bad_images import write_corpus
 

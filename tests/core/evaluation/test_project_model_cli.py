@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from core.cli.main import main
-from core.project_model import name_model, project_model, run_models
+from core.inference.project_model import name_model, project_model, run_models
 from tests.conftest import build_tiny_project, make_photo
 from tests.core.training.test_best_model import make_run
 

@@ -70,10 +70,10 @@ def planted_project(planted, tmp_path):
     reach: a fixed 60/20/20 split), with the planted model as run ``planted``."""
     import shutil
 
-    from core import catalog
-    from core.importing import import_source
-    from core.project import Project
-    from core.splitting import split_project
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
+    from core.data.splitting import split_project
 
     project = Project.init(tmp_path / "project", [catalog.resolve(q) for q in
                                                   ("Osijek,HR", "Rijeka,HR", "Split,HR", "Zagreb,HR")])

@@ -10,8 +10,8 @@ from core.cli.main import main
 
 
 def test_train_crop_bottom_is_recorded_and_applied_at_inference(tiny_project, one_torch_thread):
+    from core.inference.prediction import Predictor
     from core.models.bundle import read_bundle
-    from core.prediction import Predictor
 
     root = str(tiny_project.root)
     assert main(["train", "--project", root, "--arch", "baseline", "--weights", "none", "--image-size", "32",

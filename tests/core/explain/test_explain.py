@@ -16,7 +16,7 @@ from .planted import CITIES, patch_share, planted_photo
 
 @pytest.fixture(scope="module")
 def predictor(planted):
-    from core.prediction import Predictor
+    from core.inference.prediction import Predictor
 
     return Predictor.load(planted.bundle)
 
@@ -61,7 +61,7 @@ def test_any_ranked_city_and_contrastive_maps(predictor, planted):
 def test_overlay_png_shows_the_heat_over_the_photo(predictor, planted):
     import io
 
-    from core.heatmaps import explanation_png
+    from core.inference.heatmaps import explanation_png
 
     explanation = predictor.explain(planted.photos[3])
     drawn = Image.open(io.BytesIO(explanation_png(explanation, opacity=0.8))).convert("RGB")
@@ -74,7 +74,7 @@ def test_overlay_png_shows_the_heat_over_the_photo(predictor, planted):
 
 
 def test_shortcut_check_warns_about_the_planted_patch(predictor, planted):
-    from core.shortcuts import check_shortcuts
+    from core.evaluation.shortcuts import check_shortcuts
 
     report = check_shortcuts(predictor, planted.photos, split="test")
     bottom = next(r for r in report.regions if r.key == "bottom")
@@ -84,8 +84,8 @@ def test_shortcut_check_warns_about_the_planted_patch(predictor, planted):
 
 
 def test_shortcut_check_is_quiet_for_a_model_that_looks_at_the_scene(planted):
-    from core.prediction import Predictor
-    from core.shortcuts import check_shortcuts
+    from core.evaluation.shortcuts import check_shortcuts
+    from core.inference.prediction import Predictor
 
     control = Predictor.load(planted.control)
     photos = []
@@ -101,9 +101,9 @@ def test_crop_bottom_in_the_bundle_hides_the_patch_at_inference(planted, planted
     """The same weights with crop_bottom 0.15 recorded: prediction and explanation never see the patch."""
     import torch
 
+    from core.evaluation.shortcuts import check_shortcuts
+    from core.inference.prediction import Predictor
     from core.models.bundle import load_bundle, save_bundle
-    from core.prediction import Predictor
-    from core.shortcuts import check_shortcuts
 
     model, _ = load_bundle(planted.bundle)
     cropped = save_bundle(tmp_path / "cropped.pt", model, planted_meta(crop_bottom=0.15))

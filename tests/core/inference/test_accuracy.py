@@ -36,7 +36,7 @@ def _reference(bundle, paths) -> np.ndarray:
 
 
 def test_the_fast_path_predicts_what_the_old_one_did_on_real_photos(ensemble_bundle, gsv_croatia):
-    from core.prediction import Predictor
+    from core.inference.prediction import Predictor
 
     paths = real_photos(gsv_croatia, 40)
     predictor = Predictor.load(ensemble_bundle, device="cpu")

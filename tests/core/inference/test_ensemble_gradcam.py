@@ -23,9 +23,9 @@ def build_patch_predictor():
     """Lite0 + Lite1 (ImageNet) + colour statistics whose first city is 'the patch is there': each member's
     class-0 weights point from a photo's features without the patch to the same photo's with it, its bias
     halfway between (every other city scores 0)."""
+    from core.inference.prediction import Predictor
     from core.models import registry
     from core.models.bundle import BundleMeta, ClassInfo
-    from core.prediction import Predictor
 
     spec = registry.spec("efficientnet-lite-ensemble-probe")
     kwargs = {**spec.defaults, "view_size": SIZE,
@@ -49,7 +49,7 @@ def build_patch_predictor():
 
 
 def test_every_cnn_member_is_a_grad_cam_layer_and_the_colour_member_is_not(patch_predictor):
-    from core.explain import cam_layers
+    from core.inference.explain import cam_layers
 
     layers = cam_layers(patch_predictor.model)
     members = patch_predictor.model.members
@@ -67,7 +67,7 @@ def test_the_ensembles_map_of_a_planted_patch_peaks_on_the_patch(patch_predictor
 
 
 def test_the_split_wide_heat_maps_use_grad_cam_for_the_ensemble_too(patch_predictor):
-    from core.explain import explain_batch
+    from core.inference.explain import explain_batch
 
     photos = [planted_photo(seed, 0, (SIZE, SIZE)) for seed in (7, 8)]
     maps, probs = explain_batch(patch_predictor, photos)

@@ -26,8 +26,8 @@ def tiny_onnx(tiny_probe_bundle, tmp_path_factory):
 
 @pytest.mark.slow
 def test_the_onnx_export_of_the_default_model_agrees_with_torch_on_real_photos(ensemble_bundle, gsv_croatia, tmp_path):
-    from core.engines import load_predictor
-    from core.onnx_export import export_onnx
+    from core.inference.engines import load_predictor
+    from core.inference.onnx_export import export_onnx
 
     onnx_file = export_onnx(ensemble_bundle, tmp_path / "ensemble.onnx")
     paths = real_photos(gsv_croatia, 20)
@@ -43,7 +43,7 @@ def test_predict_with_an_onnx_file_never_imports_torch(tiny_onnx, tiny_probe_bun
             "print('rc', rc, 'torch', 'torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert "rc 0 torch False" in out.stdout, out.stdout + out.stderr
-    from core.engines import load_predictor
+    from core.inference.engines import load_predictor
 
     expected = [r.probabilities for r in load_predictor(tiny_probe_bundle, device="cpu").predict_many(photos)]
     got = [r.probabilities for r in load_predictor(tiny_onnx).predict_many(photos)]

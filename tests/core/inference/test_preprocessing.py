@@ -1,4 +1,4 @@
-"""Item 2 of issue 25: the inference path's preprocessing is PIL + numpy (`core.preprocessing`), gives
+"""Item 2 of issue 25: the inference path's preprocessing is PIL + numpy (`core.models.preprocessing`), gives
 what torchvision's eval transform gave, and predicting a photo never imports torchvision."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from core.preprocessing import eval_array, resample_matrix
+from core.models.preprocessing import eval_array, resample_matrix
 from tests.conftest import REPO
 
 
@@ -20,7 +20,7 @@ def _torchvision_eval(img: Image.Image, size: int, mean, std, crop_bottom: float
     """The eval transform as it was written with torchvision before issue 25 (the reference)."""
     import torchvision.transforms.v2 as T
 
-    from core.preprocessing import CropBottom
+    from core.models.preprocessing import CropBottom
 
     steps = [CropBottom(crop_bottom)] if crop_bottom else []
     steps += [T.Resize(size, antialias=True), T.CenterCrop(size), T.ToImage(), T.ToDtype(torch.float32, scale=True),

@@ -50,9 +50,9 @@ def blurred(img: Image.Image, radius: float = 4) -> Image.Image:
 
 def write_project(root: Path, images: dict[str, tuple[Image.Image, str, str]], cities=CROATIA_CITIES):
     """A project holding `images` = {name: (image, city name, format)} imported through a CSV."""
-    from core import catalog
-    from core.importing import import_source
-    from core.project import Project
+    from core.data import catalog
+    from core.data.importing import import_source
+    from core.data.project import Project
 
     project = Project.init(root / "project", [catalog.resolve(q) for q in cities])
     src = root / "src"

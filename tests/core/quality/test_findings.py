@@ -69,7 +69,7 @@ def test_rescan_replaces_open_findings_and_apply_undo_round_trip(bad_project):
 
 
 def test_apply_through_curation_history_is_undoable(bad_project):
-    from core.curation import CurationHistory
+    from core.data.curation import CurationHistory
 
     history = CurationHistory(bad_project)
     findings = [f for f in scan(bad_project, "frames") if f.kind in ("dark", "bright")]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core import catalog
-from core.importing import import_source
-from core.project import Project
+from core.data import catalog
+from core.data.importing import import_source
+from core.data.project import Project
 from core.quality import scan
 from tests.conftest import CROATIA_CITIES
 

@@ -8,16 +8,16 @@ import json
 
 import pytest
 
-from core import catalog
 from core.acquisition.jobs import DownloadConfig, estimate_cost
 from core.acquisition.plan import load_plan
 from core.acquisition.sampling import Area, Region
-from core.advisor import advise, city_cells
 from core.cli.main import main
-from core.importing import import_source
-from core.learning import learning_curve
-from core.project import Project
-from core.splitting import split_project
+from core.data import catalog
+from core.data.importing import import_source
+from core.data.project import Project
+from core.data.splitting import split_project
+from core.evaluation.advisor import advise, city_cells
+from core.evaluation.learning import learning_curve
 from core.training.trainer import train
 from tests.conftest import CROATIA_CITIES, make_photo
 

@@ -1,4 +1,4 @@
-"""Which run a project uses when no model was chosen by hand (`core.project_model`): the best finished one,
+"""Which run a project uses when no model was chosen by hand (`core.inference.project_model`): the best finished one,
 never the newest."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.project_model import project_model
+from core.inference.project_model import project_model
 
 
 def make_run(runs: Path, run_id: str, status: str, accs: list[float], created: str, best: bool = True) -> Path:

@@ -14,10 +14,10 @@ transformers = pytest.importorskip("transformers", reason='the clip extra (pip i
 
 from core.cli.main import main  # noqa: E402 - after the importorskip
 from core.errors import GeoSpottrError  # noqa: E402
-from core.explain import explain  # noqa: E402
-from core.learning import learning_curve  # noqa: E402
+from core.evaluation.learning import learning_curve  # noqa: E402
+from core.inference.explain import explain  # noqa: E402
+from core.inference.prediction import Predictor  # noqa: E402
 from core.models import registry  # noqa: E402
-from core.prediction import Predictor  # noqa: E402
 from core.training.trainer import train  # noqa: E402
 
 from .helpers import fast_config  # noqa: E402

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from core.cli.main import main
-from core.curves import CURVE_FILE, FRACTIONS, LearningCurve, fit_exponent, fit_level, load_curve, reports_folder
-from core.learning import learning_curve, nested_subsets
+from core.evaluation.curves import (
+    CURVE_FILE,
+    FRACTIONS,
+    LearningCurve,
+    fit_exponent,
+    fit_level,
+    load_curve,
+    reports_folder,
+)
+from core.evaluation.learning import learning_curve, nested_subsets
 from core.training import transforms as training_transforms
 from core.training.trainer import TrainConfig, train
 

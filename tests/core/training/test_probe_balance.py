@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from core.errors import GeoSpottrError
+from core.inference.prediction import Predictor
 from core.models import registry
 from core.models.probe import EnsembleProbeNet, ProbeNet, crop_view
-from core.prediction import Predictor
 from core.training import runs
 from core.training.balance import BalancedSampler, balance_weights
 from core.training.distributed import DistContext

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import catalog
-from core.importing import import_source
+from core.data import catalog
+from core.data.importing import import_source
+from core.data.project import Project
+from core.data.splitting import split_project
 from core.models.bundle import load_bundle
-from core.project import Project
-from core.splitting import split_project
 from core.training.trainer import train
 
 from .helpers import fast_config

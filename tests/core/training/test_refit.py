@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.prediction import Predictor
+from core.inference.prediction import Predictor
 from core.training import runs
 from core.training import transforms as training_transforms
 from core.training.data import split_samples, training_classes

@@ -1,0 +1,1 @@
+"""The Challenge workspace: a person and the model guess the same test photos."""
