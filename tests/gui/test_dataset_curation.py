@@ -74,7 +74,7 @@ def test_city_filter_detail_pane_and_picker(qtbot, tiny_project, tmp_path, monke
     qtbot.waitUntil(lambda: view.detail.image.pixmap() is not None and not view.detail.image.pixmap().isNull())
     assert "Rijeka, HR" in view.detail.meta.text() and "import" in view.detail.meta.text()
 
-    from geospottr_gui.views.dataset import dataset_view
+    from geospottr_gui.views.dataset import curation_actions
 
     class Picker:  # stands in for the modal dialog: "user picked split"
         def __init__(self, cities, parent):
@@ -86,7 +86,7 @@ def test_city_filter_detail_pane_and_picker(qtbot, tiny_project, tmp_path, monke
         def selected_slug(self):
             return "split"
 
-    monkeypatch.setattr(dataset_view, "CityPickerDialog", Picker)
+    monkeypatch.setattr(curation_actions, "CityPickerDialog", Picker)
     chosen = view.grid.selected_ids()
     qtbot.keyClick(view.grid, Qt.Key.Key_L)
     assert tiny_project.image(chosen[0]).city_slug == "split"

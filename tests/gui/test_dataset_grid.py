@@ -96,9 +96,9 @@ def test_predict_all_then_filter_the_grid_by_what_the_model_says(qtbot, tiny_pro
     window = make_window(qtbot, tiny_project, tmp_path)
     window.context.set_model(str(random_bundle))
     view = dataset(window).curation
-    view.predict_button.click()
-    assert view._predict_job is not None and view.predict_cancel.isVisible()  # a job, cancellable
-    qtbot.waitUntil(lambda: view._predict_job is None, timeout=120000)
+    view.predict.button.click()
+    assert view.predict.job is not None and view.predict.cancel.isVisible()  # a job, cancellable
+    qtbot.waitUntil(lambda: view.predict.job is None, timeout=120000)
     stored = tiny_project.predictions()
     assert stored and set(stored) == set(tiny_project.image_ids(status=["pending", "accepted"]))
     view.model_filter.setCurrentIndex(view.model_filter.findData("wrong"))
