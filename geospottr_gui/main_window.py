@@ -12,39 +12,36 @@ import html
 import importlib
 import importlib.util
 import logging
-import sys
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListWidget,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QStackedWidget,
     QWidget,
 )
 
-from core.data.exporting import FORMATS, export
-from core.data.importing import import_source
 from core.data.project import Project
-from core.events import PROGRESS, Control, Event, EventCallback
+from core.events import Control, EventCallback
 
-from . import settings as keys
 from .context import AppContext
 from .jobs_indicator import JobsIndicator, end_text
 from .model_service import IDLE_CHECK_MS
 from .plaintext import plain_tooltip, warn
-from .views.widgets.dialogs import AboutDialog, ShortcutsDialog
-from .workers import JobHandle, job_board, start_job, stop_all_jobs
+from .views.widgets.dialogs import AboutDialog
+from .window_files import WindowFiles, importable_paths
+from .window_menus import WindowMenus
+from .window_state import FIRST_SIZE, FRAME_MARGIN, WindowState, fitted_size
+from .workers import JobHandle, job_board, start_job
+
+# Named here as before the window was split into mixins (tests and the app import them from this module).
+__all__ = ["FIRST_SIZE", "FRAME_MARGIN", "WORKSPACES", "MainWindow", "fitted_size", "importable_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -67,28 +64,7 @@ def probe_versions(model_path: str | None, *, on_event: EventCallback, control: 
     return probe_in_child(model_path)
 
 
-def open_project_job(path: str, create: bool, *, on_event: EventCallback, control: Control) -> Project:
-    """Job: open (or create) a project; opening sweeps temp files and may migrate, so not on the UI thread."""
-    return Project.init(path) if create else Project.open(path)
-
-
-#: The first window's size, where the screen has room for it.
-FIRST_SIZE = (1280, 820)
-#: What the window system adds around the size `resize` sets: the title bar and borders.
-FRAME_MARGIN = 40
-
-
-def fitted_size(width: int, height: int, available_width: int, available_height: int) -> tuple[int, int]:
-    """(width, height) shrunk, where needed, so the framed window fits the screen's available area."""
-    return min(width, available_width), min(height, available_height - FRAME_MARGIN)
-
-
-def importable_paths(paths: list[Path]) -> list[Path]:
-    """What a drop may import: folders and CSV files."""
-    return [p for p in paths if p.is_dir() or (p.is_file() and p.suffix.lower() == ".csv")]
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowMenus, WindowFiles, WindowState, QMainWindow):
     """`workspaces` defaults to `WORKSPACES`; tests of one workspace pass just theirs.
 
     ``closed()`` fires once the window has closed (state saved, the user's jobs stopped): the app ends
@@ -217,63 +193,6 @@ class MainWindow(QMainWindow):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             return label
 
-    # ------------------------------------------------------------------ menus
-    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcuts(shortcut if isinstance(shortcut, list) else [shortcut])
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        self._action(file, "&New project…", self.new_project, QKeySequence.StandardKey.New)
-        self._action(file, "&Open project…", self.open_project_dialog, QKeySequence.StandardKey.Open)
-        self.recent_menu = file.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        file.addSeparator()
-        self._action(file, "&Import folder…", self.import_folder_dialog, QKeySequence("Ctrl+I"))
-        self._action(file, "Import &CSV…", self.import_csv_dialog)
-        self._action(file, "&Export…", self.export_dialog, QKeySequence("Ctrl+E"))
-        file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        edit = bar.addMenu("&Edit")
-        self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence("Ctrl+Z"))
-        self.redo_action = self._action(edit, "&Redo", self.redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        view = bar.addMenu("&View")
-        for n, title in enumerate(self._specs, 1):
-            self._action(view, title, lambda _checked=False, t=title: self.show_workspace(t), QKeySequence(f"Ctrl+{n}"))
-        view.addSeparator()
-        self.online_tiles_action = self._action(view, "Online map &tiles", self._set_online_tiles)
-        self.online_tiles_action.setCheckable(True)
-        self.online_tiles_action.setChecked(keys.online_tiles(self.context.settings))
-        self.online_tiles_action.setToolTip("Lay OpenStreetMap tiles over the offline basemap in maps shown from now on")
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Keyboard shortcuts", lambda: ShortcutsDialog(self).exec(), QKeySequence("F1"))
-        self._action(help_menu, "&About GeoSpottr", self.show_about)
-
-    def _set_online_tiles(self, on: bool) -> None:
-        keys.ONLINE_TILES.set(self.context.settings, bool(on))
-        self.statusBar().showMessage("online map tiles " + ("on" if on else "off") + " for the next maps shown", 4000)
-
-    def show_about(self) -> AboutDialog:
-        """Open Help > About (window-modal); it fills in the versions when the probe job has them."""
-        if self.about is None:
-            self.about = AboutDialog(self.versions, self)
-            self.about.finished.connect(lambda _result: setattr(self, "about", None))
-        self.about.open()
-        return self.about
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for path in self.context.recent_projects():
-            action = self.recent_menu.addAction(path)
-            action.triggered.connect(lambda _checked=False, p=path: self.open_project(p))
-        if self.recent_menu.isEmpty():
-            self.recent_menu.addAction("(none)").setEnabled(False)
-
     def show_workspace(self, title: str) -> None:
         titles = list(self._specs)
         if title in titles:
@@ -353,186 +272,3 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"GeoSpottr — {project.root.name}")
         self._update_counts()
         self._update_undo()
-
-    # ------------------------------------------------------------------ undo / redo
-    def _update_undo(self) -> None:
-        history, busy = self.context.history, self.context.curator.busy
-        # While a big edit runs in a worker, neither may start: the history records it only once applied.
-        self.undo_action.setEnabled(history.can_undo and not busy)
-        self.redo_action.setEnabled(history.can_redo and not busy)
-        self.undo_action.setText(f"&Undo {history.undo_text}" if history.can_undo else "&Undo")
-        self.redo_action.setText(f"&Redo {history.redo_text}" if history.can_redo else "&Redo")
-
-    def undo(self) -> None:
-        self._history_step(self.context.curator.undo)
-
-    def redo(self) -> None:
-        self._history_step(self.context.curator.redo)
-
-    def _history_step(self, step: Any) -> None:
-        """Undo / redo through the curator (a big one runs in a worker and reports when done)."""
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - GeoSpottrError or a database error: tell, keep running
-            warn(self, "GeoSpottr", str(exc))
-            return
-        self._update_undo()
-
-    # ------------------------------------------------------------------ projects
-    def new_project(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "New project: choose an empty folder")
-        if path:
-            self.open_project(path, create=True)
-
-    def open_project_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a GeoSpottr project folder")
-        if path:
-            self.open_project(path)
-
-    def open_project(self, path: str, create: bool = False) -> JobHandle:
-        self.statusBar().showMessage(f"opening {path}…")
-        return start_job(self, open_project_job, path, create, on_finished=self.context.set_project,
-                         on_failed=lambda message: warn(self, "Open project", message))
-
-    # ------------------------------------------------------------------ import / export
-    def import_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Import a folder (one sub-folder per city)")
-        if path:
-            self.import_paths([Path(path)])
-
-    def import_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a CSV", "", "CSV files (*.csv)")
-        if path:
-            self.import_paths([Path(path)])
-
-    def import_paths(self, paths: list[Path]) -> JobHandle | None:
-        """Import folders / CSVs one after the other in one job (new city names are added from the catalog)."""
-        if self.import_job is not None and self.import_job.running:
-            self.statusBar().showMessage("an import is already running", 4000)
-            return None
-        project = self.context.project
-
-        def run(*, on_event: EventCallback, control: Control) -> list[str]:
-            return [import_source(project, p, add_cities=True, on_event=on_event, control=control).summary()
-                    for p in paths]
-
-        self.progress.setValue(0)
-        self.progress.show()
-        self.progress_cancel.show()
-        self.import_job = start_job(self, run, on_event=self._import_event, on_finished=self._imported,
-                                    on_failed=self._import_failed, on_cancelled=lambda: self._import_ended("import cancelled"))
-        return self.import_job
-
-    def _import_event(self, event: Event) -> None:
-        if event.kind == PROGRESS and event.total:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done or 0)
-
-    def _imported(self, summaries: list[str]) -> None:
-        self._import_ended("import: " + "; ".join(summaries))
-
-    def _import_failed(self, message: str) -> None:
-        self._import_ended("import failed")
-        warn(self, "Import", message)
-
-    def _import_ended(self, message: str) -> None:
-        self.progress.hide()
-        self.progress_cancel.hide()
-        self.statusBar().showMessage(message, 10000)
-        self.context.images_changed.emit()
-
-    def export_dialog(self) -> None:
-        fmt, ok = QInputDialog.getItem(self, "Export", "Format", list(FORMATS), 0, False)
-        if not ok:
-            return
-        if fmt == "imagefolder":
-            out = QFileDialog.getExistingDirectory(self, "Export into an empty folder")
-        else:
-            out, _ = QFileDialog.getSaveFileName(self, "Export to", f"geospottr.{fmt}", f"{fmt} (*.{fmt})")
-        if out:
-            start_job(self, export, self.context.project, fmt, out,
-                      on_finished=lambda n: self.statusBar().showMessage(f"exported {n:,} images to {out}", 8000),
-                      on_failed=lambda message: warn(self, "Export", message))
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if importable_paths(paths):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = importable_paths([Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()])
-        if paths:
-            event.acceptProposedAction()
-            self.import_paths(paths)
-
-    # ------------------------------------------------------------------ window state
-    def _restore_state(self) -> None:
-        settings = self.context.settings
-        geometry = keys.WINDOW_GEOMETRY.get(settings)
-        if not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(*FIRST_SIZE)
-        self._fit_screen(placed=not geometry.isEmpty())
-        state = keys.WINDOW_STATE.get(settings)
-        if not state.isEmpty():
-            self.restoreState(state)
-        row = min(max(0, keys.WINDOW_WORKSPACE.get(settings)), max(0, self.nav.count() - 1))
-        self.nav.setCurrentRow(0)
-        if row:  # built after the first paint, so a slow workspace does not delay the window
-            self._pending_row = row
-            QTimer.singleShot(50, self, self._restore_workspace)
-
-    def _fit_screen(self, placed: bool) -> None:
-        """Keep the window inside its screen's available area (without panels and docks), its title bar
-        included: the first window's 1280x820, or a size saved on a bigger monitor, would put the status
-        bar below the edge of an 800-px screen. A `placed` window (a restored position) is also moved
-        back inside; a new one is left where the window manager puts it."""
-        screen = self.screen() or QApplication.primaryScreen()
-        if screen is None:
-            return
-        area = screen.availableGeometry()
-        width, height = fitted_size(self.width(), self.height(), area.width(), area.height())
-        self.resize(width, height)
-        if placed:
-            self.move(max(area.left(), min(self.x(), area.right() + 1 - width)),
-                      max(area.top(), min(self.y(), area.bottom() + 1 - height - FRAME_MARGIN)))
-
-    def _restore_workspace(self) -> None:
-        if self._pending_row is not None:
-            self.nav.setCurrentRow(self._pending_row)
-            self._pending_row = None
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        """Quit: a running training, evaluation, download or scan is stopped only if the user agrees (and
-        is waited for, so a run keeps its checkpoint); the window goes at once."""
-        running = [h for h in job_board().handles if h.running]
-        if running and not self._confirm_stop(running):
-            event.ignore()
-            return
-        settings = self.context.settings
-        keys.WINDOW_GEOMETRY.set(settings, self.saveGeometry())
-        keys.WINDOW_STATE.set(settings, self.saveState())
-        keys.WINDOW_WORKSPACE.set(settings, self.nav.currentRow())
-        monitors = sys.modules.get("geospottr_gui.views.train.monitor_window")  # loaded once one was opened
-        if monitors is not None:
-            monitors.close_monitors()  # they would stop following with the jobs below; their runs go on
-        self.hide()
-        for handle in running:
-            handle.cancel()
-        for handle in running:
-            handle.wait()
-        # The rest (thumbnails, a device probe still importing torch) only matter to this process: the
-        # app exits without waiting for them (`app.exit_now`); a window closed in a test waits.
-        stop_all_jobs(wait_ms=0 if self.exits_process else 30000)
-        self.context.models.release()  # the window's models go with it
-        super().closeEvent(event)
-        self.closed.emit()
-
-    def _confirm_stop(self, running: list[JobHandle]) -> bool:
-        names = ", ".join(sorted({h.title or "" for h in running}))
-        answer = QMessageBox.question(
-            self, "Quit GeoSpottr", f"{names} still running. Stop and quit?\n\n"
-            "A training run keeps its last checkpoint (resume it from the Train workspace); a download keeps "
-            "every image saved so far.")
-        return answer == QMessageBox.StandardButton.Yes
