@@ -28,6 +28,12 @@ BALANCE_CHOICES = (("weighted loss", "weighted"), ("balanced sampler", "sampler"
 #: `TrainConfig.time_budget` choices in seconds (`core.training.budget` picks the recipe that fits).
 TIME_BUDGETS = (("no limit", None), ("15 min", 900.0), ("30 min", 1800.0), ("1 hour", 3600.0), ("2 hours", 7200.0),
                 ("8 hours", 28800.0))
+#: `TrainConfig.refit` (`geospottr train --no-refit` turns it off) in the form's words.
+REFIT_TIP = ("Linear probes: once C is chosen and val is measured, fit the saved probe again on train + val, so "
+             "every labelled photo trains the model you keep (better on small projects). The val accuracy, "
+             "F1 and curves shown then come from the selection fit on train only, a slight underestimate of "
+             "the saved model, since no photo is left to measure it. Off: the saved probe is exactly the one "
+             "val measured. Fine-tuning always keeps val for early stopping and ignores this.")
 
 
 def _choices(pairs: Sequence[tuple[str, Any]]) -> QComboBox:
@@ -87,6 +93,9 @@ class TrainForm(QGroupBox):
             "the evidence concentrated at the bottom (e.g. 0.12).")
         self.augment = QCheckBox("street-scene augmentation")
         self.augment.setChecked(True)
+        self.refit = QCheckBox("refit on train + val")
+        self.refit.setChecked(True)
+        self.refit.setToolTip(REFIT_TIP)
         self.cache_features = QCheckBox("cache frozen-stage features")
         self.cache_features.setToolTip("Compute the frozen layers once and train only the rest: much faster "
                                        "epochs, no augmentation (only models with frozen stages)")
@@ -115,6 +124,7 @@ class TrainForm(QGroupBox):
         form.addRow("Head", self.head)
         form.addRow("Time budget", self.time_budget)
         form.addRow("Class balance", self.class_balance)
+        form.addRow("Final fit", self.refit)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.lr)
@@ -147,6 +157,7 @@ class TrainForm(QGroupBox):
         self._on_model()
         self.head.setCurrentIndex(max(0, self.head.findData(d.head)))
         self.class_balance.setCurrentIndex(max(0, self.class_balance.findData(d.class_balance)))
+        self.refit.setChecked(bool(d.refit))
         self.epochs.setValue(d.epochs)
         self.batch_size.setValue(d.batch_size)
         self.lr.setValue(d.lr or 0.0)
@@ -197,7 +208,8 @@ class TrainForm(QGroupBox):
                "cache_features": self.cache_features.isChecked(), "device": DEVICES[self.device.currentIndex()],
                "weights": weights, "num_workers": self.num_workers.value(),
                "crop_bottom": self.crop_bottom.value(), "head": self.head.currentData(),
-               "class_balance": self.class_balance.currentData(), "time_budget": self.time_budget.currentData()}
+               "class_balance": self.class_balance.currentData(), "time_budget": self.time_budget.currentData(),
+               "refit": self.refit.isChecked()}
         cfg["augment"] = self.augment.isChecked()
         return cfg
 
