@@ -1,29 +1,26 @@
 """Evaluate workspace: score a run's model (or any bundle file) on a split and explore the mistakes.
 
 Wiring only: `core.evaluation.metrics.evaluate` does the work in a worker (`start_job`), the report it returns
-fills a summary line, a sortable per-city table, the confusion heatmap (`confusion.ConfusionView`) and
-two thumbnail lists (the images of a clicked cell; the most confident mistakes) and the project's
-learning curve (`learning_curve.LearningCurvePanel`). Export writes the
-core's report.json + predictions.csv + confusion.png into a folder the user picks.
+fills a summary line, a sortable per-city table, the confusion heatmap (`confusion.ConfusionView`), two
+thumbnail lists (`thumb_list.ThumbList`: the images of a clicked cell; the most confident mistakes) and the
+project's learning curve (`learning_curve.LearningCurvePanel`). Export writes the core's report.json +
+predictions.csv + confusion.png into a folder the user picks.
 """
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -34,24 +31,23 @@ from PySide6.QtWidgets import (
 )
 
 from core.data.project import SPLITS, Project
-from core.data.thumbnails import ThumbnailQueue, ThumbnailRequest, cache_path, serve_thumbnails
 from core.evaluation.metrics import EvaluationReport, ImageResult, write_report
-from core.events import PROGRESS, WARNING, Control, Event
+from core.events import PROGRESS, WARNING, Control, Event, EventCallback
 from core.inference.project_model import run_models
 
 from ...context import AppContext
 from ...model_service import ModelService, choose_model_file
-from ...plaintext import plain_tooltip
 from ...workers import JobHandle, start_job, stop_jobs
 from ..widgets.elided import ElidedComboBox
 from ..widgets.layouts import column
-from ..widgets.photo import rgb_qimage
 from .confusion import ConfusionPanel
 from .evaluate_explain import ExplainPanel
 from .learning_curve import LearningCurvePanel
+from .thumb_list import ThumbList
 
-THUMB = 96
-def evaluate_job(models: ModelService, project: Project, bundle: str, split: str, *, on_event, control: Control):
+
+def evaluate_job(models: ModelService, project: Project, bundle: str, split: str, *, on_event: EventCallback,
+                 control: Control) -> EvaluationReport:
     """Evaluate the bundle, the app's shared copy of it (`ModelService`; runs in a worker thread: torch is
     imported here, not at startup)."""
     from core.evaluation.metrics import evaluate
@@ -61,80 +57,6 @@ def evaluate_job(models: ModelService, project: Project, bundle: str, split: str
     on_event(Event(PROGRESS, "loading model", done=0, total=total))
     predictor = models.get(bundle)
     return evaluate(project, predictor, split, on_event=on_event, control=control)
-
-
-class ThumbList(QListWidget):
-    """Images as captioned thumbnails, loaded off the UI thread by the core thumbnail job.
-
-    Each `show_items` call starts `core.data.thumbnails.serve_thumbnails` for its requests and cancels it
-    once every requested key has answered, so no thread outlives the batch it was started for.
-    """
-
-    loaded = Signal()  # all thumbnails of the current batch arrived
-    image_activated = Signal(str)  # image id double-clicked (or Enter): open it in the Dataset grid
-
-    def __init__(self, project: Project, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.project = project
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setIconSize(QSize(THUMB, THUMB))
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        self.setWordWrap(True)
-        self.setGridSize(QSize(THUMB + 40, THUMB + 44))
-        self._job: JobHandle | None = None
-        self._waiting: set[str] = set()
-        self._items: dict[str, QListWidgetItem] = {}
-        self.itemActivated.connect(lambda item: self.image_activated.emit(item.data(Qt.ItemDataRole.UserRole)))
-
-    def show_items(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
-        """Rows of (image id, path, caption, tooltip); replaces what was shown."""
-        self.stop()
-        self.clear()
-        self._items = {}
-        queue = ThumbnailQueue()
-        for image_id, path, caption, tip in rows:
-            item = QListWidgetItem(caption)
-            item.setToolTip(plain_tooltip(tip))
-            item.setData(Qt.ItemDataRole.UserRole, image_id)
-            item.setData(Qt.ItemDataRole.UserRole + 1, tip)
-            item.setSizeHint(self.gridSize())
-            self.addItem(item)
-            self._items[image_id] = item
-            queue.put(ThumbnailRequest(image_id, Path(path), THUMB, cache_path(self.project, image_id, THUMB)))
-        self._waiting = set(self._items)
-        if not self._waiting:
-            self.loaded.emit()
-            return
-        self._job = start_job(self, serve_thumbnails, queue, on_event=self._on_thumb)
-
-    def image_ids(self) -> list[str]:
-        return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
-
-    def _on_thumb(self, event: Event) -> None:
-        key = event.data.get("key")
-        item = self._items.get(key)
-        if item is None or key not in self._waiting:
-            return  # a late answer for an earlier batch
-        self._waiting.discard(key)
-        rgb = event.data.get("rgb")
-        if rgb:
-            w, h = event.data["width"], event.data["height"]
-            image = rgb_qimage(rgb, w, h)
-            item.setIcon(QIcon(QPixmap.fromImage(image)))
-        else:
-            tip = f"{item.data(Qt.ItemDataRole.UserRole + 1)}\ncannot read: {event.message}"
-            item.setToolTip(plain_tooltip(tip))
-        if not self._waiting:
-            self.stop()
-            self.loaded.emit()
-
-    def stop(self) -> None:
-        """Cancel the thumbnail job, if any, and wait for its thread (call before the widget goes)."""
-        if self._job is not None:
-            self._job.cancel()
-            self._job.wait()
-            self._job = None
 
 
 class EvaluateView(QWidget):
