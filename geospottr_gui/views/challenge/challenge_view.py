@@ -5,11 +5,11 @@ shows a photo; the player picks a city from a searchable list, clicks a city on 
 point of the map; the reveal shows the truth, both guesses, their distances and GeoGuessr points on a
 map, and the running scoreboard. Every answer is stored through `Challenge.guess_city/guess_point`, so
 games survive a restart and the terminal game shares them; the end shows the summary and past games.
+What the panels say (HTML from the rounds and summaries) is `challenge_texts`.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from pathlib import Path
@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
 
 from core.data.catalog import fold as _fold
 from core.errors import GeoSpottrError
-from core.geo import describe_scale
 
 from ...context import AppContext
 from ...model_service import ModelService, choose_model_file
@@ -43,6 +42,7 @@ from ..widgets.elided import ElidedLabel
 from ..widgets.layouts import column
 from ..widgets.map_view import MapView, assets_dir, online_tiles, pages_dir
 from ..widgets.photo import PhotoLabel, preview_qimage
+from .challenge_texts import escape, past_games_html, result_html, reveal_html
 
 #: How many past games the summary panel lists.
 PAST_GAMES = 8
@@ -184,7 +184,7 @@ class ChallengeView(QWidget):
     def _show_past_games(self, project, games: list) -> None:
         """Fill the idle summary panel (unless a game or a message has taken it meanwhile)."""
         if project is self.context.project and self.challenge is None and not self.summary.text():
-            self.summary.setText(_past_games_html(games))
+            self.summary.setText(past_games_html(games))
 
     # ------------------------------------------------------------------ model and start
     def set_model(self, path: str) -> None:
@@ -220,7 +220,7 @@ class ChallengeView(QWidget):
         self.start_button.setEnabled(True)
 
     def _start_failed(self, message: str) -> None:
-        self.summary.setText(f"Could not start a game: {_escape(message)}")
+        self.summary.setText(f"Could not start a game: {escape(message)}")
         self.context.status.emit(message)
 
     def _game_ready(self, challenge_id: int) -> None:
@@ -306,7 +306,7 @@ class ChallengeView(QWidget):
             return
         slug = item.data(Qt.ItemDataRole.UserRole)
         self._pending = ("city", slug)
-        self.choice.setText(f"Your guess: <b>{_escape(item.text())}</b>")
+        self.choice.setText(f"Your guess: <b>{escape(item.text())}</b>")
         self.guess_button.setEnabled(True)
         self.map.run_js(f"window.geospottrSelect && window.geospottrSelect({json.dumps(slug)})")
 
@@ -376,16 +376,7 @@ class ChallengeView(QWidget):
     def _reveal(self, played) -> None:
         from core.maps import reveal_map
 
-        you, model = played.human, played.model
-        lines = [
-            f"<b>The photo is from {_escape(self._city_label(played.true_city))}.</b>",
-            f"You: {_escape(self._you_text(played))} — {you.distance_km:,.0f} km, <b>{you.points:,}</b> points"
-            + (" ✓" if you.correct else ""),
-            f"Model: {_escape(self._city_label(model.city))} ({(model.confidence or 0):.0%}) — "
-            f"{model.distance_km:,.0f} km, <b>{model.points:,}</b> points" + (" ✓" if model.correct else ""),
-            f"<span style='color:#666'>{_escape(_scale_text(self.challenge.scale_km))}</span>",
-        ]
-        self.result.setText("<br><br>".join(lines))
+        self.result.setText(reveal_html(played, self._city_label, self._you_text(played), self.challenge.scale_km))
         last = played.number == len(self.challenge.rounds())
         self.next_button.setText("See the result" if last else "Next round")
         page = reveal_map(self._reveal_points(played), pages_dir() / f"reveal-{id(self)}.html", assets_dir(),
@@ -406,21 +397,10 @@ class ChallengeView(QWidget):
 
     def _finish(self) -> None:
         summary = self.challenge.summary()
-        h, m = summary.human, summary.model_side
-        verdict = {"human": "You win!", "model": "The model wins.", "tie": "A tie."}.get(summary.winner or "", "")
-        rows = [f"<h3>{verdict}</h3>", "<table cellpadding='3'><tr><th></th><th>You</th><th>Model</th></tr>"]
-        if h and m:
-            for label, a, b in (("Points", f"{h.total_points:,}", f"{m.total_points:,}"),
-                                ("Correct city", f"{h.accuracy:.0%}", f"{m.accuracy:.0%}"),
-                                ("Median distance", f"{h.median_km:,.0f} km", f"{m.median_km:,.0f} km"),
-                                ("Mean time", f"{h.mean_seconds:.1f} s" if h.mean_seconds is not None else "–", "–")):
-                rows.append(f"<tr><td>{label}</td><td>{a}</td><td>{b}</td></tr>")
-        rows.append("</table>")
-        rows.append(f"<p style='color:#666'>{_escape(_scale_text(summary.scale_km))}</p>")
         from core.evaluation.challenge import scoreboard  # imported by the game's job already
         from core.maps import recap_map
 
-        self.summary.setText("".join(rows) + _past_games_html(scoreboard(self.context.project, limit=PAST_GAMES)))
+        self.summary.setText(result_html(summary) + past_games_html(scoreboard(self.context.project, limit=PAST_GAMES)))
         # The recap: every round's truth and both guesses on one map.
         played = [r for r in self.challenge.rounds() if r.played]
         page = recap_map([self._reveal_points(r) for r in played], pages_dir() / f"recap-{id(self)}.html",
@@ -436,27 +416,3 @@ class ChallengeView(QWidget):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
-
-
-def _escape(text: str) -> str:
-    return html.escape(str(text))
-
-
-def _scale_text(scale_km: float) -> str:
-    """How the points were scaled (GeoGuessr scales its formula to the map's size), as a sentence."""
-    line = describe_scale(scale_km)
-    return line[0].upper() + line[1:] + "."
-
-
-def _past_games_html(games: list) -> str:
-    """The scoreboard of `core.evaluation.challenge.scoreboard` summaries as an HTML table ("" when none)."""
-    if not games:
-        return ""
-    rows = ["<h4>Past games</h4><table cellpadding='2'>"]
-    for g in games:
-        you = g.human.total_points if g.human else 0
-        model = g.model_side.total_points if g.model_side else 0
-        who = _escape(g.player or "you")
-        rows.append(f"<tr><td>{_escape(g.created_at[:16])}</td><td>{who} {you:,}</td>"
-                    f"<td>model {model:,}</td><td>{g.rounds_played}/{g.rounds_total}</td></tr>")
-    return "".join(rows) + "</table>"
