@@ -99,3 +99,16 @@ print(len(names))
     proc = _run(code)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert int(proc.stdout.split()[-1]) > 30  # the walk really found the app's modules
+
+
+#: Issue 26: no module of the desktop app grows past this; a bigger one is split into named modules.
+MAX_GUI_MODULE_LINES = 450
+
+
+def test_no_gui_module_is_over_the_line_limit():
+    lengths = {path.relative_to(REPO).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+               for path in sorted((REPO / "geospottr_gui").rglob("*.py"))}
+    offenders = {path: n for path, n in lengths.items() if n > MAX_GUI_MODULE_LINES}
+    for path, n in offenders.items():
+        print(f"{path}: {n} lines (the limit is {MAX_GUI_MODULE_LINES})")
+    assert not offenders, f"GUI modules over {MAX_GUI_MODULE_LINES} lines (split them): {offenders}"
