@@ -87,6 +87,8 @@ CHALLENGE_ROUNDS: Key[int] = Key("challenge/rounds", int, 5, "rounds of a new Ch
 CHALLENGE_PLAYER: Key[str] = Key("challenge/player", str, "", "the Challenge player's name")
 DOWNLOAD_PROVIDER: Key[str] = Key("download/provider", str, "streetview", "the Download panel's image source")
 DOWNLOAD_PER_CITY: Key[int] = Key("download/perCity", int, 0, "images per city to download (0: each city's target)")
+PLOTS_X_AXIS: Key[str] = Key("plots/xAxis", str, "iteration",
+                             "the training plots' x axis: iteration, epoch or time (wall time since the start)")
 DOWNLOAD_SECRET: KeyFamily[str] = KeyFamily(
     "download/secret", str, "", "a provider's API key, only when the user asks to keep it here (plain text)")
 
@@ -94,7 +96,7 @@ DOWNLOAD_SECRET: KeyFamily[str] = KeyFamily(
 ALL: tuple[Key | KeyFamily, ...] = (
     RECENT_PROJECTS, LAST_PROJECT, PROJECT_MODEL, WINDOW_GEOMETRY, WINDOW_STATE, WINDOW_WORKSPACE,
     GET_STARTED_DISMISSED, ONLINE_TILES, PREDICT_TOP_K, CHALLENGE_ROUNDS, CHALLENGE_PLAYER, DOWNLOAD_PROVIDER,
-    DOWNLOAD_PER_CITY, DOWNLOAD_SECRET,
+    DOWNLOAD_PER_CITY, DOWNLOAD_SECRET, PLOTS_X_AXIS,
 )
 
 

@@ -54,11 +54,13 @@ def _prefixes(kinds: frozenset[str]) -> tuple[bytes, ...]:
 #: A number as Python's json module writes it (NaN and infinities included).
 _NUM = rb"(-?[0-9][0-9.eE+-]*|-?Infinity|NaN)"
 #: The fields of an iteration record the curves need, as `metrics.Iteration` writes them (iteration, loss,
-#: lr first) and as runs written before it did (loss, lr, ..., iteration), with the column order of each.
+#: lr first) and as runs written before it did (loss, lr, ..., iteration), then the record's time (after
+#: its data), with the column order of each.
+_TIME = rb'(?:, [^{}\n]*)?\}, "time": ' + _NUM
 _ITERATION_LAYOUTS = (
-    (re.compile(rb'"data": \{"iteration": ([0-9]+), "loss": ' + _NUM + rb', "lr": ' + _NUM + rb'[,}]'), [0, 1, 2]),
-    (re.compile(rb'"data": \{"loss": ' + _NUM + rb', "lr": ' + _NUM + rb', [^{}]*?"iteration": ([0-9]+)[,}]'),
-     [2, 0, 1]),
+    (re.compile(rb'"data": \{"iteration": ([0-9]+), "loss": ' + _NUM + rb', "lr": ' + _NUM + _TIME), [0, 1, 2, 3]),
+    (re.compile(rb'"data": \{"loss": ' + _NUM + rb', "lr": ' + _NUM + rb', [^{}]*?"iteration": ([0-9]+)' + _TIME),
+     [2, 0, 1, 3]),
 )
 
 
@@ -83,7 +85,8 @@ def _kind_lines(chunk: bytes, kind: str) -> list[bytes]:
 
 
 def iteration_columns(chunk: bytes) -> np.ndarray:
-    """(n, 3) float array of iteration number, loss and lr of the iteration lines in `chunk`, in order.
+    """(n, 4) float array of iteration number, loss, lr and record time (NaN if absent) of the iteration
+    lines in `chunk`, in order.
 
     Read by pattern over the whole chunk, several times faster than decoding the JSON, which matters for a
     100k-step history; if any iteration line has another layout, they are decoded as JSON
@@ -95,9 +98,13 @@ def iteration_columns(chunk: bytes) -> np.ndarray:
         found = pattern.findall(chunk)
         if len(found) == count:
             values = np.array(list(map(float, [v for row in found for v in row])), dtype=np.float64)
-            return values.reshape(-1, 3)[:, order]
-    points = Iteration.read(_decode(_kind_lines(chunk, "iteration")))
-    return np.array([[p.iteration, p.loss, p.lr] for p in points], dtype=np.float64).reshape(-1, 3)
+            return values.reshape(-1, 4)[:, order]
+    rows = []
+    for record in _decode(_kind_lines(chunk, "iteration")):
+        for p in Iteration.read([record]):
+            when = record.get("time")
+            rows.append([p.iteration, p.loss, p.lr, when if isinstance(when, (int, float)) else np.nan])
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
 
 
 @functools.lru_cache(maxsize=8)
@@ -155,7 +162,7 @@ def parse_lines(chunk: bytes, coalesce: frozenset[str] = COALESCED,
 def _history_iterations(chunk: bytes) -> np.ndarray:
     """`iteration_columns` of a history without the iterations a ``resume`` record superseded (the rule of
     `runs.drop_redone`): each resume line cuts the rows read before it."""
-    rows, start = np.empty((0, 3)), 0
+    rows, start = np.empty((0, 4)), 0
     for match in _RESUME_LINE.finditer(chunk):
         rows = np.concatenate([rows, iteration_columns(chunk[start:match.start()])])
         point = next(map(runs.ResumePoint.of, _decode([match.group(0)])), None)

@@ -200,15 +200,20 @@ class RunDisplay:
         """One training event into the plots, the strip or the message line. `plot_iterations`: False when
         the iterations came as columns already (a history read in bulk) and this one is only for the strip."""
         kind = event.kind
+        when = event.time if event.time > 0 else None  # a record without its time: 0
         if kind == Kind.ITERATION:
             point = Iteration.from_data(event.data)
             if plot_iterations:
-                self.plots.add_iteration(point)
+                self.plots.add_iteration(point, when)
+            else:
+                self.plots.note_iteration(point)
             self.info.on_iteration(event, point)
         elif kind == Kind.EPOCH:
             epoch = EpochMetrics.from_data(event.data)
-            self.plots.add_epoch(epoch)
+            self.plots.add_epoch(epoch, when)
             self.info.on_epoch(epoch)
+        elif kind == Kind.RESUME and when is not None:
+            self.plots.note_resume(when)
         elif kind == PROGRESS and event.scope == "training":
             self.info.on_progress(event)
         elif kind == Kind.CHECKPOINT:

@@ -13,6 +13,12 @@ names the current run's curves and each overlay by its short run name; epoch axe
 Reading the curves as TensorBoard users expect: hovering a plot reads out the values of its curves at
 the pointer (the nearest point of each), the wheel zooms and dragging pans (pyqtgraph's view boxes),
 "Reset view" fits every plot to its data again, and "Log loss" puts both loss plots on a log scale.
+
+"X axis" draws every plot of the panel, overlays included, against iterations, epochs (fractional for the
+per-iteration curves: iteration / steps per epoch) or wall time since the run's first iteration (seconds,
+minutes past ten; the wait before a resume left out, see `RunSeries.elapsed`). The choice is remembered
+(`settings.PLOTS_X_AXIS`). A curve that cannot be placed on the chosen axis yet (no steps per epoch or no
+times known) keeps its own axis, and its axis title says which.
 """
 
 from __future__ import annotations
@@ -22,24 +28,35 @@ from typing import Any, Mapping
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from core.training.metrics import EpochMetrics, Iteration
 from core.training.runs import ResumePoint, short_run_name
-from core.training.series import DEFAULT_SMOOTHING, EmaSmoother, RunSeries
+from core.training.series import DEFAULT_SMOOTHING, X_AXES, EmaSmoother, RunSeries
+
+from ...settings import PLOTS_X_AXIS
 
 #: Redraw period; faster buys nothing visible and costs CPU the training needs.
 REDRAW_MS = 100
 #: Overlay colours: hues not used by the current run's curves (blue, orange, green).
 OVERLAY_COLORS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34),
                   (23, 190, 207), (214, 39, 40))
+#: The "X axis" choices, in `X_AXES` order.
+X_AXIS_NAMES = {"iteration": "Iteration", "epoch": "Epoch", "time": "Wall time"}
+#: Wall time is drawn in minutes once the longest run shown passes this many seconds.
+MINUTES_AFTER_S = 600.0
 
 
 class EpochAxis(pg.AxisItem):
-    """An axis that ticks whole numbers only (there is no epoch 1.5)."""
+    """An axis that ticks whole numbers only (there is no epoch 1.5, no iteration 7.5); `whole` False
+    (a wall-time axis) ticks as pyqtgraph does."""
+
+    whole = True
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N803
+        if not self.whole:
+            return super().tickValues(minVal, maxVal, size)
         levels = [(spacing, [v for v in values if float(v).is_integer()])
                   for spacing, values in super().tickValues(minVal, maxVal, size) if spacing >= 1]
         levels = [(spacing, values) for spacing, values in levels if values]
@@ -64,6 +81,26 @@ def _format(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}".rstrip("0").rstrip(".")
 
 
+def _format_x(axis: str, x: float) -> str:
+    """The read-out's x: "iteration 1,200", "epoch 2" or "epoch 2.35", "wall time (s) 84"."""
+    if axis == "epoch":
+        return f"epoch {x:.0f}" if float(x).is_integer() else f"epoch {x:.2f}"
+    if axis.startswith("wall time"):
+        return f"{axis} {_format(x)}"
+    return f"{axis} {x:,.0f}"
+
+
+def _finite_x(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of the points with a known x (a point without a time has no place on a wall-time axis).
+
+    pyqtgraph keeps references to the arrays it gets: copies, so later appends cannot reallocate underneath
+    a paint."""
+    n = min(len(x), len(y))
+    x, y = x[:n], y[:n]
+    keep = np.isfinite(x)
+    return (x.copy(), y.copy()) if keep.all() else (x[keep], y[keep])
+
+
 def _curve(plot: pg.PlotItem, pen: Any, name: str | None = None, symbol: str | None = None) -> pg.PlotDataItem:
     item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=5,
                      symbolBrush=pen.color() if symbol else None, symbolPen=None)
@@ -78,9 +115,13 @@ class TrainingPlots(QWidget):
 
     smoothing_changed = Signal(float)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, settings: QSettings | None = None) -> None:
         super().__init__(parent)
         pg.setConfigOptions(antialias=False, background="w", foreground="k")
+        self._settings = settings if settings is not None else QSettings("GeoSpottr", "GeoSpottr")
+        stored = PLOTS_X_AXIS.get(self._settings)
+        self.x_axis = stored if stored in X_AXES else "iteration"
+        self._time_scale = 1.0  # seconds per unit of a wall-time axis (60: minutes)
         self.current = RunSeries(label="current")
         self._smooth = EmaSmoother()
         self._smooth_version = 0
@@ -90,14 +131,13 @@ class TrainingPlots(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         g = self.graphics
-        self.loss_plot = g.addPlot(row=0, col=0, title="Training loss (per iteration)")
+        self.loss_plot = g.addPlot(row=0, col=0, title="Training loss (per iteration)",
+                                   axisItems={"bottom": EpochAxis("bottom")})
         self.val_loss_plot = g.addPlot(row=0, col=1, title="Loss per epoch", axisItems={"bottom": EpochAxis("bottom")})
         self.acc_plot = g.addPlot(row=1, col=0, title="Accuracy per epoch", axisItems={"bottom": EpochAxis("bottom")})
-        self.lr_plot = g.addPlot(row=1, col=1, title="Learning rate")
-        for plot, xlabel in ((self.loss_plot, "iteration"), (self.val_loss_plot, "epoch"),
-                             (self.acc_plot, "epoch"), (self.lr_plot, "iteration")):
-            # No grid: pyqtgraph's translucent grid lines cost ~50 ms per paint on a software raster.
-            plot.setLabel("bottom", xlabel)
+        self.lr_plot = g.addPlot(row=1, col=1, title="Learning rate", axisItems={"bottom": EpochAxis("bottom")})
+        # No grid: pyqtgraph's translucent grid lines cost ~50 ms per paint on a software raster.
+        self._axis_names = {plot: "" for plot in self._plots()}
         # The legend has its own row under the plots: inside a plot it would hide the curves it names.
         self.legend = pg.LegendItem(labelTextSize="8pt", colCount=4, frame=False)
         g.addItem(self.legend, row=2, col=0, colspan=2)
@@ -123,6 +163,12 @@ class TrainingPlots(QWidget):
         self.log_loss = QCheckBox("Log loss")
         self.log_loss.setToolTip("Both loss plots on a logarithmic y axis (late training detail)")
         self.log_loss.toggled.connect(self.set_log_loss)
+        self.x_axis_combo = QComboBox()
+        for axis in X_AXES:
+            self.x_axis_combo.addItem(X_AXIS_NAMES[axis], axis)
+        self.x_axis_combo.setCurrentIndex(X_AXES.index(self.x_axis))
+        self.x_axis_combo.setToolTip("Draw every plot against iterations, epochs or wall time since the start")
+        self.x_axis_combo.currentIndexChanged.connect(lambda i: self.set_x_axis(X_AXES[i]))
         reset = QPushButton("Reset view")
         reset.setToolTip("Fit every plot to its data again after zooming (wheel) or panning (drag)")
         reset.clicked.connect(self.reset_view)
@@ -143,6 +189,8 @@ class TrainingPlots(QWidget):
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.slider_label)
         controls.addStretch(1)
+        controls.addWidget(QLabel("X axis"))
+        controls.addWidget(self.x_axis_combo)
         controls.addWidget(self.log_loss)
         controls.addWidget(reset)
         layout = QVBoxLayout(self)
@@ -151,6 +199,7 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
         self._on_slider(self.slider.value())
+        self._label_axes()
 
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
@@ -178,12 +227,24 @@ class TrainingPlots(QWidget):
         self._dirty = True
         self.reset_view()
 
-    def add_iteration(self, point: Iteration) -> None:
-        self.current.add_iteration(point)
+    def add_iteration(self, point: Iteration, time: float | None = None) -> None:
+        """One iteration; `time`: its event's wall-clock time (for the wall-time axis)."""
+        self.current.add_iteration(point, time)
         self._dirty = True
 
-    def add_epoch(self, epoch: EpochMetrics) -> None:
-        self.current.add_epoch(epoch)
+    def add_epoch(self, epoch: EpochMetrics, time: float | None = None) -> None:
+        self.current.add_epoch(epoch, time)
+        self._dirty = True
+
+    def note_iteration(self, point: Iteration) -> None:
+        """An iteration already plotted from a bulk history: only its steps per epoch are news."""
+        if point.steps and point.steps != self.current.steps:
+            self.current.note_steps(point.steps)
+            self._dirty = True
+
+    def note_resume(self, time: float) -> None:
+        """The run was resumed at `time`: the wait before is left off the wall-time axis."""
+        self.current.note_resume(time)
         self._dirty = True
 
     def drop_redone(self, point: ResumePoint) -> None:
@@ -206,8 +267,6 @@ class TrainingPlots(QWidget):
                 continue
             color = pg.mkColor(*OVERLAY_COLORS[index % len(OVERLAY_COLORS)])
             pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine)
-            smooth = EmaSmoother(self.smoothing)
-            smooth.extend(series.loss.view)
             items = {
                 "loss": _curve(self.loss_plot, pen),
                 "val_loss": _curve(self.val_loss_plot, pen, symbol="t"),
@@ -216,14 +275,93 @@ class TrainingPlots(QWidget):
             }
             # One legend entry per overlaid run (its val curves carry the triangle markers).
             self.legend.addItem(items["loss"], short_run_name(series.label or run_id))
-            items["loss"].setData(series.iteration.view.copy(), smooth.out.view.copy())
-            items["val_loss"].setData(series.epoch.view.copy(), series.val_loss.view.copy())
-            items["val_acc"].setData(series.epoch.view.copy(), series.val_acc.view.copy())
-            items["lr"].setData(series.iteration.view.copy(), series.lr.view.copy())
             self._overlays[run_id] = (series, items)
+            self._draw_overlay(series, items)
+        self._dirty = True  # the wall-time unit may follow the longest run
+
+    def _draw_overlay(self, series: RunSeries, items: dict[str, pg.PlotDataItem]) -> None:
+        """An overlaid run's curves on the current x axis (none where that run cannot be placed on it)."""
+        it_axis, ep_axis = self._effective_axes()
+        smooth = EmaSmoother(self.smoothing)
+        smooth.extend(series.loss.view)
+        empty = np.empty(0)
+        ix = self._scaled(series.iteration_x(it_axis), it_axis) if self._fits(series, it_axis, True) else None
+        ex = self._scaled(series.epoch_x(ep_axis), ep_axis) if self._fits(series, ep_axis, False) else None
+        items["loss"].setData(*_finite_x(ix, smooth.out.view) if ix is not None else (empty, empty))
+        items["lr"].setData(*_finite_x(ix, series.lr.view) if ix is not None else (empty, empty))
+        items["val_loss"].setData(*_finite_x(ex, series.val_loss.view) if ex is not None else (empty, empty))
+        items["val_acc"].setData(*_finite_x(ex, series.val_acc.view) if ex is not None else (empty, empty))
 
     def overlay_ids(self) -> list[str]:
         return list(self._overlays)
+
+    # ---- x axis ------------------------------------------------------------------------------------------
+
+    def set_x_axis(self, axis: str) -> None:
+        """Draw every plot against `axis` (one of `X_AXES`), remember the choice, fit the plots to it."""
+        if axis not in X_AXES:
+            raise ValueError(f"x axis {axis!r}: one of {', '.join(X_AXES)}")
+        if self.x_axis_combo.currentIndex() != X_AXES.index(axis):
+            self.x_axis_combo.setCurrentIndex(X_AXES.index(axis))  # comes back here through the signal
+            return
+        changed = axis != self.x_axis
+        self.x_axis = axis
+        PLOTS_X_AXIS.set(self._settings, axis)
+        if changed:
+            self._dirty = True
+            self.flush(redraw_overlays=True)
+            self.reset_view()
+
+    def _plots(self) -> tuple[pg.PlotItem, ...]:
+        return (self.loss_plot, self.val_loss_plot, self.acc_plot, self.lr_plot)
+
+    def _effective_axes(self) -> tuple[str, str]:
+        """(axis of the per-iteration plots, axis of the per-epoch plots): the chosen one where the current
+        run (or, while it is empty, the first overlay) can be placed on it, else each plot's own."""
+        runs = [self.current] + [series for series, _items in self._overlays.values()]
+        ref = next((series for series in runs if len(series.iteration) or len(series.epoch)), self.current)
+        it_axis = self.x_axis if self._fits(ref, self.x_axis, True) else "iteration"
+        ep_axis = self.x_axis if self._fits(ref, self.x_axis, False) else "epoch"
+        return it_axis, ep_axis
+
+    @staticmethod
+    def _fits(series: RunSeries, axis: str, per_iteration: bool) -> bool:
+        own = "iteration" if per_iteration else "epoch"
+        if axis == own:
+            return True
+        return series.has_axis("time") if axis == "time" else series.steps > 0
+
+    def _scaled(self, x: np.ndarray, axis: str) -> np.ndarray:
+        return x / self._time_scale if axis == "time" else x
+
+    def _choose_time_scale(self) -> float:
+        if self.x_axis != "time":
+            return self._time_scale
+        longest = 0.0
+        for series in [self.current] + [series for series, _items in self._overlays.values()]:
+            if series.has_axis("time"):
+                span = series.elapsed(series.wall.view[-1:])
+                longest = max(longest, float(np.nan_to_num(span, nan=0.0).max(initial=0.0)))
+        return 60.0 if longest > MINUTES_AFTER_S else 1.0
+
+    def _axis_title(self, axis: str) -> str:
+        if axis == "time":
+            return "wall time (min)" if self._time_scale == 60.0 else "wall time (s)"
+        return axis
+
+    def _label_axes(self) -> bool:
+        """Axis titles and tick rules for the axes in use; True when any changed (overlays need redrawing)."""
+        it_axis, ep_axis = self._effective_axes()
+        changed = False
+        for plot, axis in ((self.loss_plot, it_axis), (self.lr_plot, it_axis), (self.val_loss_plot, ep_axis),
+                           (self.acc_plot, ep_axis)):
+            title = self._axis_title(axis)
+            if self._axis_names[plot] != title:
+                self._axis_names[plot] = title
+                plot.getAxis("bottom").whole = axis != "time"
+                plot.setLabel("bottom", title)
+                changed = True
+        return changed
 
     # ---- reading -----------------------------------------------------------------------------------------
 
@@ -242,11 +380,13 @@ class TrainingPlots(QWidget):
 
     def _plot_curves(self) -> dict[Any, tuple[str, list[tuple[str, pg.PlotDataItem]]]]:
         """Per plot: its x-axis name and its (name, curve) pairs, for the read-out."""
+        names = self._axis_names
         return {
-            self.loss_plot: ("iteration", [("loss", self.raw_curve), ("smoothed", self.smooth_curve)]),
-            self.val_loss_plot: ("epoch", [("train loss", self.epoch_train_loss), ("val loss", self.epoch_val_loss)]),
-            self.acc_plot: ("epoch", [("train acc", self.train_acc_curve), ("val acc", self.val_acc_curve)]),
-            self.lr_plot: ("iteration", [("lr", self.lr_curve)]),
+            self.loss_plot: (names[self.loss_plot], [("loss", self.raw_curve), ("smoothed", self.smooth_curve)]),
+            self.val_loss_plot: (names[self.val_loss_plot], [("train loss", self.epoch_train_loss),
+                                                             ("val loss", self.epoch_val_loss)]),
+            self.acc_plot: (names[self.acc_plot], [("train acc", self.train_acc_curve), ("val acc", self.val_acc_curve)]),
+            self.lr_plot: (names[self.lr_plot], [("lr", self.lr_curve)]),
         }
 
     def read_out(self, plot: pg.PlotItem, x: float) -> str:
@@ -261,7 +401,7 @@ class TrainingPlots(QWidget):
                 parts.append(f"{name} {_format(found[1])}")
         if at is None:
             return "No points here yet."
-        return f"{axis} {at:,.0f}: " + " · ".join(parts)
+        return f"{_format_x(axis, at)}: " + " · ".join(parts)
 
     def _hover(self, pos: QPointF) -> None:
         for plot in self._plot_curves():
@@ -277,17 +417,22 @@ class TrainingPlots(QWidget):
         self.slider_label.setText(f"{alpha:.2f}")
         self._smooth.reset(alpha)
         for series, items in self._overlays.values():
-            smooth = EmaSmoother(alpha)
-            smooth.extend(series.loss.view)
-            items["loss"].setData(series.iteration.view.copy(), smooth.out.view.copy())
+            self._draw_overlay(series, items)
         self._dirty = True
         self.smoothing_changed.emit(alpha)
 
-    def flush(self) -> None:
+    def flush(self, redraw_overlays: bool = False) -> None:
         """Hand the buffers to pyqtgraph if anything changed since the last redraw."""
         if not self._dirty:
             return
         self._dirty = False
+        scale = self._choose_time_scale()
+        if scale != self._time_scale:
+            self._time_scale, redraw_overlays = scale, True
+        if self._label_axes() or redraw_overlays:
+            for series, items in self._overlays.values():
+                self._draw_overlay(series, items)
+        it_axis, ep_axis = self._effective_axes()
         cur = self.current
         if cur.version != self._smooth_version or len(self._smooth.out) > len(cur.loss):
             self._smooth.reset()
@@ -297,15 +442,15 @@ class TrainingPlots(QWidget):
             self._smooth.extend(cur.loss.view[done:])
         # pyqtgraph keeps references to the arrays it gets; hand it copies so later appends cannot
         # reallocate underneath a paint.
-        x = cur.iteration.view.copy()
-        self.raw_curve.setData(x, cur.loss.view.copy())
-        self.smooth_curve.setData(x, self._smooth.out.view.copy())
-        self.lr_curve.setData(x, cur.lr.view.copy())
-        ex = cur.epoch.view.copy()
-        self.epoch_train_loss.setData(ex, cur.train_loss.view.copy())
-        self.epoch_val_loss.setData(ex, cur.val_loss.view.copy())
-        self.train_acc_curve.setData(ex, cur.train_acc.view.copy())
-        self.val_acc_curve.setData(ex, cur.val_acc.view.copy())
+        x = self._scaled(cur.iteration_x(it_axis), it_axis)
+        self.raw_curve.setData(*_finite_x(x, cur.loss.view))
+        self.smooth_curve.setData(*_finite_x(x, self._smooth.out.view))
+        self.lr_curve.setData(*_finite_x(x, cur.lr.view))
+        ex = self._scaled(cur.epoch_x(ep_axis), ep_axis)
+        self.epoch_train_loss.setData(*_finite_x(ex, cur.train_loss.view))
+        self.epoch_val_loss.setData(*_finite_x(ex, cur.val_loss.view))
+        self.train_acc_curve.setData(*_finite_x(ex, cur.train_acc.view))
+        self.val_acc_curve.setData(*_finite_x(ex, cur.val_acc.view))
         self.redraws += 1
 
     def smoothed_loss(self) -> np.ndarray:

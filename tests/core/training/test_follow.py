@@ -101,7 +101,7 @@ def test_a_history_brings_its_iterations_as_columns_whatever_their_layout(tmp_pa
         tail = MetricsTail(write(tmp_path / str(old_layout), old_layout))
         read = tail.read(columns=True)
         rows = read.iterations.tolist()
-        assert [r[0] for r in rows] == [1, 2, 3, 4] and rows[0][1:] == [2.0, 0.01]
+        assert [r[0] for r in rows] == [1, 2, 3, 4] and rows[0][1:3] == [2.0, 0.01] and rows[0][3] > 0  # + its time
         assert math.isnan(rows[1][1]) and rows[2][1] == 1e-7 and rows[3][1] == float("inf")
         assert [r["kind"] for r in read.records] == ["iteration", "progress", "epoch"]  # the newest of each
         assert read.records[0]["data"]["iteration"] == 4
@@ -110,7 +110,7 @@ def test_a_history_brings_its_iterations_as_columns_whatever_their_layout(tmp_pa
         records, iterations = parse_lines(b"not a record\n" + data, columns=True)
         assert records == read.records and iterations.tolist()[0] == rows[0]
     odd = line("iteration", iteration=5, lr=0.5, loss=0.25)  # keys in another order: decoded as JSON
-    assert parse_lines(odd + line("iteration", iteration=6, loss=1.0, lr=2.0), columns=True)[1].tolist() == [
+    assert parse_lines(odd + line("iteration", iteration=6, loss=1.0, lr=2.0), columns=True)[1][:, :3].tolist() == [
         [5.0, 0.25, 0.5], [6.0, 1.0, 2.0]]
     with tail.path.open("ab") as fh:
         fh.write(odd)
