@@ -10,17 +10,19 @@ Bounded reads: a user's "photo" may be a FIFO (open blocks forever), ``/dev/zero
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import re
 import signal
 import socket
 import stat
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 from .errors import GeoSpottrError
 
@@ -84,9 +86,13 @@ def part_prefix(name: str) -> str:
     return f".{name}.pid{os.getpid()}-{_HOST}."
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write `data` to `path` through a temp file in the same folder, fsync, then rename over it. A
-    refused write (disk full, EFBIG, read-only) removes the temp file and raises `WriteFailed`."""
+    refused write (disk full, EFBIG, read-only) removes the temp file and raises `WriteFailed`.
+
+    `durable=False` skips the fsync for a caller that writes many files and then makes them durable
+    together with `make_durable` before anything refers to them (one flush instead of one per file: the
+    per-file fsync was half of an import's time)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=part_prefix(path.name), suffix=PART_SUFFIX, dir=path.parent)
@@ -96,13 +102,56 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise write_failed(exc, path) from None
         raise
+
+
+def make_durable(paths: Sequence[Path]) -> None:
+    """Flush files written with ``atomic_write_bytes(durable=False)`` (and their renames) to the disk,
+    all at once: one ``syncfs`` of their filesystem on Linux, else an fsync of each file and folder.
+    Call it before a database row names any of them, so a crash never leaves a row without its file."""
+    if not paths:
+        return
+    if _syncfs is not None and len(paths) > 1:  # one file: its own fsync writes less than the whole disk's
+        fd = os.open(paths[0].parent, os.O_RDONLY)
+        try:
+            if _syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for path in [*paths, *{p.parent for p in paths}]:  # the portable way
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise write_failed(exc, path) from None
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            if path.is_dir() and exc.errno in (errno.EINVAL, errno.EBADF, errno.EACCES):
+                continue  # some systems cannot fsync a folder; the files themselves are flushed
+            raise write_failed(exc, path) from None
+        finally:
+            os.close(fd)
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2), which Python's os module does not offer (None elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syncfs  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_syncfs = _load_syncfs()
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -32,7 +32,7 @@ from ..fsutil import read_regular
 from ..imaging import ImageError, read_image_file, validate_bytes
 from ..values import checked_point, parse_decimal
 from . import catalog
-from .project import IMAGE_META_FIELDS, Project
+from .project import IMAGE_META_FIELDS, NewImage, Project
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
 #: Written by `export --format imagefolder`, read back here so a round trip keeps every city's details.
@@ -42,6 +42,9 @@ MANIFEST_FILE = "manifest.csv"
 MAX_TABLE_BYTES = 256 * 1024 * 1024
 #: Refused files are logged in the project this many at a time (one transaction each).
 ERROR_BATCH = 2000
+#: Photos stored per flush and transaction: large enough that the one flush costs little per photo,
+#: small enough that a cancel or kill loses little work (`Project.add_images`).
+ADD_BATCH = 64
 #: Refusals told one by one as warnings (the rest are counted in the report and logged in the project:
 #: a million warning lines help nobody and took longer to print than the import itself).
 WARNED_REJECTS = 50
@@ -178,9 +181,15 @@ def _run(project: Project, items: list[_Item], report: ImportReport, reject: _Re
     total = len(items)
     step = max(1, total // PROGRESS_STEPS)
     on_event(Event(PROGRESS, "importing", done=0, total=total, scope="import"))
+    batch: list[NewImage] = []
     for n, item in enumerate(items, 1):
         control.checkpoint()
-        _import_one(project, item, report, reject)
+        photo = _validated(item, reject)
+        if photo is not None:
+            batch.append(photo)
+        if len(batch) >= ADD_BATCH or (n == total and batch):
+            _add(project, batch, report)
+            batch = []
         if n % step == 0 or n == total:
             on_event(Event(PROGRESS, item.path.name, done=n, total=total, scope="import"))
     reject.flush()
@@ -190,19 +199,25 @@ def _run(project: Project, items: list[_Item], report: ImportReport, reject: _Re
     return report
 
 
-def _import_one(project: Project, item: _Item, report: ImportReport, reject: _Rejects) -> None:
+def _validated(item: _Item, reject: _Rejects) -> NewImage | None:
+    """The photo `item` names, decoded and checked by the one image rule, or None (rejected with its reason)."""
     try:
-        valid = validate_bytes(read_image_file(item.path), str(item.path))
+        valid = validate_bytes(read_image_file(item.path), str(item.path), full_image=False)
     except ImageError as exc:
         reject(item.path, str(exc).split(": ", 1)[-1])
-        return
+        return None
     meta = {"source_id": item.path.name, **item.meta}
-    record = project.add_image(valid.jpeg, sha256=valid.sha256, width=valid.width, height=valid.height,
-                               city=item.city, source=meta.pop("source", "import"), **meta)
-    if record is None:
-        report.duplicates += 1
-    else:
-        report.added += 1
+    return NewImage(valid.jpeg, valid.sha256, valid.width, valid.height, item.city, meta.pop("source", "import"), meta)
+
+
+def _add(project: Project, batch: list[NewImage], report: ImportReport) -> None:
+    """Store a batch of validated photos: one flush to disk and one transaction for all of them. A cancel
+    between batches keeps every batch already added."""
+    for record in project.add_images(batch):
+        if record is None:
+            report.duplicates += 1
+        else:
+            report.added += 1
 
 
 # ---------------------------------------------------------------------------------------------- sources

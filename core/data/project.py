@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import platformdirs
 
 from ..errors import GeoSpottrError
-from ..fsutil import atomic_write_bytes, kill_point, safe_child, sweep_partials, write_failed
+from ..fsutil import atomic_write_bytes, kill_point, make_durable, safe_child, sweep_partials, write_failed
 from ..names import city_label, did_you_mean
 from ..typed import parse_json, short
 from ..values import checked_point
@@ -119,6 +119,19 @@ class ImageRecord:
 
 
 #: Columns of `images` a caller may set when adding an image (the rest are derived).
+@dataclass(frozen=True)
+class NewImage:
+    """A validated photo to add (`Project.add_images`): its JPEG bytes and what `core.imaging` measured,
+    its city slug (None: unlabelled), where it came from and any other images column (`IMAGE_META_FIELDS`)."""
+    data: bytes
+    sha256: str
+    width: int
+    height: int
+    city: str | None
+    source: str
+    meta: Mapping[str, Any]
+
+
 IMAGE_META_FIELDS = (
     "lat", "lon", "source_id", "location_id", "heading", "pitch", "fov", "captured_at",
     "status", "reason", "split", "licence", "attribution",
@@ -590,41 +603,82 @@ class Project:
     def add_image(self, data: bytes, *, sha256: str, width: int, height: int, city: str | None, source: str,
                   **meta: Any) -> ImageRecord | None:
         """Store JPEG `data` as a new image; returns None if the same content is already in the project.
+        One photo through `add_images` (a download adds them as they arrive)."""
+        return self.add_images([NewImage(data, sha256, width, height, city, source, meta)])[0]
 
-        `data` must already be validated (see `core.imaging`). The file is written atomically before its
-        row commits, so a kill in between leaves at most an orphan file that the next add overwrites.
-        """
+    def add_images(self, photos: Sequence[NewImage]) -> list[ImageRecord | None]:
+        """Store validated photos (see `core.imaging`) as new images, in one go; None for each one whose
+        content is already in the project (or earlier in `photos`).
+
+        The files are written first, made durable together (`make_durable`: one flush for the batch, not
+        one fsync per file) and only then do their rows commit, in one transaction: a kill in between
+        leaves at most orphan files, which the next add overwrites and `geospottr doctor` removes."""
+        planned: list[tuple[int, Path, dict[str, Any]]] = []
+        seen: set[str] = set()
+        for n, photo in enumerate(photos):
+            planned_row = self._planned_row(photo, seen)
+            if planned_row is not None:
+                planned.append((n, *planned_row))
+        written: list[Path] = []
+        refused: GeoSpottrError | None = None
+        try:
+            for n, target, _ in planned:
+                atomic_write_bytes(target, photos[n].data, durable=False)
+                written.append(target)
+        except GeoSpottrError as exc:  # e.g. the disk filled up: keep the photos that fit, then say so
+            refused = exc
+        planned = planned[:len(written)]
+        try:
+            make_durable(written)
+            inserted = self._insert_images([columns for _, _, columns in planned])
+        except GeoSpottrError:  # the database refused (disk full, locked): take the files back
+            for (_, target, columns) in planned:
+                if not self.has_sha256(columns["sha256"]):
+                    target.unlink(missing_ok=True)
+            raise
+        if refused is not None:
+            raise refused
+        out: list[ImageRecord | None] = [None] * len(photos)
+        for (n, _, columns), added in zip(planned, inserted):
+            out[n] = self.image(columns["id"]) if added else None
+        return out
+
+    def _planned_row(self, photo: NewImage, seen: set[str]) -> tuple[Path, dict[str, Any]] | None:
+        """Where a new photo goes and its images row, or None for content the project (or this batch)
+        already holds. Checks every field before anything is written."""
+        meta = dict(photo.meta)
         unknown = set(meta) - set(IMAGE_META_FIELDS)
         if unknown:
             raise TypeError(f"unknown image fields: {sorted(unknown)}")
         if meta.get("lat") is not None or meta.get("lon") is not None:  # every photo's place passes one rule
             meta["lat"], meta["lon"] = checked_point(meta.get("lat"), meta.get("lon"), "photo coordinates")
-        if self.has_sha256(sha256):
+        if photo.sha256 in seen or self.has_sha256(photo.sha256):
             return None
-        city_rec = self.city(city) if city else None
-        image_id = sha256[:16]
+        seen.add(photo.sha256)
+        city_rec = self.city(photo.city) if photo.city else None
+        image_id = photo.sha256[:16]
         folder = city_rec.slug if city_rec else "_unlabelled"
-        rel = f"images/{folder}/{image_id}.jpg"
         target = safe_child(self.root, "images", folder, f"{image_id}.jpg")
-        atomic_write_bytes(target, data)
-        columns = {"id": image_id, "path": rel, "city_id": city_rec.id if city_rec else None, "source": source,
-                   "sha256": sha256, "width": int(width), "height": int(height), "added_at": utcnow(),
+        columns = {"id": image_id, "path": f"images/{folder}/{image_id}.jpg",
+                   "city_id": city_rec.id if city_rec else None, "source": photo.source, "sha256": photo.sha256,
+                   "width": int(photo.width), "height": int(photo.height), "added_at": utcnow(),
                    "status": "pending", **meta}
-        names = ",".join(columns)
-        try:
-            with self.transaction() as c:
+        return target, columns
+
+    def _insert_images(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """Insert image rows in one transaction; False for a row another process stored meanwhile."""
+        added = []
+        with self.transaction() as c:
+            for columns in rows:
                 try:
-                    c.execute(f"INSERT INTO images({names}) VALUES({','.join('?' * len(columns))})",
+                    c.execute(f"INSERT INTO images({','.join(columns)}) VALUES({','.join('?' * len(columns))})",
                               tuple(columns.values()))
+                    added.append(True)
                 except sqlite3.IntegrityError:
-                    if self.has_sha256(sha256):  # another worker stored it meanwhile
-                        return None
-                    raise
-        except GeoSpottrError:  # the database refused the row (disk full, locked): take the file back
-            if not self.has_sha256(sha256):
-                target.unlink(missing_ok=True)
-            raise
-        return self.image(image_id)
+                    if not self.has_sha256(columns["sha256"]):
+                        raise
+                    added.append(False)  # another worker stored it meanwhile
+        return added
 
     def image(self, image_id: str) -> ImageRecord:
         row = self.conn.execute(f"{_IMAGE_SELECT} WHERE images.id = ?", (image_id,)).fetchone()

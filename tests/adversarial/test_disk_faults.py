@@ -18,7 +18,7 @@ import pytest
 
 from core.data import catalog
 from core.data.exporting import export
-from core.data.importing import import_source
+from core.data.importing import ADD_BATCH, import_source
 from core.data.project import DatabaseLocked, Project, ReadOnlyProject, database_error
 
 from .conftest import cli, env, one_line_error
@@ -65,20 +65,23 @@ def _photos(folder, n: int, size=(200, 150)):
 
 
 def test_a_full_disk_during_import_leaves_rows_and_files_matching_and_resumes(tmp_path, tmpfs):
-    disk = tmpfs("600k")
+    """Photos are stored in batches (one flush, one transaction each): the disk fills during the second
+    batch, the first stays whole, the refused one leaves neither rows nor files, and a rerun adds the rest."""
+    total = ADD_BATCH * 2 + 10
+    disk = tmpfs("4m")
     Project.init(disk / "p", [catalog.resolve("Zagreb,HR")]).close()
-    src = _photos(tmp_path / "src", 12)  # ~480 KB of photos: the disk fills part way
+    src = _photos(tmp_path / "src", total)  # ~40 KB each: about 90 fit
     result = cli("--project", disk / "p", "import", src, timeout=120)
     line = one_line_error(result)
     assert "disk is full" in line and "run the command again" in line
     with Project.open(disk / "p") as project:
         rows, files = _state(project)
-        assert 0 < rows == files < 12 and _leftovers(disk) == []
+        assert rows == files and rows % ADD_BATCH == 0 and 0 < rows < total and _leftovers(disk) == []
     tmpfs.remount(disk, "size=20m")
     result = cli("--project", disk / "p", "import", src, timeout=120)
-    assert result.returncode == 0 and f"{12 - rows} added, {rows} already" in result.stdout, result.stderr
+    assert result.returncode == 0 and f"{total - rows} added, {rows} already" in result.stdout, result.stderr
     with Project.open(disk / "p") as project:
-        assert _state(project) == (12, 12)
+        assert _state(project) == (total, total)
 
 
 def test_a_full_disk_during_export_leaves_no_partial_folder(tmp_path, tmpfs, proj):

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OWNER = REPO / "core" / "project.py"
+OWNER = REPO / "core" / "data" / "project.py"
 WRITES_IMAGES = re.compile(r"\b(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+images\b", re.I)
 
 
