@@ -9,7 +9,7 @@ module never imports torch. Guesses are written in chunks: a cancelled or failed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..data.project import Project
 from ..events import Control, EventCallback, ignore_events
@@ -64,3 +64,20 @@ def predict_dataset(project: Project, predictor: PredictorBase, model: str, stat
             pending.clear()
     project.store_predictions(model, pending)
     return DatasetPredictions(predicted, right, labelled, unreadable)
+
+
+#: What `correctness` says of one image, in legend order.
+CORRECTNESS = ("right", "wrong", "unlabelled", "no prediction")
+
+
+def correctness(labels: Sequence[str | None], ids: Sequence[str],
+                guesses: Mapping[str, tuple[str, float]]) -> list[str]:
+    """Per image (`ids` and their city slugs `labels`, None: unlabelled): whether the stored guess
+    (`Project.predictions`) is "right" or "wrong", "unlabelled" (a guess, but no label to judge it by) or
+    "no prediction" (never predicted: run "Predict all")."""
+    out = []
+    for image_id, label in zip(ids, labels):
+        guess = guesses.get(image_id)
+        out.append("no prediction" if guess is None else "unlabelled" if label is None
+                   else "right" if guess[0] == label else "wrong")
+    return out
