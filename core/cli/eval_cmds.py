@@ -184,6 +184,10 @@ class _Output:
             rows = [(rank, c.name, c.country, f"{c.probability:.2%}", f"{c.lat:.4f}", f"{c.lon:.4f}")
                     for rank, c in enumerate(pred.ranking, start=1)]
             print("\n".join(table(self.TEXT_COLUMNS, rows, indent="  ", widths=self.widths)), flush=True)
+            if pred.elsewhere is not None:  # a GPS model (--zero-shot geoclip): the mass outside every city
+                print(f"  elsewhere (outside every city's area): {pred.elsewhere:.2%}")
+            if pred.gps:
+                print(f"  GPS guess: {pred.gps[0].label} ({pred.gps[0].probability:.2%})", flush=True)
 
 
 class _Explainer:
@@ -241,25 +245,56 @@ def _predict_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _zero_shot(args: argparse.Namespace):
-    """``predict --zero-shot``: StreetCLIP ranks the project's cities by their names, no training run."""
+#: What ``predict --zero-shot [MODEL]`` may name; the flag alone is StreetCLIP (the form of earlier versions).
+ZERO_SHOT_MODELS = ("streetclip", "geoclip")
+
+
+def _zero_shot_model(args: argparse.Namespace) -> str | None:
+    """The model ``--zero-shot`` names, or None without the flag. ``--zero-shot photo.jpg`` (the flag alone
+    before a photo, valid before the flag took a value) is StreetCLIP with that photo as an input."""
+    value = args.zero_shot
+    if value is None:
+        return None
+    if value.lower() in ZERO_SHOT_MODELS:
+        return value.lower()
+    args.inputs = [Path(value), *args.inputs]
+    return "streetclip"
+
+
+def _zero_shot(args: argparse.Namespace, model: str):
+    """``predict --zero-shot [streetclip|geoclip]``: the project's cities ranked without a training run, by
+    StreetCLIP (their names as captions) or GeoCLIP (its GPS distribution, `core.inference.geoclip_cities`)."""
     if args.run is not None or args.model is not None or args.explain:
-        raise GeoSpottrError("--zero-shot ranks the project's cities with StreetCLIP: no --run, --model or --explain "
+        who = "GeoCLIP" if model == "geoclip" else "StreetCLIP"
+        raise GeoSpottrError(f"--zero-shot ranks the project's cities with {who}: no --run, --model or --explain "
                              "with it")
-    from ..inference.zero_shot import ZeroShotPredictor
-    from ..models.bundle import ClassInfo
+    from ..models.meta import ClassInfo
 
     with open_project(args) as project:
-        classes = [ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in project.cities()]
-    if len(classes) < 2:
+        cities = project.cities()
+    if len(cities) < 2:
         raise GeoSpottrError("--zero-shot needs at least 2 cities in the project (`geospottr cities --add NAME`)")
+    classes = [ClassInfo(c.slug, c.name, c.country, c.lat, c.lon) for c in cities]
+    if model == "geoclip":
+        from ..inference import geoclip_cities
+
+        # Checked before torch is imported: a missing extra or folder, or no hub, is one line within 2 s.
+        geoclip_cities.check_installed()
+        weights = geoclip_cities.check_backbone(args.weights)
+        from ..inference.geoclip_zero_shot import GeoClipPredictor
+
+        return GeoClipPredictor(classes, [geoclip_cities.city_reach_km(c) for c in cities], weights, tta=args.tta,
+                                device=args.device)
+    from ..inference.zero_shot import ZeroShotPredictor
+
     return ZeroShotPredictor(classes, args.weights or "imagenet", tta=args.tta)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..inference.results import Prediction, expand_inputs, folder_groups
 
-    if args.zero_shot and args.dataset:
+    zero_shot = _zero_shot_model(args)
+    if zero_shot and args.dataset:
         raise GeoSpottrError("--dataset stores a trained model's guesses: not with --zero-shot")
     if args.dataset:
         if args.inputs:
@@ -271,10 +306,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise GeoSpottrError("use --group or --group-by-folder, not both")
     if args.versus and not args.explain:
         raise GeoSpottrError("--versus CITY shapes the --explain heat maps: give --explain OUT_DIR too")
-    if args.zero_shot:
-        predictor = _zero_shot(args)
+    if zero_shot:
+        predictor = _zero_shot(args, zero_shot)
     elif args.weights is not None:
-        raise GeoSpottrError("--weights names StreetCLIP's weights for --zero-shot; a trained model: --run or --model")
+        raise GeoSpottrError("--weights names the CLIP weights for --zero-shot; a trained model: --run or --model")
     else:
         if args.model is not None:  # a file: no project needed
             bundle = _choose(args, None).bundle
@@ -504,12 +539,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--dataset", action="store_true",
                    help="predict every kept image of the project instead and store the guesses (the app's "
                         "grid then filters by right / wrong / guessed city and sorts by confidence)")
-    p.add_argument("--zero-shot", action="store_true",
-                   help="no trained model: StreetCLIP ranks the project's cities by how well \"A Street View photo "
-                        "in CITY, COUNTRY.\" matches each photo (pip install \"geospottr[clip]\")")
+    p.add_argument("--zero-shot", nargs="?", const="streetclip", metavar="MODEL",
+                   help="no trained model. streetclip (the default): StreetCLIP ranks the project's cities by how "
+                        "well \"A Street View photo in CITY, COUNTRY.\" matches each photo (pip install "
+                        "\"geospottr[clip]\"); geoclip: GeoCLIP places the photo on its 100,000-point GPS gallery, "
+                        "a city gets the probability within its area (its radius, at least 25 km), the rest is "
+                        "reported as elsewhere, with the most likely GPS point (pip install \"geospottr[geoclip]\")")
     p.add_argument("--weights", metavar="NAME|DIR",
-                   help="with --zero-shot: a hub name (default geolocal/StreetCLIP) or a folder with the CLIP model "
-                        "and its processor (read offline)")
+                   help="with --zero-shot: a hub name (default geolocal/StreetCLIP; geoclip: its backbone "
+                        "openai/clip-vit-large-patch14) or a folder with that CLIP model and its processor (read "
+                        "offline)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("challenge", parents=[common], help="play human vs model on test photos in the terminal",

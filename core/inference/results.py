@@ -76,23 +76,55 @@ class CityScore:
 
 
 @dataclass(frozen=True)
+class GpsGuess:
+    """A point a model that predicts coordinates answered (GeoCLIP's GPS head, `predict --zero-shot geoclip`),
+    its probability, and the nearest project city with its distance from that city's centre."""
+
+    lat: float
+    lon: float
+    probability: float
+    city: str
+    name: str
+    country: str
+    distance_km: float
+
+    @property
+    def label(self) -> str:
+        """"45.8150, 15.9819, 3.2 km from Zagreb, HR"."""
+        return f"{self.lat:.4f}, {self.lon:.4f}, {self.distance_km:,.1f} km from {city_label(self.name, self.country)}"
+
+    def to_dict(self) -> dict:
+        return {"lat": self.lat, "lon": self.lon, "probability": self.probability, "nearest_city": self.city,
+                "distance_km": round(self.distance_km, 3)}
+
+
+@dataclass(frozen=True)
 class Prediction:
     """The model's answer for one image (or one group of images of a place).
 
     `probabilities` holds every class in bundle order and sums to 1; `ranking` is its top-k, best first.
+    A model that places the photo on the globe (GeoCLIP) also gives `gps`, its most likely points, best
+    first, and `elsewhere`, the mass outside every city's area: its `probabilities` then sum to 1 - elsewhere.
     """
 
     source: str
     probabilities: tuple[float, ...]
     ranking: tuple[CityScore, ...]
     views: int = 1
+    gps: tuple[GpsGuess, ...] = ()
+    elsewhere: float | None = None
 
     @property
     def top(self) -> CityScore:
         return self.ranking[0]
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "views": self.views, "ranking": [c.to_dict() for c in self.ranking]}
+        out = {"source": self.source, "views": self.views, "ranking": [c.to_dict() for c in self.ranking]}
+        if self.gps:
+            out["gps"] = [g.to_dict() for g in self.gps]
+        if self.elsewhere is not None:
+            out["elsewhere"] = self.elsewhere
+        return out
 
 
 @dataclass(frozen=True)
