@@ -540,11 +540,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="predict every kept image of the project instead and store the guesses (the app's "
                         "grid then filters by right / wrong / guessed city and sorts by confidence)")
     p.add_argument("--zero-shot", nargs="?", const="streetclip", metavar="MODEL",
-                   help="no trained model; MODEL is streetclip (also when left out) or geoclip. streetclip: StreetCLIP ranks the project's cities by how "
-                        "well \"A Street View photo in CITY, COUNTRY.\" matches each photo (pip install "
-                        "\"geospottr[clip]\"); geoclip: GeoCLIP places the photo on its 100,000-point GPS gallery, "
-                        "a city gets the probability within its area (its radius, at least 25 km), the rest is "
-                        "reported as elsewhere, with the most likely GPS point (pip install \"geospottr[geoclip]\")")
+                   help="no trained model; MODEL is streetclip (also when left out) or geoclip. streetclip: "
+                        "StreetCLIP ranks the project's cities by how well \"A Street View photo in CITY, COUNTRY.\" "
+                        "matches each photo (pip install \"geospottr[clip]\"); geoclip: GeoCLIP places the photo on its "
+                        "100,000-point GPS gallery, a city gets the probability within its area (its radius, at least "
+                        "25 km), the rest is reported as elsewhere, with the most likely GPS point (pip install "
+                        "\"geospottr[geoclip]\")")
     p.add_argument("--weights", metavar="NAME|DIR",
                    help="with --zero-shot: a hub name (default geolocal/StreetCLIP; geoclip: its backbone "
                         "openai/clip-vit-large-patch14) or a folder with that CLIP model and its processor (read "
