@@ -31,7 +31,11 @@ CITIES = "Zagreb,Osijek,Rijeka,Split"
 CHILD = r"""
 import sys, time
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QMessageBox
 import geospottr_gui.app as app_module
+
+# "Stop and quit?" with a job running: the user answers Yes (offscreen, nobody could click the dialog).
+QMessageBox.question = staticmethod(lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
 
 settle, job, job_s = float(sys.argv[1]), sys.argv[2] == "1", float(sys.argv[3])
 real_open = app_module.open_window

@@ -81,7 +81,8 @@ class WindowFiles(MainWindowMixin):
         self.progress.show()
         self.progress_cancel.show()
         self.import_job = start_job(self, run, on_event=self._import_event, on_finished=self._imported,
-                                    on_failed=self._import_failed, on_cancelled=lambda: self._import_ended("import cancelled"))
+                                    on_failed=self._import_failed, on_cancelled=lambda: self._import_ended("import cancelled"),
+                                    keeps_work=True)
         return self.import_job
 
     def _import_event(self, event: Event) -> None:

@@ -73,8 +73,9 @@ class WindowState(MainWindowMixin):
             self._pending_row = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Quit: a running training, evaluation, download or scan is stopped only if the user agrees (and
-        is waited for, so a run keeps its checkpoint); the window goes at once."""
+        """Quit: a running training, evaluation, download or scan is stopped only if the user agrees; a job
+        that keeps work (training, download, import) is waited for, so a run keeps its checkpoint, any other
+        is cancelled and not waited for. The window goes at once."""
         running = [h for h in job_board().handles if h.running]
         if running and not self._confirm_stop(running):
             event.ignore()
@@ -89,8 +90,7 @@ class WindowState(MainWindowMixin):
         self.hide()
         for handle in running:
             handle.cancel()
-        for handle in running:
-            handle.wait()
+        stop_all_jobs(keeping_work=True)  # a checkpoint, a photo in flight: worth the wait (import included)
         # The rest (thumbnails, a device probe still importing torch) only matter to this process: the
         # app exits without waiting for them (`app.exit_now`); a window closed in a test waits.
         stop_all_jobs(wait_ms=0 if self.exits_process else 30000)

@@ -108,9 +108,10 @@ def release_memory() -> None:
 _LIVE: set["JobHandle"] = set()
 
 
-def stop_all_jobs(wait_ms: int = 30000) -> None:
-    """Cancel every running job and wait for its thread (app shutdown, test teardown)."""
-    handles = list(_LIVE)
+def stop_all_jobs(wait_ms: int = 30000, *, keeping_work: bool = False) -> None:
+    """Cancel every running job and wait for its thread (app shutdown, test teardown); with `keeping_work`
+    only the jobs started with ``keeps_work=True`` (quit: the others are left behind)."""
+    handles = [h for h in _LIVE if h.keeps_work or not keeping_work]
     for handle in handles:
         handle.cancel()
     for handle in handles:
@@ -189,6 +190,8 @@ class JobHandle(QObject):
         self.workspace: str | None = None
         self.progress: tuple[int, int] | None = None
         self.outcome: str | None = None
+        #: Quitting waits for this job to stop at its next checkpoint (`start_job(keeps_work=True)`).
+        self.keeps_work = False
         self._control = worker.control  # the worker object is deleted when its thread ends
         self._callbacks = callbacks
         worker.event.connect(self._on_event)
@@ -258,13 +261,16 @@ def start_job(parent: QObject, fn: Callable[..., Any], *args: Any, control: Cont
               on_event: Callable[[Event], None] | None = None, on_finished: Callable[[Any], None] | None = None,
               on_failed: Callable[[str], None] | None = None, on_cancelled: Callable[[], None] | None = None,
               needs_torch: bool = False, title: str | None = None, workspace: str | None = None,
-              **kwargs: Any) -> JobHandle:
+              keeps_work: bool = False, **kwargs: Any) -> JobHandle:
     """Run ``fn(*args, on_event=, control=, **kwargs)`` in a new QThread; the handle is a child of `parent`.
 
     The callbacks run on the UI thread (call this from the UI thread). Keep the returned handle to
     cancel the job. `needs_torch`: `fn` imports torch (see the module docstring). A long job a user
     should see from any workspace gets a `title` ("Training") and the `workspace` that shows it: it is
-    then listed on the `job_board` while it runs.
+    then listed on the `job_board` while it runs. `keeps_work`: stopping it saves the user's work (a training
+    checkpoint, the download's photo in flight), so quitting waits for it; any other job is cancelled and
+    left behind when the app quits (its results are only a view's, and its writes are atomic), so a job
+    busy inside a library call (t-SNE, a torch import) never holds the quit up.
     """
     control = control or Control()
     # The thread belongs to the application, not to `parent`: closing a view while a job that cannot stop
@@ -278,7 +284,7 @@ def start_job(parent: QObject, fn: Callable[..., Any], *args: Any, control: Cont
     thread.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     handle._keep = worker  # the worker must outlive this function
-    handle.title, handle.workspace = title, workspace
+    handle.title, handle.workspace, handle.keeps_work = title, workspace, keeps_work
     _LIVE.add(handle)
     if title:
         job_board().add(handle)

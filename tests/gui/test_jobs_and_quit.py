@@ -3,6 +3,7 @@ quitting asks before stopping one, then stops it cleanly."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 from PySide6.QtWidgets import QMessageBox
@@ -47,7 +48,8 @@ def test_quitting_asks_before_stopping_a_running_job_and_waits_for_it(qtbot, tmp
     qtbot.addWidget(window)
     window.show()
     ended = []
-    job = start_job(window, _busy, title="Training", workspace="Train", on_cancelled=lambda: ended.append(True))
+    job = start_job(window, _busy, title="Training", workspace="Train", keeps_work=True,
+                    on_cancelled=lambda: ended.append(True))
     asked = []
     answer = QMessageBox.StandardButton.No
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: asked.append(args[2]) or answer)
@@ -58,3 +60,26 @@ def test_quitting_asks_before_stopping_a_running_job_and_waits_for_it(qtbot, tmp
     window.close()
     assert not window.isVisible() and not job.thread.isRunning()  # waited for before the window went
     qtbot.waitUntil(lambda: ended == [True], timeout=5000)  # it ended through its control, at a checkpoint
+
+
+def test_quitting_leaves_behind_a_job_that_holds_no_work_instead_of_waiting_for_it(qtbot, tmp_path, tiny_project,
+                                                                                    monkeypatch):
+    """A map job busy inside a library call (t-SNE, a torch import) cannot stop at a checkpoint: quitting
+    cancels it and goes, rather than hanging for as long as the call takes (it used to wait 30 s per job)."""
+    window = MainWindow(context_for(tiny_project, tmp_path), VIEWS[:1])
+    qtbot.addWidget(window)
+    window.show()
+    release = threading.Event()
+
+    def stuck(*, on_event, control) -> None:
+        release.wait(60)  # no checkpoint until the library call returns
+
+    job = start_job(window, stuck, title="Embedding map", workspace="Dataset")
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    window.exits_process = True  # as the app does: it then ends the process itself (`app.exit_now`)
+    started = time.monotonic()
+    window.close()
+    assert not window.isVisible() and job.thread.isRunning() and time.monotonic() - started < 10
+    assert job.control.cancelled  # told to stop; it will at its next checkpoint
+    release.set()
+    assert job.wait(10000)

@@ -156,7 +156,7 @@ class DownloadRun(WidgetMixin):
         if estimate is not None:
             self._fill_table(estimate)
         self.log.appendPlainText(f"starting a {dict(PROVIDERS)[self.provider_id]} download…")
-        self.job = start_job(self, run_download, self.context.project, config, title="Download", workspace="Dataset",
+        self.job = start_job(self, run_download, self.context.project, config, title="Download", workspace="Dataset", keeps_work=True,
                              on_event=self._on_event,
                              on_finished=self._finished, on_failed=self._failed, on_cancelled=self._cancelled)
         self._set_running(True)

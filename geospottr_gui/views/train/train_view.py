@@ -291,7 +291,7 @@ class TrainView(QWidget):
         self.runs.set_live_run(resume)
         self.message.setText(f"Resuming run {resume}…" if resume else "Starting…")
         self._job = start_job(self, train_job, self.context.project, config, resume, overrides,
-                              title="Training", workspace="Train",
+                              title="Training", workspace="Train", keeps_work=True,
                               control=TrainControl(), on_event=self._on_event, on_finished=self._on_finished,
                               on_failed=self._on_failed, on_cancelled=self._on_cancelled, needs_torch=True)
         self._set_state("starting")
