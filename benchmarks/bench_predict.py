@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,14 +53,28 @@ PHOTOS = REPO.parent / "shared" / "data" / "gsv-croatia"
 TABLE_ARCHS = ("efficientnet-lite-ensemble-probe", "efficientnet-lite0-probe")
 
 
-def _seconds(cmd: list[str], runs: int) -> float:
+#: Extra environment of every timed process (``--one-thread`` puts OMP_NUM_THREADS=1 here).
+CHILD_ENV: dict[str, str] = {}
+
+
+def _seconds(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> float:
     """Median wall time of a whole process (output discarded; a failure stops the benchmark)."""
-    times = []
+    return _times(cmd, runs, env)[0]
+
+
+def _times(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Median wall and median CPU time (user + sys) of a whole process; the CPU time moves less with the
+    machine's other work."""
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**os.environ, **CHILD_ENV, **(env or {})})
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def _table_bundle(root: Path, arch: str) -> Path:
@@ -85,12 +100,14 @@ def table(args: argparse.Namespace) -> int:
         else:
             photos = [str(_photo(root / f"{i}.jpg", i)) for i in range(args.photos)]
         rows: dict[str, list[str]] = {}
-        torch_s = _seconds([*py, "-c", "import torch"], args.runs)
+        torch_s, torch_cpu = _times([*py, "-c", "import torch"], args.runs)
         for arch in TABLE_ARCHS:
             bundle = _table_bundle(root, arch)
             onnx_file = export_onnx(bundle, root / f"{arch}.onnx")
             predict = [*py, "-m", "core", "predict", "--device", "cpu", "--csv", "--model"]
-            one = _seconds([*predict, str(bundle), photos[0]], args.runs)
+            one, one_cpu = _times([*predict, str(bundle), photos[0]], args.runs)
+            # CPython's full teardown instead of the CLI's fast exit (`core.cli.main.fast_exit`)
+            full, full_cpu = _times([*predict, str(bundle), photos[0]], args.runs, {"GEOSPOTTR_FULL_EXIT": "1"})
             one_onnx = _seconds([*predict, str(onnx_file), photos[0]], args.runs)
             one_plain = _seconds([*py, "benchmarks/plain_predict.py", str(bundle), photos[0]], args.runs)
             many = _seconds([*predict, str(bundle), *photos], 1)
@@ -106,7 +123,10 @@ def table(args: argparse.Namespace) -> int:
             heat = predictor.explain(photos[0])
             explain_s = time.perf_counter() - start
             for label, value in (
-                    ("`predict --model X.pt ONE.jpg` (whole process)", f"{one:.2f} s = {one / torch_s:.2f}x import torch"),
+                    ("`predict --model X.pt ONE.jpg` (whole process)",
+                     f"{one:.2f} s = {one / torch_s:.2f}x import torch (CPU {one_cpu:.2f} s = {one_cpu / torch_cpu:.2f}x)"),
+                    ("the same with `GEOSPOTTR_FULL_EXIT=1` (CPython's teardown)",
+                     f"{full:.2f} s = {full / torch_s:.2f}x (CPU {full_cpu:.2f} s = {full_cpu / torch_cpu:.2f}x)"),
                     ("`predict --model X.onnx ONE.jpg` (no torch)", f"{one_onnx:.2f} s"),
                     ("plain PyTorch script, one photo", f"{one_plain:.2f} s"),
                     (f"`predict` {len(photos)} photos, PyTorch", f"{many:.1f} s ({many / len(photos) * 1000:.0f} ms/photo)"),
@@ -115,8 +135,10 @@ def table(args: argparse.Namespace) -> int:
                     ("model load (`load_bundle`)", f"{statistics.median(loads):.2f} s"),
                     ("heat map, first photo", f"{explain_s:.2f} s ({heat.method})")):
                 rows.setdefault(label, []).append(value)
-    print(f"load average at start: {load[0]:.2f} on {os.cpu_count()} CPUs; `python -c \"import torch\"`: {torch_s:.2f} s; "
-          f"medians of {args.runs} runs (batches: 1 run); torch {torch.__version__}")
+    print(f"load average at start: {load[0]:.2f} on {os.cpu_count()} CPUs, at the end {os.getloadavg()[0]:.2f}; "
+          f"`python -c \"import torch\"`: {torch_s:.2f} s (CPU {torch_cpu:.2f} s); "
+          f"medians of {args.runs} runs (batches: 1 run); torch {torch.__version__}"
+          + ("; every process on one thread (OMP_NUM_THREADS=1)" if args.one_thread else ""))
     print(f"| path | {' | '.join(TABLE_ARCHS)} |")
     print("| --- | " + " | ".join("---" for _ in TABLE_ARCHS) + " |")
     for label, values in rows.items():
@@ -136,7 +158,12 @@ def main() -> int:
     ap.add_argument("--table", action="store_true", help="issue 25's whole-process table (see the module docstring)")
     ap.add_argument("--photos", type=int, default=400, help="--table: photos in the batch rows")
     ap.add_argument("--runs", type=int, default=3, help="--table: runs per one-photo row (median)")
+    ap.add_argument("--one-thread", action="store_true",
+                    help="--table: every timed process on one thread (OMP_NUM_THREADS=1): its CPU time is then "
+                         "what one idle core would take, the steady figure on a busy machine")
     args = ap.parse_args()
+    if args.one_thread:
+        CHILD_ENV["OMP_NUM_THREADS"] = "1"
     if args.table:
         return table(args)
     torch.set_num_threads(args.threads)
