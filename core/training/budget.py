@@ -5,6 +5,11 @@ cost fits; without a budget, a run predicted to take more than `GUARD_S` says so
 choice, instead of silently taking hours. Torch-free (the numbers in, a choice out), so the app can show
 an estimate on its UI thread; `core.training.costs` measures the numbers.
 
+When even the fastest recipe does not fit, it trains on the share of the photos that does (`Choice.share`,
+`TrainConfig.photo_share`), drawn evenly per city and by whole places (`training.data.subsample`): on a
+project of the original study's size the learning curve is flat enough that a budget is better spent on
+fewer photos than on blowing the budget several times over.
+
 Recipes, most accurate first (`RECIPES`): on the 400 development photos every Lite backbone added to the
 fused probe adds macro F1 and the colour statistics add the most (`benchmarks/bench_accuracy.py`), so a
 member is dropped from the biggest first. Above `AUTO_PROBE_MAX_PER_CITY` training photos per city the
@@ -34,6 +39,9 @@ GUARD_MIN_PHOTOS = 2000
 #: measured with `probe.fit_probe` on 22 cities on the 2-core dev CPU (loaded): 1,000 x 1,280 in 26 s,
 #: 3,000 x 1,280 in 37 s (the fixed part shrinks with size; the larger sample sets the rate).
 FIT_S_PER_VALUE = 1.0e-5
+#: When no recipe fits the budget with every photo, the fastest trains on the share of them that fits, but
+#: never on fewer photos than this (a probe on a handful per city says little).
+MIN_SHARE_PHOTOS = 1000
 #: Features per member (what the fit's cost grows with).
 FEATURES = {"efficientnet-lite0": 1280, "efficientnet-lite1": 1280, "efficientnet-lite2": 1280, "colour": 192}
 #: The fine-tuned model the default head trains on larger projects.
@@ -102,6 +110,7 @@ class Choice:
     recipe: Recipe
     predicted_s: float
     why: str
+    share: float = 1.0  # of the train and val photos the run uses (below 1 when nothing fits with all)
 
 
 def choose(budget_s: float, n_train: int, n_val: int, costs: Costs, epochs: int, finetune_first: bool) -> Choice:
@@ -118,8 +127,11 @@ def choose(budget_s: float, n_train: int, n_val: int, costs: Costs, epochs: int,
             return Choice(recipe, seconds, why)
         skipped.append(f"{recipe.name} ~{duration_text(seconds)}")
     recipe, seconds = min(ranked, key=lambda pair: pair[1])
-    return Choice(recipe, seconds, f"nothing is predicted to fit {duration_text(budget_s)} on {costs.device}; "
-                                   f"this is the fastest ({', '.join(skipped)})")
+    share = max(min(1.0, budget_s / seconds), min(1.0, MIN_SHARE_PHOTOS / max(1, n_train + n_val)))
+    used = predict_s(recipe, round(n_train * share), round(n_val * share), costs, epochs)
+    return Choice(recipe, used, f"nothing is predicted to fit {duration_text(budget_s)} on {costs.device} with all "
+                                f"{n_train + n_val} photos ({', '.join(skipped)}): the fastest recipe on {share:.0%} "
+                                f"of them, drawn evenly per city by place", share)
 
 
 def guard_warning(recipe: Recipe, n_train: int, n_val: int, costs: Costs, epochs: int,

@@ -55,6 +55,7 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None  # cap on iterations per epoch (quick trials)
     time_budget: float | None = None  # seconds: train the most accurate recipe predicted to fit (training.budget)
+    photo_share: float = 1.0  # of the train and val photos used (a budget nothing fits lowers it; data.subsample)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -64,6 +65,8 @@ class TrainConfig:
             raise GeoSpottrError("schedule must be cosine, step or constant")
         if self.time_budget is not None and self.time_budget <= 0:
             raise GeoSpottrError("--time-budget must be more than nothing (e.g. 30m)")
+        if not 0 < self.photo_share <= 1:
+            raise GeoSpottrError("photo_share must be above 0 and at most 1 (a share of the train and val photos)")
         if self.epochs < 1 or self.batch_size < 1:
             raise GeoSpottrError("epochs and batch size must be at least 1")
         if self.image_size is not None and self.image_size < 16:

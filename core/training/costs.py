@@ -103,7 +103,8 @@ def _read(cache_file: Path) -> dict:
 
 def plan(cfg, train: Sequence[Sample], val: Sequence[Sample], num_classes: int, device: torch.device,
          cache_file: Path) -> str | None:
-    """Apply the time budget to `cfg` (a `TrainConfig`, changed in place: arch, head, arch keywords) and
+    """Apply the time budget to `cfg` (a `TrainConfig`, changed in place: arch, head, arch keywords, the share
+    of the photos used) and
     return the line that says what was picked and why; without a budget, the up-front warning of a run
     predicted to take more than an hour (`budget.guard_warning`), or None."""
     counts = np.bincount([s.label for s in train], minlength=num_classes)
@@ -118,6 +119,7 @@ def plan(cfg, train: Sequence[Sample], val: Sequence[Sample], num_classes: int, 
     costs = measure(paths, device, cache_file)
     picked = choose(cfg.time_budget, len(train), len(val), costs, cfg.epochs, finetune_first)
     cfg.arch, cfg.head, cfg.arch_kwargs = picked.recipe.arch, picked.recipe.head, dict(picked.recipe.arch_kwargs)
+    cfg.photo_share = picked.share
     return (f"time budget {duration_text(cfg.time_budget)}: {picked.recipe.name}, predicted "
             f"{duration_text(picked.predicted_s)}: {picked.why}")
 

@@ -7,6 +7,8 @@ select and stop; ``test`` is never read here. Rejected images are left out.
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -82,6 +84,30 @@ class ImageDataset(Dataset):
             return load_for_model(s.path, self.image_size, self.transform), s.label, i
         except ImageError:
             return torch.zeros(3, self.image_size, self.image_size), s.label, -1 - i
+
+
+def subsample(samples: Sequence[Sample], share: float, seed: int) -> list[Sample]:
+    """About `share` of `samples`, drawn evenly per city and by whole places (a place's photos stay
+    together, so the probe's grouped CV still sees unseen places), at least one place per city; the same
+    `seed` gives the same draw (a resumed or multi-process run uses the same photos). Order is kept."""
+    if share >= 1:
+        return list(samples)
+    rng = random.Random(seed)
+    places: dict[int, dict[str, list[int]]] = {}
+    for i, s in enumerate(samples):
+        places.setdefault(s.label, {}).setdefault(s.place or s.path, []).append(i)
+    keep: set[int] = set()
+    for label in sorted(places):
+        groups = sorted(places[label].items())
+        rng.shuffle(groups)
+        want = math.ceil(share * sum(len(g) for _, g in groups))
+        taken = 0
+        for _, members in groups:
+            if taken >= want:
+                break
+            keep.update(members)
+            taken += len(members)
+    return [s for i, s in enumerate(samples) if i in keep]
 
 
 def decoded_only(images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,

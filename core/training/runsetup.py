@@ -24,7 +24,7 @@ from ..models.bundle import BundleMeta, ClassInfo, RawBundle, read_bundle
 from ..models.probe import PROBE_MODELS
 from . import costs, distributed, runs
 from .config import DEFAULT_LR, RESUME_OVERRIDES, TrainConfig
-from .data import Sample, load_training_data, split_samples
+from .data import Sample, load_training_data, split_samples, subsample
 from .losses import default_geo_tau_km
 from .probe import model_kwargs, trained_arch
 
@@ -109,8 +109,11 @@ def set_up(project: Project, cfg: TrainConfig, path: Path | None, raw: RawBundle
         if ctx.is_main:
             plan_note = costs.plan(cfg, train_samples, val_samples, len(classes), device,
                                    safe_child(project.cache_dir, "costs.json"))
-        plan_note, cfg.arch, cfg.head, cfg.arch_kwargs = distributed.broadcast(
-            ctx, (plan_note, cfg.arch, cfg.head, cfg.arch_kwargs))
+        plan_note, cfg.arch, cfg.head, cfg.arch_kwargs, cfg.photo_share = distributed.broadcast(
+            ctx, (plan_note, cfg.arch, cfg.head, cfg.arch_kwargs, cfg.photo_share))
+    if cfg.photo_share < 1:  # the same draw on every rank and on resume (seeded, recorded in config.json)
+        train_samples = subsample(train_samples, cfg.photo_share, cfg.seed)
+        val_samples = subsample(val_samples, cfg.photo_share, cfg.seed)
     # The model actually trained: the arch, or its linear probe (--head; "auto" decides by data size).
     arch = raw.meta.arch if raw is not None else trained_arch(cfg, train_samples, len(classes))
     spec = registry.spec(arch)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,34 @@ def test_the_most_accurate_recipe_that_fits_is_chosen_and_the_choice_says_why():
     assert "nothing is predicted to fit" in hopeless.why and hopeless.recipe == budget.RECIPES[-1]
 
 
+def test_when_nothing_fits_the_fastest_recipe_trains_on_the_share_of_photos_that_does():
+    n_train, n_val = 19_250, 4_125
+    fastest = predict_s(budget.RECIPES[-1], n_train, n_val, SLOW, 10)
+    picked = choose(fastest / 4, n_train, n_val, SLOW, 10, finetune_first=False)
+    assert picked.recipe == budget.RECIPES[-1] and 0.2 < picked.share <= 0.25
+    assert picked.predicted_s <= fastest / 4 * 1.01 and "25% of them" in picked.why
+    floor = choose(1, n_train, n_val, SLOW, 10, finetune_first=False)  # a second: still a sensible probe
+    assert round((n_train + n_val) * floor.share) == budget.MIN_SHARE_PHOTOS
+    assert choose(fastest * 2, n_train, n_val, SLOW, 10, finetune_first=False).share == 1.0
+
+
+def test_a_share_of_the_photos_keeps_every_city_and_whole_places_and_is_the_same_each_time():
+    from core.training.data import Sample, subsample
+
+    samples = [Sample(f"{city}-{place}-{view}.jpg", city, None, None, f"{city}-{place}")
+               for city in range(5) for place in range(20 + 10 * city) for view in range(4)]
+    picked = subsample(samples, 0.3, seed=7)
+    assert picked == subsample(samples, 0.3, seed=7) != subsample(samples, 0.3, seed=8)
+    for city in range(5):
+        mine = [s for s in picked if s.label == city]
+        total = sum(1 for s in samples if s.label == city)
+        assert 0.3 * total <= len(mine) < 0.3 * total + 4  # whole places of 4 views
+        places = {s.place for s in mine}
+        assert all(sum(1 for s in mine if s.place == p) == 4 for p in places)
+    assert [s for s in samples if s in picked] == picked  # order kept
+    assert subsample(samples, 1.0, seed=0) == samples
+
+
 def test_a_run_predicted_to_take_hours_says_so_and_names_the_faster_choice():
     line = guard_warning(budget.RECIPES[0], 19_250, 4_125, SLOW, 10, finetune_first=True)
     assert line and "predicted to take about 2h" in line and "(--time-budget 1h) picks" in line
@@ -90,6 +119,23 @@ def test_a_run_with_a_budget_trains_the_recipe_it_picked(project, monkeypatch, o
     assert config["model"] == "efficientnet-lite0-probe" and config["time_budget"] == (lite0 + with_colour) / 2
     said = [e.message for e in events if e.kind == LOG and e.scope == "time budget"]
     assert said and "probe Lite0" in said[0] and "too slow" in said[0]
+
+
+def test_a_run_whose_budget_nothing_fits_trains_on_fewer_photos_and_records_the_share(project, monkeypatch,
+                                                                                       one_torch_thread):
+    monkeypatch.setattr(costs, "measure", lambda *a, **k: SLOW)
+    monkeypatch.setattr(budget, "MIN_SHARE_PHOTOS", 10)  # the tiny project is far below the real floor
+    n_train = len(list(project.images(split="train")))
+    events: list[Event] = []
+    result = train(project, fast_config(arch="efficientnet-lite0", head="auto", image_size=48, time_budget=1.0),
+                   on_event=events.append)
+    assert result.status == "finished"
+    config = json.loads((Path(result.run_dir) / "config.json").read_text())
+    assert 0 < config["photo_share"] < 1
+    said = [e.message for e in events if e.kind == LOG]
+    assert any("drawn evenly per city by place" in line for line in said)
+    sizes = [re.search(r"(\d+) train / \d+ val images", line) for line in said]
+    assert [int(m.group(1)) for m in sizes if m][0] < n_train  # trained on fewer photos than the project has
 
 
 def test_progress_lines_come_at_least_every_30_seconds_with_rate_and_eta():
