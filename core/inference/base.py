@@ -34,6 +34,13 @@ from .results import (
     source_name,
 )
 
+#: Pixels per forward pass on the CPU. Batches are there to fill a GPU; on the CPU a forward pass of many
+#: photos at once costs more per photo than a few at a time (their activations no longer fit the caches):
+#: the default model at 640 px, one thread, took 118-130 ms CPU per photo one at a time, 131-159 ms two or
+#: four at a time and 195-216 ms sixteen at a time (`benchmarks/bench_batch.py`, issue 25). So CPU
+#: engines cut a batch into chunks of about this many pixels: 1 photo at 640 or 320 px, 4 at 224, 12 at 128.
+CPU_FORWARD_PIXELS = 4 * 224 * 224
+
 
 class PredictorBase(ABC):
     """A loaded model and its bundle metadata, ready to rank cities.
@@ -57,6 +64,11 @@ class PredictorBase(ABC):
     def device_name(self) -> str:
         """Where the model runs, for status lines and cache keys."""
         return "cpu"
+
+    @property
+    def cpu_chunk(self) -> int:
+        """Photos per forward pass on the CPU (`CPU_FORWARD_PIXELS`)."""
+        return max(1, CPU_FORWARD_PIXELS // max(1, self.meta.image_size) ** 2)
 
     # ------------------------------------------------------------------ decoding
     def open(self, source: ImageSource, index: int = 0, draft: bool = True) -> Image.Image:

@@ -12,6 +12,7 @@ Install with ``pip install "geospottr[onnx]"``. This module never imports torch.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -42,6 +43,11 @@ def _runtime() -> Any:
     return onnxruntime
 
 
+def _cpu_count() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
@@ -65,6 +71,13 @@ class OnnxPredictor(PredictorBase):
         ort = _runtime()
         options = ort.SessionOptions()
         options.log_severity_level = 3  # its warnings are for developers; our errors are one line
+        # Every graph optimisation (constant folding, conv + batch-norm/activation fusion, layout changes),
+        # and as many threads as the CPUs this process may use (its affinity: a container or `taskset`
+        # narrows it), not the machine's core count, which oversubscribes a restricted process.
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = _cpu_count()
+        options.inter_op_num_threads = 1
         try:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for every kind of damage
@@ -97,8 +110,13 @@ class OnnxPredictor(PredictorBase):
         if not images:
             return np.zeros((0, len(self.classes)), dtype=np.float64)
         batch = self.batch(images)
-        probs = _softmax(self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0].astype(np.float64))
+        probs = _softmax(self._run(batch))
         if self.tta:
-            mirrored = np.ascontiguousarray(batch[..., ::-1])
-            probs = (probs + _softmax(self.session.run([OUTPUT_NAME], {INPUT_NAME: mirrored})[0].astype(np.float64))) / 2
+            probs = (probs + _softmax(self._run(np.ascontiguousarray(batch[..., ::-1])))) / 2
         return normalised(probs)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """float64 logits, the graph run on `cpu_chunk` photos at a time (faster per photo on the CPU)."""
+        step = self.cpu_chunk
+        return np.concatenate([self.session.run([OUTPUT_NAME], {INPUT_NAME: batch[i:i + step]})[0]
+                               for i in range(0, len(batch), step)]).astype(np.float64)

@@ -86,10 +86,17 @@ class Predictor(PredictorBase):
         if not images:
             return np.zeros((0, len(self.classes)), dtype=np.float64)
         batch = self.batch(images)
-        probs = torch.softmax(self.model(batch).float(), dim=1)
+        probs = torch.softmax(self._forward(batch).float(), dim=1)
         if self.tta:
-            probs = (probs + torch.softmax(self.model(torch.flip(batch, dims=[3])).float(), dim=1)) / 2
+            probs = (probs + torch.softmax(self._forward(torch.flip(batch, dims=[3])).float(), dim=1)) / 2
         return normalised(probs.cpu().double().numpy())
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """The model's logits; on the CPU in chunks of `cpu_chunk` photos (faster per photo there)."""
+        step = self.cpu_chunk if self.device.type == "cpu" else len(batch)
+        if len(batch) <= step:
+            return self.model(batch)
+        return torch.cat([self.model(batch[i:i + step]) for i in range(0, len(batch), step)])
 
     def explain(self, source: ImageSource, city: str | int | None = None, versus: str | int | None = None,
                 method: str = "auto", on_event: EventCallback | None = None):
