@@ -25,7 +25,7 @@ from core.events import PROGRESS, Control, Event, EventCallback
 
 from ...context import AppContext
 from ...workers import JobHandle, start_job
-from ..widgets.plots import OVERLAY_COLORS
+from ..widgets.plot_parts import OVERLAY_COLORS
 
 #: The macro F1 curve is drawn black and thicker than the cities'.
 MACRO_COLOR = (20, 20, 20)

@@ -23,7 +23,6 @@ times known) keeps its own axis, and its axis title says which.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -36,78 +35,20 @@ from core.training.runs import ResumePoint, short_run_name
 from core.training.series import DEFAULT_SMOOTHING, X_AXES, EmaSmoother, RunSeries
 
 from ...settings import PLOTS_X_AXIS
+from .plot_parts import (
+    MINUTES_AFTER_S,
+    OVERLAY_COLORS,
+    X_AXIS_NAMES,
+    EpochAxis,
+    finite_points,
+    format_value,
+    format_x,
+    nearest_value,
+    new_curve,
+)
 
 #: Redraw period; faster buys nothing visible and costs CPU the training needs.
 REDRAW_MS = 100
-#: Overlay colours: hues not used by the current run's curves (blue, orange, green).
-OVERLAY_COLORS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34),
-                  (23, 190, 207), (214, 39, 40))
-#: The "X axis" choices, in `X_AXES` order.
-X_AXIS_NAMES = {"iteration": "Iteration", "epoch": "Epoch", "time": "Wall time"}
-#: Wall time is drawn in minutes once the longest run shown passes this many seconds.
-MINUTES_AFTER_S = 600.0
-
-
-class EpochAxis(pg.AxisItem):
-    """An axis that ticks whole numbers only (there is no epoch 1.5, no iteration 7.5); `whole` False
-    (a wall-time axis) ticks as pyqtgraph does."""
-
-    whole = True
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N803
-        if not self.whole:
-            return super().tickValues(minVal, maxVal, size)
-        levels = [(spacing, [v for v in values if float(v).is_integer()])
-                  for spacing, values in super().tickValues(minVal, maxVal, size) if spacing >= 1]
-        levels = [(spacing, values) for spacing, values in levels if values]
-        if not levels:  # a range narrower than one epoch: tick the whole numbers inside it
-            levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
-        return levels
-
-
-def nearest_value(x: np.ndarray, y: np.ndarray, at: float) -> tuple[float, float] | None:
-    """The point of the curve (x increasing) nearest to `at` along x, or None for an empty curve."""
-    if not len(x):
-        return None
-    i = int(np.clip(np.searchsorted(x, at), 1, len(x) - 1)) if len(x) > 1 else 0
-    if len(x) > 1 and abs(x[i - 1] - at) <= abs(x[i] - at):
-        i -= 1
-    return float(x[i]), float(y[i])
-
-
-def _format(value: float) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}".rstrip("0").rstrip(".")
-
-
-def _format_x(axis: str, x: float) -> str:
-    """The read-out's x: "iteration 1,200", "epoch 2" or "epoch 2.35", "wall time (s) 84"."""
-    if axis == "epoch":
-        return f"epoch {x:.0f}" if float(x).is_integer() else f"epoch {x:.2f}"
-    if axis.startswith("wall time"):
-        return f"{axis} {_format(x)}"
-    return f"{axis} {x:,.0f}"
-
-
-def _finite_x(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Copies of the points with a known x (a point without a time has no place on a wall-time axis).
-
-    pyqtgraph keeps references to the arrays it gets: copies, so later appends cannot reallocate underneath
-    a paint."""
-    n = min(len(x), len(y))
-    x, y = x[:n], y[:n]
-    keep = np.isfinite(x)
-    return (x.copy(), y.copy()) if keep.all() else (x[keep], y[keep])
-
-
-def _curve(plot: pg.PlotItem, pen: Any, name: str | None = None, symbol: str | None = None) -> pg.PlotDataItem:
-    item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=5,
-                     symbolBrush=pen.color() if symbol else None, symbolPen=None)
-    # Only the visible x-range is drawn, decimated to about one min/max pair per pixel column.
-    item.setClipToView(True)
-    item.setDownsampling(auto=True, method="peak")
-    return item
 
 
 class TrainingPlots(QWidget):
@@ -147,13 +88,13 @@ class TrainingPlots(QWidget):
         blue = pg.mkColor(31, 119, 180)
         orange = pg.mkColor(255, 127, 14)
         faint = pg.mkColor(31, 119, 180, 60)
-        self.raw_curve = _curve(self.loss_plot, pg.mkPen(faint, width=1), "raw")
-        self.smooth_curve = _curve(self.loss_plot, pg.mkPen(blue, width=2), "smoothed")
-        self.epoch_train_loss = _curve(self.val_loss_plot, pg.mkPen(blue, width=2), "train", "o")
-        self.epoch_val_loss = _curve(self.val_loss_plot, pg.mkPen(orange, width=2), "val", "o")
-        self.train_acc_curve = _curve(self.acc_plot, pg.mkPen(blue, width=2), "train", "o")
-        self.val_acc_curve = _curve(self.acc_plot, pg.mkPen(orange, width=2), "val", "o")
-        self.lr_curve = _curve(self.lr_plot, pg.mkPen(pg.mkColor(44, 160, 44), width=2), "lr")
+        self.raw_curve = new_curve(self.loss_plot, pg.mkPen(faint, width=1), "raw")
+        self.smooth_curve = new_curve(self.loss_plot, pg.mkPen(blue, width=2), "smoothed")
+        self.epoch_train_loss = new_curve(self.val_loss_plot, pg.mkPen(blue, width=2), "train", "o")
+        self.epoch_val_loss = new_curve(self.val_loss_plot, pg.mkPen(orange, width=2), "val", "o")
+        self.train_acc_curve = new_curve(self.acc_plot, pg.mkPen(blue, width=2), "train", "o")
+        self.val_acc_curve = new_curve(self.acc_plot, pg.mkPen(orange, width=2), "val", "o")
+        self.lr_curve = new_curve(self.lr_plot, pg.mkPen(pg.mkColor(44, 160, 44), width=2), "lr")
         # Train / val use the same pens in every plot: one entry each says it for all of them.
         for item, name in ((self.raw_curve, "loss (raw)"), (self.smooth_curve, "loss (smoothed)"),
                            (self.epoch_train_loss, "train"), (self.epoch_val_loss, "val"),
@@ -268,10 +209,10 @@ class TrainingPlots(QWidget):
             color = pg.mkColor(*OVERLAY_COLORS[index % len(OVERLAY_COLORS)])
             pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine)
             items = {
-                "loss": _curve(self.loss_plot, pen),
-                "val_loss": _curve(self.val_loss_plot, pen, symbol="t"),
-                "val_acc": _curve(self.acc_plot, pen, symbol="t"),
-                "lr": _curve(self.lr_plot, pen),
+                "loss": new_curve(self.loss_plot, pen),
+                "val_loss": new_curve(self.val_loss_plot, pen, symbol="t"),
+                "val_acc": new_curve(self.acc_plot, pen, symbol="t"),
+                "lr": new_curve(self.lr_plot, pen),
             }
             # One legend entry per overlaid run (its val curves carry the triangle markers).
             self.legend.addItem(items["loss"], short_run_name(series.label or run_id))
@@ -287,10 +228,10 @@ class TrainingPlots(QWidget):
         empty = np.empty(0)
         ix = self._scaled(series.iteration_x(it_axis), it_axis) if self._fits(series, it_axis, True) else None
         ex = self._scaled(series.epoch_x(ep_axis), ep_axis) if self._fits(series, ep_axis, False) else None
-        items["loss"].setData(*_finite_x(ix, smooth.out.view) if ix is not None else (empty, empty))
-        items["lr"].setData(*_finite_x(ix, series.lr.view) if ix is not None else (empty, empty))
-        items["val_loss"].setData(*_finite_x(ex, series.val_loss.view) if ex is not None else (empty, empty))
-        items["val_acc"].setData(*_finite_x(ex, series.val_acc.view) if ex is not None else (empty, empty))
+        items["loss"].setData(*finite_points(ix, smooth.out.view) if ix is not None else (empty, empty))
+        items["lr"].setData(*finite_points(ix, series.lr.view) if ix is not None else (empty, empty))
+        items["val_loss"].setData(*finite_points(ex, series.val_loss.view) if ex is not None else (empty, empty))
+        items["val_acc"].setData(*finite_points(ex, series.val_acc.view) if ex is not None else (empty, empty))
 
     def overlay_ids(self) -> list[str]:
         return list(self._overlays)
@@ -398,10 +339,10 @@ class TrainingPlots(QWidget):
             found = nearest_value(np.asarray(xs if xs is not None else []), np.asarray(ys if ys is not None else []), x)
             if found is not None:
                 at = found[0] if at is None else at
-                parts.append(f"{name} {_format(found[1])}")
+                parts.append(f"{name} {format_value(found[1])}")
         if at is None:
             return "No points here yet."
-        return f"{_format_x(axis, at)}: " + " · ".join(parts)
+        return f"{format_x(axis, at)}: " + " · ".join(parts)
 
     def _hover(self, pos: QPointF) -> None:
         for plot in self._plot_curves():
@@ -443,14 +384,14 @@ class TrainingPlots(QWidget):
         # pyqtgraph keeps references to the arrays it gets; hand it copies so later appends cannot
         # reallocate underneath a paint.
         x = self._scaled(cur.iteration_x(it_axis), it_axis)
-        self.raw_curve.setData(*_finite_x(x, cur.loss.view))
-        self.smooth_curve.setData(*_finite_x(x, self._smooth.out.view))
-        self.lr_curve.setData(*_finite_x(x, cur.lr.view))
+        self.raw_curve.setData(*finite_points(x, cur.loss.view))
+        self.smooth_curve.setData(*finite_points(x, self._smooth.out.view))
+        self.lr_curve.setData(*finite_points(x, cur.lr.view))
         ex = self._scaled(cur.epoch_x(ep_axis), ep_axis)
-        self.epoch_train_loss.setData(*_finite_x(ex, cur.train_loss.view))
-        self.epoch_val_loss.setData(*_finite_x(ex, cur.val_loss.view))
-        self.train_acc_curve.setData(*_finite_x(ex, cur.train_acc.view))
-        self.val_acc_curve.setData(*_finite_x(ex, cur.val_acc.view))
+        self.epoch_train_loss.setData(*finite_points(ex, cur.train_loss.view))
+        self.epoch_val_loss.setData(*finite_points(ex, cur.val_loss.view))
+        self.train_acc_curve.setData(*finite_points(ex, cur.train_acc.view))
+        self.val_acc_curve.setData(*finite_points(ex, cur.val_acc.view))
         self.redraws += 1
 
     def smoothed_loss(self) -> np.ndarray:
