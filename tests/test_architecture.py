@@ -72,6 +72,52 @@ def test_each_contract_catches_a_planted_violation(tmp_path, contract):
     assert proc.returncode != 0 and broken == [contract], proc.stdout + proc.stderr
 
 
+#: Prints every import cycle between modules (strongly connected components of grimp's module graph, lazy
+#: imports inside functions included, `if TYPE_CHECKING:` imports left out), one per line.
+_CYCLES = """
+import sys
+import grimp
+sys.setrecursionlimit(20000)
+graph = grimp.build_graph("core", "geospottr_gui", exclude_type_checking_imports=True)
+edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+index, low, stack, on, found = {}, {}, [], set(), []
+def visit(v):
+    index[v] = low[v] = len(index); stack.append(v); on.add(v)
+    for w in edges[v]:
+        if w not in index:
+            visit(w); low[v] = min(low[v], low[w])
+        elif w in on:
+            low[v] = min(low[v], index[w])
+    if low[v] == index[v]:
+        part = []
+        while True:
+            w = stack.pop(); on.discard(w); part.append(w)
+            if w == v:
+                break
+        if len(part) > 1:
+            found.append(sorted(part))
+for m in sorted(edges):
+    if m not in index:
+        visit(m)
+for part in found:
+    print(" <-> ".join(part))
+"""
+
+
+def test_no_import_cycles_between_modules(tmp_path):
+    """The structure map has no cycles: two modules that need each other are one module, or one of them
+    names the other only for type hints. Proven able to fail by a cycle planted in a copy of the tree."""
+    _require("grimp")
+    proc = _run(_CYCLES)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+    for package in ("core", "geospottr_gui"):
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(tmp_path / "core" / "geo.py", "a", encoding="utf-8") as fh:
+        fh.write("\nimport core.data.importing  # planted by tests/test_architecture.py\n")
+    planted = _run(_CYCLES, root=tmp_path)
+    assert "core.data.importing" in planted.stdout and "core.geo" in planted.stdout, planted.stdout + planted.stderr
+
+
 def test_ruff_lint_and_import_order_are_clean():
     _require("ruff")
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], capture_output=True, text=True,
