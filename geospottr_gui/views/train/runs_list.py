@@ -65,10 +65,11 @@ def read_states_job(paths: list[str], *, on_event: Any, control: Control) -> dic
 
 
 def load_series(run_dir: str, label: str, *, on_event: Any, control: Control) -> RunSeries:
-    """Parse a run's metrics.jsonl into plot series (a worker job: big files take a while)."""
+    """Parse a run's metrics.jsonl into plot series (a worker job: big files take a while). Its resume records
+    too: an overlaid resumed run's wall time then leaves out the wait before the resume, as the live one does."""
     from core.training.runs import read_metrics
 
-    return RunSeries.from_records(read_metrics(run_dir, (Kind.ITERATION, Kind.EPOCH)), label=label)
+    return RunSeries.from_records(read_metrics(run_dir, (Kind.ITERATION, Kind.EPOCH, Kind.RESUME)), label=label)
 
 
 class RunsList(QWidget):
