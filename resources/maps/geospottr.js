@@ -97,27 +97,45 @@
       area.addTo(map);
       bounds.push(area.getBounds().getNorthEast(), area.getBounds().getSouthWest());
     });
+    // One marker per point, added to its city's group in one call (the cluster plugin's addLayers
+    // clusters a batch at once, where addLayer per point took seconds at 27,500 points). Clicks and
+    // hovers are heard once per group, and a point's tooltip is made on its first hover.
+    var byCity = cities.map(function () { return []; });
     points.forEach(function (p) {
       var c = cities[p[2]];
       var marker = L.circleMarker([p[0], p[1]], {radius: 5, color: '#fff', weight: 1, fillColor: c.color,
                                                  fillOpacity: 0.9, className: 'gs-point'});
-      // Hovering asks the host for the image's thumbnail, which it hands back through geospottrThumb.
-      marker.bindTooltip(c.name, {className: 'gs-thumb'});
-      marker.on('mouseover', function () { window.geospottrSend({type: 'hover', id: p[3]}); });
-      marker.on('click', function () { window.geospottrSend({type: 'image', id: p[3]}); });
-      markers[p[3]] = {marker: marker, name: c.name};
-      c.group.addLayer(marker);
+      marker.gsId = p[3];
+      marker.gsName = c.name;
+      markers[p[3]] = marker;
+      byCity[p[2]].push(marker);
       bounds.push([p[0], p[1]]);
+    });
+    function pointOf(e) { var m = e.propagatedFrom || e.layer; return m && m.gsId !== undefined ? m : null; }
+    cities.forEach(function (c, i) {
+      if (cluster) { c.group.addLayers(byCity[i]); }
+      else { byCity[i].forEach(function (m) { c.group.addLayer(m); }); }
+      // Hovering asks the host for the image's thumbnail, which it hands back through geospottrThumb.
+      c.group.on('mouseover', function (e) {
+        var m = pointOf(e);
+        if (!m) return;
+        if (!m.getTooltip()) { m.bindTooltip(m.gsName, {className: 'gs-thumb'}); m.openTooltip(); }
+        window.geospottrSend({type: 'hover', id: m.gsId});
+      });
+      c.group.on('click', function (e) {
+        var m = pointOf(e);
+        if (m) window.geospottrSend({type: 'image', id: m.gsId});
+      });
     });
     window.geospottrThumb = function (id, src) {
       var m = markers[id];
       if (!m) return;
       var box = document.createElement('div'), img = document.createElement('img'), name = document.createElement('div');
       img.src = src;
-      name.innerHTML = m.name;  // already escaped
+      name.innerHTML = m.gsName;  // already escaped
       box.appendChild(img);
       box.appendChild(name);
-      m.marker.setTooltipContent(box);
+      if (m.getTooltip()) { m.setTooltipContent(box); } else { m.bindTooltip(box, {className: 'gs-thumb'}); }
     };
     // Place names (GeoNames) under the points, more of them as the map zooms in.
     map.createPane('places').style.zIndex = 350;
@@ -324,7 +342,17 @@
 
   window.GeoSpottr = {
     page: page,
-    layer: function (map, name, args) { layers[name](map, args); },
+    // `window.geospottrReady` turns true on the first animation frame after every layer drawn so far
+    // (`geospottrReadyAt`: its performance.now()); a layer that draws in chunks returns a promise.
+    layer: function (map, name, args) {
+      window.geospottrReady = false;
+      Promise.resolve(layers[name](map, args)).then(function () {
+        requestAnimationFrame(function () {
+          window.geospottrReadyAt = performance.now();
+          window.geospottrReady = true;
+        });
+      });
+    },
     layers: Object.keys(layers)
   };
 })();

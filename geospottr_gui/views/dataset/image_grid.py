@@ -32,6 +32,8 @@ PAGE = 256
 #: Bytes of decoded thumbnails and previews kept in memory (a 128 px one is about 50 KB).
 IMAGE_CACHE_BYTES = 96 * 1024 * 1024
 RECORD_CACHE = 6000
+#: Thumbnail requests remembered for tiles still waiting (see `ThumbnailProvider.get`).
+PENDING_KEPT = 4000
 RecordRole = Qt.ItemDataRole.UserRole + 1
 #: The model's stored guess for the image (`Project.store_predictions`): (city label, probability, right?) or None.
 GuessRole = Qt.ItemDataRole.UserRole + 3
@@ -47,6 +49,8 @@ class ThumbnailProvider(QObject):
         super().__init__(parent)
         self.queue = ThumbnailQueue()
         self._images: OrderedDict[tuple[str, int], QImage | None] = OrderedDict()
+        #: Asked for, not made yet: key -> (the record's path, its request).
+        self._pending: OrderedDict[tuple[str, int], tuple[str, ThumbnailRequest]] = OrderedDict()
         self._bytes = 0
         self._job: JobHandle | None = None
 
@@ -56,8 +60,17 @@ class ThumbnailProvider(QObject):
         if key in self._images:
             self._images.move_to_end(key)
             return self._images[key]
-        cache = cache_path(project, record.id, size) if keep_on_disk else None
-        self.queue.put(ThumbnailRequest(record.id, project.image_path(record), size, cache))
+        # A tile still waiting is painted again at every scroll step and thumbnail arrival: its request
+        # is kept, as resolving its two paths (symlink checks, a dozen lstat calls) on each paint was
+        # most of a cold scroll frame's time on the UI thread.
+        path, request = self._pending.pop(key, (None, None))
+        if request is None or path != record.path or (request.cache is None) == keep_on_disk:
+            cache = cache_path(project, record.id, size) if keep_on_disk else None
+            request = ThumbnailRequest(record.id, project.image_path(record), size, cache)
+        self._pending[key] = (record.path, request)
+        while len(self._pending) > PENDING_KEPT:
+            self._pending.popitem(last=False)
+        self.queue.put(request)
         if self._job is None or not self._job.running:
             self._job = start_job(self, serve_thumbnails, self.queue, on_event=self._on_event)
         return None
@@ -70,6 +83,7 @@ class ThumbnailProvider(QObject):
         """Drop everything (another project was opened)."""
         self.queue.clear()
         self._images.clear()
+        self._pending.clear()
         self._bytes = 0
 
     def stop(self) -> None:
@@ -85,6 +99,7 @@ class ThumbnailProvider(QObject):
             w, h = data["width"], data["height"]
             image = rgb_qimage(data["rgb"], w, h)
         key = (data["key"], data["size"])
+        self._pending.pop(key, None)
         old = self._images.pop(key, None)
         self._bytes += (image.sizeInBytes() if image is not None else 0) - (old.sizeInBytes() if old is not None else 0)
         self._images[key] = image
