@@ -786,6 +786,15 @@ class Project:
         rows = self.conn.execute("SELECT source, COUNT(*) FROM images GROUP BY source ORDER BY source").fetchall()
         return {source: n for source, n in rows}
 
+    def image_places(self, *, status: str | Sequence[str] | None = None) -> list[tuple[str, float | None, float | None,
+                                                                                   str | None]]:
+        """(id, lat, lon, city slug) of the images with `status`: what a map needs, read without building
+        whole `ImageRecord`s (at 27,500 images those took 0.6 s of the Dataset map's first open)."""
+        where, args = self._image_filter(None, status, None, None)
+        sql = ("SELECT images.id, images.lat, images.lon, cities.slug FROM images LEFT JOIN cities "
+               "ON cities.id = images.city_id" + where + " ORDER BY images.added_at, images.id")
+        return [(row[0], row[1], row[2], row[3]) for row in self.conn.execute(sql, args)]
+
     def _image_filter(self, city: str | None, status: str | Sequence[str] | None,
                       split: str | Sequence[str] | None, source: str | None) -> tuple[str, list[Any]]:
         """The `` WHERE ...`` clause (or "") and its arguments shared by `images` and `image_ids`."""

@@ -90,3 +90,13 @@ def test_import_still_refuses_a_cut_jpeg_it_now_checks_at_reduced_scale(tmp_path
     assert report.added == 1 and [p.rsplit("/", 1)[-1] for p, _ in report.rejected] == ["cut.jpg"]
     stored = project.images()[0]
     assert (stored.width, stored.height) == (640, 480)
+
+
+def test_the_map_reads_each_image_place_as_the_full_records_say(project):
+    """`image_places` is the narrow read the Dataset map uses: the same ids, places and cities as `images`."""
+    records = project.add_images([_new(_jpeg(n)) for n in range(30, 34)] + [_new(_jpeg(34), city=None)])
+    project.set_status([records[0].id], "rejected")
+    for status in (None, ("pending", "accepted"), ("rejected",)):
+        full = [(r.id, r.lat, r.lon, r.city_slug) for r in project.images(status=status)]
+        assert project.image_places(status=status) == full
+    assert sum(1 for *_, slug in project.image_places() if slug is None) == 1

@@ -33,12 +33,12 @@ def build_dataset_page(project: Project, statuses: tuple[str, ...] | None, out_p
     """Worker job: write the dataset map page; returns (page, points drawn, images without coordinates)."""
     from core.maps import ImagePoint, dataset_map
 
-    records = project.images(status=statuses)
+    places = project.image_places(status=statuses)
     control.checkpoint()
-    points = [ImagePoint(r.id, r.lat, r.lon, r.city_slug) for r in records
-              if r.lat is not None and r.lon is not None and r.city_slug]
+    points = [ImagePoint(image_id, lat, lon, slug) for image_id, lat, lon, slug in places
+              if lat is not None and lon is not None and slug]
     page = dataset_map(project.cities(), points, out_path, assets_dir(), online_tiles=tiles)
-    return page, len(points), len(records) - len(points)
+    return page, len(points), len(places) - len(points)
 
 
 class DatasetMapView(QWidget):
