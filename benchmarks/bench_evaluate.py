@@ -8,8 +8,8 @@ so that the test split holds ``--test-places`` places (19 -> 76 photos). The mod
 its real ImageNet backbones and seeded random heads (timing needs no fitted probe), as a PyTorch bundle and
 as its ONNX export. Each evaluate runs as a whole process (``python -m core evaluate --model X --out DIR``)
 and is timed by wall clock and by CPU time (user + sys of the child): on this shared 2-core machine the CPU
-time is the steadier figure, and with ``OMP_NUM_THREADS=1`` (``--one-thread``) it is the time one idle core
-would take. The load average is printed before and after.
+time is the steadier figure, and pinned to one CPU (``--one-thread``: affinity + ``OMP_NUM_THREADS=1``) it
+is the time one idle core would take. The load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -87,11 +87,18 @@ def make_models(root: Path, arch: str, cities) -> tuple[Path, Path]:
     return bundle, export_onnx(bundle, root / f"{arch}.onnx")
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+def _one_cpu() -> None:
+    """In the child before it runs: only the first allowed CPU (torch's and ONNX Runtime's thread counts
+    follow the affinity, `core.devices.configure_threads`)."""
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])
+
+
+def timed(cmd: list[str], env: dict[str, str], one_cpu: bool = False) -> tuple[float, float]:
     """Wall and CPU seconds (user + sys) of one whole process; a failure stops the benchmark."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                          preexec_fn=_one_cpu if one_cpu else None)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
@@ -104,7 +111,8 @@ def main() -> int:
     ap.add_argument("--arch", default="efficientnet-lite-ensemble-probe")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--test-places", type=int, default=19, help="places in the test split (x4 photos)")
-    ap.add_argument("--one-thread", action="store_true", help="OMP_NUM_THREADS=1 (torch and ONNX Runtime on one core)")
+    ap.add_argument("--one-thread", action="store_true",
+                    help="pin each evaluate to one CPU with OMP_NUM_THREADS=1 (torch and ONNX Runtime on one thread)")
     args = ap.parse_args()
     env = dict(os.environ)
     if args.one_thread:
@@ -118,7 +126,7 @@ def main() -> int:
         for label, model in (("PyTorch bundle", bundle), ("ONNX export", onnx_file)):
             cmd = [sys.executable, "-m", "core", "--project", str(project), "evaluate", "--model", str(model),
                    "--device", "cpu", "--out", str(root / "report")]
-            runs = [timed(cmd, env) for _ in range(args.runs)]
+            runs = [timed(cmd, env, args.one_thread) for _ in range(args.runs)]
             wall, cpu = statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
             rows.append((label, wall, cpu))
         end = os.getloadavg()
