@@ -57,6 +57,12 @@ TABLE_ARCHS = ("efficientnet-lite-ensemble-probe", "efficientnet-lite0-probe")
 CHILD_ENV: dict[str, str] = {}
 
 
+def _one_cpu() -> None:
+    """In a timed child before it runs (``--one-thread``): only the first allowed CPU, so ONNX Runtime, whose
+    thread count follows the affinity and not OMP_NUM_THREADS, runs on one thread too."""
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])
+
+
 def _seconds(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> float:
     """Median wall time of a whole process (output discarded; a failure stops the benchmark)."""
     return _times(cmd, runs, env)[0]
@@ -70,7 +76,7 @@ def _times(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> tupl
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env={**os.environ, **CHILD_ENV, **(env or {})})
+                       env={**os.environ, **CHILD_ENV, **(env or {})}, preexec_fn=_one_cpu if CHILD_ENV else None)
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -138,7 +144,7 @@ def table(args: argparse.Namespace) -> int:
     print(f"load average at start: {load[0]:.2f} on {os.cpu_count()} CPUs, at the end {os.getloadavg()[0]:.2f}; "
           f"`python -c \"import torch\"`: {torch_s:.2f} s (CPU {torch_cpu:.2f} s); "
           f"medians of {args.runs} runs (batches: 1 run); torch {torch.__version__}"
-          + ("; every process on one thread (OMP_NUM_THREADS=1)" if args.one_thread else ""))
+          + ("; every timed process pinned to one CPU (OMP_NUM_THREADS=1)" if args.one_thread else ""))
     print(f"| path | {' | '.join(TABLE_ARCHS)} |")
     print("| --- | " + " | ".join("---" for _ in TABLE_ARCHS) + " |")
     for label, values in rows.items():
@@ -159,7 +165,7 @@ def main() -> int:
     ap.add_argument("--photos", type=int, default=400, help="--table: photos in the batch rows")
     ap.add_argument("--runs", type=int, default=3, help="--table: runs per one-photo row (median)")
     ap.add_argument("--one-thread", action="store_true",
-                    help="--table: every timed process on one thread (OMP_NUM_THREADS=1): its CPU time is then "
+                    help="--table: every timed process pinned to one CPU with OMP_NUM_THREADS=1: its CPU time is then "
                          "what one idle core would take, the steady figure on a busy machine")
     args = ap.parse_args()
     if args.one_thread:
