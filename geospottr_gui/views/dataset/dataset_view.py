@@ -9,8 +9,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from core.maps import warm_up
+
 from ...context import AppContext
 from ...settings import GET_STARTED_DISMISSED
+from ...workers import start_job
 from .cities_panel import CitiesPanel
 from .curation_panel import CurationPanel
 from .download_panel import DownloadPanel
@@ -81,6 +84,7 @@ class DatasetView(QWidget):
         context.images_changed.connect(self._guide_timer.start)
         context.project_changed.connect(lambda _p: self._update_guide())
         self._update_guide()
+        start_job(self, warm_up)  # what the Map tab's first page needs, loaded before the tab is opened
 
     def _tab_changed(self, index: int) -> None:
         if self.map is None and self.right.widget(index) is self._map_slot:
