@@ -32,6 +32,10 @@ def _scrolled(panel: QWidget) -> QScrollArea:
     return area
 
 
+#: After this long the workspace loads the map page's libraries (`core.maps.warm_up`).
+WARM_UP_DELAY_MS = 3000
+
+
 class DatasetView(QWidget):
     """Workspace: [Cities | Download] tabs beside [Images | Map] tabs, under a first-run guide."""
 
@@ -84,7 +88,13 @@ class DatasetView(QWidget):
         context.images_changed.connect(self._guide_timer.start)
         context.project_changed.connect(lambda _p: self._update_guide())
         self._update_guide()
-        start_job(self, warm_up)  # what the Map tab's first page needs, loaded before the tab is opened
+        # What the Map tab's first page needs, loaded in a worker before the tab is opened; not at once:
+        # the worker's imports hold the interpreter lock, and the grid's first fill comes first.
+        self._warm_timer = QTimer(self)
+        self._warm_timer.setSingleShot(True)
+        self._warm_timer.setInterval(WARM_UP_DELAY_MS)
+        self._warm_timer.timeout.connect(lambda: start_job(self, warm_up))
+        self._warm_timer.start()
 
     def _tab_changed(self, index: int) -> None:
         if self.map is None and self.right.widget(index) is self._map_slot:
