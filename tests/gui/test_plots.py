@@ -83,3 +83,20 @@ def test_hover_reads_values_log_loss_and_reset_view(qtbot):
     plots.reset_view()
     qtbot.waitUntil(lambda: plots.loss_plot.vb.viewRange()[0][1] - plots.loss_plot.vb.viewRange()[0][0]
                     > 5 * (zoomed[1] - zoomed[0]), timeout=3000)
+
+
+def test_at_1024_px_the_legend_wraps_so_no_plot_is_cut_off(qtbot):
+    """The Train workspace gives its plots about 505 px at 1024 x 700: a legend of four columns with an
+    overlaid run's long name was 543 px wide and pushed the right-hand plots out of sight."""
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    name = "20261207-105600-efficientnet-lite-ensemble-probe"
+    plots.set_overlays({name: run_series(name, 2)})
+    for width in (505, 1400):
+        plots.resize(width, 520)
+        plots.show()
+        qtbot.waitUntil(lambda w=width: plots.graphics.viewport().width() == w)
+        qtbot.wait(50)
+        assert plots.graphics.ci.minimumWidth() <= plots.graphics.viewport().width()
+        assert plots.graphics.ci.boundingRect().width() <= plots.graphics.viewport().width() + 1
+    assert plots.legend.columnCount == 4  # wide: one row of entries, as before

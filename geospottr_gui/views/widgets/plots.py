@@ -49,6 +49,8 @@ from .plot_parts import (
 
 #: Redraw period; faster buys nothing visible and costs CPU the training needs.
 REDRAW_MS = 100
+#: Width a legend column needs (an entry like "12-07 10:56 efficientnet-lite-ensemble-probe" at 8 pt).
+LEGEND_COLUMN_PX = 280
 
 
 class TrainingPlots(QWidget):
@@ -146,6 +148,13 @@ class TrainingPlots(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.flush)
         self._timer.start()
+
+    def resizeEvent(self, event) -> None:
+        """The legend takes as many columns as fit (one per `LEGEND_COLUMN_PX`, at most 4): a fixed four
+        made the row, with a long overlaid run name, wider than the panel at 1024 px, and the right-hand
+        plots were cut off."""
+        super().resizeEvent(event)
+        self.legend.setColumnCount(max(1, min(4, self.width() // LEGEND_COLUMN_PX)))
 
     # ---- data in --------------------------------------------------------------------------------------
 
