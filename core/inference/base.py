@@ -96,10 +96,14 @@ class PredictorBase(ABC):
         return Prediction(source=name, probabilities=tuple(float(p) for p in probs),
                           ranking=self.rank(probs, top_k), views=views)
 
+    def _predict_batch(self, names: Sequence[str], images: list[Image.Image], top_k: int) -> list[Prediction]:
+        """The predictions of one batch of decoded images. An engine whose results carry more than the
+        cities' probabilities (GeoCLIP's GPS guesses) overrides this, and keeps the batching around it."""
+        return [self._prediction(name, probs, top_k) for name, probs in zip(names, self.probabilities(images))]
+
     def predict(self, source: ImageSource, top_k: int = 5) -> Prediction:
         """Rank cities for one image; raises `ImageError` (one line naming the file) if it is unusable."""
-        img = self.open(source)
-        return self._prediction(source_name(source), self.probabilities([img])[0], top_k)
+        return self._predict_batch([source_name(source)], [self.open(source)], top_k)[0]
 
     def explain(self, source: ImageSource, city: str | int | None = None, versus: str | int | None = None,
                 method: str = "auto", on_event: EventCallback | None = None):
@@ -119,10 +123,10 @@ class PredictorBase(ABC):
 
         def flush() -> Iterator[Prediction | PredictFailure]:
             nonlocal done
-            images = [item for _, item in pending if isinstance(item, Image.Image)]
-            probs = iter(self.probabilities(images))
-            for name, item in pending:
-                yield item if isinstance(item, PredictFailure) else self._prediction(name, next(probs), top_k)
+            decoded = [(name, item) for name, item in pending if isinstance(item, Image.Image)]
+            scored = iter(self._predict_batch([name for name, _ in decoded], [image for _, image in decoded], top_k))
+            for _, item in pending:
+                yield item if isinstance(item, PredictFailure) else next(scored)
             done += len(pending)
             pending.clear()
             on_event(Event(PROGRESS, done=done, total=total, scope="predict"))

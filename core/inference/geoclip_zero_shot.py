@@ -17,14 +17,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
 from ..errors import GeoSpottrError
-from ..events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
 from ..imaging import ImageError
 from ..models.bundle import BundleMeta, ClassInfo
 from . import geoclip_cities as gc
@@ -141,43 +140,10 @@ class GeoClipPredictor(PredictorBase):
                            elsewhere=float(rest))
                 for name, row, probs, rest in zip(names, cities, gallery_probs, elsewhere)]
 
-    def predict(self, source: ImageSource, top_k: int = 5) -> Prediction:
-        return self._predictions([source_name(source)], self.gallery_probabilities([self.open(source)]), top_k)[0]
-
-    def predict_many(self, sources: Iterable[ImageSource], top_k: int = 5, batch_size: int = DEFAULT_BATCH,
-                     on_event: EventCallback = ignore_events, control: Control | None = None,
-                     total: int | None = None) -> Iterator[Prediction | PredictFailure]:
-        """As `PredictorBase.predict_many` (batches, failures, progress events), each prediction with its
-        GPS guesses and elsewhere mass (the base class keeps only the city probabilities)."""
-        control = control or Control()
-        if total is None and isinstance(sources, Sequence):
-            total = len(sources)
-        done = 0
-        pending: list[tuple[str, Image.Image | PredictFailure]] = []
-
-        def flush() -> Iterator[Prediction | PredictFailure]:
-            nonlocal done
-            images = [(name, item) for name, item in pending if isinstance(item, Image.Image)]
-            scored = iter(self._predictions([n for n, _ in images],
-                                            self.gallery_probabilities([i for _, i in images]), top_k))
-            for _name, item in pending:
-                yield item if isinstance(item, PredictFailure) else next(scored)
-            done += len(pending)
-            pending.clear()
-            on_event(Event(PROGRESS, done=done, total=total, scope="predict"))
-
-        for index, source in enumerate(sources):
-            control.checkpoint()
-            name = source_name(source, index)
-            try:
-                pending.append((name, self.open(source, index)))
-            except ImageError as exc:
-                pending.append((name, PredictFailure(name, str(exc))))
-            if len(pending) >= batch_size:
-                yield from flush()
-        if pending:
-            yield from flush()
-        on_event(Event(DONE, scope="predict"))
+    def _predict_batch(self, names: Sequence[str], images: list[Image.Image], top_k: int) -> list[Prediction]:
+        """`PredictorBase`'s batches (`predict`, `predict_many`), each prediction with its GPS guesses and
+        elsewhere mass (the base class would keep only the city probabilities)."""
+        return self._predictions(names, self.gallery_probabilities(images), top_k)
 
     def predict_group(self, sources: Sequence[ImageSource], top_k: int = 5,
                       batch_size: int = DEFAULT_BATCH) -> GroupPrediction:
