@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_quit.py [--runs 5] [--photos 400] [--settle 8] [--job] [--job-s 3]
 
+`--photos 0` needs no sample photos: an empty project, the quit of an idle app (it replaces bench_gui_quit.py).
+
 A sample project is built once (`geospottr init` / `import` / `split` on `../shared/data/gsv-croatia`, or
 $GEOSPOTTR_TEST_DATA) and copied for each run. Each run is a fresh process running the real
 `geospottr_gui.app.main` on its copy (offscreen Qt unless $DISPLAY is set): it opens every workspace (the
@@ -71,7 +73,13 @@ def cli(*args: str, env: dict[str, str]) -> None:
 
 
 def sample_project(folder: Path, photos: int) -> Path:
-    """A project of the first `photos` sample photos, imported and split as the README does."""
+    """A project of the first `photos` sample photos, imported and split as the README does (none: only the
+    cities)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(folder / "config")}
+    project = folder / "project"
+    cli("init", str(project), "--cities", CITIES, env=env)
+    if not photos:
+        return project
     manifest = folder / "manifest.csv"
     with open(DATA / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -83,9 +91,6 @@ def sample_project(folder: Path, photos: int) -> Path:
                 if key in row and row[key] and not os.path.isabs(row[key]):
                     row[key] = str(DATA / row[key])
             writer.writerow(row)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(folder / "config")}
-    project = folder / "project"
-    cli("init", str(project), "--cities", CITIES, env=env)
     cli("--project", str(project), "import", str(manifest), env=env)
     cli("--project", str(project), "split", env=env)
     return project
@@ -123,14 +128,16 @@ def one_run(template: Path, settle: float, job: bool, job_s: float, give_up: flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--photos", type=int, default=400, help="sample photos in the project")
+    parser.add_argument("--photos", type=int, default=400, help="sample photos in the project (0: an empty project)")
     parser.add_argument("--settle", type=float, default=8.0, help="seconds between the window and the close")
     parser.add_argument("--job", action="store_true", help="close while a background job (Looks map) runs")
     parser.add_argument("--job-s", type=float, default=3.0, help="seconds of the job before the close")
     parser.add_argument("--give-up", type=float, default=60.0, help="seconds after the close before a run is killed")
     args = parser.parse_args()
-    if not (DATA / "manifest.csv").is_file():
-        raise SystemExit(f"no sample photos at {DATA} (set GEOSPOTTR_TEST_DATA)")
+    if args.photos and not (DATA / "manifest.csv").is_file():
+        raise SystemExit(f"no sample photos at {DATA} (set GEOSPOTTR_TEST_DATA, or --photos 0 for an empty project)")
+    if args.job and not args.photos:
+        raise SystemExit("--job needs photos to embed (--photos 1 or more)")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         template = sample_project(Path(tmp), args.photos)
