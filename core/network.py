@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -140,3 +141,28 @@ def check_reachable(url: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
         raise GeoSpottrError(f"cannot reach {host}: no network? ({why})") from None
     finally:
         session.close()
+
+
+#: The Hugging Face hub, where the optional CLIP models come from (StreetCLIP, GeoCLIP's backbone).
+HUB_URL = "https://huggingface.co"
+#: How long the hub may take to answer before a model is fetched from it.
+HUB_CHECK_S = 2.0
+
+
+def hub_source(name: str, example: str, role: str) -> Path | str:
+    """Where a `--weights` model comes from: an existing local folder (returned as a `Path`) or a hub name
+    like `example` (returned as given), the hub asked first (`HUB_CHECK_S`) so that offline is one line
+    instead of the hub client's 30 s of retries. A name that cannot be a hub name (no "owner/model", a file
+    suffix, or a path start) is a folder that does not exist. `role` says what the folder should hold."""
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return folder
+    if "/" not in name or Path(name).suffix or name.startswith((".", "/", "~")):
+        raise GeoSpottrError(f"--weights {name}: no such folder (give {role} as a folder, or a hub name like "
+                             f"{example})")
+    try:
+        check_reachable(HUB_URL, timeout_s=HUB_CHECK_S)
+    except GeoSpottrError as exc:
+        raise GeoSpottrError(f"{exc}; {name} comes from there: download it where there is a network "
+                             f"(`hf download {name} --local-dir DIR`) and pass --weights DIR") from None
+    return name

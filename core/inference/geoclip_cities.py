@@ -40,9 +40,6 @@ INSTALL = 'pip install "geospottr[geoclip]"'
 CITY_SCALE_KM = 25.0
 #: How many of the most likely gallery points a prediction keeps (`Prediction.gps`).
 GPS_TOP_K = 5
-#: The hub, and how long it may take to answer before "offline" is said (as for streetclip-probe).
-HUB_URL = "https://huggingface.co"
-HUB_CHECK_S = 2.0
 
 
 def city_reach_km(city: Any) -> float:
@@ -115,25 +112,15 @@ def check_installed() -> None:
 def check_backbone(weights: str | None) -> str:
     """The backbone to load: a local CLIP folder (checked to hold a model and its image processor) or a hub
     name, the hub asked first (2 s) so that offline is one line instead of the hub client's 30 s of retries."""
-    name = weights or DEFAULT_BACKBONE
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        missing = [f for f in ("config.json", "preprocessor_config.json") if not (folder / f).is_file()]
-        if missing:
-            raise GeoSpottrError(f"{folder}: not a CLIP model folder (no {' or '.join(missing)}; save it with "
-                                 "save_pretrained or `hf download NAME --local-dir DIR`)")
-        return str(folder)
-    if "/" not in name or Path(name).suffix or name.startswith((".", "/", "~")):
-        raise GeoSpottrError(f"--weights {name}: no such folder (give GeoCLIP's CLIP backbone as a folder, or a hub "
-                             f"name like {DEFAULT_BACKBONE})")
-    from ..network import check_reachable
+    from ..network import hub_source  # requests: only when a backbone is about to load
 
-    try:
-        check_reachable(HUB_URL, timeout_s=HUB_CHECK_S)
-    except GeoSpottrError as exc:
-        raise GeoSpottrError(f"{exc}; GeoCLIP's backbone {name} comes from there: download it where there is a "
-                             f"network (`hf download {name} --local-dir DIR`) and pass --weights DIR") from None
-    return name
+    source = hub_source(weights or DEFAULT_BACKBONE, DEFAULT_BACKBONE, "GeoCLIP's CLIP backbone")
+    if isinstance(source, Path):
+        missing = [f for f in ("config.json", "preprocessor_config.json") if not (source / f).is_file()]
+        if missing:
+            raise GeoSpottrError(f"{source}: not a CLIP model folder (no {' or '.join(missing)}; save it with "
+                                 "save_pretrained or `hf download NAME --local-dir DIR`)")
+    return str(source)
 
 
 def gallery_key() -> str:

@@ -4,7 +4,7 @@ CLIP towers trained on street photos for geolocation separate regions far better
 their weights come from a model hub: `pip install "geospottr[clip]"` (transformers) and either a hub name
 (``--weights imagenet`` means `DEFAULT_WEIGHTS`) or a local folder saved by ``save_pretrained``
 (``--weights DIR``, read offline only). Without the extra, or offline with a hub name, building fails at
-once with one line that says what to install or download: the hub is asked first (`network.check_reachable`,
+once with one line that says what to install or download: the hub is asked first (`network.hub_source`,
 2 s) because its own client retries for about 30 s before giving up.
 
 The model is a `ProbeNet` whose embedding is the tower's projected image embedding; the tower's config
@@ -25,9 +25,6 @@ from .probe import ProbeNet
 
 #: StreetCLIP (a CLIP ViT-L/14 at 336 px fine-tuned for geolocation) on the Hugging Face hub.
 DEFAULT_WEIGHTS = "geolocal/StreetCLIP"
-HUB_URL = "https://huggingface.co"
-#: How long the hub may take to answer before "offline" is said.
-HUB_CHECK_S = 2.0
 INSTALL = 'pip install "geospottr[clip]"'
 
 
@@ -43,24 +40,15 @@ def transformers() -> Any:
 def from_pretrained(loader: Any, weights: str) -> Any:
     """`loader.from_pretrained` (a transformers model or processor class) on a local folder (offline only) or
     a hub name (``imagenet``: `DEFAULT_WEIGHTS`), the hub asked first so that offline is one line in 2 s."""
-    name = DEFAULT_WEIGHTS if weights == "imagenet" else weights
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        try:
-            return loader.from_pretrained(str(folder), local_files_only=True)
-        except (OSError, ValueError) as exc:
-            raise GeoSpottrError(f"{folder}: not a CLIP model folder ({str(exc).splitlines()[0]})") from None
-    if "/" not in name or Path(name).suffix:
-        raise GeoSpottrError(f"--weights {name}: no such folder (give a CLIP model folder or a hub name like "
-                             f"{DEFAULT_WEIGHTS})")
-    from ..network import check_reachable
+    from ..network import hub_source
 
-    try:
-        check_reachable(HUB_URL, timeout_s=HUB_CHECK_S)
-    except GeoSpottrError as exc:
-        raise GeoSpottrError(f"{exc}; download {name} where there is a network (`hf download {name} --local-dir "
-                             "DIR`) and pass --weights DIR") from None
-    return loader.from_pretrained(name)
+    source = hub_source(DEFAULT_WEIGHTS if weights == "imagenet" else weights, DEFAULT_WEIGHTS, "a CLIP model")
+    if isinstance(source, Path):
+        try:
+            return loader.from_pretrained(str(source), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise GeoSpottrError(f"{source}: not a CLIP model folder ({str(exc).splitlines()[0]})") from None
+    return loader.from_pretrained(source)
 
 
 def load_tower(weights: str, clip_config: dict[str, Any] | None) -> nn.Module:

@@ -67,6 +67,8 @@ def test_a_folder_that_is_no_clip_model_is_one_line(tmp_path):
         registry.build("streetclip-probe", 4, weights=str(tmp_path / "empty"))
     with pytest.raises(GeoSpottrError, match="no such folder"):
         registry.build("streetclip-probe", 4, weights=str(tmp_path / "missing.bin"))
+    with pytest.raises(GeoSpottrError, match="no such folder"):  # a path, never sent to the hub as a name
+        registry.build("streetclip-probe", 4, weights=str(tmp_path / "models" / "missing"))
 
 
 def _byte_chars() -> list[str]:
