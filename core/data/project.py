@@ -173,7 +173,9 @@ def _read_bbox(stored: Any, slug: str) -> tuple[tuple[float, float, float, float
     return box, None  # type: ignore[return-value]
 
 
-_IMAGE_SELECT = "SELECT images.*, cities.slug AS city_slug FROM images LEFT JOIN cities ON cities.id = images.city_id"
+#: Images with their city (the slug of `city_id`), for every read of the images table.
+_IMAGES_WITH_CITY = "FROM images LEFT JOIN cities ON cities.id = images.city_id"
+_IMAGE_SELECT = f"SELECT images.*, cities.slug AS city_slug {_IMAGES_WITH_CITY}"
 
 
 class DatabaseLocked(GeoSpottrError):
@@ -715,7 +717,7 @@ class Project:
         if extra:
             where = (where + " AND " if where else " WHERE ") + " AND ".join(extra)
             args = [*args, *([predicted] if predicted else [])]
-        sql = ("SELECT images.id FROM images LEFT JOIN cities ON cities.id = images.city_id"
+        sql = (f"SELECT images.id {_IMAGES_WITH_CITY}"
                " LEFT JOIN predictions ON predictions.image_id = images.id" + where
                + f" ORDER BY {IMAGE_ORDERS[order]}")
         return [r[0] for r in self.conn.execute(sql, args).fetchall()]
@@ -791,8 +793,8 @@ class Project:
         """(id, lat, lon, city slug) of the images with `status`: what a map needs, read without building
         whole `ImageRecord`s (at 27,500 images those took 0.6 s of the Dataset map's first open)."""
         where, args = self._image_filter(None, status, None, None)
-        sql = ("SELECT images.id, images.lat, images.lon, cities.slug FROM images LEFT JOIN cities "
-               "ON cities.id = images.city_id" + where + " ORDER BY images.added_at, images.id")
+        sql = (f"SELECT images.id, images.lat, images.lon, cities.slug {_IMAGES_WITH_CITY}" + where
+               + " ORDER BY images.added_at, images.id")
         return [(row[0], row[1], row[2], row[3]) for row in self.conn.execute(sql, args)]
 
     def _image_filter(self, city: str | None, status: str | Sequence[str] | None,
