@@ -1,8 +1,9 @@
 """Import photos into a project from an ImageFolder tree (``root/<city>/*.jpg``) or a CSV.
 
 Every file is validated (see `core.imaging`), copied (never moved), deduplicated by content hash and
-committed one by one, so a killed import leaves a consistent project and re-running it completes the
-rest: files already in the project are recognised by hash and skipped.
+committed in batches of `ADD_BATCH` (one flush to disk and one transaction each), so a killed import leaves
+a consistent project and re-running it completes the rest: files already in the project are recognised by
+hash and skipped.
 
 Nothing is left out silently: a refused file is *rejected* (logged in the project with its reason), and
 a file or folder the walk does not enter (hidden, a symlink loop, unreadable, outside any city folder) is
