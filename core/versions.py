@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .typed import DamagedFile, parse_json
 
 if TYPE_CHECKING:
     from .models.bundle import BundleMeta
@@ -127,7 +128,6 @@ def probe_in_child(model: str | Path | None = None, timeout: float = 180.0) -> d
     The desktop app shows the device at startup; importing torch for that would keep about 1 GB in its
     process for nothing (torch is only needed once a job runs), so a child pays and exits. Raises
     `GeoSpottrError` with the child's last line when it fails."""
-    import json
     import subprocess
 
     from .errors import GeoSpottrError
@@ -138,8 +138,8 @@ def probe_in_child(model: str | Path | None = None, timeout: float = 180.0) -> d
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GeoSpottrError(f"device probe failed: {exc}") from None
     try:
-        versions = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except ValueError:
+        versions = parse_json(proc.stdout, "device probe") if proc.returncode == 0 else None
+    except DamagedFile:
         versions = None
     if not isinstance(versions, dict):
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -19,6 +19,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from core.typed import DamagedFile, parse_json
+
 log = logging.getLogger(__name__)
 
 #: How long a starting instance waits for the open one (connect, then its answer).
@@ -103,9 +105,9 @@ class InstanceServer(QObject):
             return
         line = data.split(b"\n", 1)[0]
         try:
-            message = json.loads(line.decode("utf-8"))
+            message = parse_json(line, "single instance message")
             args = [str(a) for a in message["args"] if isinstance(a, str)]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (DamagedFile, KeyError, TypeError):
             log.warning("single instance: ignored a malformed message")
             socket.abort()
             return

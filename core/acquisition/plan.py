@@ -13,15 +13,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from ..data.catalog import validate_slug
 from ..errors import GeoSpottrError
 from ..fsutil import atomic_write_text
+from ..typed import read_json
 from ..values import is_point
 from .jobs import PROVIDERS, DownloadConfig
 from .sampling import Area
 
 PLAN_VERSION = 1
+#: Sub-areas per city: the advisor writes at most 16 (a 4 x 4 grid); a plan with thousands is not one of its.
+MAX_AREAS = 256
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,14 @@ class DownloadPlan:
         cities = []
         for entry in data.get("cities") or []:
             try:
-                slug, new, target = str(entry["slug"]), entry["new"], entry["target"]
+                slug, new, target = _slug(entry["slug"], bad), entry["new"], entry["target"]
+                if slug in (c.slug for c in cities):
+                    raise bad(f"{slug} is planned twice")
                 if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10**7 for n in (new, target)):
                     raise bad(f"{slug}: 'new' and 'target' must be whole numbers of photos")
                 areas = []
+                if len(entry.get("areas") or []) > MAX_AREAS:
+                    raise bad(f"{slug}: more than {MAX_AREAS} sub-areas")
                 for area in entry.get("areas") or []:
                     min_lon, min_lat, max_lon, max_lat = (float(v) for v in area["bbox"])
                     weight = float(area["weight"])
@@ -92,12 +100,20 @@ class DownloadPlan:
                             and min_lat < max_lat and 0 <= weight < float("inf")):
                         raise bad(f"{slug}: an area needs a bbox [min_lon, min_lat, max_lon, max_lat] and a weight >= 0")
                     areas.append(PlannedArea((min_lon, min_lat, max_lon, max_lat), weight))
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: a bbox of 1e400
                 raise bad("every city needs slug, new, target and areas of bbox and weight") from None
             cities.append(PlannedCity(slug, new, target, tuple(areas)))
         if not cities:
             raise bad("the plan names no city")
         return cls(data["provider"], tuple(cities))
+
+
+def _slug(value: object, bad: Callable[[str], GeoSpottrError]) -> str:
+    """A planned city's slug, through the one slug gate (it names the city's photo folder)."""
+    try:
+        return validate_slug(value)
+    except GeoSpottrError as exc:
+        raise bad(str(exc)) from None
 
 
 def save_plan(plan: DownloadPlan, path: Path) -> Path:
@@ -107,10 +123,10 @@ def save_plan(plan: DownloadPlan, path: Path) -> Path:
 
 
 def load_plan(path: Path) -> DownloadPlan:
-    try:
-        data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GeoSpottrError(f"{path}: no such plan (make one with `geospottr advise`)") from None
-    except (OSError, ValueError) as exc:
-        raise GeoSpottrError(f"{path}: unreadable plan ({exc})") from None
+    """The plan in file `path`, read through the typed reader: a FIFO, a huge or a deeply nested file is one
+    line, like any other damage."""
+    path = Path(path).expanduser()
+    data = read_json(path, "download plan", missing=None)
+    if data is None and not path.is_file():
+        raise GeoSpottrError(f"{path}: no such plan (make one with `geospottr advise`)")
     return DownloadPlan.from_dict(data, str(path))

@@ -40,6 +40,7 @@ from ..data import catalog
 from ..data.project import City
 from ..errors import GeoSpottrError
 from ..fsutil import open_regular
+from ..typed import DamagedFile, parse_json
 from ..values import BadValue, is_point, parse_decimal
 
 Point = tuple[float, float]  # (lat, lon)
@@ -222,8 +223,8 @@ def read_points(path: Path) -> Iterator[Point]:
 
 def _is_feature(line: str) -> bool:
     try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError):
+        obj = parse_json(line, "first line")
+    except DamagedFile:
         return False
     return isinstance(obj, dict) and obj.get("type") == "Feature"
 
@@ -273,8 +274,8 @@ def _geojson_seq(fh: _Prefixed, path: Path) -> Iterator[Any]:
         if not line:
             continue
         try:
-            yield json.loads(line)
-        except (ValueError, RecursionError):
+            yield parse_json(line, str(path))
+        except DamagedFile:
             raise GeoSpottrError(f"{path}:{fh.line_no}: not a JSON feature") from None
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import shlex
@@ -31,6 +30,7 @@ from ..errors import GeoSpottrError
 from ..events import DONE, PROGRESS, WARNING, Control, Event, EventCallback, ignore_events
 from ..fsutil import read_regular
 from ..imaging import ImageError, read_image_file, validate_bytes
+from ..typed import parse_json
 from ..values import checked_point, parse_decimal
 from . import catalog
 from .project import IMAGE_META_FIELDS, NewImage, Project
@@ -363,10 +363,7 @@ def _csv_rows(path: Path) -> tuple[set[str], Iterator[tuple[int, dict[str, str]]
 def _read_cities_file(path: Path) -> list[dict[str, Any]]:
     """The records of an export's ``cities.json``: a list of objects, each with a safe slug (checked
     again, with every other field, by `Project.add_city_record`)."""
-    try:
-        records = json.loads(_read_text(path))
-    except ValueError as exc:
-        raise GeoSpottrError(f"{path}: not valid JSON ({exc})") from None
+    records = parse_json(_read_text(path), str(path))
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise GeoSpottrError(f"{path}: expected a JSON list of city objects")
     for record in records:

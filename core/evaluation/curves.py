@@ -23,6 +23,7 @@ import numpy as np
 from ..data.project import Project
 from ..errors import GeoSpottrError
 from ..fsutil import atomic_write_text, safe_child
+from ..typed import DamagedFile, Fields, read_json, short
 
 #: Shares of the labelled places each cross-validation fold trains on (nested: 25% is inside 50%, ...).
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -34,6 +35,8 @@ EXPONENT_RANGE = (0.0, 1.0)
 #: Errors are clipped into this range before the log fit (a perfect fold must not be log 0).
 ERROR_CLIP = (0.005, 0.995)
 CURVE_FILE = "learning_curve.json"
+#: A curve stores one guess per labelled photo (about 60 bytes each): room for a million photos.
+CURVE_MAX_BYTES = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -164,16 +167,46 @@ class LearningCurve:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LearningCurve":
-        try:
-            points = [CurvePoint(p["fraction"], p["images"], Interval(**p["macro_f1"]),
-                                 {k: Interval(**v) for k, v in p["city_f1"].items()}, dict(p["city_images"]))
-                      for p in data["points"]]
-            return cls(data["arch"], int(data["folds"]), list(data["cities"]), dict(data["names"]), int(data["labelled"]),
-                       {k: int(v) for k, v in data["city_labelled"].items()}, points, dict(data.get("predictions", {})),
-                       float(data.get("seconds", 0.0)))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise GeoSpottrError(f"not a learning curve file ({type(exc).__name__}: {exc})") from None
+    def from_dict(cls, data: Any, source: str = "learning curve") -> "LearningCurve":
+        """The curve `data` describes, every value checked against the rest (each point scores every city,
+        every guess is one of them): a damaged or crafted file is one line naming what is wrong, never a
+        crash later, when the curve is drawn or the advisor reads it."""
+        f = Fields(data, source)
+        cities = f.strings("cities")
+        if not cities or len(set(cities)) != len(cities):
+            raise DamagedFile(f"{source}: cities must be a list of distinct names")
+        names, labelled_by_city = f.object("names"), f.object("city_labelled")
+
+        def point(raw: Any, where: str) -> CurvePoint:
+            p = Fields(raw, where)
+            city_f1, city_images = p.object("city_f1"), p.object("city_images")
+            return CurvePoint(_required(p, "fraction", 0.0, 1.0), _required(p, "images", 0.0),
+                              _interval(p.object("macro_f1")), {s: _interval(city_f1.object(s)) for s in cities},
+                              {s: _required(city_images, s, 0.0) for s in cities})
+
+        points = [point(raw, f"{source}: point {i + 1}") for i, raw in enumerate(f.list("points"))]
+        if not points:
+            raise DamagedFile(f"{source}: the curve has no points")
+        predictions = f.object("predictions")
+        for image_id, slug in predictions.data.items():
+            if slug not in cities:
+                raise DamagedFile(f"{source}: the guess for image {short(image_id)} is not one of its cities")
+        return cls(f.str("arch"), f.int("folds", lo=2, hi=1000), cities, {s: names.str(s, s) for s in cities},
+                   f.int("labelled", lo=0), {s: labelled_by_city.int(s, lo=0) for s in cities}, points,
+                   dict(predictions.data), f.float("seconds", 0.0, 0.0) or 0.0)
+
+
+def _required(fields: Fields, key: str, lo: float, hi: float | None = None) -> float:
+    """A finite number in [lo, hi] that must be there."""
+    value = fields.float(key, None, lo, hi)
+    if value is None:
+        raise DamagedFile(f"{fields.source}: {key} is missing")
+    return value
+
+
+def _interval(fields: Fields) -> Interval:
+    """A stored F1 with its interval: three numbers in [0, 1]."""
+    return Interval(*(_required(fields, k, 0.0, 1.0) for k in ("value", "low", "high")))
 
 
 def save_curve(curve: LearningCurve, folder: Path) -> Path:
@@ -199,10 +232,8 @@ def load_current_curve(project: Project) -> LearningCurve | None:
 
 
 def load_curve(path: Path) -> LearningCurve:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GeoSpottrError(f"{path}: no learning curve yet (run `geospottr evaluate --learning-curve`)") from None
-    except (OSError, ValueError) as exc:
-        raise GeoSpottrError(f"{path}: unreadable learning curve ({exc})") from None
-    return LearningCurve.from_dict(data)
+    """The curve saved at `path`, read through the typed reader (a FIFO, a huge or deeply nested file: one line)."""
+    data = read_json(path, "learning curve", CURVE_MAX_BYTES, missing=None)
+    if data is None and not path.is_file():
+        raise GeoSpottrError(f"{path}: no learning curve yet (run `geospottr evaluate --learning-curve`)")
+    return LearningCurve.from_dict(data, str(path))

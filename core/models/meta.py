@@ -19,6 +19,7 @@ from .. import __version__
 from ..data.catalog import validate_slug
 from ..errors import GeoSpottrError
 from ..names import city_label
+from ..typed import parse_json
 from . import registry
 
 
@@ -88,7 +89,7 @@ class BundleMeta:
     def from_json(cls, text: str, check_settings: bool = True) -> "BundleMeta":
         """Parse and check metadata; `check_settings` False skips `arch_kwargs` against the architecture's
         builder (which imports torch: an ONNX file carries its graph instead)."""
-        data = json.loads(text)
+        data = parse_json(text, "bundle metadata")
         validate_meta(data, check_settings)
         data["classes"] = [ClassInfo(**c) for c in data["classes"]]
         data["mean"] = tuple(data["mean"])

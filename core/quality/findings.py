@@ -22,6 +22,7 @@ from ..errors import GeoSpottrError
 from ..events import DONE, PROGRESS, Control, Event, EventCallback, ignore_events
 from ..fsutil import kill_point
 from ..imaging import ImageError, load_image
+from ..typed import DamagedFile, parse_json
 from .checks import (
     CHECK_KINDS,
     CHECKS,
@@ -104,9 +105,18 @@ def scan(project: Project, checks: str | Iterable[str] | None = None, on_event: 
 _COLUMNS = "id, image_id, kind, score, grp, message, details, created, resolved, resolution"
 
 
+def _details(row: Any) -> dict:
+    """A finding's stored details; damaged ones (a crafted project) are dropped, never a crash of the list."""
+    try:
+        details = parse_json(row["details"] or "{}", "finding details")
+    except DamagedFile:
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
 def _from_row(row: Any) -> Finding:
     return Finding(image_id=row["image_id"], kind=row["kind"], score=row["score"], message=row["message"],
-                   group=row["grp"], details=json.loads(row["details"] or "{}"), id=row["id"],
+                   group=row["grp"], details=_details(row), id=row["id"],
                    created=row["created"], resolved=row["resolved"], resolution=row["resolution"])
 
 

@@ -43,6 +43,7 @@ from ..errors import GeoSpottrError
 from ..events import LOG, PROGRESS, WARNING, Control, Event, EventCallback, ignore_events
 from ..fsutil import atomic_write_text, safe_child
 from ..imaging import ImageError
+from ..typed import read_json
 from . import distributed
 from .budget import duration_text
 from .data import Sample
@@ -149,6 +150,10 @@ def _bad_path(path: Path) -> Path:
     return path.with_name(path.stem + ".bad.json")
 
 
+#: Cap of a cache's state and skipped-photo files: they list a reason per undecodable photo, so they grow
+#: with the project (about 100 bytes a photo); the typed reader's small-file cap would refuse a big one.
+STATE_MAX_BYTES = 256 * 1024 * 1024
+
 class RowsFile:
     """One ``(count, *shape)`` float16 ``.npy`` under construction, resumable.
 
@@ -176,8 +181,8 @@ class RowsFile:
 
     def _saved_state(self) -> dict | None:
         try:
-            saved = json.loads(self.state.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            saved = read_json(self.state, "feature cache state", STATE_MAX_BYTES)
+        except GeoSpottrError:  # damaged, or a killed writer's: the cache is rebuilt
             return None
         if not isinstance(saved, dict) or saved.get("count") != self.count or tuple(saved.get("shape", ())) != self.shape \
                 or not isinstance(saved.get("done"), int) or not isinstance(saved.get("bad"), dict):
@@ -209,10 +214,8 @@ class RowsFile:
 def load_rows(path: Path) -> tuple[np.ndarray, dict[int, str]]:
     """A finished cache, memory-mapped read-only, and its skipped photos (index -> reason)."""
     try:
-        bad = {int(k): str(v) for k, v in json.loads(_bad_path(path).read_text(encoding="utf-8")).items()}
-    except FileNotFoundError:
-        bad = {}
-    except (OSError, ValueError, AttributeError) as exc:
+        bad = {int(k): str(v) for k, v in read_json(_bad_path(path), "list of skipped photos", STATE_MAX_BYTES, missing={}).items()}
+    except (GeoSpottrError, ValueError, AttributeError) as exc:
         raise GeoSpottrError(f"{_bad_path(path)}: unreadable list of skipped photos ({exc}); delete the "
                              f"folder {path.parent} to rebuild the cache") from None
     return np.load(path, mmap_mode="r"), bad

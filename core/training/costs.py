@@ -19,9 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import GeoSpottrError
 from ..fsutil import atomic_write_text
 from ..models import registry
 from ..models.probe import Embedding, ProbeNet
+from ..typed import read_json
 from .budget import FINETUNE_ARCH, GUARD_MIN_PHOTOS, RECIPES, Costs, Recipe, choose, duration_text, guard_warning
 from .data import Sample
 from .probe import AUTO_PROBE_MAX_PER_CITY
@@ -95,8 +97,8 @@ def measure(paths: Sequence[str], device: torch.device, cache_file: Path | None 
 
 def _read(cache_file: Path) -> dict:
     try:
-        data = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(cache_file, "cost cache", missing={})
+    except GeoSpottrError:  # a damaged or unreadable cache is measured again
         return {}
     return data if isinstance(data, dict) else {}
 

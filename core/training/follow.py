@@ -14,7 +14,6 @@ job that polls both until cancelled (or until the run has ended).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import numpy as np
 
 from ..events import Control, Event, EventCallback, Kind
 from ..fsutil import open_regular
-from ..typed import Fields
+from ..typed import DamagedFile, Fields, parse_json
 from . import runs
 from .metrics import Iteration
 
@@ -68,13 +67,13 @@ def _decode(lines: list[bytes]) -> list[dict[str, Any]]:
     """JSON objects of `lines` as one array (one decoder call: about half the time of a call per line),
     line by line when one is damaged (a killed writer's fragment), which is then skipped."""
     try:
-        records = json.loads(b"[" + b",".join(lines) + b"]")
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too; a "[[[[..." line recurses
+        records = parse_json(b"[" + b",".join(lines) + b"]", "metrics lines")
+    except DamagedFile:  # not UTF-8, not JSON or a "[[[[..." line nested too deep
         records = []
         for line in lines:
             try:
-                records.append(json.loads(line))
-            except (ValueError, RecursionError):
+                records.append(parse_json(line, "metrics line"))
+            except DamagedFile:
                 continue
     return [r for r in records if isinstance(r, dict)]
 

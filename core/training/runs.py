@@ -21,7 +21,7 @@ from ..errors import GeoSpottrError
 from ..events import Event, Kind
 from ..fsutil import atomic_write_text, check_name, ensure_inside, open_regular, safe_child
 from ..names import did_you_mean
-from ..typed import SMALL_JSON_BYTES, Fields, read_object
+from ..typed import SMALL_JSON_BYTES, DamagedFile, Fields, parse_json, read_object
 from .metrics import EpochMetrics
 
 CONFIG = "config.json"
@@ -183,8 +183,8 @@ def read_metrics(run: Path | str, kinds: tuple[Kind | str, ...] | None = None) -
             if wanted and line.startswith(b'{"kind": "') and not line.startswith(wanted):
                 continue
             try:
-                event = json.loads(line)
-            except (ValueError, RecursionError):  # a killed writer's fragment, or damage
+                event = parse_json(line, "metrics line")
+            except DamagedFile:  # a killed writer's fragment, or damage
                 continue
             if isinstance(event, dict) and (kinds_read is None or event.get("kind") in kinds_read):
                 out.append(event)

@@ -15,7 +15,6 @@ never quietly depend on a CDN.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import tempfile
 from pathlib import Path
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from core import __version__
 from core.maps import BRIDGE_PREFIX, OSM_TILES, write_assets
+from core.typed import DamagedFile, parse_json
 
 from ...native_libs import preload_before_chromium
 from ...settings import online_tiles  # noqa: F401 - re-exported for the map views
@@ -91,8 +91,8 @@ class _BridgePage(QWebEnginePage):
     def javaScriptConsoleMessage(self, level, text: str, line: int, source: str) -> None:  # noqa: N802
         if text.startswith(BRIDGE_PREFIX):
             try:
-                payload = json.loads(text[len(BRIDGE_PREFIX):])
-            except ValueError:
+                payload = parse_json(text[len(BRIDGE_PREFIX):], "map message")
+            except DamagedFile:
                 log.warning("bad map message %r", text[:200])
                 return
             if isinstance(payload, dict):
@@ -236,5 +236,5 @@ def evaluate_js(view: MapView, script: str, timeout_ms: int = 10000) -> Any:
     loop.exec()
     if "value" not in box:
         raise TimeoutError(f"no answer from the map page within {timeout_ms} ms: {script[:80]}")
-    return None if box["value"] in (None, "") else json.loads(box["value"])
+    return None if box["value"] in (None, "") else parse_json(box["value"], "map page answer")
 
