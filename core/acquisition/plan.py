@@ -82,7 +82,7 @@ class DownloadPlan:
             raise bad(f"not a download plan (version {PLAN_VERSION} expected)")
         if data.get("provider") not in PROVIDERS:
             raise bad(f"provider must be one of {', '.join(PROVIDERS)}")
-        cities = []
+        cities: list[PlannedCity] = []
         for entry in data.get("cities") or []:
             try:
                 slug, new, target = _slug(entry["slug"], bad), entry["new"], entry["target"]
