@@ -192,7 +192,7 @@ def _accepted(action: argparse.Action | None) -> str:
     """A value the option's type accepts (int, float, or a validating function of the CLI's own)."""
     if action is None or action.type is None:
         return "x"
-    for value in ("1", "0.5", "x"):
+    for value in ("1", "0.5", "32", "x"):
         try:
             action.type(value)
         except (ValueError, TypeError, argparse.ArgumentTypeError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data.catalog import validate_slug
+from ..data.catalog import MAX_TARGET, validate_slug
 from ..errors import GeoSpottrError
 from ..fsutil import atomic_write_text
 from ..typed import read_json
@@ -88,7 +88,7 @@ class DownloadPlan:
                 slug, new, target = _slug(entry["slug"], bad), entry["new"], entry["target"]
                 if slug in (c.slug for c in cities):
                     raise bad(f"{slug} is planned twice")
-                if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10**7 for n in (new, target)):
+                if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_TARGET for n in (new, target)):
                     raise bad(f"{slug}: 'new' and 'target' must be whole numbers of photos")
                 areas = []
                 if len(entry.get("areas") or []) > MAX_AREAS:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import GeoSpottrError
 from .common import job, open_project
-from .options import decimal, non_negative, positive
+from .options import decimal, non_negative, photo_count, positive, seed, whole
 
 TERMS = """\
 Sources and their terms:
@@ -101,8 +101,6 @@ def cmd_advise(args: argparse.Namespace) -> int:
     from ..evaluation.curves import reports_folder
     from ..evaluation.learning import current_curve
 
-    if args.photos < 0:
-        raise GeoSpottrError("--photos cannot be negative")
     with open_project(args) as project:
         with job() as (on_event, control):
             curve = current_curve(project, args.run, args.refresh, on_event, control)
@@ -132,28 +130,28 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="download what `geospottr advise` planned: its cities, counts and sub-areas (resumable)")
     p.add_argument("--cities", metavar="A,B", help="city slugs or names (default: all the project's cities)")
     p.add_argument("--all", action="store_true", help="every city of the project")
-    p.add_argument("--per-city", type=int, metavar="N",
+    p.add_argument("--per-city", type=photo_count, metavar="N",
                    help="target images per city from this provider (default: each city's own target)")
-    p.add_argument("--workers", type=int, default=4, metavar="K", help="concurrent downloads (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="same seed, same points (default: %(default)s)")
+    p.add_argument("--workers", type=whole(at_least=1, at_most=64), default=4, metavar="K", help="concurrent downloads (default: %(default)s)")
+    p.add_argument("--seed", type=seed, default=0, help="same seed, same points (default: %(default)s)")
     p.add_argument("--addresses", type=Path, metavar="FILE",
                    help="sample points from an address book: OpenAddresses GeoJSON, GeoJSON-seq or CSV with lon/lat (.gz ok)")
     p.add_argument("--yes", action="store_true", help="do not ask to confirm the cost")
     p.add_argument("--key", help="Google Maps API key (prefer $GOOGLE_MAPS_API_KEY or the keyring: shell history keeps this)")
     p.add_argument("--token", help="Mapillary access token (prefer $MAPILLARY_ACCESS_TOKEN or the keyring)")
-    p.add_argument("--budget", type=int, metavar="N", help="stop after N image requests (the billed calls)")
+    p.add_argument("--budget", type=whole(at_least=0), metavar="N", help="stop after N image requests (the billed calls)")
     p.add_argument("--price-per-1000", type=non_negative, metavar="USD",
                    help="Street View price per 1,000 images for the estimate (default: Google's list price, 7)")
     p.add_argument("--qps", type=non_negative, default=25.0, help="requests per second at most, 0 for no limit (default: %(default)s)")
     p.add_argument("--timeout", type=positive, default=20.0, metavar="S",
                    help="seconds one request may take in total, however slowly the server answers (default: %(default)s)")
-    p.add_argument("--retries", type=int, default=6, help="retries of 429/5xx/timeouts (default: %(default)s)")
+    p.add_argument("--retries", type=whole(at_least=0, at_most=100), default=6, help="retries of 429/5xx/timeouts (default: %(default)s)")
     p.add_argument("--backoff", type=non_negative, default=0.5, metavar="S", help="first backoff delay, doubling (default: %(default)s)")
     sv = p.add_argument_group("Street View image parameters (defaults: the seed dataset's)")
-    sv.add_argument("--size", type=int, default=640, help="square image side in px (default: %(default)s)")
+    sv.add_argument("--size", type=whole(at_least=16, at_most=640), default=640, help="square image side in px (default: %(default)s)")
     sv.add_argument("--pitch", type=decimal(at_least=-90, at_most=90), default=20.0, help="(default: %(default)s)")
     sv.add_argument("--fov", type=decimal(above=0, at_most=120), default=90.0, help="(default: %(default)s)")
-    sv.add_argument("--radius-m", type=int, default=50, help="how far a point may snap to a panorama (default: %(default)s)")
+    sv.add_argument("--radius-m", type=whole(at_least=1, at_most=50_000), default=50, help="how far a point may snap to a panorama (default: %(default)s)")
     sv.add_argument("--any-source", dest="outdoor", action="store_false",
                     help="also indoor panoramas (default: source=outdoor only)")
     mly = p.add_argument_group("Mapillary")
@@ -167,7 +165,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "photos), which city each is mistaken for, and where its mistakes lie (the cells of "
                                    "its area with the most errors and the fewest photos). Plans --photos new ones, "
                                    "shows the downloader's cost bound and writes the plan for `download --plan`.")
-    p.add_argument("--photos", type=int, default=100, metavar="N", help="new photos to plan (default: %(default)s)")
+    p.add_argument("--photos", type=photo_count, default=100, metavar="N", help="new photos to plan (default: %(default)s)")
     p.add_argument("--provider", choices=("streetview", "mapillary"), default="streetview",
                    help="where the plan downloads from (default: %(default)s)")
     p.add_argument("--price-per-1000", type=non_negative, metavar="USD",

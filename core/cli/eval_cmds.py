@@ -19,6 +19,7 @@ from ..errors import GeoSpottrError
 from ..events import ignore_events
 from ..values import BadValue, parse_decimal
 from .common import command_line, job, open_project
+from .options import batch, seed, whole
 from .render import plural, table
 
 if TYPE_CHECKING:  # core.inference.results needs numpy: loaded by the commands that predict, not by --help
@@ -500,7 +501,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "best.pt).")
     _model_args(p)
     p.add_argument("--split", choices=SPLITS, default="test", help="default: %(default)s (other splits get a prefix)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: %(default)s)")
+    p.add_argument("--batch-size", type=batch, default=32, help="images per forward pass (default: %(default)s)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write the report files here instead")
     p.add_argument("--json", action="store_true", help="print report.json instead of the table")
     p.add_argument("--learning-curve", action="store_true",
@@ -523,7 +524,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     _model_args(p)
     p.add_argument("inputs", nargs="*", type=Path, metavar="IMAGE|DIR",
                    help="photos, or folders searched recursively for photos")
-    p.add_argument("--top-k", type=int, default=5, help="cities to list per photo, 0 for all (default: %(default)s)")
+    p.add_argument("--top-k", type=whole(at_least=0), default=5, help="cities to list per photo, 0 for all (default: %(default)s)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON Lines: one object per photo or place")
     fmt.add_argument("--csv", action="store_true", help="CSV: one row per photo and rank")
@@ -535,7 +536,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "probability as caption")
     p.add_argument("--versus", metavar="CITY",
                    help="with --explain: contrastive maps, why the top city rather than CITY (slug or name)")
-    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: %(default)s)")
+    p.add_argument("--batch-size", type=batch, default=16, help="images per forward pass (default: %(default)s)")
     p.add_argument("--dataset", action="store_true",
                    help="predict every kept image of the project instead and store the guesses (the app's "
                         "grid then filters by right / wrong / guessed city and sorts by confidence)")
@@ -560,11 +561,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     which.add_argument("--run", metavar="ID", help=f"the model of a training run (runs/ID/best.pt); {PROJECT_MODEL_HELP}")
     which.add_argument("--model", type=Path, metavar="FILE", help="a model bundle file")
     instead = p.add_mutually_exclusive_group()
-    instead.add_argument("--resume", type=int, metavar="GAME", help="continue an unfinished game (with its own model)")
+    instead.add_argument("--resume", type=whole(at_least=1), metavar="GAME", help="continue an unfinished game (with its own model)")
     instead.add_argument("--scoreboard", action="store_true",
                          help="list played games instead of playing (with --run ID: only those against that run)")
-    p.add_argument("--rounds", type=int, default=10, help="default: %(default)s")
-    p.add_argument("--seed", type=int, help="same seed, same photos (default: random)")
+    p.add_argument("--rounds", type=whole(at_least=1, at_most=10_000), default=10, help="default: %(default)s")
+    p.add_argument("--seed", type=seed, help="same seed, same photos (default: random)")
     p.add_argument("--split", choices=SPLITS, default="test", help="draw the photos from this split (default: %(default)s)")
     p.add_argument("--player", default="", help="your name on the scoreboard")
     p.add_argument("--no-open", action="store_true", help="do not open photos in the image viewer")

@@ -11,7 +11,7 @@ from ..data import catalog
 from ..data.project import SPLITS, STATUSES, Project
 from ..errors import GeoSpottrError
 from .common import command_line, job, open_project
-from .options import positive
+from .options import photo_count, positive, seed, whole
 from .render import plural, table
 
 
@@ -206,7 +206,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="the new project folder (may exist if empty; an existing project is refused: use `cities`)")
     p.add_argument("--cities", metavar="seed|NAME,...",
                    help="'seed' for the 22 seed cities, or names such as 'Zagreb,Split,Santiago,CL'")
-    p.add_argument("--target", type=int, default=catalog.DEFAULT_TARGET, help="images wanted per city (default: %(default)s)")
+    p.add_argument("--target", type=photo_count, default=catalog.DEFAULT_TARGET, help="images wanted per city (default: %(default)s)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("cities", parents=[common], help="search the world city catalog; manage project cities",
@@ -217,9 +217,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--remove", metavar="SLUG,...", help="remove cities from the project (slugs or names, comma-separated)")
     p.add_argument("--delete-images", action="store_true", help="with --remove: also delete the city's images")
     p.add_argument("--list", action="store_true", help="list the project's cities with have/target counts")
-    p.add_argument("--target", type=int, help="images wanted per city (with --add, or for the city named by QUERY)")
+    p.add_argument("--target", type=photo_count, help="images wanted per city (with --add, or for the city named by QUERY)")
     p.add_argument("--radius-km", type=positive, help="sampling radius (with --add, or for the city named by QUERY)")
-    p.add_argument("--limit", type=int, default=20, help="search results to show (default: %(default)s)")
+    p.add_argument("--limit", type=whole(at_least=1), default=20, help="search results to show (default: %(default)s)")
     p.set_defaults(func=cmd_cities)
 
     p = sub.add_parser("import", parents=[common], help="import photos from a folder tree or a CSV",
@@ -240,7 +240,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        description="Assign every labelled, non-rejected image to train/val/test, per city, keeping "
                                    "the images of one place together with --group-by location.")
     p.add_argument("--ratios", default="0.6,0.2,0.2", help="train,val,test (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="same seed, same split (default: %(default)s)")
+    p.add_argument("--seed", type=seed, default=0, help="same seed, same split (default: %(default)s)")
     p.add_argument("--group-by", choices=("location", "image"), default="location",
                    help="keep images of one place (location id, panorama or coordinates) in one split (default: %(default)s)")
     p.set_defaults(func=cmd_split)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .common import cancel_on_interrupt, command_line, open_project
-from .options import fraction, non_negative, positive
+from .options import batch, fraction, non_negative, positive, seed, whole
 from .render import ProgressPrinter, plural, table
 
 ARCH_HELP = "model architecture (see `geospottr models`; default: efficientnet-lite0)"
@@ -239,9 +239,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                     "stops after the current iteration and saves a resumable checkpoint. Multi-GPU/multi-node: "
                     "launch with `torchrun --nproc_per_node N -m core train ...`.")
     p.add_argument("--arch", help=ARCH_HELP)
-    p.add_argument("--epochs", type=int, help="epochs (default: 10; with --resume: a new total)")
-    p.add_argument("--batch-size", type=int, help="images per step and process (default: 32)")
-    p.add_argument("--image-size", type=int, help="input size S (SxS; default: the model's, e.g. 224)")
+    p.add_argument("--epochs", type=whole(at_least=1, at_most=1_000_000), help="epochs (default: 10; with --resume: a new total)")
+    p.add_argument("--batch-size", type=batch, help="images per step and process (default: 32)")
+    p.add_argument("--image-size", type=whole(at_least=16, at_most=4096), help="input size S (SxS; default: the model's, e.g. 224)")
     p.add_argument("--lr", type=positive, help="base learning rate (default: 0.01 SGD, 0.001 AdamW)")
     p.add_argument("--optimizer", choices=("sgd", "adamw"), help="default: sgd with momentum 0.9")
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="lr schedule after warmup (default: cosine)")
@@ -269,10 +269,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="a probe: keep the fit on train only (default: once val is measured, refit on train + val, C by "
                         "inner CV over them, so every labelled photo counts; the val figures reported stay the "
                         "train-only fit's)")
-    p.add_argument("--patience", type=int, help="stop after N epochs without a val-loss improvement (default: 5; 0: never)")
-    p.add_argument("--workers", dest="num_workers", type=int, help="image decoding processes (default: 2)")
-    p.add_argument("--seed", type=int, help="default: 0")
-    p.add_argument("--max-steps", type=int, help="at most N iterations per epoch (quick trials)")
+    p.add_argument("--patience", type=whole(at_least=0), help="stop after N epochs without a val-loss improvement (default: 5; 0: never)")
+    p.add_argument("--workers", dest="num_workers", type=whole(at_least=0, at_most=256), help="image decoding processes (default: 2)")
+    p.add_argument("--seed", type=seed, help="default: 0")
+    p.add_argument("--max-steps", type=whole(at_least=1), help="at most N iterations per epoch (quick trials)")
     p.add_argument("--crop-bottom", type=fraction, metavar="F",
                    help="cut the bottom fraction F of every photo (e.g. 0.12: Street View's car and watermark), "
                         "in training and, recorded in the model, at every later prediction (default: 0)")

@@ -25,6 +25,8 @@ SEED_PRESET: tuple[str, ...] = (
 #: Slugs the seed used for its folders; kept so that seed datasets import without renaming.
 SEED_SLUGS: dict[str, str] = {"newyorkcity": "newyork"}
 DEFAULT_TARGET = 1250
+#: The most photos a city can want: far past any download budget, and the bound every reader checks.
+MAX_TARGET = 10_000_000
 
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 

@@ -927,8 +927,8 @@ def _check_city_values(lat: float, lon: float, target_count: int | None, radius_
                        bbox: Sequence[float] | None) -> None:
     """One-line errors for values no city can have (they would break sampling, maps and distances)."""
     checked_point(lat, lon, "city coordinates")
-    if target_count is not None and not (0 <= int(target_count) <= 10_000_000):
-        raise GeoSpottrError("a target count must be between 0 and 10,000,000")
+    if target_count is not None and not (0 <= int(target_count) <= catalog.MAX_TARGET):
+        raise GeoSpottrError(f"a target count must be between 0 and {catalog.MAX_TARGET:,}")
     if radius_km is not None and not (math.isfinite(radius_km) and 0 < radius_km <= 500):
         raise GeoSpottrError(f"a sampling radius must be more than 0 and at most 500 km (got {radius_km:g})")
     if bbox is not None:

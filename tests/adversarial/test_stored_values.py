@@ -1,7 +1,7 @@
 """Issue 24 item 6: no bad value is stored. Coordinates pass one rule (`core.values.checked_point`) from a
 CSV, a download answer (Street View metadata, Mapillary search: 999, NaN, Infinity) or a direct call;
 numbers from text pass one strict decimal parser (no ``4_5.8``, ``nan``, non-ASCII digits); numeric CLI
-options one typed converter family; a CSV's status and split are kept only with ``--trust-status``.
+options, decimals and whole numbers, one typed converter family; a CSV's status and split are kept only with ``--trust-status``.
 Every case checks the rows and files before and after."""
 
 from __future__ import annotations
@@ -134,6 +134,46 @@ def test_numeric_options_are_typed(proj, args):
     line = one_line_error(result)
     assert "expected a finite decimal number" in line and args[-2] in line
     assert _state(proj) == before
+
+
+@pytest.mark.parametrize("args", [
+    ["split", "--seed", "-1"],                      # numpy's generator: a traceback
+    ["split", "--seed", "1_0"],                     # Python's int() reads 10
+    ["init", "elsewhere", "--target", "99999999999999999999999"],  # was accepted and silently unused
+    ["cities", "zag", "--limit", "-1"],             # listed every result but the last
+    ["challenge", "--rounds", "0"],
+    ["download", "--provider", "streetview", "--per-city", "\u0663"],  # an Arabic-Indic 3, which int() takes
+    ["download", "--provider", "streetview", "--workers", "+4"],
+    ["train", "--workers", "-1"],
+    ["predict", "--top-k", "0x10", "photo.jpg"],
+    ["advise", "--photos", "10000001"],
+])
+def test_whole_number_options_are_typed(proj, args):
+    before = _state(proj)
+    result = cli("--project", proj.root, *args, timeout=60)
+    assert result.returncode == 2, result.stdout
+    line = one_line_error(result)
+    option = [a for a in args if a.startswith("--")][-1]
+    assert "expected a whole number" in line and option in line
+    assert _state(proj) == before
+
+
+def test_no_option_takes_a_plain_int_or_float():
+    """Every numeric option of every command goes through `core.cli.options` (the one converter family)."""
+    import argparse
+
+    from core.cli.main import build_parser
+
+    plain = []
+    parsers = [("geospottr", build_parser())]
+    while parsers:
+        name, parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend((f"{name} {n}", p) for n, p in action.choices.items())
+            elif action.type in (int, float):
+                plain.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not plain, plain
 
 
 @pytest.mark.parametrize("ratios", ["nan,0,1", "inf,1,1", "1e308,1e308,1", "0.6,0.2", "1_0,1,1", "0,0,0", "-1,1,1"])
