@@ -119,15 +119,13 @@ def make_folds(dev: DevSet, k: int = K, seed: int = 0) -> list[tuple[np.ndarray,
 
 def fold_scores(dev: DevSet, test: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     """Per-image and per-place (views combined) accuracy and macro F1, and per-city image F1, of one fold."""
-    from sklearn.metrics import f1_score
-
     from core.inference.prediction import combine_views
+    from core.scores import macro_f1, per_class_f1
 
-    labels = list(range(len(dev.classes)))
+    classes = len(dev.classes)
     y, pred = dev.labels[test], probs.argmax(axis=1)
-    out = {"img_acc": float((pred == y).mean()),
-           "img_f1": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0))}
-    per_city = f1_score(y, pred, labels=labels, average=None, zero_division=0)
+    out = {"img_acc": float((pred == y).mean()), "img_f1": macro_f1(y, pred, classes)}
+    per_city, _ = per_class_f1(y, pred, classes)
     out.update({f"f1_{c.slug}": float(f) for c, f in zip(dev.classes, per_city)})
     place_true, place_pred = [], []
     for g in np.unique(dev.groups[test]):
@@ -136,7 +134,7 @@ def fold_scores(dev: DevSet, test: np.ndarray, probs: np.ndarray) -> dict[str, f
         place_pred.append(int(combine_views(probs[members]).argmax()))
     place_true, place_pred = np.array(place_true), np.array(place_pred)
     out["place_acc"] = float((place_true == place_pred).mean())
-    out["place_f1"] = float(f1_score(place_true, place_pred, labels=labels, average="macro", zero_division=0))
+    out["place_f1"] = macro_f1(place_true, place_pred, classes)
     return out
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from ..data.project import Project
 from ..errors import GeoSpottrError
 from ..fsutil import atomic_write_text, safe_child
+from ..scores import macro, per_class_f1
 from ..typed import DamagedFile, Fields, read_json, short
 
 #: Shares of the labelled places each cross-validation fold trains on (nested: 25% is inside 50%, ...).
@@ -86,31 +87,32 @@ def fit_level(ns: Sequence[float], f1s: Sequence[float], exponent: float) -> Pow
     return PowerLaw(float(math.exp(np.mean(e + exponent * x))), exponent)
 
 
-def city_f1(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
-    """Per-class F1 of integer labels (0 for a class never true nor predicted), vectorised over leading axes:
-    ``truth`` and ``predicted`` of shape (..., N) give (..., classes), so 200 bootstrap resamples are one call."""
-    true_hot = truth[..., None] == np.arange(classes)
-    pred_hot = predicted[..., None] == np.arange(classes)
-    tp = (true_hot & pred_hot).sum(axis=-2)
-    denominator = true_hot.sum(axis=-2) + pred_hot.sum(axis=-2)
-    return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
-
-
 def f1_intervals(truth: np.ndarray, predicted: np.ndarray, groups: np.ndarray, classes: int,
                  resamples: int = BOOTSTRAP, seed: int = 0) -> tuple[list[Interval], Interval]:
-    """Per-class F1 and macro F1, each with its 95% interval from resampling places (a place's views
-    together: they are not independent photos)."""
+    """Per-class F1 and macro F1 (`core.scores`' rule), each with its 95% interval from resampling places (a
+    place's views together: they are not independent photos). A city that a resample leaves out (never
+    true, never guessed) has no F1 there: its interval is over the resamples that hold it."""
     places, index = np.unique(groups, return_inverse=True)
     members = [np.flatnonzero(index == i) for i in range(len(places))]
     rng = np.random.default_rng(seed)
-    draws = np.stack([city_f1(truth[rows], predicted[rows], classes)
-                      for rows in (np.concatenate([members[i] for i in rng.integers(0, len(places), len(places))])
-                                   for _ in range(resamples))])
-    point = city_f1(truth, predicted, classes)
-    low, high = np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
-    macro = draws.mean(axis=1)
-    return ([Interval(float(point[k]), float(low[k]), float(high[k])) for k in range(classes)],
-            Interval(float(point.mean()), float(np.percentile(macro, 2.5)), float(np.percentile(macro, 97.5))))
+    draws, seen, macros = [], [], []
+    for _ in range(resamples):
+        rows = np.concatenate([members[i] for i in rng.integers(0, len(places), len(places))])
+        f1, held = per_class_f1(truth[rows], predicted[rows], classes)
+        draws.append(f1)
+        seen.append(held)
+        macros.append(macro(f1, held))
+    f1s, held_by = np.array(draws), np.array(seen)
+    point, point_held = per_class_f1(truth, predicted, classes)
+
+    def interval(k: int) -> Interval:
+        values = f1s[held_by[:, k], k]
+        if not len(values):
+            return Interval(float(point[k]), float(point[k]), float(point[k]))
+        return Interval(float(point[k]), float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+
+    return ([interval(k) for k in range(classes)],
+            Interval(macro(point, point_held), float(np.percentile(macros, 2.5)), float(np.percentile(macros, 97.5))))
 
 
 @dataclass

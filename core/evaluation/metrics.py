@@ -31,6 +31,7 @@ from ..errors import GeoSpottrError
 from ..events import WARNING, Control, Event, EventCallback, ignore_events
 from ..fsutil import atomic_write_bytes, atomic_write_text, safe_child
 from ..inference.results import DEFAULT_BATCH, Prediction, combine_views
+from ..scores import confusion_counts, counted, macro, precision_recall_f1
 
 if TYPE_CHECKING:  # the caller loads the model; naming its type must not import torch
     from ..inference.prediction import Predictor
@@ -272,34 +273,14 @@ def _place_name(key: str | None) -> str | None:
     return key.split(":", 1)[1] if key is not None else None
 
 
-def confusion_counts(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
-    """(n_classes, n_classes) counts: row = true class, column = predicted (labels outside 0..n-1 ignored)."""
-    t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    keep = (t >= 0) & (t < n_classes) & (p >= 0) & (p < n_classes)
-    return np.bincount(t[keep] * n_classes + p[keep], minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
-def precision_recall_f1(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class precision, recall, F1 and support of a confusion matrix; 0 where a ratio is 0/0 (what
-    scikit-learn's ``zero_division=0`` gives, without importing scikit-learn: 1.1 s of every `evaluate`)."""
-    tp = np.diag(confusion).astype(float)
-    predicted, support = confusion.sum(axis=0), confusion.sum(axis=1)
-
-    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
-
-    precision, recall = ratio(tp, predicted), ratio(tp, support)
-    return precision, recall, ratio(2 * precision * recall, precision + recall), support
-
-
 def _macro_f1(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> float:
-    """Mean F1 over `labels`; a name outside them counts as one more class (a miss for the true city, a
-    false alarm for the predicted one), as scikit-learn counts it."""
+    """Macro F1 over `labels` (the cities that count, `core.scores`); a name outside them counts as one more
+    class (a miss for the true city, a false alarm for the predicted one), as scikit-learn counts it."""
     other = len(labels)
     index = {label: i for i, label in enumerate(labels)}
     confusion = confusion_counts([index.get(t, other) for t in truth], [index.get(p, other) for p in predicted],
                                  other + 1)
-    return float(precision_recall_f1(confusion)[2][:other].mean()) if other else 0.0
+    return macro(precision_recall_f1(confusion)[2][:other], counted(confusion)[:other])
 
 
 def _scores(rows: Sequence[tuple[int, float, int]], n_classes: int, macro_f1: float | None = None) -> Scores:
@@ -325,9 +306,10 @@ def _classification(y_true: list[int], y_pred: list[int], predictor: Predictor):
     per_city = [CityMetrics(c.slug, c.name, float(p[i]), float(r[i]), float(f[i]), int(s[i]))
                 for i, c in enumerate(predictor.classes)]
     weights = s / s.sum() if s.sum() else np.zeros_like(p)
-    macro = {"precision": float(p.mean()), "recall": float(r.mean()), "f1": float(f.mean())}
+    mask = counted(confusion)  # a city with no photo in the split and never guessed says nothing
+    averages = {"precision": macro(p, mask), "recall": macro(r, mask), "f1": macro(f, mask)}
     weighted = {"precision": float(p @ weights), "recall": float(r @ weights), "f1": float(f @ weights)}
-    return per_city, macro, weighted, confusion.tolist()
+    return per_city, averages, weighted, confusion.tolist()
 
 
 def _places(records: Sequence[ImageRecord], probs_by_image: dict[str, np.ndarray], index: dict[str, int],

@@ -30,6 +30,7 @@ from ..events import LOG, Control, Event, EventCallback, ignore_events
 from ..fsutil import safe_child
 from ..models import registry
 from ..models.probe import EnsembleProbeNet, ProbeNet, probe_members
+from ..scores import macro_f1
 from . import cache as feature_cache
 from . import distributed
 from .balance import CLASS_BALANCES, balance_weights
@@ -235,7 +236,6 @@ def fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num
 def _fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, num_classes: int,
                class_balance: str, c_grid: Sequence[float], inner_folds: int, views_as_samples: bool,
                seed: int) -> FittedProbe:
-    from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedGroupKFold
 
     y, g = np.asarray(labels), np.asarray(groups)
@@ -251,7 +251,7 @@ def _fit_probe(features: np.ndarray, labels: Sequence[int], groups: Sequence, nu
                 xt, yt, _ = _expand(features[tr], y[tr], g[tr], views_as_samples)
                 scaler, lr = _fit_lr(xt, yt, c, num_classes, class_balance)
                 pred = lr.predict(scaler.transform(mean_x[va]))
-                f1s.append(f1_score(y[va], pred, labels=sorted(set(y[va].tolist())), average="macro", zero_division=0))
+                f1s.append(macro_f1(y[va], pred, num_classes))
             scores[float(c)] = float(np.mean(f1s))
         best = max(scores, key=lambda c: (round(scores[c], 4), -c))  # ties: the stronger regularisation
     else:
@@ -304,12 +304,10 @@ def fuse_probabilities(probs: Sequence[np.ndarray]) -> np.ndarray:
 
 def _metrics(probs: np.ndarray, labels: Sequence[int], prefix: str) -> dict[str, float]:
     """Loss (plain CE), accuracy and macro F1 of fitted probabilities, named like the trainer's metrics."""
-    from sklearn.metrics import f1_score
-
     y = np.asarray(labels)
     pred = probs.argmax(axis=1)
     loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
-    f1 = float(f1_score(y, pred, labels=sorted(set(y.tolist())), average="macro", zero_division=0))
+    f1 = macro_f1(y, pred, probs.shape[1])
     return {f"{prefix}_loss": loss, f"{prefix}_acc": float((pred == y).mean()), f"{prefix}_macro_f1": f1}
 
 

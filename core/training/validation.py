@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..scores import counted, macro, precision_recall_f1
 from .data import decoded_only
 
 
@@ -45,8 +46,6 @@ def evaluate(net: nn.Module, loader: DataLoader, device: torch.device, num_class
         confusion += torch.bincount(labels * num_classes + preds, minlength=num_classes ** 2).view(num_classes, -1)
         n += len(labels)
     net.train(was_training)
-    tp = confusion.diag().double()
-    denom = 2 * tp + (confusion.sum(0) - confusion.diag()) + (confusion.sum(1) - confusion.diag())
-    present = denom > 0
-    f1 = (2 * tp[present] / denom[present]).mean().item() if present.any() else 0.0
-    return {"val_loss": loss_sum / max(1, n), "val_acc": tp.sum().item() / max(1, n), "val_macro_f1": f1}
+    counts = confusion.numpy()
+    return {"val_loss": loss_sum / max(1, n), "val_acc": float(counts.trace()) / max(1, n),
+            "val_macro_f1": macro(precision_recall_f1(counts)[2], counted(counts))}
