@@ -31,7 +31,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -171,23 +171,32 @@ class RowsFile:
         self.done, self.bad = 0, {}
         saved = self._saved_state()
         path.parent.mkdir(parents=True, exist_ok=True)
-        if saved is not None and self.part.is_file():
-            self.rows = np.load(self.part, mmap_mode="r+")
-            self.done, self.bad = int(saved["done"]), {int(k): str(v) for k, v in saved["bad"].items()}
+        rows = _open_rows(self.part, count, self.shape, "r+") if saved is not None else None
+        if rows is not None and saved is not None:
+            self.rows = rows
+            self.done, self.bad = saved["done"], saved["bad"]
         else:
+            self.part.unlink(missing_ok=True)  # whatever was there (a FIFO would block the write below)
             self.rows = np.lib.format.open_memmap(self.part, mode="w+", dtype=np.float16, shape=(count, *self.shape))
             fsutil.reserve_space(self.part)
             self.commit(0)
 
     def _saved_state(self) -> dict | None:
+        """The committed progress of a killed build (``done`` rows, ``bad`` photos by index), or None when
+        there is none or it does not fit this build (damaged, another count or shape): then it starts over."""
         try:
             saved = read_json(self.state, "feature cache state", STATE_MAX_BYTES)
         except GeoSpottrError:  # damaged, or a killed writer's: the cache is rebuilt
             return None
-        if not isinstance(saved, dict) or saved.get("count") != self.count or tuple(saved.get("shape", ())) != self.shape \
-                or not isinstance(saved.get("done"), int) or not isinstance(saved.get("bad"), dict):
+        if not isinstance(saved, dict) or saved.get("count") != self.count or not isinstance(saved.get("shape"), list) \
+                or tuple(saved["shape"]) != self.shape \
+                or not isinstance(saved.get("done"), int) or not 0 <= saved["done"] <= self.count \
+                or not isinstance(saved.get("bad"), dict):
             return None
-        return saved
+        try:
+            return {"done": saved["done"], "bad": {int(k): str(v) for k, v in saved["bad"].items()}}
+        except ValueError:  # an index that is not a number
+            return None
 
     def write(self, start: int, rows: np.ndarray, bad: dict[int, str]) -> None:
         self.rows[start:start + len(rows)] = rows
@@ -209,6 +218,31 @@ class RowsFile:
             _bad_path(self.path).unlink(missing_ok=True)
         os.replace(self.part, self.path)
         self.state.unlink(missing_ok=True)
+
+
+def _open_rows(path: Path, count: int, shape: Sequence[int], mode: Literal["r", "r+"] = "r") -> np.memmap | None:
+    """`path` memory-mapped when it is a whole ``(count, *shape)`` float16 array, else None: a truncated,
+    foreign or crafted file (a pickle, another shape) is not a cache this build wrote."""
+    if not path.is_file():
+        return None
+    try:
+        rows = np.load(path, mmap_mode=mode)
+    except (OSError, ValueError):  # ValueError: a bad header, a pickle, a file shorter than its header says
+        return None
+    return rows if isinstance(rows, np.memmap) and rows.dtype == np.float16 and rows.shape == (count, *shape) else None
+
+
+def _finished(target: "Target", count: int, on_event: EventCallback) -> bool:
+    """Whether `target`'s cache is built and whole. A damaged one is removed, with a warning, so it is built
+    again: a cache is derived from the photos, so rebuilding it loses nothing (reading it would crash)."""
+    if not target.path.is_file():
+        return False
+    if _open_rows(target.path, count, target.shape) is not None:
+        return True
+    on_event(Event(WARNING, f"{target.path.name}: a damaged feature cache, rebuilt"))
+    target.path.unlink(missing_ok=True)
+    _bad_path(target.path).unlink(missing_ok=True)
+    return False
 
 
 def load_rows(path: Path) -> tuple[np.ndarray, dict[int, str]]:
@@ -269,9 +303,9 @@ def extract(targets: Sequence[Target], compute: Compute, photos: DecodedPhotos, 
     lock, files, plan = None, [], None
     try:
         if ctx.is_main:
-            if not all(t.path.is_file() for t in targets):
+            if not all(_finished(t, len(photos), on_event) for t in targets):
                 lock = _Lock(targets[0].path)  # then look again: another process may have built them
-            todo = [i for i, t in enumerate(targets) if not t.path.is_file()]
+            todo = [i for i, t in enumerate(targets) if not _finished(t, len(photos), on_event)]
             files = [RowsFile(targets[i].path, len(photos), targets[i].shape) for i in todo]
             plan = todo, min((f.done for f in files), default=0) // CHUNK_ROWS
         todo, start_chunk = distributed.broadcast(ctx, plan)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.events import ignore_events
 from core.training import cache, distributed
 
 CHUNK = 8
@@ -25,7 +26,7 @@ def members() -> list[nn.Module]:
 
 
 def build(photos_dir: Path, cache_dir: Path, ctx: distributed.DistContext | None = None,
-          calls: list[int] | None = None) -> list[tuple[np.ndarray, dict[int, str]]]:
+          calls: list[int] | None = None, on_event=ignore_events) -> list[tuple[np.ndarray, dict[int, str]]]:
     """Both members' caches under `cache_dir`; `calls` collects the batch sizes each compute saw."""
     cache.CHUNK_ROWS = CHUNK
     nets = members()
@@ -38,7 +39,7 @@ def build(photos_dir: Path, cache_dir: Path, ctx: distributed.DistContext | None
 
     targets = [cache.Target(cache_dir / f"member{i}.npy", (16,)) for i in range(2)]
     photos = cache.DecodedPhotos(paths, SIZE, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-    return cache.extract(targets, compute, photos, torch.device("cpu"), 4, 0, "train", "2 members", ctx=ctx)
+    return cache.extract(targets, compute, photos, torch.device("cpu"), 4, 0, "train", "2 members", on_event, ctx=ctx)
 
 
 if __name__ == "__main__":

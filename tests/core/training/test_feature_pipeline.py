@@ -89,6 +89,41 @@ def test_a_build_killed_mid_way_resumes_from_its_last_chunk(photos, tmp_path):
     assert not list(killed.glob("*.building.*"))  # no state, no half array, no lock file left
 
 
+@pytest.mark.parametrize("damage", [
+    lambda path: path.write_bytes(path.read_bytes()[:150]),                        # cut inside the rows
+    lambda path: path.write_bytes(b"\x80\x04K\x01." * 40),                          # a pickle, not an array
+    lambda path: np.save(path, np.zeros((PHOTOS + 1, 16), np.float16)),            # one row too many
+    lambda path: np.save(path, np.zeros((PHOTOS, 16), np.float64)),                # not this build's type
+])
+def test_a_damaged_finished_cache_is_rebuilt_with_a_warning_not_read(photos, tmp_path, damage):
+    fresh = cache_worker.build(photos, tmp_path / "fresh")
+    folder = tmp_path / "damaged"
+    cache_worker.build(photos, folder)
+    damage(folder / "member0.npy")
+    calls: list[int] = []
+    events: list[Event] = []
+    rebuilt = cache_worker.build(photos, folder, calls=calls, on_event=events.append)
+    assert sum(calls) == PHOTOS  # one pass, for the damaged member only
+    assert any(e.kind == WARNING and "member0.npy: a damaged feature cache, rebuilt" in e.message for e in events)
+    for (a, _), (b, _) in zip(rebuilt, fresh):
+        assert np.array_equal(a, b)
+
+
+def test_a_damaged_resume_state_starts_the_build_over(photos, tmp_path):
+    killed = tmp_path / "killed"
+    proc = subprocess.run([sys.executable, "-m", "tests.core.training.cache_worker", str(photos), str(killed)],
+                          env=_env(GEOSPOTTR_TEST_KILL_AT="cache-chunk"), cwd=REPO, capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    state = killed / "member0.building.json"
+    state.write_text(json.dumps({**json.loads(state.read_text()), "bad": {"three": "x"}}))  # not an index
+    calls: list[int] = []
+    resumed = cache_worker.build(photos, killed, calls=calls)
+    assert sum(calls) == PHOTOS  # nothing trusted from the damaged state: every row again
+    fresh = cache_worker.build(photos, tmp_path / "fresh")
+    for (a, _), (b, _) in zip(resumed, fresh):
+        assert np.array_equal(a, b)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
