@@ -20,6 +20,12 @@ def plain_tooltip(text: str) -> str:
     return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>" if text else ""
 
 
+def markup_safe(text: str) -> str:
+    """`text` for a widget that always renders markup, whatever the text (pyqtgraph's legend labels are
+    HTML): escaped, so a run or city named ``<a href=...>`` shows as typed."""
+    return html.escape(text)
+
+
 def warn(parent: QWidget | None, title: str, text: str) -> None:
     """A warning box showing `text` as plain text: no markup, no clickable links."""
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)

@@ -62,3 +62,35 @@ def test_no_message_box_in_the_app_guesses_rich_text():
                     and node.attr in ("warning", "critical", "information", "about")):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, offenders
+
+
+MARKUP_NAME = '<img src="x"><a href="https://evil.example/">Rijeka</a>'
+
+
+def _legend_texts(legend) -> list[str]:
+    """What each legend label shows (its rendered text, markup applied)."""
+    return [label.item.toPlainText() for _sample, label in legend.items]
+
+
+def test_plot_legends_show_a_city_or_run_named_with_markup_as_typed(qtbot):
+    """pyqtgraph renders every legend label as HTML: a learning-curve city and an overlaid run named with
+    markup show the markup, not a link or an image."""
+    from core.evaluation.curves import CurvePoint, Interval, LearningCurve
+    from geospottr_gui.views.evaluate.learning_curve import LearningCurvePlot
+    from geospottr_gui.views.widgets.plots import TrainingPlots
+    from tests.gui.test_plots import run_series
+
+    f1 = Interval(0.5, 0.4, 0.6)
+    points = [CurvePoint(share, 40 * share, f1, {"rijeka": f1, "split": f1}, {"rijeka": 20 * share, "split": 20 * share})
+              for share in (0.5, 1.0)]
+    curve = LearningCurve("baseline", 5, ["rijeka", "split"], {"rijeka": MARKUP_NAME, "split": "Split"}, 40,
+                          {"rijeka": 20, "split": 20}, points)
+    plot = LearningCurvePlot()
+    qtbot.addWidget(plot)
+    plot.show_curve(curve)
+    assert MARKUP_NAME in _legend_texts(plot.legend)
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.set_overlays({"20261207-101010-baseline": run_series(MARKUP_NAME, 2)})
+    assert any(MARKUP_NAME[:20] in text for text in _legend_texts(plots.legend)), _legend_texts(plots.legend)

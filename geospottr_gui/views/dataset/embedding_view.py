@@ -32,6 +32,7 @@ from core.inference.dataset_predictions import CORRECTNESS, correctness
 from core.maps import city_colors
 
 from ...context import AppContext
+from ...plaintext import markup_safe, plain_tooltip
 from ...workers import JobHandle, start_job
 from ..widgets.layouts import follow_progress, job_progress
 
@@ -259,7 +260,7 @@ class EmbeddingView(QWidget):
             brush = pg.mkBrush(colour)
             spots += [{"pos": (float(x), float(y)), "brush": brush, "data": i}
                       for (x, y), i in zip(xy[mask], np.asarray(self.map.ids, dtype=object)[mask])]
-            self.legend.addItem(pg.ScatterPlotItem(size=8, brush=brush, pen=None), f"{text} ({int(mask.sum()):,})")
+            self.legend.addItem(pg.ScatterPlotItem(size=8, brush=brush, pen=None), markup_safe(f"{text} ({int(mask.sum()):,})"))
         self.dots.addPoints(spots)
 
     def _tip(self, x: float, y: float, data: Any) -> str:
@@ -268,7 +269,7 @@ class EmbeddingView(QWidget):
             return ""
         slug = self.map.cities[row]
         city = next((c.label for c in self.context.project.cities() if c.slug == slug), "unlabelled")
-        return f"{city}\n{data}"
+        return plain_tooltip(f"{city}\n{data}")
 
     # ------------------------------------------------------------------ picking
     def select_rect(self, rect: QRectF) -> list[str]:

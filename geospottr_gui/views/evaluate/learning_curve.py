@@ -24,6 +24,7 @@ from core.evaluation.curves import LearningCurve, load_current_curve
 from core.events import PROGRESS, Control, Event, EventCallback
 
 from ...context import AppContext
+from ...plaintext import markup_safe
 from ...workers import JobHandle, start_job
 from ..widgets.plot_parts import OVERLAY_COLORS
 
@@ -75,7 +76,7 @@ class LearningCurvePlot(pg.PlotWidget):
                 x=np.log10(x), y=y, top=np.array([i.high for i in intervals]) - y,
                 bottom=y - np.array([i.low for i in intervals]), beam=0.02, pen=pg.mkPen(color, width=1)))
             self.plot_item.plot(x, y, pen=None, symbol="o", symbolSize=7 if width > 2 else 5,
-                                symbolBrush=pg.mkBrush(color), symbolPen=None, name=name)
+                                symbolBrush=pg.mkBrush(color), symbolPen=None, name=markup_safe(name))
             fit_x = np.geomspace(max(1.0, x.min() * 0.8), 4 * labelled, 40)
             self.plot_item.plot(fit_x, [law.f1(n) for n in fit_x], pen=pg.mkPen(color, width=width,
                                                                                  style=Qt.PenStyle.DashLine))

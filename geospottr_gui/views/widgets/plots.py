@@ -34,6 +34,7 @@ from core.training.metrics import EpochMetrics, Iteration
 from core.training.runs import ResumePoint, short_run_name
 from core.training.series import DEFAULT_SMOOTHING, X_AXES, EmaSmoother, RunSeries
 
+from ...plaintext import markup_safe
 from ...settings import PLOTS_X_AXIS
 from .plot_parts import (
     MINUTES_AFTER_S,
@@ -224,7 +225,7 @@ class TrainingPlots(QWidget):
                 "lr": new_curve(self.lr_plot, pen),
             }
             # One legend entry per overlaid run (its val curves carry the triangle markers).
-            self.legend.addItem(items["loss"], short_run_name(series.label or run_id))
+            self.legend.addItem(items["loss"], markup_safe(short_run_name(series.label or run_id)))
             self._overlays[run_id] = (series, items)
             self._draw_overlay(series, items)
         self._dirty = True  # the wall-time unit may follow the longest run
