@@ -8,8 +8,7 @@ growable buffers, and `RunSeries.from_records` rebuilds a run from its metrics.j
 Each point also keeps the wall-clock time of its record, so a curve can be drawn against iterations,
 fractional epochs (``iteration / steps``) or the run's wall time (`RunSeries.iteration_x`,
 `RunSeries.epoch_x`). Wall time counts from the first iteration; the time a stopped run spent waiting to be
-resumed (a ``resume`` record, `note_resume`) is left out. A pause inside one process leaves no record in
-``metrics.jsonl``, so it is counted.
+resumed, or a run spent paused (each ends with a ``resume`` record, `note_resume`), is left out.
 """
 
 from __future__ import annotations

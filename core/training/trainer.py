@@ -393,17 +393,30 @@ class _FineTune:
         keeps the process group's collective timeout from expiring during a long pause."""
         if self.log.relay is not None:
             self.log.relay.check()  # control.json between iterations, not only on the relay thread's tick
+        paused_at = time.time() if self.control.paused else None
         if not self.ctx.enabled:
             self.control.checkpoint()
-            return
-        while True:
-            cancelled, paused = distributed.any_rank(self.ctx, [self.control.cancelled, self.control.paused],
-                                                     self.device)
-            if cancelled:
-                raise Cancelled()
-            if not paused:
-                return
-            time.sleep(0.2)
+        else:
+            while True:
+                cancelled, paused = distributed.any_rank(self.ctx, [self.control.cancelled, self.control.paused],
+                                                         self.device)
+                if cancelled:
+                    raise Cancelled()
+                if not paused:
+                    break
+                paused_at = paused_at or time.time()
+                time.sleep(0.2)
+        if paused_at is not None:
+            self._note_pause(time.time() - paused_at)
+
+    def _note_pause(self, seconds: float) -> None:
+        """Record where a pause in this process ended, as a ``resume`` record that redoes nothing: a run's
+        wall-time axis leaves the wait out (`series.RunSeries.elapsed`), in the live plots and when the run
+        is drawn again from metrics.jsonl, as it does for a stopped run resumed later."""
+        st = self.state
+        self.emit(Event(Kind.RESUME, f"continued after a pause of {seconds:.0f} s at epoch {st.epoch}, "
+                                     f"iteration {st.global_step}",
+                        data={"epoch": st.epoch, "iteration": st.global_step, "paused_s": round(seconds, 1)}))
 
     def _iterate(self, loader: DataLoader, total: int, warmup: int, take_request: Callable[[], bool],
                  tick: float) -> None:

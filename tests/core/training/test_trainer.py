@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from core.errors import GeoSpottrError
-from core.events import DONE, Event
+from core.events import DONE, Event, Kind
 from core.models.bundle import load_bundle, read_bundle
 from core.training import runs
 from core.training.trainer import TrainControl, train
@@ -102,6 +102,32 @@ def test_pause_checkpoint_request_and_stop_from_another_thread(small_project):
     assert result.status == "stopped" and result.epochs_done < 50
     assert read_bundle(result.last_checkpoint).extra["global_step"] == sum(e.kind == "iteration" for e in events)
     assert {r.run_id: r.status for r in runs.list_runs(small_project)}[result.run_id] == "stopped"
+
+
+def test_a_pause_is_left_off_the_wall_time_axis_live_and_when_read_again(small_project):
+    """A run paused for 1.5 s in its own process: a ``resume`` record marks where it went on, so its wall-time
+    axis (the live plots' and the one rebuilt from metrics.jsonl) does not count the wait."""
+    from core.training.series import RunSeries
+
+    control = TrainControl()
+    events: list[Event] = []
+
+    def listen(event: Event) -> None:
+        events.append(event)
+        if event.kind == "iteration" and event.data["iteration"] == 2:
+            control.pause()
+            threading.Timer(1.5, control.resume).start()
+
+    result = train(small_project, fast_config(epochs=2), on_event=listen, control=control)
+    assert result.status == "finished"
+    resumes = [e for e in events if e.kind == Kind.RESUME]
+    assert len(resumes) == 1 and resumes[0].data["paused_s"] >= 1.4 and resumes[0].data["iteration"] == 2
+    records = runs.read_metrics(result.run_dir)
+    series = RunSeries.from_records(records)
+    span = float(series.wall.view[-1] - series.wall.view[0])
+    assert span >= 1.4  # the wait is in the wall clock...
+    assert series.iteration_x("time")[-1] < span - 1.2  # ...and not on the axis
+    assert len([r for r in records if r["kind"] == "iteration"]) == len(series.iteration)  # nothing dropped
 
 
 def test_resume_in_process_continues_to_a_new_total(small_project):
