@@ -104,3 +104,21 @@ def test_advisor_ranks_the_weak_city_first_and_downloads_its_plan(qtbot, project
     for r in project.images(city=WEAK, source="streetview"):
         assert any(b[0] - margin <= r.lon <= b[2] + margin and b[1] - margin <= r.lat <= b[3] + margin for b in cells)
     qtbot.waitUntil(lambda: panel.plan is None)  # finished: the form is the form again
+
+
+def test_measuring_the_curve_can_be_cancelled_and_keeps_the_saved_one(qtbot, project, tmp_path):
+    """Measuring extracts features first (minutes on a big project): Cancel stops it, the button comes back
+    and the saved curve is the one on disk before."""
+    from core.evaluation.curves import CURVE_FILE
+
+    saved = (reports_folder(project) / CURVE_FILE).read_bytes()
+    panel = LearningCurvePanel(context_for(project, tmp_path))
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.cancel_button.isHidden()
+    panel.measure_button.click()
+    assert panel.cancel_button.isVisible() and not panel.measure_button.isEnabled()
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: panel.measure_button.isEnabled(), timeout=60000)
+    assert "Cancelled" in panel.status.text() and panel.cancel_button.isHidden()
+    assert (reports_folder(project) / CURVE_FILE).read_bytes() == saved

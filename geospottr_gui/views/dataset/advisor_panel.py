@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -33,7 +32,7 @@ from core.events import PROGRESS, Control, Event, EventCallback
 
 from ...context import AppContext
 from ...workers import JobHandle, start_job
-from ..widgets.layouts import follow_progress
+from ..widgets.layouts import follow_progress, job_progress
 
 #: Four columns fit the Download pane at 1024 px; the gain and the sub-areas are in the tooltips.
 COLUMNS = (("City", f"ranked by the macro F1 its next photos should add (+points per {STEP} photos in the tooltip)"),
@@ -75,9 +74,7 @@ class AdvisorPanel(QWidget):
         self.advise_button.setToolTip("Rank the cities by what their next photos should add (learning curve, "
                                       "confusions, where the mistakes lie) and plan the new photos")
         self.advise_button.clicked.connect(self.run_advice)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(160)
-        self.progress.setVisible(False)
+        self.progress, self.cancel_button = job_progress(160, self.cancel, "Stop: nothing is planned or downloaded")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels([name for name, _ in COLUMNS])
         for col, (_name, tip) in enumerate(COLUMNS):
@@ -100,6 +97,7 @@ class AdvisorPanel(QWidget):
         top.addWidget(self.photos)
         top.addWidget(self.advise_button)
         top.addWidget(self.progress)
+        top.addWidget(self.cancel_button)
         top.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.summary, 1)
@@ -117,12 +115,21 @@ class AdvisorPanel(QWidget):
         self.advise_button.setEnabled(False)
         self.use_button.setEnabled(False)
         self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
         self.progress.setRange(0, 0)
         self.summary.setText("Reading the learning curve (measured first if the photos changed)…")
         self._job = start_job(self, advise_job, self.context.project, self.photos.value(), self.download_config(),
                               title="Advice", workspace="Dataset", on_event=self._on_event,
-                              on_finished=self.show_advice, on_failed=self._failed, on_cancelled=self._ended,
+                              on_finished=self.show_advice, on_failed=self._failed, on_cancelled=self._cancelled,
                               needs_torch=True)
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _cancelled(self) -> None:
+        self._ended()
+        self.summary.setText("Cancelled: nothing was planned.")
 
     def _on_event(self, event: Event) -> None:
         if event.kind == PROGRESS and event.total:
@@ -131,6 +138,7 @@ class AdvisorPanel(QWidget):
     def _ended(self) -> None:
         self.advise_button.setEnabled(True)
         self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
 
     def _failed(self, message: str) -> None:
         self._ended()

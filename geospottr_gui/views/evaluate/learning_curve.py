@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.data.project import Project
 from core.errors import GeoSpottrError
@@ -26,6 +26,7 @@ from core.events import PROGRESS, Control, Event, EventCallback
 from ...context import AppContext
 from ...plaintext import markup_safe
 from ...workers import JobHandle, start_job
+from ..widgets.layouts import job_progress
 from ..widgets.plot_parts import OVERLAY_COLORS
 
 #: The macro F1 curve is drawn black and thicker than the cities'.
@@ -109,9 +110,7 @@ class LearningCurvePanel(QWidget):
                                        "places (train + val; the test split is never read), from the cached "
                                        "features: seconds once a probe was trained")
         self.measure_button.clicked.connect(self.measure)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(200)
-        self.progress.setVisible(False)
+        self.progress, self.cancel_button = job_progress(200, self.cancel, "Stop measuring: the saved curve stays")
         self.status = QLabel("How F1 grows with the photos: measure it to see which cities more photos would help.")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.RichText)
@@ -119,6 +118,7 @@ class LearningCurvePanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.measure_button)
         top.addWidget(self.progress)
+        top.addWidget(self.cancel_button)
         top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -151,11 +151,20 @@ class LearningCurvePanel(QWidget):
             return
         self.measure_button.setEnabled(False)
         self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
         self.progress.setRange(0, 0)
         self.status.setText("Measuring the learning curve…")
         self._job = start_job(self, measure_job, self.context.project, title="Learning curve", workspace="Evaluate",
                               on_event=self._on_event, on_finished=self._finished, on_failed=self._failed,
-                              on_cancelled=self._ended, needs_torch=True)
+                              on_cancelled=self._cancelled, needs_torch=True)
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _cancelled(self) -> None:
+        self._ended()
+        self.status.setText("Cancelled: the saved curve, if any, is unchanged.")
 
     def _on_event(self, event: Event) -> None:
         if event.kind == PROGRESS and event.total:
@@ -166,6 +175,7 @@ class LearningCurvePanel(QWidget):
     def _ended(self) -> None:
         self.measure_button.setEnabled(True)
         self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
 
     def _finished(self, curve: LearningCurve) -> None:
         self._ended()
