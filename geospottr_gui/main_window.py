@@ -81,7 +81,7 @@ class MainWindow(WindowMenus, WindowFiles, WindowState, QMainWindow):
         self.about: AboutDialog | None = None
         self._probe_started = False
         self._pending_row: int | None = None
-        self.import_job: JobHandle | None = None
+        self.file_job: JobHandle | None = None
         #: Set by the app: the process ends right after this window closes, so background jobs that do
         #: not keep the user's work (a device probe) are not waited for.
         self.exits_process = False
@@ -212,9 +212,9 @@ class MainWindow(WindowMenus, WindowFiles, WindowState, QMainWindow):
         self.progress.hide()
         self.progress_cancel = QPushButton("Cancel")
         self.progress_cancel.hide()
-        self.progress_cancel.clicked.connect(lambda: self.import_job and self.import_job.cancel())
-        # Training, evaluation, download and scan jobs, from whichever workspace is shown (the import
-        # above has its own bar and Cancel button).
+        self.progress_cancel.clicked.connect(lambda: self.file_job and self.file_job.cancel())
+        # Training, evaluation, download and scan jobs, from whichever workspace is shown (an import or
+        # export, the file job above, has its own bar and Cancel button).
         self.jobs = JobsIndicator(job_board())
         self.jobs.open_workspace.connect(self.show_workspace)
         job_board().ended.connect(self._job_ended)

@@ -1,5 +1,5 @@
 """The main window's File menu work on files: new / open project, import folders and CSVs (from the menu or
-dropped on the window) in one job with the status bar's own progress bar and Cancel, and export.
+dropped on the window) in one job, and export, each with the status bar's own progress bar and Cancel.
 Its own module so the window module keeps to navigation and the status bar; `MainWindow` mixes it in."""
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ def importable_paths(paths: list[Path]) -> list[Path]:
 
 class WindowFiles(MainWindowMixin):
     """Projects, import and export of `MainWindow` (mixed into that QMainWindow, which provides the status
-    bar's import `progress` and `progress_cancel`)."""
+    bar's `progress` and `progress_cancel` for the import or export under way)."""
 
     context: AppContext
-    import_job: JobHandle | None
+    file_job: JobHandle | None
     progress: QProgressBar
     progress_cancel: QPushButton
 
@@ -68,8 +68,7 @@ class WindowFiles(MainWindowMixin):
 
     def import_paths(self, paths: list[Path]) -> JobHandle | None:
         """Import folders / CSVs one after the other in one job (new city names are added from the catalog)."""
-        if self.import_job is not None and self.import_job.running:
-            self.statusBar().showMessage("an import is already running", 4000)
+        if self._file_job_running():
             return None
         project = self.context.project
 
@@ -77,15 +76,25 @@ class WindowFiles(MainWindowMixin):
             return [import_source(project, p, add_cities=True, on_event=on_event, control=control).summary()
                     for p in paths]
 
-        self.progress.setValue(0)
+        self._show_progress()
+        self.file_job = start_job(self, run, on_event=self._file_event, on_finished=self._imported,
+                                  on_failed=self._import_failed, on_cancelled=lambda: self._import_ended("import cancelled"),
+                                  keeps_work=True)
+        return self.file_job
+
+    def _file_job_running(self) -> bool:
+        """Whether an import or export is under way (one at a time: they share the status bar's bar)."""
+        if self.file_job is not None and self.file_job.running:
+            self.statusBar().showMessage("an import or export is already running", 4000)
+            return True
+        return False
+
+    def _show_progress(self) -> None:
+        self.progress.setRange(0, 0)
         self.progress.show()
         self.progress_cancel.show()
-        self.import_job = start_job(self, run, on_event=self._import_event, on_finished=self._imported,
-                                    on_failed=self._import_failed, on_cancelled=lambda: self._import_ended("import cancelled"),
-                                    keeps_work=True)
-        return self.import_job
 
-    def _import_event(self, event: Event) -> None:
+    def _file_event(self, event: Event) -> None:
         if event.kind == PROGRESS and event.total:
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done or 0)
@@ -98,10 +107,13 @@ class WindowFiles(MainWindowMixin):
         warn(self, "Import", message)
 
     def _import_ended(self, message: str) -> None:
+        self._file_job_ended(message)
+        self.context.images_changed.emit()
+
+    def _file_job_ended(self, message: str) -> None:
         self.progress.hide()
         self.progress_cancel.hide()
         self.statusBar().showMessage(message, 10000)
-        self.context.images_changed.emit()
 
     def export_dialog(self) -> None:
         fmt, ok = QInputDialog.getItem(self, "Export", "Format", list(FORMATS), 0, False)
@@ -112,9 +124,23 @@ class WindowFiles(MainWindowMixin):
         else:
             out, _ = QFileDialog.getSaveFileName(self, "Export to", f"geospottr.{fmt}", f"{fmt} (*.{fmt})")
         if out:
-            start_job(self, export, self.context.project, fmt, out,
-                      on_finished=lambda n: self.statusBar().showMessage(f"exported {n:,} images to {out}", 8000),
-                      on_failed=lambda message: warn(self, "Export", message))
+            self.export_to(fmt, out)
+
+    def export_to(self, fmt: str, out: str) -> JobHandle | None:
+        """Export the project in a job with the status bar's progress and Cancel (an image-folder export
+        copies every photo: minutes on a big project; cancelled, it leaves nothing behind)."""
+        if self._file_job_running():
+            return None
+
+        def failed(message: str) -> None:
+            self._file_job_ended("export failed")
+            warn(self, "Export", message)
+
+        self._show_progress()
+        self.file_job = start_job(self, export, self.context.project, fmt, out, on_event=self._file_event,
+                                  on_finished=lambda n: self._file_job_ended(f"exported {n:,} images to {out}"),
+                                  on_failed=failed, on_cancelled=lambda: self._file_job_ended("export cancelled"))
+        return self.file_job
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]

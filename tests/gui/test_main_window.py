@@ -55,7 +55,7 @@ def test_dropping_a_folder_imports_it_into_the_grid(qtbot, tmp_path, photo_facto
     messages: list[str] = []
     window.statusBar().messageChanged.connect(messages.append)
     window.dropEvent(drop)
-    qtbot.waitUntil(lambda: not window.import_job.running, timeout=30000)
+    qtbot.waitUntil(lambda: not window.file_job.running, timeout=30000)
     # the status bar shows the core's ImportReport.summary: skips counted by reason, as the CLI prints them
     qtbot.waitUntil(lambda: any("2 skipped (" in m and "1 hidden" in m and "1 not inside a city folder" in m
                                 for m in messages))
@@ -64,6 +64,31 @@ def test_dropping_a_folder_imports_it_into_the_grid(qtbot, tmp_path, photo_facto
     assert sorted(c.slug for c in project.cities()) == ["osijek", "zagreb"]
     qtbot.waitUntil(lambda: window.counts_label.text() == "6 images · 2 cities")
     assert view.cities.table.rowCount() == 2
+
+
+def test_an_export_shows_progress_and_a_cancelled_one_leaves_nothing(qtbot, tmp_path, photo_factory):
+    """File > Export copies every photo for an image folder: the status bar's bar and Cancel serve it as
+    they serve an import; cancelled, no folder is left behind, finished, it says how many it wrote."""
+    project = Project.init(tmp_path / "p")
+    for i in range(4):
+        photo_factory(f"Zagreb/{i}.jpg", seed=i)
+    window = make_window(qtbot, project, tmp_path)
+    window.import_paths([tmp_path / "src"])
+    qtbot.waitUntil(lambda: not window.file_job.running, timeout=30000)
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+
+    out = tmp_path / "export-cancelled"
+    job = window.export_to("imagefolder", str(out))
+    assert window.progress.isVisible() and window.progress_cancel.isVisible()
+    window.progress_cancel.click()
+    qtbot.waitUntil(lambda: not job.running, timeout=30000)
+    assert "export cancelled" in messages and not out.exists() and not window.progress_cancel.isVisible()
+
+    out = tmp_path / "export"
+    job = window.export_to("imagefolder", str(out))
+    qtbot.waitUntil(lambda: not job.running, timeout=30000)
+    assert f"exported 4 images to {out}" in messages and len(list(out.rglob("*.jpg"))) == 4
 
 
 def test_window_state_and_workspace_are_restored(qtbot, tiny_project, tmp_path):
