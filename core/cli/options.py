@@ -6,7 +6,7 @@ range its meaning allows, refused by argparse with a one-line usage error that n
 ``--timeout nan`` once reached the downloader as a timeout that never expires; ``--lr inf`` a training
 run that could only diverge; ``--seed -1`` a numpy traceback and ``init --target 10**23`` a silent no-op.
 Use ``type=decimal(above=0)`` and ``type=whole(at_least=1)`` instead of ``type=float`` and ``type=int``
-(tests/core/test_cli_options.py checks that no option uses the plain ones).
+(tests/adversarial/test_stored_values.py walks every command for an option that uses the plain ones).
 """
 
 from __future__ import annotations
