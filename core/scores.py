@@ -49,15 +49,13 @@ def macro(values: np.ndarray, mask: np.ndarray) -> float:
     return float(values[mask].mean()) if mask.any() else 0.0
 
 
-def per_class_f1(truth: np.ndarray, predicted: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """F1 of each class and whether it counts, for integer labels of shape (..., N): (..., classes) each."""
-    true_hot = np.asarray(truth)[..., None] == np.arange(classes)
-    pred_hot = np.asarray(predicted)[..., None] == np.arange(classes)
-    tp = (true_hot & pred_hot).sum(axis=-2)
-    denominator = true_hot.sum(axis=-2) + pred_hot.sum(axis=-2)
-    return _ratio(2.0 * tp, denominator), denominator > 0
+def per_class_f1(truth: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray,
+                 classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """F1 of each class of integer labels, and which classes count (`counted`)."""
+    confusion = confusion_counts(truth, predicted, classes)
+    return precision_recall_f1(confusion)[2], counted(confusion)
 
 
 def macro_f1(truth: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray, classes: int) -> float:
     """Macro F1 of integer labels over the classes that count."""
-    return macro(*per_class_f1(np.asarray(truth), np.asarray(predicted), classes))
+    return macro(*per_class_f1(truth, predicted, classes))
