@@ -4,23 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geospottr_gui.views.dataset.dataset_map import DatasetMapView
 from geospottr_gui.views.widgets.map_view import MapView, evaluate_js
-from tests.gui.conftest import context_for
-
-
-@pytest.fixture
-def dataset_map(qtbot, tmp_path, tiny_project):
-    v = DatasetMapView(context_for(tiny_project, tmp_path))
-    qtbot.addWidget(v)
-    v.resize(900, 700)
-    with qtbot.waitSignal(v.refreshed, timeout=30000):
-        v.show()
-    qtbot.waitUntil(lambda: v.map.is_loaded, timeout=20000)
-    yield v
-    v.shutdown()
-    v.deleteLater()
-    qtbot.wait(50)  # pages must be gone before QtWebEngine's profile at exit
 
 
 def test_dataset_map_draws_every_point_and_area_and_a_click_opens_the_image(qtbot, dataset_map, tiny_project):

@@ -5,21 +5,14 @@ repainted while its thumbnail is being made still gets it (its request is made o
 from __future__ import annotations
 
 from core import maps
-from geospottr_gui.views.dataset.dataset_map import DatasetMapView
 from geospottr_gui.views.dataset.image_grid import ThumbnailProvider
 from geospottr_gui.views.widgets.map_view import evaluate_js
-from tests.gui.conftest import context_for
 
 
-def test_a_clustered_map_opens_a_point_on_click_and_shows_its_thumbnail_on_hover(qtbot, tmp_path, tiny_project,
-                                                                                 monkeypatch):
+def test_a_clustered_map_opens_a_point_on_click_and_shows_its_thumbnail_on_hover(qtbot, tiny_project, monkeypatch,
+                                                                                 request):
     monkeypatch.setattr(maps, "CLUSTER_MIN_POINTS", 0)  # cluster even the tiny project's points
-    view = DatasetMapView(context_for(tiny_project, tmp_path))
-    qtbot.addWidget(view)
-    view.resize(900, 700)
-    with qtbot.waitSignal(view.refreshed, timeout=30000):
-        view.show()
-    qtbot.waitUntil(lambda: view.map.is_loaded, timeout=20000)
+    view = request.getfixturevalue("dataset_map")  # built after the patch
     page = view.map
     qtbot.waitUntil(lambda: evaluate_js(page, "window.geospottrReady === true"), timeout=20000)
     assert evaluate_js(page, "typeof L.markerClusterGroup") == "function"
@@ -36,9 +29,6 @@ def test_a_clustered_map_opens_a_point_on_click_and_shows_its_thumbnail_on_hover
     shown = "(document.querySelector('.gs-thumb img') || {src: ''}).src.slice(0, 23)"
     qtbot.waitUntil(lambda: evaluate_js(page, shown) == "data:image/jpeg;base64,", timeout=20000)
     assert page.script_errors == []
-    view.shutdown()
-    view.deleteLater()
-    qtbot.wait(50)
 
 
 def test_a_tile_painted_again_while_waiting_gets_its_thumbnail_from_one_request(qtbot, tiny_project, monkeypatch):
