@@ -49,11 +49,15 @@ def macro(values: np.ndarray, mask: np.ndarray) -> float:
     return float(values[mask].mean()) if mask.any() else 0.0
 
 
+def f1_counted(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F1 of each class of a confusion matrix, and which classes count (`counted`)."""
+    return precision_recall_f1(confusion)[2], counted(confusion)
+
+
 def per_class_f1(truth: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray,
                  classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """F1 of each class of integer labels, and which classes count (`counted`)."""
-    confusion = confusion_counts(truth, predicted, classes)
-    return precision_recall_f1(confusion)[2], counted(confusion)
+    """`f1_counted` of integer labels."""
+    return f1_counted(confusion_counts(truth, predicted, classes))
 
 
 def macro_f1(truth: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray, classes: int) -> float:

@@ -31,7 +31,7 @@ from ..errors import GeoSpottrError
 from ..events import WARNING, Control, Event, EventCallback, ignore_events
 from ..fsutil import atomic_write_bytes, atomic_write_text, safe_child
 from ..inference.results import DEFAULT_BATCH, Prediction, combine_views
-from ..scores import confusion_counts, counted, macro, precision_recall_f1
+from ..scores import confusion_counts, counted, f1_counted, macro, precision_recall_f1
 
 if TYPE_CHECKING:  # the caller loads the model; naming its type must not import torch
     from ..inference.prediction import Predictor
@@ -280,7 +280,8 @@ def _macro_f1(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[s
     index = {label: i for i, label in enumerate(labels)}
     confusion = confusion_counts([index.get(t, other) for t in truth], [index.get(p, other) for p in predicted],
                                  other + 1)
-    return macro(precision_recall_f1(confusion)[2][:other], counted(confusion)[:other])
+    f1, mask = f1_counted(confusion)
+    return macro(f1[:other], mask[:other])
 
 
 def _scores(rows: Sequence[tuple[int, float, int]], n_classes: int, macro_f1: float | None = None) -> Scores:

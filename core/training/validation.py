@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..scores import counted, macro, precision_recall_f1
+from ..scores import f1_counted, macro
 from .data import decoded_only
 
 
@@ -48,4 +48,4 @@ def evaluate(net: nn.Module, loader: DataLoader, device: torch.device, num_class
     net.train(was_training)
     counts = confusion.numpy()
     return {"val_loss": loss_sum / max(1, n), "val_acc": float(counts.trace()) / max(1, n),
-            "val_macro_f1": macro(precision_recall_f1(counts)[2], counted(counts))}
+            "val_macro_f1": macro(*f1_counted(counts))}
